@@ -1,0 +1,50 @@
+import { runningKernel } from '../harness/kernel.js';
+import { reapStale } from '../netns/reaper.js';
+import { runModel } from './model.js';
+import { runReport } from './report.js';
+
+const USAGE = `usage: deadpeer <command> [options]
+
+commands:
+  report            run every case on this kernel and print the summary table (the main job)
+  model <phase> …   what the kernel model predicts, without running anything (deadpeer model --help)
+  reap              remove namespaces left behind by a killed run (only dp- ones whose owner is dead)
+  help              this text`;
+
+/** The CLI. Returns the exit code: 0 ok, 1 a check failed, 2 bad usage. Errors are one line. */
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case 'model': {
+        const r = runModel(rest, { features: runningKernel() });
+        if (r.stdout) process.stdout.write(r.stdout.endsWith('\n') ? r.stdout : r.stdout + '\n');
+        if (r.stderr) process.stderr.write(r.stderr.endsWith('\n') ? r.stderr : r.stderr + '\n');
+        return r.code;
+      }
+      case 'report':
+        return await runReport(rest);
+      case 'reap': {
+        if (process.getuid?.() !== 0) return fail('deadpeer reap: must run as root (it deletes network namespaces)', 2);
+        const reaped = await reapStale();
+        process.stdout.write(reaped.length ? `reaped: ${reaped.join(' ')}\n` : 'nothing to reap\n');
+        return 0;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return cmd === undefined ? 2 : 0;
+      default:
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, model, reap, help)`, 2);
+    }
+  } catch (e) {
+    return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);
+  }
+}
+
+function fail(msg: string, code: number): number {
+  process.stderr.write(msg + '\n');
+  return code;
+}

@@ -1,0 +1,93 @@
+import type { Fault, Side } from './faults.js';
+import { drops } from './faults.js';
+import type { HelperEvent } from './helper/client.js';
+import type { PacketKind } from './model/types.js';
+
+/**
+ * The packet timeline of a run. The client's helper records every TCP packet on its end of the
+ * veth with AF_PACKET (kernel timestamps, mapped onto CLOCK_MONOTONIC — the clock of every other
+ * event). Faults drop at the receiver's input hook, after the tap, so the wire shows every packet;
+ * whether one was dropped is derived from the fault that was armed when it crossed.
+ */
+export interface Packet {
+  /** CLOCK_MONOTONIC seconds */
+  t: number;
+  from: Side;
+  flags: string;
+  seq: number;
+  ack: number;
+  win: number;
+  len: number;
+  wscale?: number;
+  mss?: number;
+  dropped: boolean;
+  kind: PacketKind;
+}
+
+export interface ArmedFault {
+  t: number;
+  fault: Fault;
+}
+
+/** The fault in force at time t (the last one armed at or before t). */
+export function faultAt(history: ArmedFault[], t: number): Fault | undefined {
+  let f: Fault | undefined;
+  for (const h of history) if (h.t <= t) f = h.fault;
+  return f;
+}
+
+/** seq a is before seq b, modulo 2^32 (RFC 1982 style, as the kernel's before()). */
+const before = (a: number, b: number) => ((a - b) | 0) < 0;
+
+/** Turn the helper's packet events into Packets with a sender, a kind and a dropped mark. */
+export function toPackets(events: HelperEvent[], clientAddrs: readonly string[], history: ArmedFault[]): Packet[] {
+  const raw = events
+    .filter((e) => e.ev === 'packet')
+    .map((e) => {
+      const from: Side = clientAddrs.includes(String(e.src)) ? 'client' : 'server';
+      const flags = String(e.flags);
+      const fault = faultAt(history, e.t);
+      return {
+        t: e.t,
+        from,
+        flags,
+        seq: e.seq as number,
+        ack: e.ack as number,
+        win: e.win as number,
+        len: e.len as number,
+        ...(e.wscale !== undefined ? { wscale: e.wscale as number } : {}),
+        ...(e.mss !== undefined ? { mss: e.mss as number } : {}),
+        dropped: fault ? drops(fault, from, flags) : false,
+        kind: 'ACK' as PacketKind,
+      };
+    })
+    .sort((a, b) => a.t - b.t);
+  return classify(raw);
+}
+
+/**
+ * Name each packet the way the model does. Per sender: a SYN after the first is a retransmission
+ * (the model counts them with n); data below the highest byte already sent is a RETRANSMIT; a
+ * bare ACK whose seq is one below snd_nxt is a probe (tcp_xmit_probe_skb): a WINDOW-PROBE when
+ * the peer's last advertised window was zero, else a KEEPALIVE.
+ */
+export function classify<P extends Omit<Packet, 'kind'> & { kind?: PacketKind }>(packets: P[]): (P & { kind: PacketKind })[] {
+  const sndNxt: Partial<Record<Side, number>> = {};
+  const peerWin: Partial<Record<Side, number>> = {};
+  return packets.map((p) => {
+    const other: Side = p.from === 'client' ? 'server' : 'client';
+    let kind: PacketKind;
+    const nxt = sndNxt[p.from];
+    const end = (p.seq + p.len + (p.flags.includes('S') ? 1 : 0) + (p.flags.includes('F') ? 1 : 0)) >>> 0;
+    if (p.flags.includes('R')) kind = 'RST';
+    else if (p.flags.includes('S')) kind = p.flags.includes('.') ? 'SYN-ACK' : 'SYN';
+    else if (p.flags.includes('F')) kind = 'FIN';
+    else if (p.len > 0) kind = nxt !== undefined && !before(nxt, end) ? 'RETRANSMIT' : 'DATA';
+    else if (nxt !== undefined && ((p.seq + 1) >>> 0) === nxt) kind = peerWin[other] === 0 ? 'WINDOW-PROBE' : 'KEEPALIVE';
+    else kind = 'ACK';
+    if (nxt === undefined || before(nxt, end)) sndNxt[p.from] = end;
+    // window of the receiver as seen by the sender: only from packets that actually arrived
+    if (!p.dropped) peerWin[p.from] = p.win;
+    return { ...p, kind };
+  });
+}

@@ -1,0 +1,21 @@
+import { describe, inject } from 'vitest';
+
+/**
+ * What every case file shares: both address families, a skip that carries the preflight's one-line
+ * reason (not root, no nft, helper not built) instead of 40 identical failures, and test timeouts
+ * sized from the prediction rather than guessed.
+ */
+export const FAMILIES = [4, 6] as const;
+
+const blocked = inject('kernelCasesBlocked');
+
+/** describe() for kernel cases: skipped, with the reason in the title, when they cannot run here. */
+export function kernelCases(title: string, body: () => void): void {
+  if (blocked) describe.skip(`${title} — skipped: ${blocked}`, body);
+  else describe.concurrent(title, body);
+}
+
+/** A test timeout for a case expected to take `seconds` of kernel time: room for setup and the close guard. */
+export function timeoutFor(seconds: number): number {
+  return (seconds * 1.25 + 20) * 1000;
+}

@@ -1,0 +1,288 @@
+import { existsSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import type { Side } from '../faults.js';
+import { ROOT } from '../paths.js';
+
+/** Where `make -C harness/helper` puts the binary. */
+export const HELPER_SOURCE = join(ROOT, 'harness', 'helper', 'helper.c');
+export const HELPER_PATH = join(ROOT, 'harness', 'helper', 'deadpeer-helper');
+
+export function helperProblem(): string | undefined {
+  if (!existsSync(HELPER_PATH)) return `native helper not built (${HELPER_PATH}) — run: make -C harness/helper (or npm install)`;
+  if (existsSync(HELPER_SOURCE) && statSync(HELPER_SOURCE).mtimeMs > statSync(HELPER_PATH).mtimeMs)
+    return `native helper is older than its source — run: make -C harness/helper`;
+  return undefined;
+}
+
+/** Socket options the helper knows; values in the kernel's units (seconds, ms, bytes). */
+export type SockOpt =
+  | 'SO_KEEPALIVE'
+  | 'SO_RCVBUF'
+  | 'SO_SNDBUF'
+  | 'SO_REUSEADDR'
+  | 'TCP_KEEPIDLE'
+  | 'TCP_KEEPINTVL'
+  | 'TCP_KEEPCNT'
+  | 'TCP_USER_TIMEOUT'
+  | 'TCP_SYNCNT'
+  | 'TCP_DEFER_ACCEPT'
+  | 'TCP_NOTSENT_LOWAT'
+  | 'TCP_NODELAY'
+  | 'TCP_MAXSEG'
+  | 'TCP_RTO_MAX_MS'
+  | 'TCP_RTO_MIN_US'
+  | 'TCP_LINGER2';
+
+/** TCP_INFO + SIOCOUTQ/SIOCINQ as the helper reports them. */
+export interface TcpInfo {
+  state: string;
+  ca_state: number;
+  retransmits: number;
+  probes: number;
+  backoff: number;
+  rto_us: number;
+  ato_us: number;
+  snd_mss: number;
+  rcv_mss: number;
+  unacked: number;
+  lost: number;
+  retrans: number;
+  total_retrans: number;
+  last_data_sent_ms: number;
+  last_data_recv_ms: number;
+  last_ack_recv_ms: number;
+  rtt_us: number;
+  rttvar_us: number;
+  snd_cwnd: number;
+  snd_wscale: number;
+  rcv_wscale: number;
+  rcv_space: number;
+  notsent_bytes: number;
+  snd_wnd: number;
+  bytes_acked: number;
+  bytes_received: number;
+  segs_out: number;
+  /** SIOCOUTQ: unsent + unacknowledged bytes */
+  outq: number;
+  /** SIOCINQ: bytes received, not yet read */
+  inq: number;
+}
+
+/** Every line the helper prints: its kind, the CLOCK_MONOTONIC time, and the kind's fields. */
+export interface HelperEvent {
+  ev: string;
+  t: number;
+  re?: number;
+  side: Side;
+  [k: string]: unknown;
+}
+
+/** The helper refused a command; the message names the command and the reason. */
+export class HelperError extends Error {
+  constructor(
+    readonly side: Side,
+    readonly command: Record<string, unknown>,
+    readonly event: HelperEvent,
+  ) {
+    super(`helper (${side}) ${JSON.stringify(command)}: ${String(event.error)}`);
+    this.name = 'HelperError';
+  }
+}
+
+type Listener = (e: HelperEvent) => void;
+
+/**
+ * One helper process inside one namespace. Requests are matched to replies by id; every other
+ * event (connected, closed, packet, timer…) is recorded and can be awaited.
+ */
+export class Helper {
+  readonly events: HelperEvent[] = [];
+  private nextId = 1;
+  private pending = new Map<number, { cmd: Record<string, unknown>; resolve: (e: HelperEvent) => void; reject: (e: Error) => void }>();
+  private listeners = new Set<Listener>();
+  private exited = false;
+  private stderr = '';
+
+  private constructor(
+    readonly side: Side,
+    readonly netns: string,
+    private readonly proc: ResultPromise,
+    readonly pid: number,
+  ) {}
+
+  static async start(side: Side, netns: string): Promise<Helper> {
+    const problem = helperProblem();
+    if (problem) throw new Error(problem);
+    const proc = execa(HELPER_PATH, netns ? ['--netns', netns] : [], { buffer: false, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    const helper = new Helper(side, netns, proc, proc.pid ?? -1);
+    const hello = helper.waitFor((e) => e.ev === 'hello', 5000, 'the helper to start');
+    createInterface({ input: proc.stdout! }).on('line', (line) => helper.onLine(line));
+    proc.stderr!.on('data', (d: Buffer) => (helper.stderr += d.toString()));
+    void proc.then((r) => helper.onExit(r.exitCode));
+    await hello;
+    return helper;
+  }
+
+  private onLine(line: string): void {
+    let e: HelperEvent;
+    try {
+      e = { ...(JSON.parse(line) as Omit<HelperEvent, 'side'>), side: this.side } as HelperEvent;
+    } catch {
+      return;
+    }
+    this.events.push(e);
+    if (e.re !== undefined) {
+      const p = this.pending.get(e.re);
+      if (p) {
+        this.pending.delete(e.re);
+        if (e.ev === 'error') p.reject(new HelperError(this.side, p.cmd, e));
+        else p.resolve(e);
+      }
+    }
+    for (const l of this.listeners) l(e);
+  }
+
+  private onExit(code: number | undefined): void {
+    this.exited = true;
+    const why = `helper (${this.side}) exited with code ${code}${this.stderr ? `: ${this.stderr.trim().split('\n')[0]}` : ''}`;
+    for (const p of this.pending.values()) p.reject(new Error(why));
+    this.pending.clear();
+  }
+
+  /** Send a command and wait for its reply; an error reply becomes a HelperError. */
+  request(cmd: Record<string, unknown>): Promise<HelperEvent> {
+    if (this.exited) return Promise.reject(new Error(`helper (${this.side}) is not running`));
+    const id = this.nextId++;
+    const full = { ...cmd, id };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { cmd, resolve, reject });
+      this.proc.stdin!.write(JSON.stringify(full) + '\n');
+    });
+  }
+
+  /** Send a raw line (for protocol tests); resolves with the next error or reply event. */
+  sendRaw(line: string): Promise<HelperEvent> {
+    const p = this.waitFor((e) => e.ev === 'error' || e.re !== undefined, 2000, 'a reply to a raw line');
+    this.proc.stdin!.write(line + '\n');
+    return p;
+  }
+
+  on(l: Listener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  /** Resolve with the first event (already seen after `since`, or future) matching `pred`. */
+  waitFor(pred: (e: HelperEvent) => boolean, timeoutMs: number, what: string, since = -Infinity): Promise<HelperEvent> {
+    const seen = this.events.find((e) => e.t >= since && pred(e));
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (helper ${this.side} in ${this.netns})`));
+      }, timeoutMs);
+      const off = this.on((e) => {
+        if (pred(e)) {
+          clearTimeout(timer);
+          off();
+          resolve(e);
+        }
+      });
+    });
+  }
+
+  async socket(family: 4 | 6): Promise<TestSocket> {
+    const r = await this.request({ cmd: 'socket', family });
+    return new TestSocket(this, r.sock as number, family);
+  }
+
+  /** Follow one connection's state and timer through sock_diag (what `ss -tno` shows), by 4-tuple. */
+  async watch(family: 4 | 6, src: string, sport: number, dst: string, dport: number): Promise<void> {
+    await this.request({ cmd: 'watch', family, src, sport, dst, dport });
+  }
+
+  /** Write a net.* sysctl inside this helper's namespace; returns the value read back. */
+  async sysctl(name: string, value?: number | string): Promise<string | undefined> {
+    const r = await this.request(value === undefined ? { cmd: 'sysctl', name } : { cmd: 'sysctl', name, value });
+    return r.value as string | undefined;
+  }
+
+  /** Close stdin (the helper exits on EOF); kill by pid if it lingers. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    this.proc.stdin!.end();
+    const done = this.proc.then(() => undefined);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 2000);
+    await done;
+    clearTimeout(timer);
+  }
+}
+
+/** A socket living in a helper; methods mirror the syscalls. */
+export class TestSocket {
+  constructor(
+    readonly helper: Helper,
+    readonly id: number,
+    readonly family: 4 | 6,
+  ) {}
+
+  /** setsockopt, then getsockopt: returns what the kernel really holds. */
+  async set(opt: SockOpt, value: number): Promise<number> {
+    return (await this.helper.request({ cmd: 'setopt', sock: this.id, opt, value })).value as number;
+  }
+  async get(opt: SockOpt): Promise<number> {
+    return (await this.helper.request({ cmd: 'getopt', sock: this.id, opt })).value as number;
+  }
+  async bind(addr: string, port = 0): Promise<number> {
+    return (await this.helper.request({ cmd: 'bind', sock: this.id, addr, port })).local_port as number;
+  }
+  async listen(backlog = 16): Promise<void> {
+    await this.helper.request({ cmd: 'listen', sock: this.id, backlog });
+  }
+  /** Arm accept(); resolves with the accepted socket once the kernel hands one over. */
+  async accept(timeoutMs: number): Promise<TestSocket> {
+    const since = (await this.helper.request({ cmd: 'accept', sock: this.id })).t;
+    const e = await this.helper.waitFor((x) => x.ev === 'accepted' && x.sock === this.id, timeoutMs, 'accept()', since);
+    return new TestSocket(this.helper, e.conn as number, this.family);
+  }
+  /** Non-blocking connect; returns when connect() was called and the local address it bound. */
+  async connect(addr: string, port: number): Promise<{ started: number; localAddr: string; localPort: number }> {
+    const r = await this.helper.request({ cmd: 'connect', sock: this.id, addr, port });
+    return { started: r.started as number, localAddr: r.local_addr as string, localPort: r.local_port as number };
+  }
+  /** Write `bytes` (or until the send buffer is full when omitted). */
+  async send(bytes?: number): Promise<{ written: number; full: boolean }> {
+    const r = await this.helper.request(bytes === undefined ? { cmd: 'send', sock: this.id } : { cmd: 'send', sock: this.id, bytes });
+    return { written: r.written as number, full: r.full as boolean };
+  }
+  /** Keep the send buffer full whenever the kernel makes room. */
+  async pump(on = true): Promise<void> {
+    await this.helper.request({ cmd: 'pump', sock: this.id, on });
+  }
+  /** Consume incoming data (optionally at `rate` bytes/s); off = stop reading. */
+  async read(on = true, rate = 0): Promise<void> {
+    await this.helper.request({ cmd: 'read', sock: this.id, on, rate });
+  }
+  async info(): Promise<TcpInfo & { t: number }> {
+    return (await this.helper.request({ cmd: 'info', sock: this.id })) as unknown as TcpInfo & { t: number };
+  }
+  async close(abort = false): Promise<void> {
+    await this.helper.request({ cmd: 'close', sock: this.id, abort });
+  }
+  /** The socket's death as reported (errno name from SO_ERROR or the failing call), if it died. */
+  closedEvent(): HelperEvent | undefined {
+    return this.helper.events.find((e) => e.ev === 'closed' && e.sock === this.id);
+  }
+  whenClosed(timeoutMs: number): Promise<HelperEvent> {
+    return this.helper.waitFor((e) => e.ev === 'closed' && e.sock === this.id, timeoutMs, `socket ${this.id} to close`);
+  }
+  whenConnected(timeoutMs: number): Promise<HelperEvent> {
+    return this.helper.waitFor(
+      (e) => (e.ev === 'connected' || e.ev === 'closed') && e.sock === this.id,
+      timeoutMs,
+      `socket ${this.id} to connect`,
+    );
+  }
+}

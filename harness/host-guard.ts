@@ -1,0 +1,40 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { execa } from 'execa';
+
+/**
+ * A fingerprint of what deadpeer promises never to touch in the host namespace: its nft ruleset,
+ * links, routes and TCP sysctls. Taken before and after a suite; any difference fails the run.
+ */
+export async function hostFingerprint(): Promise<Record<string, string>> {
+  const cmd = async (file: string, args: string[]) => {
+    const r = await execa(file, args, { reject: false });
+    return r.failed ? `(${file} failed: ${String(r.stderr).split('\n')[0]})` : String(r.stdout);
+  };
+  const sysctls = readdirSync('/proc/sys/net/ipv4')
+    .filter((f) => f.startsWith('tcp_'))
+    .sort()
+    .map((f) => {
+      try {
+        return `${f}=${readFileSync(`/proc/sys/net/ipv4/${f}`, 'utf8').trim()}`;
+      } catch {
+        return `${f}=(unreadable)`;
+      }
+    })
+    .join('\n');
+  const [nft, links, routes4, routes6] = await Promise.all([
+    cmd('nft', ['list', 'ruleset']),
+    cmd('ip', ['-o', 'link', 'show']),
+    cmd('ip', ['-4', 'route', 'show', 'table', 'all']),
+    cmd('ip', ['-6', 'route', 'show', 'table', 'all']),
+  ]);
+  // link counters and states of unrelated interfaces change on their own; compare names and kinds
+  const linkNames = links
+    .split('\n')
+    .map((l) => l.split(':').slice(0, 2).join(':').trim())
+    .join('\n');
+  return { 'nft ruleset': nft, links: linkNames, 'ipv4 routes': routes4, 'ipv6 routes': routes6, 'tcp sysctls': sysctls };
+}
+
+export function fingerprintDiff(before: Record<string, string>, after: Record<string, string>): string[] {
+  return Object.keys(before).filter((k) => before[k] !== after[k]);
+}

@@ -1,0 +1,79 @@
+/**
+ * Busy ESTABLISHED: data sent into a black hole, nothing ever acknowledged.
+ *
+ * Rules (net/ipv4/tcp_timer.c tcp_retransmit_timer / tcp_write_timeout / retransmits_timed_out,
+ * net/ipv4/tcp_output.c tcp_retransmit_skb, 6.x):
+ * - The retransmit timer fires at icsk_rto after the (last) transmission; each firing retransmits
+ *   the head and doubles the RTO up to tcp_rto_max.
+ * - Give-up is time-based only (no count check outside SYN states): expired when
+ *   now - retrans_stamp >= U, or without U tcp_model_timeout(tcp_retries2, TCP_RTO_MIN = 200 ms,
+ *   tcp_rto_max), checked at each firing once a retransmission is out.
+ * - retrans_stamp is saved by tcp_retransmit_skb() from the head skb's timestamp right after it was
+ *   re-sent: the FIRST RETRANSMISSION, not the first transmission.
+ * - With U each RTO is clamped to what is left of U (tcp_clamp_rto_to_user_timeout).
+ */
+import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
+import { rtoMaxMs } from './effective.js';
+import { msecsToJiffies, tcpConstants } from './jiffies.js';
+import { inTimeOrder, packetSeries, seconds } from './timeline.js';
+import type { BusyInput, Prediction } from './types.js';
+
+export function predictBusy(input: BusyInput): Prediction {
+  const { sysctls, socket, features } = input;
+  const { hz } = features;
+  const { TCP_RTO_MIN } = tcpConstants(hz);
+  const rtoMaxMsValue = rtoMaxMs(sysctls, socket, features);
+  const rtoMaxJ = msecsToJiffies(rtoMaxMsValue, hz);
+  const rtoJ = Math.min(msecsToJiffies(input.rtoMs, hz), rtoMaxJ);
+  const modelBudgetMs = tcpModelTimeoutMs(sysctls.tcp_retries2, TCP_RTO_MIN, rtoMaxJ, hz);
+  const userTimeoutMs = socket.userTimeoutMs;
+  const tlpJ = input.tlpMs === undefined ? null : msecsToJiffies(input.tlpMs, hz);
+
+  const outcome = runRetransmitTimer({
+    hz,
+    // A tail loss probe re-arms the RTO from the moment it is sent (tcp_send_loss_probe:
+    // "Reset s.t. tcp_rearm_rto will restart timer from now").
+    firstFireJ: (tlpJ ?? 0) + rtoJ,
+    rtoJ,
+    rtoMaxJ,
+    stamp: 'first-retransmit',
+    countLimit: null,
+    budgetMs: userTimeoutMs || modelBudgetMs,
+    clampUserTimeoutMs: userTimeoutMs,
+    linearTimeouts: 0,
+  });
+
+  const retransmitsJ = tlpJ === null ? outcome.retransmitsJ : [tlpJ, ...outcome.retransmitsJ];
+  const notes = [
+    `first RTO ${input.rtoMs} ms (measured icsk_rto), doubled at each timeout up to tcp_rto_max ${rtoMaxMsValue} ms` +
+      (features.rtoMax ? ' (6.15+: tcp_rto_max_ms / TCP_RTO_MAX_MS, 54a378f43425)' : ' (TCP_RTO_MAX before 6.15)'),
+    'retrans_stamp = the first RETRANSMISSION: tcp_retransmit_skb() saves tcp_skb_timestamp(head) after ' +
+      '__tcp_transmit_skb() re-stamped the skb (7ae189759cc4 "tcp: always set retrans_stamp on recovery"); ' +
+      'the budget is counted from there',
+    userTimeoutMs
+      ? `TCP_USER_TIMEOUT ${userTimeoutMs} ms is the budget (retransmits_timed_out(sk, retries2, U)); tcp_retries2 ` +
+        'ignored; each RTO clamped to what is left of U (tcp_clamp_rto_to_user_timeout, 4.19+)'
+      : `budget tcp_model_timeout(tcp_retries2=${sysctls.tcp_retries2}, TCP_RTO_MIN=200 ms, rto_max) = ` +
+        `${modelBudgetMs / 1000} s, checked at each retransmit timer firing; no count check outside SYN states ` +
+        '(tcp_write_timeout)',
+    'rto_base of the budget is the constant TCP_RTO_MIN even when tcp_rto_min_us / the route rto_min differ (6.11+ sysctl)',
+    tlpJ === null
+      ? 'no tail loss probe modelled (pass tlpMs when SACK is on and tcp_early_retrans >= 3)'
+      : `tail loss probe at ${input.tlpMs} ms (tcp_send_loss_probe, numbered as retransmission 1); the RTO chain restarts from it`,
+    'keepalive is irrelevant: tcp_keepalive_timer() reschedules while packets_out',
+    'no RST: tcp_write_err() closes silently',
+  ];
+
+  return {
+    phase: 'busy',
+    kernel: features.release,
+    origin: 'the first transmission of the oldest unacknowledged segment',
+    events: inTimeOrder(
+      [{ t: 0, side: 'client', packet: 'DATA', n: 0 }],
+      packetSeries(retransmitsJ, hz, 'client', 'RETRANSMIT'),
+    ),
+    closeAt: seconds(outcome.closeJ, hz),
+    errno: 'ETIMEDOUT',
+    notes,
+  };
+}

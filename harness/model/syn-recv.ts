@@ -1,0 +1,69 @@
+/**
+ * Server SYN-RECV: the SYN arrived, the SYN+ACK went out, the client's final ACK does not come.
+ *
+ * Rules (net/ipv4/inet_connection_sock.c reqsk_timer_handler / syn_ack_recalc, 6.x): the request
+ * minisocket resends the SYN+ACK at 1, 3, 7, 15, 31 s (TCP_TIMEOUT_INIT << num_timeout, capped),
+ * tcp_synack_retries times (TCP_SYNCNT on the listener overrides it), and is dropped at the
+ * timer after the last one (≈63 s at defaults). The application never holds the request, so it
+ * never sees an error. No linear SYN timeouts (that is SYN-SENT only), no keepalive, no user
+ * timeout: the minisocket has none of them.
+ */
+import { synAckRetries } from './effective.js';
+import { runReqskTimer, synAckRtoMaxApplies, synAckRtoMaxJ } from './reqsk.js';
+import { packetSeries, seconds } from './timeline.js';
+import type { Prediction, SynRecvInput } from './types.js';
+import { jiffiesToSeconds, msecsToJiffies } from './jiffies.js';
+
+export function predictSynRecv(input: SynRecvInput): Prediction {
+  const { features } = input;
+  const { hz } = features;
+  const maxRetries = synAckRetries(input);
+  const outcome = runReqskTimer({
+    hz,
+    maxRetries,
+    deferRetrans: 0,
+    acked: false,
+    clientAnswers: !!input.finalAckLost,
+    capJ: synAckRtoMaxJ(input),
+  });
+
+  let acceptJ = outcome.acceptJ;
+  let synAckJ = outcome.synAckJ;
+  const dataJ = input.clientDataAtS === undefined ? null : msecsToJiffies(input.clientDataAtS * 1000, hz);
+  if (input.finalAckLost && dataJ !== null && (acceptJ === null || dataJ < acceptJ)) {
+    // The client's data carries the ACK: tcp_check_req() creates the child at once.
+    acceptJ = dataJ;
+    synAckJ = synAckJ.filter((t) => t < dataJ);
+  }
+
+  const notes = [
+    `SYN+ACK retransmits: tcp_synack_retries = ${maxRetries}${input.socket.synCnt ? ' (TCP_SYNCNT on the listener)' : ''}, ` +
+      'at TCP_TIMEOUT_INIT << num_timeout (1, 3, 7, 15, 31 s, ...) per reqsk_timer_handler(); the request is dropped ' +
+      'at the first timer with num_timeout >= max (syn_ack_recalc)',
+    synAckRtoMaxApplies(features)
+      ? 'SYN+ACK backoff capped by the listener\'s tcp_rto_max ("tcp: Apply max RTO to non-TFO SYN+ACK", after 6.18)'
+      : 'SYN+ACK backoff capped by the constant TCP_RTO_MAX (120 s): tcp_rto_max_ms does not reach the request ' +
+        'timer up to 6.18 (reqsk_timeout(req, TCP_RTO_MAX))',
+    'tcp_syn_linear_timeouts does not apply (SYN-SENT only); SO_KEEPALIVE and TCP_USER_TIMEOUT have no effect ' +
+      'on the request minisocket',
+    'the application never sees this connection (errno null); with syncookies the SYN queue may be skipped ' +
+      'only under SYN-queue pressure, not for one connection',
+  ];
+  if (input.finalAckLost) {
+    notes.push(
+      'final ACK lost: the client is ESTABLISHED; it answers the first resent SYN+ACK with an ACK (or sends data), ' +
+        'which tcp_check_req() turns into the child socket: accept() returns it then',
+    );
+  }
+
+  return {
+    phase: 'syn-recv',
+    kernel: features.release,
+    origin: 'the first SYN+ACK',
+    events: [{ t: 0, side: 'server', packet: 'SYN-ACK', n: 0 }, ...packetSeries(synAckJ, hz, 'server', 'SYN-ACK')],
+    closeAt: input.finalAckLost ? null : seconds(outcome.dropJ, hz),
+    errno: null,
+    acceptAt: acceptJ === null ? null : jiffiesToSeconds(acceptJ, hz),
+    notes,
+  };
+}

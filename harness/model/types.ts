@@ -1,0 +1,179 @@
+/**
+ * The model's vocabulary. Everything here is plain data: the model is a set of pure
+ * functions from (effective settings, kernel features) to an expected timeline, so it can be
+ * unit-tested without root and asked from the CLI without running anything.
+ */
+
+/** What the running (or a named) kernel can do. Feature probes first, release only where none exists. */
+export interface KernelFeatures {
+  /** uname -r, e.g. "6.18.44-fc-v657". */
+  release: string;
+  /** Parsed [major, minor, patch] of the release. */
+  version: [number, number, number];
+  /** CONFIG_HZ: the jiffy is 1000/hz ms; timer-wheel slack derives from it. */
+  hz: number;
+  /** net.ipv4.tcp_syn_linear_timeouts exists (6.5+, commit ccce324dabfe). */
+  synLinearTimeouts: boolean;
+  /** net.ipv4.tcp_rto_min_us exists (6.11+). */
+  rtoMinUsSysctl: boolean;
+  /** TCP_RTO_MAX_MS socket option and net.ipv4.tcp_rto_max_ms (6.15+). */
+  rtoMax: boolean;
+  /** TCP_USER_TIMEOUT applies to zero-window probing (5.11+, stable 5.4.93 / 5.10.y; 9d9b1ee0b2d1). */
+  zeroWindowUserTimeout: boolean;
+  /** TCP_USER_TIMEOUT ends SYN-SENT cleanly at U (5.4+, a66b10c05ee2); before it an odd SYN burst. */
+  synSentUserTimeoutClean: boolean;
+}
+
+/** Per-namespace sysctls, read back from /proc/sys/net/ipv4 inside the namespace. */
+export interface TcpSysctls {
+  tcp_syn_retries: number;
+  tcp_synack_retries: number;
+  tcp_retries1: number;
+  tcp_retries2: number;
+  /** seconds */
+  tcp_keepalive_time: number;
+  /** seconds */
+  tcp_keepalive_intvl: number;
+  tcp_keepalive_probes: number;
+  /** absent before 6.5 */
+  tcp_syn_linear_timeouts?: number;
+  /** absent before 6.11 */
+  tcp_rto_min_us?: number;
+  /** absent before 6.15 */
+  tcp_rto_max_ms?: number;
+  tcp_syncookies?: number;
+}
+
+/** Socket options as read back with getsockopt (0 = "not set, use the sysctl"). */
+export interface SocketSettings {
+  keepalive: boolean;
+  /** TCP_KEEPIDLE, seconds (read back; equals the sysctl when never set) */
+  keepIdle: number;
+  /** TCP_KEEPINTVL, seconds */
+  keepIntvl: number;
+  /** TCP_KEEPCNT */
+  keepCnt: number;
+  /** TCP_USER_TIMEOUT, ms; 0 = off */
+  userTimeoutMs: number;
+  /** TCP_SYNCNT; 0 = use tcp_syn_retries */
+  synCnt: number;
+  /** TCP_DEFER_ACCEPT as read back, seconds (the kernel rounds it) */
+  deferAcceptS?: number;
+  /** TCP_RTO_MAX_MS, ms (6.15+); undefined = sysctl */
+  rtoMaxMs?: number;
+}
+
+export type Side = 'client' | 'server';
+
+/** Packet kinds the model predicts (and capture classifies) — the same strings on both sides. */
+export type PacketKind =
+  | 'SYN'
+  | 'SYN-ACK'
+  | 'ACK'
+  | 'DATA'
+  | 'RETRANSMIT'
+  | 'KEEPALIVE'
+  | 'WINDOW-PROBE'
+  | 'RST'
+  | 'FIN';
+
+export interface ModelEvent {
+  /** seconds from the phase's start (see Prediction.origin) */
+  t: number;
+  side: Side;
+  packet: PacketKind;
+  /** 0 = first transmission, 1.. = retransmission / probe number */
+  n: number;
+}
+
+export type Phase = 'syn-sent' | 'syn-recv' | 'defer-accept' | 'idle' | 'busy' | 'zero-window';
+
+export interface Prediction {
+  phase: Phase;
+  kernel: string;
+  /** What t = 0 is, in words (e.g. "the first SYN"). */
+  origin: string;
+  /** Packets the dying side sends after t = 0, in order. */
+  events: ModelEvent[];
+  /** seconds from origin when the socket gives up; null = never */
+  closeAt: number | null;
+  /**
+   * errno the application sees; null = never closes, or the application never holds the socket
+   * (a SYN-RECV request dies in the SYN queue without the application ever seeing it).
+   */
+  errno: string | null;
+  /**
+   * Server side only (syn-recv, defer-accept): seconds from origin when the connection reaches the
+   * accept queue (accept() returns it); null = never; absent = not applicable.
+   */
+  acceptAt?: number | null;
+  /** Why: the rules applied, each citing the kernel change / source line. */
+  notes: string[];
+}
+
+/** What every phase model reads: the effective settings of the dying side and the kernel. */
+export interface ModelInput {
+  sysctls: TcpSysctls;
+  socket: SocketSettings;
+  features: KernelFeatures;
+}
+
+export type SynSentInput = ModelInput;
+
+export interface SynRecvInput extends ModelInput {
+  /**
+   * Only the client's final ACK was lost: the client is ESTABLISHED and alive, so it answers the
+   * server's first SYN+ACK retransmission (or sends data) and that completes the handshake.
+   * false/absent = the client vanished after its SYN: nothing answers.
+   */
+  finalAckLost?: boolean;
+  /** With finalAckLost: when the client's first data arrives (s from origin); absent = it sends none. */
+  clientDataAtS?: number;
+}
+
+/** What the client does after its final ACK while the listener defers (TCP_DEFER_ACCEPT). */
+export type DeferAcceptClient =
+  /** sends nothing more, but is alive: answers the resent SYN+ACK with an ACK */
+  | 'ack'
+  /** sends data right after the handshake */
+  | 'data'
+  /** vanished after its final ACK: nothing answers */
+  | 'gone';
+
+export interface DeferAcceptInput extends ModelInput {
+  /** TCP_DEFER_ACCEPT as requested with setsockopt (s); defaults to socket.deferAcceptS. */
+  deferAcceptS?: number;
+  /** default 'ack' */
+  client?: DeferAcceptClient;
+}
+
+export type IdleInput = ModelInput;
+
+export interface BusyInput extends ModelInput {
+  /** icsk_rto when the data was sent, ms (TCP_INFO tcpi_rto; ≈204 on veth at HZ=250). */
+  rtoMs: number;
+  /**
+   * Tail loss probe, ms after the first transmission (tcp_schedule_loss_probe: 2·srtt + rto_min with
+   * one segment in flight, 2·srtt + 2 jiffies with more; none without SACK or with
+   * tcp_early_retrans < 3). Absent = no TLP modelled: the first RTO fires at rtoMs.
+   */
+  tlpMs?: number;
+}
+
+export interface ZeroWindowInput extends ModelInput {
+  /** alive: the receiver answers every window probe with win 0; gone: probes go unanswered. */
+  peer: 'alive' | 'gone';
+  /** icsk_rto when the window closed, ms; tcp_probe0_base = max(rto, TCP_RTO_MIN). */
+  rtoMs: number;
+  /** When the model predicts no close, list probes up to this many seconds (default 900). */
+  horizonS?: number;
+}
+
+export type PhaseInput = {
+  'syn-sent': SynSentInput;
+  'syn-recv': SynRecvInput;
+  'defer-accept': DeferAcceptInput;
+  idle: IdleInput;
+  busy: BusyInput;
+  'zero-window': ZeroWindowInput;
+};

@@ -1,0 +1,25 @@
+import { execa } from 'execa';
+import { helperProblem } from './helper/client.js';
+
+export interface PreflightEnv {
+  uid?: number;
+  /** PATH to look tools up in (default: this process's) */
+  path?: string;
+}
+
+/**
+ * What a kernel case needs, checked once, answered in one line that names the fix.
+ * Returns undefined when everything is there.
+ */
+export async function preflightProblem(env: PreflightEnv = {}): Promise<string | undefined> {
+  const uid = env.uid ?? process.getuid?.();
+  if (uid !== 0) return 'not root: kernel cases create network namespaces — run as root (e.g. sudo npx vitest)';
+  for (const [tool, flag, pkg] of [
+    ['ip', '-V', 'iproute2'],
+    ['nft', '--version', 'nftables'],
+  ] as const) {
+    const r = await execa(tool, [flag], { reject: false, env: env.path ? { PATH: env.path } : {} });
+    if (r.failed) return `\`${tool}\` not found — install it: apt-get install -y ${pkg} (or run: bash setup.sh)`;
+  }
+  return helperProblem();
+}

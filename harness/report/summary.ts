@@ -1,0 +1,69 @@
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Observation } from '../scenario.js';
+import { judgeTimeline } from '../verdict.js';
+
+/** One line of the run's summary: what the model said, what the kernel did. */
+export interface SummaryRow {
+  case: string;
+  family: 4 | 6;
+  phase: string;
+  settings: string;
+  predicted: string;
+  observed: string;
+  packets: string;
+  verdict: 'agrees' | 'DIFFERS';
+}
+
+const secs = (t: number | null) => (t === null ? 'never' : `${t.toFixed(2)} s`);
+
+export function summarize(obs: Observation): SummaryRow {
+  const v = judgeTimeline(obs);
+  const s = obs.settings.client.socket;
+  const settings = [
+    s.keepalive ? `keepalive ${s.keepIdle}/${s.keepIntvl}/${s.keepCnt}` : 'keepalive off',
+    s.userTimeoutMs ? `user timeout ${s.userTimeoutMs} ms` : '',
+    s.synCnt ? `syncnt ${s.synCnt}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  const seen = v.events.filter((e) => e.observed).length;
+  return {
+    case: obs.name,
+    family: obs.family,
+    phase: obs.phase,
+    settings,
+    predicted: `${obs.prediction.errno ?? 'open'} @ ${secs(obs.prediction.closeAt)}`,
+    observed: obs.close ? `${obs.close.errno} @ ${secs(obs.close.t - obs.origin)}` : 'open',
+    packets: `${seen}/${obs.prediction.events.length}`,
+    verdict: v.ok ? 'agrees' : 'DIFFERS',
+  };
+}
+
+/** Every observation.json under a run folder. */
+export function loadObservations(dir: string): Observation[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'observation.json')))
+    .map((d) => JSON.parse(readFileSync(join(dir, d.name, 'observation.json'), 'utf8')) as Observation)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.family - b.family);
+}
+
+/** A plain-text table, columns sized to their content. */
+export function renderTable(rows: SummaryRow[]): string {
+  const head: Record<keyof SummaryRow, string> = {
+    case: 'case',
+    family: 'IP',
+    phase: 'phase',
+    settings: 'client settings',
+    predicted: 'model',
+    observed: 'kernel',
+    packets: 'packets',
+    verdict: 'verdict',
+  };
+  const cols = Object.keys(head) as (keyof SummaryRow)[];
+  const cells = [head, ...rows].map((r) => cols.map((c) => (c === 'family' && r !== head ? `v${r[c]}` : String(r[c]))));
+  const width = cols.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(width[i]!)).join('  ').trimEnd();
+  return [line(cells[0]!), width.map((w) => '─'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}

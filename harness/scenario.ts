@@ -1,0 +1,376 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ArmedFault, type Packet, toPackets } from './capture.js';
+import type { Fault, Side } from './faults.js';
+import type { HelperEvent, SockOpt, TcpInfo, TestSocket } from './helper/client.js';
+import { runningKernel } from './kernel.js';
+import type { KernelFeatures, ModelInput, Phase, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
+import { ROOT } from './paths.js';
+import { currentProfile, type ProfileName } from './profile.js';
+import { Topology } from './topology.js';
+
+/** The port every scenario listens on: namespaces isolate, so every pair can reuse it. */
+export const PORT = 4242;
+
+export interface EndpointSpec {
+  /** net.ipv4.* sysctls for this side's namespace, short names (tcp_syn_retries: 3) */
+  sysctls?: Partial<Record<keyof TcpSysctls, number>>;
+  /** socket options set before connect() / listen() */
+  options?: Partial<Record<SockOpt, number>>;
+}
+
+export interface EffectiveSettings {
+  sysctls: TcpSysctls;
+  /** every option read back with getsockopt; absent = the kernel refused to tell (ENOPROTOOPT) */
+  raw: Partial<Record<SockOpt, number>>;
+  socket: SocketSettings;
+}
+
+export interface RunSettings {
+  kernel: KernelFeatures;
+  client: EffectiveSettings;
+  server: EffectiveSettings;
+  /** measured on the connection when it matters (busy: the RTO before the fault), else undefined */
+  rtoMs?: number;
+}
+
+/** The model's input for one side of a run: that side's effective settings and the kernel. */
+export function sideInput(s: RunSettings, side: Side): ModelInput {
+  return { sysctls: s[side].sysctls, socket: s[side].socket, features: s.kernel };
+}
+
+/** One step of the experiment's timeline: a label (for failure messages) and what it does. */
+export interface Step {
+  label: string;
+  run: (r: Run) => Promise<void>;
+}
+
+export interface ScenarioSpec {
+  name: string;
+  phase: Phase;
+  family: 4 | 6;
+  client?: EndpointSpec;
+  server?: EndpointSpec;
+  /** whose socket's fate is the observation (default: client) */
+  subject?: Side;
+  /** what the model predicts for this run, from the settings read back from the kernel */
+  model: (input: RunSettings) => Prediction;
+  /** t = 0 of the prediction on the run's clock (default: per phase, see ORIGINS) */
+  origin?: (obs: Omit<Observation, 'origin'>) => number;
+  steps: Step[];
+}
+
+export interface CloseEvent {
+  side: Side;
+  t: number;
+  errno: string;
+  /** how the helper learned it: SO_ERROR after poll, the failing connect/recv/send */
+  via: string;
+  info: TcpInfo;
+}
+
+export interface TimerState {
+  t: number;
+  side: Side;
+  /** 'timer' = a change seen; 'gone' = the socket (or request) left the kernel's tables */
+  ev: 'timer' | 'gone';
+  sport: number;
+  dport: number;
+  state: string;
+  timer: 'off' | 'on' | 'keepalive' | 'timewait' | 'persist' | 'unknown';
+  expiresMs: number;
+  retrans: number;
+}
+
+/** Everything a run produced, on one clock (CLOCK_MONOTONIC seconds), enough to judge it alone. */
+export interface Observation {
+  name: string;
+  phase: Phase;
+  family: 4 | 6;
+  profile: ProfileName;
+  kernel: KernelFeatures;
+  settings: { client: EffectiveSettings; server: EffectiveSettings };
+  /** named moments: connect, established, accepted, fault, … */
+  marks: Record<string, number>;
+  faults: Array<{ t: number; name: string }>;
+  packets: Packet[];
+  timers: TimerState[];
+  /** the subject socket's death; null if it was still alive when the run ended */
+  close: CloseEvent | null;
+  /** TCP_INFO snapshots taken by steps, in order */
+  snapshots: Array<TcpInfo & { t: number; side: Side; label: string }>;
+  dropCounters: Record<string, number>;
+  prediction: Prediction;
+  /** t = 0 of the prediction */
+  origin: number;
+  end: number;
+  /** where the run's pcap and Observation JSON were written */
+  artifacts: { dir: string; pcap: string; json: string };
+  /** helper events that are not packets or timer states (connected, closed, errors, …) */
+  events: HelperEvent[];
+}
+
+/** CLOCK_MONOTONIC in seconds: libuv's hrtime reads the same clock as the helper. */
+export const now = (): number => Number(process.hrtime.bigint()) / 1e9;
+
+const OPTIONS_READ_BACK: SockOpt[] = [
+  'SO_KEEPALIVE',
+  'TCP_KEEPIDLE',
+  'TCP_KEEPINTVL',
+  'TCP_KEEPCNT',
+  'TCP_USER_TIMEOUT',
+  'TCP_SYNCNT',
+  'TCP_DEFER_ACCEPT',
+  'SO_RCVBUF',
+  'SO_SNDBUF',
+  'TCP_NOTSENT_LOWAT',
+  'TCP_RTO_MAX_MS',
+];
+
+const SYSCTLS: (keyof TcpSysctls)[] = [
+  'tcp_syn_retries',
+  'tcp_synack_retries',
+  'tcp_retries1',
+  'tcp_retries2',
+  'tcp_keepalive_time',
+  'tcp_keepalive_intvl',
+  'tcp_keepalive_probes',
+  'tcp_syn_linear_timeouts',
+  'tcp_rto_min_us',
+  'tcp_rto_max_ms',
+  'tcp_syncookies',
+];
+
+/** The live state of a run, handed to every step. */
+export class Run {
+  readonly marks: Record<string, number> = {};
+  readonly faults: ArmedFault[] = [];
+  readonly snapshots: Observation['snapshots'] = [];
+  readonly settings: Partial<Record<Side, EffectiveSettings>> = {};
+  sysctls: Partial<Record<Side, TcpSysctls>> = {};
+  listener?: TestSocket;
+  clientSock?: TestSocket;
+  serverSock?: TestSocket;
+  rtoMs?: number;
+  private predicted?: Prediction;
+
+  constructor(
+    readonly spec: ScenarioSpec,
+    readonly topo: Topology,
+    readonly kernel: KernelFeatures,
+  ) {}
+
+  get family(): 4 | 6 {
+    return this.spec.family;
+  }
+  get subject(): Side {
+    return this.spec.subject ?? 'client';
+  }
+  subjectSocket(): TestSocket | undefined {
+    return this.subject === 'client' ? this.clientSock : this.serverSock;
+  }
+
+  mark(name: string, t = now()): number {
+    this.marks[name] = t;
+    return t;
+  }
+
+  async arm(fault: Fault): Promise<void> {
+    await this.topo.arm(fault);
+    // rules are in force once nft returns: stamp after, so no packet before it is marked dropped
+    const t = this.mark(this.faults.length ? `fault ${this.faults.length + 1}` : 'fault');
+    this.faults.push({ t, fault });
+  }
+
+  /** A new socket with the side's options applied, and everything read back. */
+  async socketFor(side: Side): Promise<TestSocket> {
+    const s = await this.topo.endpoint(side).helper.socket(this.family);
+    for (const [opt, value] of Object.entries(this.spec[side]?.options ?? {})) await s.set(opt as SockOpt, value);
+    this.settings[side] = await readSettings(s, this.sysctls[side]!);
+    return s;
+  }
+
+  async snapshot(side: Side, label: string, sock?: TestSocket): Promise<TcpInfo> {
+    const s = sock ?? (side === 'client' ? this.clientSock : this.serverSock);
+    if (!s) throw new Error(`no ${side} socket to snapshot (step "${label}")`);
+    const info = await s.info();
+    this.snapshots.push({ ...info, side, label });
+    return info;
+  }
+
+  /** The model's prediction for this run, from the effective settings (computed once). */
+  prediction(): Prediction {
+    if (!this.predicted) {
+      const missing = (['client', 'server'] as Side[]).filter((s) => !this.settings[s]);
+      if (missing.length) throw new Error(`cannot predict before both sockets exist (missing: ${missing.join(', ')})`);
+      this.predicted = this.spec.model({ kernel: this.kernel, client: this.settings.client!, server: this.settings.server!, rtoMs: this.rtoMs });
+    }
+    return this.predicted;
+  }
+}
+
+async function readSettings(s: TestSocket, sysctls: TcpSysctls): Promise<EffectiveSettings> {
+  const raw: Partial<Record<SockOpt, number>> = {};
+  for (const opt of OPTIONS_READ_BACK) {
+    try {
+      raw[opt] = await s.get(opt);
+    } catch {
+      /* ENOPROTOOPT on kernels without the option: absent means "not supported here" */
+    }
+  }
+  return {
+    sysctls,
+    raw,
+    socket: {
+      keepalive: raw.SO_KEEPALIVE === 1,
+      keepIdle: raw.TCP_KEEPIDLE ?? sysctls.tcp_keepalive_time,
+      keepIntvl: raw.TCP_KEEPINTVL ?? sysctls.tcp_keepalive_intvl,
+      keepCnt: raw.TCP_KEEPCNT ?? sysctls.tcp_keepalive_probes,
+      userTimeoutMs: raw.TCP_USER_TIMEOUT ?? 0,
+      synCnt: raw.TCP_SYNCNT ?? 0,
+      ...(raw.TCP_DEFER_ACCEPT !== undefined ? { deferAcceptS: raw.TCP_DEFER_ACCEPT } : {}),
+      ...(raw.TCP_RTO_MAX_MS !== undefined ? { rtoMaxMs: raw.TCP_RTO_MAX_MS } : {}),
+    },
+  };
+}
+
+async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sysctls']): Promise<TcpSysctls> {
+  const h = topo.endpoint(side).helper;
+  for (const [k, v] of Object.entries(wanted ?? {})) await h.sysctl(`net.ipv4.${k}`, v as number);
+  const out: Record<string, number> = {};
+  for (const k of SYSCTLS) {
+    const v = await h.sysctl(`net.ipv4.${k}`);
+    if (v !== undefined) out[k] = Number(v);
+  }
+  return out as unknown as TcpSysctls;
+}
+
+/** Where this run's artifacts go: DEADPEER_RESULTS, else deadpeer-results/<run id>/. */
+export function resultsDir(): string {
+  const base = process.env.DEADPEER_RESULTS ?? join(ROOT, 'deadpeer-results');
+  const runId = (process.env.DEADPEER_RUN_ID ??= new Date().toISOString().replace(/[:.]/g, '-'));
+  return join(base, runId);
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
+
+/**
+ * Run one experiment: build the topology, start the recorders, play the steps, and return the
+ * Observation. The topology is released on every path: pass, failing step, exception, timeout
+ * (vitest's timeout rejects the awaiting test; the finally below still runs).
+ */
+export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
+  const kernel = runningKernel();
+  const topo = await Topology.create();
+  const dir = join(resultsDir(), slug(`${spec.name}-ipv${spec.family}`));
+  mkdirSync(dir, { recursive: true });
+  const artifacts = { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, 'observation.json') };
+  const run = new Run(spec, topo, kernel);
+  let failure: unknown;
+  try {
+    const [cs, ss] = await Promise.all([applySysctls(topo, 'client', spec.client?.sysctls), applySysctls(topo, 'server', spec.server?.sysctls)]);
+    run.sysctls = { client: cs, server: ss };
+    await Promise.all([
+      topo.client.helper.request({ cmd: 'capture', ifname: topo.client.ifname, pcap: artifacts.pcap, port: PORT }),
+      topo.client.helper.request({ cmd: 'diag', interval_ms: 5 }),
+      topo.server.helper.request({ cmd: 'diag', interval_ms: 5 }),
+    ]);
+    for (const step of spec.steps) {
+      try {
+        await step.run(run);
+      } catch (e) {
+        throw new Error(`step "${step.label}" of ${spec.name} (IPv${spec.family}) failed: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const obs = await observe(run, artifacts);
+    writeFileSync(artifacts.json, JSON.stringify(obs, null, 1));
+    return obs;
+  } catch (e) {
+    failure = e;
+    throw e;
+  } finally {
+    try {
+      await topo.dispose();
+    } catch (e) {
+      if (!failure) throw e;
+    }
+  }
+}
+
+async function observe(run: Run, artifacts: Observation['artifacts']): Promise<Observation> {
+  const { topo, spec } = run;
+  const end = now();
+  // the last packets of a run may still be in the helper's pipe: a ping round-trip flushes it
+  await Promise.all([topo.client.helper.request({ cmd: 'ping' }), topo.server.helper.request({ cmd: 'ping' })]);
+  const events = [...topo.client.helper.events, ...topo.server.helper.events].sort((a, b) => a.t - b.t);
+  const clientAddrs = [topo.client.addr[4], topo.client.addr[6]];
+  const packets = toPackets(events, clientAddrs, run.faults);
+  const timers: TimerState[] = events
+    .filter((e) => e.ev === 'timer' || e.ev === 'gone')
+    .map((e) => ({
+      t: e.t,
+      side: e.side,
+      ev: e.ev as 'timer' | 'gone',
+      sport: e.sport as number,
+      dport: e.dport as number,
+      state: String(e.state),
+      timer: e.timer as TimerState['timer'],
+      expiresMs: e.expires_ms as number,
+      retrans: e.retrans as number,
+    }));
+  const sock = run.subjectSocket();
+  const closed = sock?.closedEvent();
+  const close: CloseEvent | null = closed
+    ? { side: run.subject, t: closed.t, errno: String(closed.errno), via: String(closed.via), info: closed as unknown as TcpInfo }
+    : null;
+  const settings = { client: run.settings.client!, server: run.settings.server! };
+  const partial = {
+    name: spec.name,
+    phase: spec.phase,
+    family: spec.family,
+    profile: currentProfile(),
+    kernel: run.kernel,
+    settings,
+    marks: run.marks,
+    faults: run.faults.map((f) => ({ t: f.t, name: f.fault.name })),
+    packets,
+    timers,
+    close,
+    snapshots: run.snapshots,
+    dropCounters: await topo.dropCounters(),
+    prediction: run.prediction(),
+    end,
+    artifacts,
+    events: events.filter((e) => e.ev !== 'packet' && e.ev !== 'timer' && e.ev !== 'gone'),
+  };
+  const origin = (spec.origin ?? defaultOrigin(spec.phase))(partial);
+  return { ...partial, origin };
+}
+
+/** t = 0 of each phase's prediction, located in the capture (see the model's `origin`). */
+function defaultOrigin(phase: Phase): (obs: Omit<Observation, 'origin'>) => number {
+  const first = (obs: Omit<Observation, 'origin'>, pred: (p: Packet) => boolean, what: string) => {
+    const p = obs.packets.find(pred);
+    if (!p) throw new Error(`cannot place t=0 of ${obs.name}: no ${what} in the capture`);
+    return p.t;
+  };
+  switch (phase) {
+    case 'syn-sent':
+      return (o) => first(o, (p) => p.from === 'client' && p.kind === 'SYN', 'SYN from the client');
+    case 'syn-recv':
+    case 'defer-accept':
+      return (o) => first(o, (p) => p.from === 'server' && p.kind === 'SYN-ACK', 'SYN+ACK from the server');
+    case 'idle':
+      // the last packet the subject received before the peer vanished
+      return (o) => {
+        const other: Side = (o.close?.side ?? 'client') === 'client' ? 'server' : 'client';
+        const got = o.packets.filter((p) => p.from === other && !p.dropped);
+        if (!got.length) throw new Error(`cannot place t=0 of ${o.name}: nothing ever reached the subject`);
+        return got[got.length - 1]!.t;
+      };
+    case 'busy':
+      return (o) => first(o, (p) => p.kind === 'DATA' && p.dropped, 'dropped data packet');
+    case 'zero-window':
+      return (o) => o.marks['zero-window'] ?? first(o, (p) => p.win === 0 && !p.dropped, 'zero window');
+  }
+}

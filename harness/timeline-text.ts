@@ -1,0 +1,50 @@
+import type { Observation } from './scenario.js';
+import type { TimelineVerdict } from './verdict.js';
+
+/**
+ * The side-by-side text timeline for terminals and failure messages: what the model predicted
+ * next to what the wire showed, tcpdump-style, with the timer states `ss -tno` would have shown
+ * interleaved, and the first divergence marked.
+ */
+const fmt = (t: number) => (t >= 0 ? ' ' : '') + t.toFixed(3).padStart(9);
+
+export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
+  type Row = { t: number; text: string };
+  const rows: Row[] = [];
+  let firstBad = true;
+  for (const e of v.events) {
+    const p = e.predicted;
+    const o = e.observed;
+    const left = p ? `${fmt(p.t)}  ${p.side.padEnd(6)} ${p.packet.padEnd(12)}` : ' '.repeat(38);
+    const right = o
+      ? `${fmt(o.rel)}  ${o.from === 'client' ? 'C > S' : 'S > C'} ${o.flags.padEnd(3)} ${o.kind.padEnd(12)} seq ${o.seq} ack ${o.ack} win ${o.win} len ${o.len}${o.dropped ? '  [dropped]' : ''}`
+      : '— not seen —';
+    let mark = e.ok ? '  ' : '✗ ';
+    if (!e.ok && firstBad) {
+      mark = '▶✗';
+      firstBad = false;
+    }
+    rows.push({ t: p?.t ?? o!.rel, text: `${mark} ${left}│ ${right}` });
+  }
+  for (const s of obs.timers) {
+    const rel = s.t - obs.origin;
+    const text =
+      s.ev === 'gone'
+        ? `${s.side} :${s.sport}→:${s.dport} gone from the kernel's tables`
+        : `${s.side} ${s.state} timer:(${s.timer},${(s.expiresMs / 1000).toFixed(3)}sec,${s.retrans})`;
+    rows.push({ t: rel, text: `   ${' '.repeat(38)}│ ${fmt(rel)}  ss: ${text}` });
+  }
+  for (const f of obs.faults) rows.push({ t: f.t - obs.origin, text: `   ${' '.repeat(38)}│ ${fmt(f.t - obs.origin)}  fault armed: ${f.name}` });
+  const c = v.close;
+  const closeLeft = c.predicted === null ? `${' '.repeat(10)}  never closes` : `${fmt(c.predicted)}  close ${obs.prediction.errno}`;
+  const closeRight = c.observed === null ? 'still open' : `${fmt(c.observed)}  close ${c.errno} (via ${obs.close?.via})`;
+  rows.push({ t: c.predicted ?? c.observed ?? Infinity, text: `${c.ok ? '  ' : firstBad ? '▶✗' : '✗ '} ${closeLeft.padEnd(38)}│ ${closeRight}` });
+  rows.sort((a, b) => a.t - b.t);
+  const head = [
+    `${obs.name} (IPv${obs.family}, ${obs.phase}, kernel ${obs.kernel.release}, HZ=${obs.kernel.hz}, profile ${obs.profile})`,
+    `t = 0: ${obs.prediction.origin}; times in seconds`,
+    `   ${'model'.padEnd(38)}│ kernel (capture, ss, helper)`,
+  ];
+  const tail = v.problems.length ? ['', ...v.problems.map((p) => `  - ${p}`)] : [];
+  return [...head, ...rows.map((r) => r.text), ...tail, `  pcap: ${obs.artifacts.pcap}`].join('\n');
+}

@@ -1,0 +1,119 @@
+import type { Packet } from './capture.js';
+import type { Side } from './faults.js';
+import { timerSlack } from './model/slack.js';
+import type { ModelEvent, PacketKind, Prediction } from './model/types.js';
+import type { Observation } from './scenario.js';
+
+/**
+ * Judging an Observation against a Prediction. Pure: the matchers and the reports share it.
+ *
+ * Tolerances come from the timer wheel of the running kernel (model/slack.ts), never from
+ * widening until green:
+ * - a TCP timer never fires early, but it is armed from somewhere inside a jiffy, so an event can
+ *   look up to one jiffy early; plus 1 ms for the capture's and the helper's own latency;
+ * - a timer fires late by up to its wheel level's granularity plus one jiffy, and each timer in
+ *   a chain is re-armed from when the previous one actually fired, so lateness accumulates: the
+ *   window for event i is [T_i − early, T_i + Σ late(gap_k), k ≤ i].
+ * - the close event is seen by the helper after a wake-up; USERSPACE_SLACK covers that (the
+ *   measured median is tens of microseconds; 10 ms covers a loaded 2-core machine).
+ */
+export const CAPTURE_SLACK = 0.001;
+export const USERSPACE_SLACK = 0.01;
+
+export interface EventVerdict {
+  predicted?: ModelEvent & { window: [number, number] };
+  /** observed packet, t relative to origin */
+  observed?: Packet & { rel: number };
+  ok: boolean;
+}
+
+export interface TimelineVerdict {
+  ok: boolean;
+  events: EventVerdict[];
+  close: { predicted: number | null; window: [number, number] | null; observed: number | null; errno: string | null; ok: boolean };
+  /** human-readable reasons, empty when ok */
+  problems: string[];
+}
+
+/** Windows for each predicted event and for the close, from the chain of gaps. */
+export function windows(pred: Prediction, hz: number): { events: [number, number][]; close: [number, number] | null } {
+  const early = 1 / hz + CAPTURE_SLACK;
+  const bySide: Partial<Record<Side, { last: number; late: number }>> = {};
+  const events = pred.events.map((e): [number, number] => {
+    const chain = (bySide[e.side] ??= { last: 0, late: 0 });
+    const gap = e.t - chain.last;
+    if (gap > 0) chain.late += timerSlack(gap, hz).late;
+    chain.last = e.t;
+    return [e.t - early, e.t + chain.late + CAPTURE_SLACK];
+  });
+  if (pred.closeAt === null) return { events, close: null };
+  // the close fires on the dying side's chain
+  const side = pred.events.length ? pred.events[pred.events.length - 1]!.side : 'client';
+  const chain = bySide[side] ?? { last: 0, late: 0 };
+  const gap = pred.closeAt - chain.last;
+  const late = chain.late + (gap > 0 ? timerSlack(gap, hz).late : 0);
+  return { events, close: [pred.closeAt - early, pred.closeAt + late + USERSPACE_SLACK] };
+}
+
+/** The observed packets that correspond to the prediction's events: same senders and kinds, from origin on. */
+export function matchingPackets(obs: Observation, pred: Prediction): (Packet & { rel: number })[] {
+  const wanted = new Set(pred.events.map((e) => `${e.side}/${e.packet}`));
+  const from = obs.origin - 1 / obs.kernel.hz - CAPTURE_SLACK;
+  return obs.packets
+    .filter((p) => p.t >= from && wanted.has(`${p.from}/${p.kind}`))
+    .map((p) => ({ ...p, rel: p.t - obs.origin }));
+}
+
+export function judgeTimeline(obs: Observation, pred: Prediction = obs.prediction): TimelineVerdict {
+  const w = windows(pred, obs.kernel.hz);
+  const observed = matchingPackets(obs, pred);
+  const problems: string[] = [];
+  const events: EventVerdict[] = [];
+  // pair the i-th predicted event of each (side, kind) with the i-th observed one of the same
+  const queues = new Map<string, (Packet & { rel: number })[]>();
+  for (const p of observed) {
+    const k = `${p.from}/${p.kind}`;
+    if (!queues.has(k)) queues.set(k, []);
+    queues.get(k)!.push(p);
+  }
+  pred.events.forEach((e, i) => {
+    const o = queues.get(`${e.side}/${e.packet}`)?.shift();
+    const win = w.events[i]!;
+    const ok = !!o && o.rel >= win[0] && o.rel <= win[1];
+    if (!o) problems.push(`missing: ${e.side} ${e.packet} #${e.n} predicted at ${e.t.toFixed(3)} s`);
+    else if (!ok) problems.push(`${e.side} ${e.packet} #${e.n} at ${o.rel.toFixed(3)} s, predicted ${e.t.toFixed(3)} s (allowed ${win[0].toFixed(3)}…${win[1].toFixed(3)})`);
+    events.push({ predicted: { ...e, window: win }, ...(o ? { observed: o } : {}), ok });
+  });
+  for (const rest of queues.values())
+    for (const o of rest) {
+      problems.push(`unexpected: ${o.from} ${o.kind} at ${o.rel.toFixed(3)} s (the model predicts ${pred.events.filter((e) => e.side === o.from && e.packet === o.kind).length} of them)`);
+      events.push({ observed: o, ok: false });
+    }
+  events.sort((a, b) => (a.predicted?.t ?? a.observed!.rel) - (b.predicted?.t ?? b.observed!.rel));
+  const closeObserved = obs.close ? obs.close.t - obs.origin : null;
+  let closeOk: boolean;
+  if (pred.closeAt === null) {
+    closeOk = obs.close === null;
+    if (!closeOk) problems.push(`closed with ${obs.close!.errno} at ${closeObserved!.toFixed(3)} s, but the model says it never gives up`);
+  } else {
+    closeOk = !!obs.close && obs.close.errno === pred.errno && closeObserved! >= w.close![0] && closeObserved! <= w.close![1];
+    if (!obs.close) problems.push(`still alive at the end of the run (${(obs.end - obs.origin).toFixed(3)} s); predicted ${pred.errno} at ${pred.closeAt.toFixed(3)} s`);
+    else if (!closeOk)
+      problems.push(
+        `closed with ${obs.close.errno} at ${closeObserved!.toFixed(3)} s; predicted ${pred.errno} at ${pred.closeAt.toFixed(3)} s (allowed ${w.close![0].toFixed(3)}…${w.close![1].toFixed(3)})`,
+      );
+  }
+  return {
+    ok: problems.length === 0,
+    events,
+    close: { predicted: pred.closeAt, window: w.close, observed: closeObserved, errno: obs.close?.errno ?? null, ok: closeOk },
+    problems,
+  };
+}
+
+/** Per-event error (observed − predicted) in ms, for the closing notes and the benchmark. */
+export function eventErrorsMs(v: TimelineVerdict): number[] {
+  return v.events.filter((e) => e.predicted && e.observed).map((e) => (e.observed!.rel - e.predicted!.t) * 1000);
+}
+
+export type { PacketKind };

@@ -1,0 +1,33 @@
+import type { TestProject } from 'vitest/node';
+import { reapStale } from '../../netns/reaper.js';
+import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
+import { preflightProblem } from '../../harness/preflight.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** why kernel cases cannot run here (one line), or '' when they can */
+    kernelCasesBlocked: string;
+  }
+}
+
+/**
+ * Once per vitest run: say in one line what is missing for kernel cases (they then skip with that
+ * reason; unit tests still run), reap what a killed run left behind, and fingerprint the host
+ * namespace so teardown can prove the suite left it untouched.
+ */
+export default async function setup(project: TestProject) {
+  process.env.DEADPEER_RUN_ID ??= new Date().toISOString().replace(/[:.]/g, '-');
+  const problem = (await preflightProblem()) ?? '';
+  project.provide('kernelCasesBlocked', problem);
+  if (problem) {
+    process.stderr.write(`deadpeer: kernel cases will be skipped: ${problem}\n`);
+    return;
+  }
+  const reaped = await reapStale();
+  if (reaped.length) process.stderr.write(`deadpeer: reaped ${reaped.length} namespace(s) left by a dead run: ${reaped.join(' ')}\n`);
+  const before = await hostFingerprint();
+  return async () => {
+    const changed = fingerprintDiff(before, await hostFingerprint());
+    if (changed.length) throw new Error(`deadpeer host guard: the host namespace changed during the run: ${changed.join(', ')}`);
+  };
+}

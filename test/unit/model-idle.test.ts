@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { predictIdle } from '../../harness/model/index.js';
+import { inputFor, timesOf } from './model-fixtures.js';
+
+const keepalive = (keepIdle: number, keepIntvl: number, keepCnt: number, userTimeoutMs = 0) =>
+  inputFor('6.18', { socket: { keepalive: true, keepIdle, keepIntvl, keepCnt, userTimeoutMs } });
+
+describe('idle ESTABLISHED model', () => {
+  it('without keepalive nothing happens, ever', () => {
+    const p = predictIdle(inputFor('6.18'));
+    expect(p.events).toEqual([]);
+    expect(p.closeAt).toBeNull();
+    expect(p.errno).toBeNull();
+  });
+
+  it('keepalive 5/3/3: probes at 5, 8, 11 s, RST + ETIMEDOUT at 14 s', () => {
+    const p = predictIdle(keepalive(5, 3, 3));
+    expect(timesOf(p.events, 'KEEPALIVE')).toEqual([5, 8, 11]);
+    expect(timesOf(p.events, 'RST')).toEqual([14]);
+    expect(p.closeAt).toBe(14);
+    expect(p.errno).toBe('ETIMEDOUT');
+  });
+
+  it('kernel defaults 7200/75/9: I + C·V = 7875 s', () => {
+    const p = predictIdle(inputFor('6.18', { socket: { keepalive: true } }));
+    expect(timesOf(p.events, 'KEEPALIVE')).toHaveLength(9);
+    expect(p.closeAt).toBe(7875);
+  });
+
+  it('1/11/3 with U 5000: aborts at the second firing, 12 s (a probe is out, 12 ≥ 5)', () => {
+    const p = predictIdle(keepalive(1, 11, 3, 5000));
+    expect(timesOf(p.events, 'KEEPALIVE')).toEqual([1]);
+    expect(p.closeAt).toBe(12);
+  });
+
+  it('1/11/3 with U 12500: aborts at the third firing, 23 s', () => {
+    const p = predictIdle(keepalive(1, 11, 3, 12500));
+    expect(timesOf(p.events, 'KEEPALIVE')).toEqual([1, 12]);
+    expect(p.closeAt).toBe(23);
+  });
+
+  it('1/11/3 with U 40000: 4 probes (KEEPCNT 3 ignored), abort at 45 s', () => {
+    const p = predictIdle(keepalive(1, 11, 3, 40000));
+    expect(timesOf(p.events, 'KEEPALIVE')).toEqual([1, 12, 23, 34]);
+    expect(timesOf(p.events, 'RST')).toEqual([45]);
+    expect(p.closeAt).toBe(45);
+  });
+
+  it('U below KEEPIDLE still waits for one probe to be out: 10/5/9, U 3000 → 15 s', () => {
+    const p = predictIdle(keepalive(10, 5, 9, 3000));
+    expect(timesOf(p.events, 'KEEPALIVE')).toEqual([10]);
+    expect(p.closeAt).toBe(15);
+  });
+
+  it('U exactly on a firing aborts there (elapsed >= U): 1/11/3, U 12000 → 12 s', () => {
+    expect(predictIdle(keepalive(1, 11, 3, 12000)).closeAt).toBe(12);
+  });
+});
