@@ -87,6 +87,8 @@ export interface Observation {
   name: string;
   phase: Phase;
   family: 4 | 6;
+  /** whose fate is observed */
+  subject: Side;
   profile: ProfileName;
   kernel: KernelFeatures;
   settings: { client: EffectiveSettings; server: EffectiveSettings };
@@ -328,6 +330,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     name: spec.name,
     phase: spec.phase,
     family: spec.family,
+    subject: run.subject,
     profile: currentProfile(),
     kernel: run.kernel,
     settings,
@@ -363,7 +366,7 @@ function defaultOrigin(phase: Phase): (obs: Omit<Observation, 'origin'>) => numb
     case 'idle':
       // the last packet the subject received before the peer vanished
       return (o) => {
-        const other: Side = (o.close?.side ?? 'client') === 'client' ? 'server' : 'client';
+        const other: Side = o.subject === 'client' ? 'server' : 'client';
         const got = o.packets.filter((p) => p.from === other && !p.dropped);
         if (!got.length) throw new Error(`cannot place t=0 of ${o.name}: nothing ever reached the subject`);
         return got[got.length - 1]!.t;

@@ -97,3 +97,87 @@ export const awaitClose = (opts: { aliveFor?: number } = {}): Step => ({
     }
   },
 });
+
+const sockOf = (r: Run, side: Side) => {
+  const s = side === 'client' ? r.clientSock : r.serverSock;
+  if (!s) throw new Error(`no ${side} connection yet (add connect()/accept() before this step)`);
+  return s;
+};
+
+/** Write `bytes` on a side's connection, or fill its send buffer when omitted. */
+export const send = (side: Side, bytes?: number): Step => ({
+  label: bytes === undefined ? `${side} fills its send buffer` : `${side} sends ${bytes} bytes`,
+  run: async (r) => {
+    const res = await sockOf(r, side).send(bytes);
+    r.mark(`${side} sent`);
+    if (bytes !== undefined && res.written !== bytes) throw new Error(`only ${res.written} of ${bytes} bytes fitted in the send buffer`);
+  },
+});
+
+/** Keep a side's send buffer full from now on. */
+export const pump = (side: Side): Step => ({
+  label: `${side} keeps writing`,
+  run: async (r) => {
+    await sockOf(r, side).pump(true);
+    r.mark(`${side} pumping`);
+  },
+});
+
+/** Read on a side's connection (as fast as data comes, or at `rate` bytes/s); rate 'stop' = stop reading. */
+export const read = (side: Side, rate: number | 'stop' = 0): Step => ({
+  label: rate === 'stop' ? `${side} stops reading` : `${side} reads${rate ? ` at ${rate} B/s` : ''}`,
+  run: async (r) => {
+    await sockOf(r, side).read(rate !== 'stop', rate === 'stop' ? 0 : rate);
+    r.mark(rate === 'stop' ? `${side} stopped reading` : `${side} reading`);
+  },
+});
+
+/** close() a side's socket (abort: SO_LINGER 0, an RST, like a crashed process). */
+export const closeSocket = (side: Side, abort = false): Step => ({
+  label: `${side} closes${abort ? ' (abort)' : ''}`,
+  run: async (r) => {
+    await sockOf(r, side).close(abort);
+    r.mark(`${side} closed`);
+  },
+});
+
+/** Record the side's current RTO (TCP_INFO) as the model's rtoMs: busy and zero-window timelines start from it. */
+export const measureRto = (side: Side = 'client'): Step => ({
+  label: `measure ${side} RTO`,
+  run: async (r) => {
+    const info = await r.snapshot(side, 'rto');
+    r.rtoMs = info.rto_us / 1000;
+  },
+});
+
+/**
+ * Wait until a condition on the run holds (polled every 10 ms), e.g. the receiver's window closed.
+ * `name` becomes a mark at the moment it was first seen true.
+ */
+export const until = (name: string, cond: (r: Run) => Promise<boolean> | boolean, timeoutS = 10): Step => ({
+  label: `until ${name}`,
+  run: async (r) => {
+    const deadline = now() + timeoutS;
+    while (!(await cond(r))) {
+      if (now() > deadline) throw new Error(`"${name}" did not happen within ${timeoutS} s`);
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    r.mark(name);
+  },
+});
+
+/** Wait for a packet on the wire matching `pred` (the capture is live); marks its time as `name`. */
+export const untilPacket = (name: string, pred: (p: { from: Side; flags: string; win: number; len: number }) => boolean, timeoutS = 10): Step => ({
+  label: `until ${name}`,
+  run: async (r) => {
+    const clientAddrs = [r.topo.client.addr[4], r.topo.client.addr[6]];
+    const e = await r.topo.client.helper.waitFor(
+      (e) =>
+        e.ev === 'packet' &&
+        pred({ from: clientAddrs.includes(String(e.src)) ? 'client' : 'server', flags: String(e.flags), win: e.win as number, len: e.len as number }),
+      timeoutS * 1000,
+      name,
+    );
+    r.mark(name, e.t);
+  },
+});

@@ -865,8 +865,9 @@ static void diag_lookup(struct watch *w) {
     if (n <= 0) return;
     struct nlmsghdr *h = (struct nlmsghdr *)buf;
     if (!NLMSG_OK(h, (size_t)n)) return;
-    if (h->nlmsg_type == NLMSG_ERROR) {
-        /* ENOENT: not (or no longer) in the kernel's tables */
+    /* ENOENT: not (or no longer) in the kernel's tables. A lookup that lands on the listener (no
+     * connection with this tuple exists) means the same thing for the connection we follow. */
+    if (h->nlmsg_type == NLMSG_ERROR || ((struct inet_diag_msg *)NLMSG_DATA(h))->idiag_state == 10) {
         if (w->seen) {
             diag_emit(w, 0, "gone");
             w->seen = 0;

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import {
+  deferAcceptReadBack,
+  deferAcceptRetrans,
+  predictDeferAccept,
+  retransToSecs,
+  secsToRetrans,
+} from '../../harness/model/index.js';
+import { inputFor, timesOf } from './model-fixtures.js';
+
+describe('TCP_DEFER_ACCEPT rounding (secs_to_retrans / retrans_to_secs)', () => {
+  it('reads back rounded up to the end of a SYN+ACK backoff period', () => {
+    expect(deferAcceptReadBack(5)).toBe(7);
+    expect(deferAcceptReadBack(30)).toBe(31);
+    expect(deferAcceptReadBack(1)).toBe(1);
+    expect(deferAcceptReadBack(2)).toBe(3);
+    expect(deferAcceptReadBack(7)).toBe(7);
+    expect(deferAcceptReadBack(8)).toBe(15);
+    expect(deferAcceptReadBack(0)).toBe(0);
+  });
+  it('retransmit counts', () => {
+    expect(deferAcceptRetrans(5)).toBe(3);
+    expect(deferAcceptRetrans(30)).toBe(5);
+    expect(deferAcceptRetrans(0)).toBe(0);
+    expect(deferAcceptRetrans(-3)).toBe(0);
+  });
+  it('caps the period at rto_max: 127 + 120 = 247 s is 8 retransmits', () => {
+    expect(secsToRetrans(200, 1, 120)).toBe(8);
+    expect(retransToSecs(8, 1, 120)).toBe(247);
+    expect(secsToRetrans(100_000, 1, 120)).toBe(255); // u8 saturates
+  });
+  it('is idempotent on its read-back value', () => {
+    for (const s of [1, 4, 5, 9, 30, 64, 500]) expect(deferAcceptReadBack(deferAcceptReadBack(s))).toBe(deferAcceptReadBack(s));
+  });
+});
+
+describe('TCP_DEFER_ACCEPT model', () => {
+  it('5 s (D=3), client alive: no SYN+ACK during the deferral, one at 7 s, accepted then', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 5, client: 'ack' });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 7]);
+    expect(p.acceptAt).toBe(7);
+    expect(p.closeAt).toBeNull();
+    expect(p.errno).toBeNull();
+  });
+
+  it('30 s (D=5): one SYN+ACK at 31 s, accepted then', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 30 });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 31]);
+    expect(p.acceptAt).toBe(31);
+  });
+
+  it('data completes the handshake at once', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 30, client: 'data' });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0]);
+    expect(p.acceptAt).toBe(0);
+  });
+
+  it('client gone after its ACK: SYN+ACKs from the end of the deferral until max(synack_retries, D), then dropped', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 5, client: 'gone' });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 7, 15, 31]);
+    expect(p.closeAt).toBe(63);
+    expect(p.acceptAt).toBeNull();
+  });
+
+  it('a deferral longer than tcp_synack_retries keeps the request: 100 s (D=7) → SYN+ACK at 127 s', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 100 });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 127]);
+    expect(p.acceptAt).toBe(127);
+  });
+
+  it('reads TCP_DEFER_ACCEPT from the socket when not given, and 0 means off', () => {
+    expect(predictDeferAccept(inputFor('6.18', { socket: { deferAcceptS: 5 } })).acceptAt).toBe(7);
+    expect(predictDeferAccept(inputFor('6.18', { socket: { deferAcceptS: 0 } })).acceptAt).toBe(0);
+  });
+});
