@@ -5,6 +5,7 @@ import { predictSynSent } from '../harness/model/syn-sent.js';
 import { byProfile } from '../harness/profile.js';
 import { runScenario, sideInput, type ScenarioSpec } from '../harness/scenario.js';
 import { arm, awaitClose, connect, listen } from '../harness/steps.js';
+import { judgeTimeline } from '../harness/verdict.js';
 
 /**
  * SYN-SENT: the server never sees the client's SYNs. connect() retransmits the SYN on the
@@ -34,6 +35,10 @@ for (const family of FAMILIES) {
       expect(obs).toFollowModel();
       expect(obs.close?.errno).toBe('ETIMEDOUT');
       expect(obs.close?.via).toBe('connect');
+      // the check can fail: the same run judged against a model with one retry fewer is rejected
+      const c = obs.settings.client;
+      const offByOne = predictSynSent({ sysctls: { ...c.sysctls, tcp_syn_retries: c.sysctls.tcp_syn_retries - 1 }, socket: c.socket, features: obs.kernel });
+      expect(judgeTimeline(obs, offByOne).ok).toBe(false);
     });
 
     it('TCP_SYNCNT on the socket overrides tcp_syn_retries', { timeout: timeoutFor(10) }, async () => {

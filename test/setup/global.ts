@@ -3,12 +3,7 @@ import { reapStale } from '../../netns/reaper.js';
 import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
 import { preflightProblem } from '../../harness/preflight.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** why kernel cases cannot run here (one line), or '' when they can */
-    kernelCasesBlocked: string;
-  }
-}
+import '../../harness/case-context.js';
 
 /**
  * Once per vitest run: say in one line what is missing for kernel cases (they then skip with that

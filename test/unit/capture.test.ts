@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { classify, faultAt, toPackets } from '../../harness/capture.js';
+import { faults } from '../../harness/faults.js';
+import type { HelperEvent } from '../../harness/helper/client.js';
+
+const pkt = (t: number, from: 'client' | 'server', flags: string, seq: number, len = 0, win = 500) => ({
+  t,
+  from,
+  flags,
+  seq,
+  ack: 0,
+  win,
+  len,
+  dropped: false,
+});
+
+describe('packet classification', () => {
+  it('names handshake, data, retransmissions, keepalives and window probes like the model does', () => {
+    const kinds = classify([
+      pkt(0, 'client', 'S', 100),
+      pkt(0.001, 'server', 'S.', 900),
+      pkt(0.002, 'client', '.', 101),
+      pkt(1, 'client', 'P.', 101, 10),
+      pkt(1.2, 'client', 'P.', 101, 10), // same bytes again
+      pkt(5, 'client', '.', 110), // seq = snd_nxt - 1: a probe
+      pkt(6, 'server', '.', 901, 0, 0), // server closes its window
+      pkt(7, 'client', '.', 110), // probe while the peer's window is 0
+      pkt(8, 'client', 'R.', 111),
+    ]).map((p) => p.kind);
+    expect(kinds).toEqual(['SYN', 'SYN-ACK', 'ACK', 'DATA', 'RETRANSMIT', 'KEEPALIVE', 'ACK', 'WINDOW-PROBE', 'RST']);
+  });
+
+  it('treats a repeated SYN as a SYN (the model numbers them) and survives sequence wrap-around', () => {
+    const kinds = classify([pkt(0, 'client', 'S', 0xffffffff), pkt(1, 'client', 'S', 0xffffffff), pkt(2, 'client', 'P.', 0, 5), pkt(3, 'client', 'P.', 0, 5)]).map(
+      (p) => p.kind,
+    );
+    expect(kinds).toEqual(['SYN', 'SYN', 'DATA', 'RETRANSMIT']);
+  });
+});
+
+describe('dropped marks follow the fault armed at the time', () => {
+  const ev = (t: number, src: string, flags: string): HelperEvent =>
+    ({ ev: 'packet', t, side: 'client', src, flags, seq: 1, ack: 0, win: 100, len: 0 }) as HelperEvent;
+  const history = [
+    { t: 1, fault: faults.dropSyn() },
+    { t: 2, fault: faults.blackhole() },
+  ];
+
+  it('uses the last fault armed at or before each packet', () => {
+    expect(faultAt(history, 0.5)).toBeUndefined();
+    expect(faultAt(history, 1.5)?.name).toBe('drop SYN');
+    expect(faultAt(history, 2)?.name).toBe('blackhole');
+  });
+
+  it('marks only what the fault in force would drop', () => {
+    const p = toPackets([ev(0.5, '198.18.0.1', 'S'), ev(1.5, '198.18.0.1', 'S'), ev(1.6, '198.18.0.2', 'S.'), ev(2.5, '198.18.0.2', '.')], ['198.18.0.1'], history);
+    expect(p.map((x) => [x.from, x.dropped])).toEqual([
+      ['client', false],
+      ['client', true],
+      ['server', false],
+      ['server', true],
+    ]);
+  });
+});

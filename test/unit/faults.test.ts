@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { drops, faults, nftRulesFor } from '../../harness/faults.js';
+import { renderRuleset } from '../../netns/nftables.js';
+
+describe('faults render to nft rules at the receiving side', () => {
+  it('drop SYN: a rule in the server namespace only, matching SYN without ACK', () => {
+    const r = nftRulesFor(faults.dropSyn());
+    expect(r.client).toEqual([]);
+    expect(r.server).toEqual([{ match: 'tcp flags & (syn | ack) == syn', comment: 'syn from client' }]);
+  });
+
+  it('blackhole: each side drops everything from the other', () => {
+    const r = nftRulesFor(faults.blackhole());
+    expect(r.client.map((x) => x.comment)).toEqual(['all from server']);
+    expect(r.server.map((x) => x.comment)).toEqual(['all from client']);
+  });
+
+  it('the predicate agrees with the rules', () => {
+    expect(drops(faults.dropSyn(), 'client', 'S')).toBe(true);
+    expect(drops(faults.dropSyn(), 'client', 'S.')).toBe(false);
+    expect(drops(faults.dropSyn(), 'server', 'S')).toBe(false);
+    expect(drops(faults.dropBareAck(), 'client', '.')).toBe(true);
+    expect(drops(faults.dropBareAck(), 'client', 'P.')).toBe(false);
+    expect(drops(faults.none(), 'client', 'S')).toBe(false);
+  });
+
+  it('the ruleset replaces the table atomically in one transaction (create, delete, re-create)', () => {
+    const text = renderRuleset(nftRulesFor(faults.blackhole()).server);
+    expect(text.split('\n').slice(0, 3)).toEqual(['table inet deadpeer', 'delete table inet deadpeer', 'table inet deadpeer {']);
+    expect(text).toContain('type filter hook input priority 0; policy accept;');
+    expect(text).toContain('meta l4proto tcp  counter drop comment "all from client"');
+  });
+});
