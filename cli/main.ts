@@ -2,12 +2,14 @@ import { runningKernel } from '../harness/kernel.js';
 import { reapStale } from '../netns/reaper.js';
 import { runModel } from './model.js';
 import { runReport } from './report.js';
+import { runShow } from './show.js';
 
 const USAGE = `usage: deadpeer <command> [options]
 
 commands:
   report            run every case on this kernel and print the summary table (the main job)
   model <phase> …   what the kernel model predicts, without running anything (deadpeer model --help)
+  show <dir|json>   the side-by-side model/kernel timeline of a saved run
   reap              remove namespaces left behind by a killed run (only dp- ones whose owner is dead)
   help              this text`;
 
@@ -24,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'report':
         return await runReport(rest);
+      case 'show':
+        return runShow(rest);
       case 'reap': {
         if (process.getuid?.() !== 0) return fail('deadpeer reap: must run as root (it deletes network namespaces)', 2);
         const reaped = await reapStale();
@@ -37,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        return fail(`deadpeer: unknown command "${cmd}" (commands: report, model, reap, help)`, 2);
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, model, show, reap, help)`, 2);
     }
   } catch (e) {
     return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);

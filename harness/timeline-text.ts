@@ -15,7 +15,7 @@ export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
   for (const e of v.events) {
     const p = e.predicted;
     const o = e.observed;
-    const left = p ? `${fmt(p.t)}  ${p.side.padEnd(6)} ${p.packet.padEnd(12)}` : ' '.repeat(38);
+    const left = (p ? `${fmt(p.t)}  ${p.side.padEnd(6)} ${p.packet}` : '').padEnd(38);
     const right = o
       ? `${fmt(o.rel)}  ${o.from === 'client' ? 'C > S' : 'S > C'} ${o.flags.padEnd(3)} ${o.kind.padEnd(12)} seq ${o.seq} ack ${o.ack} win ${o.win} len ${o.len}${o.dropped ? '  [dropped]' : ''}`
       : '— not seen —';

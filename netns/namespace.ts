@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { run } from './run.js';
+import pRetry, { AbortError } from 'p-retry';
+import { PlumbingError, run } from './run.js';
 
 /**
  * Namespace names carry the owner's identity so a reaper can tell a dead run's leftovers from a
@@ -43,5 +44,17 @@ export async function listNamespaces(): Promise<string[]> {
 
 export async function deleteNamespace(name: string): Promise<void> {
   if (!name.startsWith(PREFIX)) throw new Error(`refusing to delete namespace ${name}: not ours (no ${PREFIX} prefix)`);
-  await run('ip', ['netns', 'delete', name]);
+  // A namespace whose last process is still exiting can be busy for a moment: retry that (only that)
+  // briefly with p-retry's backoff instead of leaking it; any other failure is final.
+  await pRetry(
+    async () => {
+      try {
+        await run('ip', ['netns', 'delete', name]);
+      } catch (e) {
+        if (e instanceof PlumbingError && /busy/i.test(e.stderr)) throw e;
+        throw new AbortError(e as Error);
+      }
+    },
+    { retries: 4, minTimeout: 20, factor: 2 },
+  );
 }

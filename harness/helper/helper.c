@@ -866,8 +866,9 @@ static void diag_lookup(struct watch *w) {
     struct nlmsghdr *h = (struct nlmsghdr *)buf;
     if (!NLMSG_OK(h, (size_t)n)) return;
     /* ENOENT: not (or no longer) in the kernel's tables. A lookup that lands on the listener (no
-     * connection with this tuple exists) means the same thing for the connection we follow. */
-    if (h->nlmsg_type == NLMSG_ERROR || ((struct inet_diag_msg *)NLMSG_DATA(h))->idiag_state == 10) {
+     * connection with this tuple exists), or on a merely bound socket, means the same. */
+    int st = h->nlmsg_type == NLMSG_ERROR ? -1 : ((struct inet_diag_msg *)NLMSG_DATA(h))->idiag_state;
+    if (st < 0 || st == 10 /* LISTEN */ || st == 7 /* CLOSE: a bound socket, never a live connection */) {
         if (w->seen) {
             diag_emit(w, 0, "gone");
             w->seen = 0;
