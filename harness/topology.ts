@@ -76,12 +76,24 @@ export async function disposeAll(): Promise<void> {
 }
 
 let installed = false;
+/**
+ * On SIGINT/SIGTERM/SIGHUP: release every live topology, then die of the same signal. The handler
+ * stays registered while it works: execa's exit hook (signal-exit) kills the process at once when it
+ * finds itself the only listener, which would cut the cleanup short.
+ */
 function installSignalCleanup(): void {
   if (installed) return;
   installed = true;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      void disposeAll().finally(() => process.kill(process.pid, sig));
-    });
+    let cleaning = false;
+    const handler = () => {
+      if (cleaning) return;
+      cleaning = true;
+      void disposeAll().finally(() => {
+        process.removeListener(sig, handler);
+        process.kill(process.pid, sig);
+      });
+    };
+    process.on(sig, handler);
   }
 }
