@@ -1,0 +1,122 @@
+import { execa } from 'execa';
+import { performance } from 'node:perf_hooks';
+import { Topology } from '../harness/topology.js';
+import { preflightProblem } from '../harness/preflight.js';
+import { ROOT } from '../harness/paths.js';
+import { loadObservations } from '../harness/report/summary.js';
+import { eventErrorsMs, judgeTimeline } from '../harness/verdict.js';
+import { join } from 'node:path';
+
+/**
+ * `npm run bench`: the figures behind deadpeer's speed and accuracy claims, printed as a table.
+ * Not a timed test: numbers are reported, targets shown beside them, nothing asserted.
+ */
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+const rows: [string, string, string][] = [];
+const row = (what: string, value: string, target = '') => {
+  rows.push([what, value, target]);
+  process.stderr.write(`  ${what}: ${value}\n`);
+};
+
+async function timeTopologies(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const t = await Topology.create();
+    await t.dispose();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** The same namespaces + veth + addresses with plain `ip` commands, one spawn each (the baseline). */
+async function timePlainIp(n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = `dp-${process.pid}x0-b${i}-c`;
+    const s = `dp-${process.pid}x0-b${i}-s`;
+    const t0 = performance.now();
+    const ip = (...a: string[]) => execa('ip', a);
+    await ip('netns', 'add', c);
+    await ip('netns', 'add', s);
+    await ip('-n', c, 'link', 'add', 'dp0', 'type', 'veth', 'peer', 'name', 'dp0', 'netns', s);
+    for (const [ns, a4, a6] of [
+      [c, '198.18.0.1/24', '2001:2::1/64'],
+      [s, '198.18.0.2/24', '2001:2::2/64'],
+    ] as const) {
+      await ip('-n', ns, 'link', 'set', 'lo', 'up');
+      await ip('-n', ns, 'link', 'set', 'dp0', 'up');
+      await ip('-n', ns, 'addr', 'add', a4, 'dev', 'dp0');
+      await ip('-n', ns, 'addr', 'add', a6, 'dev', 'dp0', 'nodad');
+    }
+    await ip('netns', 'delete', c);
+    await ip('netns', 'delete', s);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+async function concurrent(n: number): Promise<{ setupMs: number; rssMb: number; ok: number }> {
+  const rss0 = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const made = await Promise.allSettled(Array.from({ length: n }, () => Topology.create()));
+  const setupMs = performance.now() - t0;
+  const tops = made.flatMap((m) => (m.status === 'fulfilled' ? [m.value] : []));
+  // every pair must really carry traffic: a ping of each helper is the cheapest end-to-end check
+  const pings = await Promise.allSettled(tops.map((t) => Promise.all([t.client.helper.request({ cmd: 'ping' }), t.server.helper.request({ cmd: 'ping' })])));
+  const rssMb = (process.memoryUsage().rss - rss0) / 2 ** 20;
+  await Promise.allSettled(tops.map((t) => t.dispose()));
+  return { setupMs, rssMb, ok: pings.filter((p) => p.status === 'fulfilled').length };
+}
+
+async function main(): Promise<number> {
+  const problem = await preflightProblem();
+  if (problem) {
+    process.stderr.write(`deadpeer bench: ${problem}\n`);
+    return 2;
+  }
+  process.stderr.write('deadpeer bench: measuring (about 2 minutes)…\n');
+  const topo = await timeTopologies(20);
+  const plain = await timePlainIp(20);
+  row('topology up+down per pair (2 namespaces, veth, 2 helpers), p50 / p95', `${ms(pct(topo, 50))} / ${ms(pct(topo, 95))}`, '≤ 10 ms p50');
+  row('same wiring with plain `ip` commands (no helpers), p50 / p95', `${ms(pct(plain, 50))} / ${ms(pct(plain, 95))}`, 'baseline');
+
+  const c = await concurrent(100);
+  row('100 topologies at once: setup wall time', ms(c.setupMs), '');
+  row('100 topologies at once: controller memory growth (helpers are ~1 MB RSS each on top)', `${c.rssMb.toFixed(1)} MB`, '');
+  row('100 topologies at once: pairs that worked', `${c.ok}/100`, '100/100');
+
+  const runId = `bench-${Date.now()}`;
+  const t0 = performance.now();
+  const suite = await execa('npx', ['vitest', 'run'], { cwd: ROOT, reject: false, env: { DEADPEER_RUN_ID: runId } });
+  const wall = (performance.now() - t0) / 1000;
+  row('fast-profile full suite wall time', `${wall.toFixed(1)} s${suite.exitCode ? ' (suite FAILED)' : ''}`, '≤ 60 s');
+
+  const obs = loadObservations(join(process.env.DEADPEER_RESULTS ?? join(ROOT, 'deadpeer-results'), runId));
+  const byPhase = new Map<string, number[]>();
+  const errors: number[] = [];
+  for (const o of obs) {
+    errors.push(...eventErrorsMs(judgeTimeline(o)).map(Math.abs));
+    if (!o.close) continue;
+    // the kernel's final action on the wire: the RST it sends when it gives up, where it sends one
+    const rst = o.packets.filter((p) => p.from === o.subject && p.kind === 'RST').at(-1);
+    if (rst) {
+      const list = byPhase.get(o.phase) ?? [];
+      list.push(Math.abs(o.close.t - rst.t) * 1000);
+      byPhase.set(o.phase, list);
+    }
+  }
+  for (const [phase, gaps] of byPhase) row(`close event vs the capture's final RST, ${phase} (max of ${gaps.length})`, ms(Math.max(...gaps)), '≤ 1 ms');
+  if (errors.length) row(`model vs kernel error per event (${errors.length} events): median / max`, `${ms(pct(errors, 50))} / ${ms(Math.max(...errors))}`, '≤ 10 ms / ≤ 50 ms');
+
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
+  process.stdout.write(`\n${'figure'.padEnd(w[0]!)}  ${'measured'.padEnd(w[1]!)}  target\n`);
+  for (const r of rows) process.stdout.write(`${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2]}\n`);
+  return 0;
+}
+
+process.exitCode = await main();
