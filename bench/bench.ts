@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
 import { Topology } from '../harness/topology.js';
+import { processStartTicks } from '../netns/namespace.js';
 import { preflightProblem } from '../harness/preflight.js';
 import { ROOT } from '../harness/paths.js';
 import { loadObservations } from '../harness/report/summary.js';
@@ -37,8 +38,9 @@ async function timeTopologies(n: number): Promise<number[]> {
 async function timePlainIp(n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
-    const c = `dp-${process.pid}x0-b${i}-c`;
-    const s = `dp-${process.pid}x0-b${i}-s`;
+    // named like ours (owner pid + start time) so a crashed bench is reaped, never a live one
+    const c = `dp-${process.pid}x${processStartTicks(process.pid)}-${9000 + i}-c`;
+    const s = `dp-${process.pid}x${processStartTicks(process.pid)}-${9000 + i}-s`;
     const t0 = performance.now();
     const ip = (...a: string[]) => execa('ip', a);
     await ip('netns', 'add', c);
@@ -83,7 +85,7 @@ async function main(): Promise<number> {
   const topo = await timeTopologies(20);
   const plain = await timePlainIp(20);
   row('topology up+down per pair (2 namespaces, veth, 2 helpers), p50 / p95', `${ms(pct(topo, 50))} / ${ms(pct(topo, 95))}`, '≤ 10 ms p50');
-  row('same wiring with plain `ip` commands (no helpers), p50 / p95', `${ms(pct(plain, 50))} / ${ms(pct(plain, 95))}`, 'baseline');
+  row('same wiring with plain `ip` commands (one spawn each, no helpers), p50 / p95', `${ms(pct(plain, 50))} / ${ms(pct(plain, 95))}`, 'baseline');
 
   const c = await concurrent(100);
   row('100 topologies at once: setup wall time', ms(c.setupMs), '');

@@ -1,5 +1,5 @@
-import { createNamespacesWithWire, type WireEnd } from '../netns/link.js';
-import { deleteNamespace, uniqueBase } from '../netns/namespace.js';
+import { endCommands, vethCommand, wireEnd, type WireEnd } from '../netns/link.js';
+import { deleteNamespace, listNamespaces, uniqueBase } from '../netns/namespace.js';
 import { applyRules, readDropCounters } from '../netns/nftables.js';
 import { type Fault, nftRulesFor, type Side } from './faults.js';
 import { Helper } from './helper/client.js';
@@ -29,17 +29,21 @@ export class Topology {
     installSignalCleanup();
     const base = uniqueBase();
     const names = { client: `${base}-c`, server: `${base}-s` };
-    const made: Helper[] = [];
+    // each helper creates its own namespace (no ip(8) spawns), then they wire it over rtnetlink
+    const started = await Promise.allSettled([Helper.start('client', names.client, { create: true }), Helper.start('server', names.server, { create: true })]);
+    const helpers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     try {
-      const wire = await createNamespacesWithWire(names.client, names.server);
-      const [ch, sh] = await Promise.all([Helper.start('client', names.client), Helper.start('server', names.server)]);
-      made.push(ch, sh);
-      const t = new Topology(base, { ...wire.client, side: 'client', helper: ch }, { ...wire.server, side: 'server', helper: sh });
+      const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      const [ch, sh] = helpers as [Helper, Helper];
+      await ch.request(vethCommand(names.server));
+      await Promise.all([...endCommands('client').map((c) => ch.request(c)), ...endCommands('server').map((c) => sh.request(c))]);
+      const t = new Topology(base, { ...wireEnd('client', names.client), side: 'client', helper: ch }, { ...wireEnd('server', names.server), side: 'server', helper: sh });
       live.add(t);
       return t;
     } catch (e) {
-      await Promise.allSettled(made.map((h) => h.stop()));
-      await Promise.allSettled(Object.values(names).map((n) => deleteNamespace(n)));
+      await Promise.allSettled(helpers.map((h) => h.stop()));
+      await removeLeftovers(Object.values(names));
       throw e;
     }
   }
@@ -63,12 +67,18 @@ export class Topology {
     if (this.disposed) return;
     this.disposed = true;
     live.delete(this);
+    // each helper removes the namespace it made when it exits; with it go the veth and nft tables
     await Promise.allSettled([this.client.helper.stop(), this.server.helper.stop()]);
-    // deleting the namespaces removes the veth and the nft tables with them
-    const r = await Promise.allSettled([deleteNamespace(this.client.netns), deleteNamespace(this.server.netns)]);
-    const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-    if (failed) throw failed.reason;
+    await removeLeftovers([this.client.netns, this.server.netns]);
   }
+}
+
+/** Namespaces a helper could not remove (it was killed): delete them the ip(8) way. */
+async function removeLeftovers(names: string[]): Promise<void> {
+  const present = new Set(await listNamespaces());
+  const r = await Promise.allSettled(names.filter((n) => present.has(n)).map((n) => deleteNamespace(n)));
+  const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export async function disposeAll(): Promise<void> {

@@ -48,16 +48,24 @@ kernelCases('cleanup when the run is interrupted or killed', () => {
     expect(helpers.filter(alive)).toEqual([]);
   });
 
-  it.skipIf(!built)('SIGKILL mid-case: helpers exit on their own, the next run reaps the namespaces', { timeout: 20_000 }, async () => {
+  it.skipIf(!built)('SIGKILL of the run: its helpers see their stdin close, remove their namespaces and exit', { timeout: 20_000 }, async () => {
     const { child, pid, helpers } = await startHolding();
     child.kill('SIGKILL');
     await child;
-    // nothing in the killed process could run: its namespaces are still there…
-    expect(await namespacesOf(pid)).toHaveLength(2);
-    // …its helpers see their stdin close and exit…
-    await settle(() => helpers.every((h) => !alive(h)));
+    await settle(async () => helpers.every((h) => !alive(h)) && (await namespacesOf(pid)).length === 0);
     expect(helpers.filter(alive)).toEqual([]);
-    // …and the reaper (run by every suite's global setup and `deadpeer reap`) removes the rest
+    expect(await namespacesOf(pid)).toEqual([]);
+  });
+
+  it.skipIf(!built)('SIGKILL of the run and its helpers: nothing can clean up, the next run reaps the namespaces', { timeout: 20_000 }, async () => {
+    const { child, pid, helpers } = await startHolding();
+    // the helpers are processes this test started (through the fixture): ended by pid, nothing else
+    for (const h of helpers) process.kill(h, 'SIGKILL');
+    child.kill('SIGKILL');
+    await child;
+    await settle(() => helpers.every((h) => !alive(h)));
+    expect(await namespacesOf(pid)).toHaveLength(2);
+    // the reaper (run by every suite's global setup and by `deadpeer reap`) removes them
     const reaped = await reapStale();
     expect(reaped.filter((n) => n.startsWith(`dp-${pid}x`))).toHaveLength(2);
     expect(await namespacesOf(pid)).toEqual([]);

@@ -112,10 +112,15 @@ export class Helper {
     readonly pid: number,
   ) {}
 
-  static async start(side: Side, netns: string): Promise<Helper> {
+  /**
+   * Start a helper in namespace `netns` ('' = stay where we are). With `create`, the helper makes
+   * the namespace itself (as `ip netns add` would) and removes it when it exits.
+   */
+  static async start(side: Side, netns: string, opts: { create?: boolean } = {}): Promise<Helper> {
     const problem = helperProblem();
     if (problem) throw new Error(problem);
-    const proc = execa(HELPER_PATH, netns ? ['--netns', netns] : [], { buffer: false, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    const args = netns ? [opts.create ? '--create-netns' : '--netns', netns] : [];
+    const proc = execa(HELPER_PATH, args, { buffer: false, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
     const helper = new Helper(side, netns, proc, proc.pid ?? -1);
     const hello = helper.waitFor((e) => e.ev === 'hello', 5000, 'the helper to start');
     createInterface({ input: proc.stdout! }).on('line', (line) => helper.onLine(line));

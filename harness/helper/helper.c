@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "helper.h"
+
 #ifndef TCP_RTO_MAX_MS
 #define TCP_RTO_MAX_MS 44 /* 6.15+ */
 #endif
@@ -49,7 +51,6 @@
 #endif
 
 #define MAX_SOCKS 64
-#define MAX_FIELDS 16
 #define LINE_MAX_LEN 4096
 
 /* ---------- clock and output ---------- */
@@ -77,7 +78,7 @@ static void o_begin(const char *ev, double t) {
     o_raw("{\"ev\":\"%s\",\"t\":%.9f", ev, t);
 }
 
-static void o_str(const char *k, const char *v) {
+void o_str(const char *k, const char *v) {
     o_raw(",\"%s\":\"", k);
     for (const char *p = v; *p && outlen < sizeof out - 8; p++) {
         unsigned char c = (unsigned char)*p;
@@ -87,35 +88,22 @@ static void o_str(const char *k, const char *v) {
     }
     o_raw("\"");
 }
-static void o_num(const char *k, long long v) { o_raw(",\"%s\":%lld", k, v); }
+void o_num(const char *k, long long v) { o_raw(",\"%s\":%lld", k, v); }
 static void o_dbl(const char *k, double v) { o_raw(",\"%s\":%.9f", k, v); }
 static void o_bool(const char *k, int v) { o_raw(",\"%s\":%s", k, v ? "true" : "false"); }
 
-static void o_end(void) {
+void o_end(void) {
     o_raw("}\n");
     fwrite(out, 1, outlen, stdout);
     fflush(stdout);
 }
 
-static const char *errname(int e) {
+const char *errname(int e) {
     const char *n = strerrorname_np(e);
     return n ? n : "EUNKNOWN";
 }
 
 /* ---------- a tiny flat-JSON reader (the protocol never nests) ---------- */
-
-struct field {
-    char key[32];
-    char str[256];
-    double num;
-    int is_str, is_num, is_bool;
-};
-struct cmd {
-    struct field f[MAX_FIELDS];
-    int n;
-    long long id;
-    int has_id;
-};
 
 static const char *skip_ws(const char *p) {
     while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
@@ -185,7 +173,7 @@ static const char *parse_cmd(const char *line, struct cmd *c) {
     return NULL;
 }
 
-static struct field *get(struct cmd *c, const char *k) {
+struct field *get(struct cmd *c, const char *k) {
     for (int i = 0; i < c->n; i++)
         if (!strcmp(c->f[i].key, k)) return &c->f[i];
     return NULL;
@@ -196,13 +184,13 @@ static struct field *get(struct cmd *c, const char *k) {
 static struct cmd *cur; /* the command being handled, for "re" */
 static const char *cur_name = "";
 
-static void reply_begin(const char *ev) {
+void reply_begin(const char *ev) {
     o_begin(ev, mono_now());
     if (cur && cur->has_id) o_num("re", cur->id);
     if (*cur_name) o_str("cmd", cur_name);
 }
 
-static void fail(const char *fmt, ...) {
+void fail(const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -213,7 +201,7 @@ static void fail(const char *fmt, ...) {
     o_end();
 }
 
-static void fail_errno(const char *what, int e) {
+void fail_errno(const char *what, int e) {
     reply_begin("error");
     char msg[256];
     snprintf(msg, sizeof msg, "%s: %s (%s)", what, errname(e), strerror(e));
@@ -222,13 +210,13 @@ static void fail_errno(const char *what, int e) {
     o_end();
 }
 
-static int need_num(struct cmd *c, const char *k, double *v) {
+int need_num(struct cmd *c, const char *k, double *v) {
     struct field *f = get(c, k);
     if (!f || !f->is_num) { fail("missing or non-numeric field \"%s\"", k); return 0; }
     *v = f->num;
     return 1;
 }
-static int need_str(struct cmd *c, const char *k, const char **v) {
+int need_str(struct cmd *c, const char *k, const char **v) {
     struct field *f = get(c, k);
     if (!f || !f->is_str) { fail("missing or non-string field \"%s\"", k); return 0; }
     *v = f->str;
@@ -1016,7 +1004,7 @@ static void dispatch(char *line) {
         {"socket", cmd_socket}, {"bind", cmd_bind},       {"listen", cmd_listen}, {"accept", cmd_accept},
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
         {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},
-        {"diag", cmd_diag},       {"watch", cmd_watch},
+        {"diag", cmd_diag},       {"veth", cmd_veth},       {"addr", cmd_addr},       {"up", cmd_up},       {"watch", cmd_watch},
     };
     if (!strcmp(name, "setopt")) { cmd_setopt(&c, 1); return; }
     if (!strcmp(name, "getopt")) { cmd_setopt(&c, 0); return; }
@@ -1024,7 +1012,7 @@ static void dispatch(char *line) {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(table[i].n, name)) { table[i].fn(&c); return; }
     fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-         "read, info, close, sysctl, capture, diag, watch, ping)", name);
+         "read, info, close, sysctl, capture, diag, watch, veth, addr, up, ping)", name);
 }
 
 static int enter_netns(const char *name) {
@@ -1037,18 +1025,35 @@ static int enter_netns(const char *name) {
     return r;
 }
 
+static void on_term(int sig) {
+    netns_remove_created();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv) {
     const char *netns = NULL;
+    int create = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--netns") && i + 1 < argc) netns = argv[++i];
+        else if (!strcmp(argv[i], "--create-netns") && i + 1 < argc) { netns = argv[++i]; create = 1; }
         else if (!strcmp(argv[i], "--version")) { puts("deadpeer-helper 1"); return 0; }
         else {
-            fprintf(stderr, "deadpeer-helper: unknown argument \"%s\" (usage: deadpeer-helper [--netns NAME])\n", argv[i]);
+            fprintf(stderr, "deadpeer-helper: unknown argument \"%s\" (usage: deadpeer-helper [--netns NAME | --create-netns dp-NAME])\n", argv[i]);
             return 2;
         }
     }
     signal(SIGPIPE, SIG_IGN);
-    if (netns && enter_netns(netns) < 0) {
+    if (create) {
+        if (netns_create_and_enter(netns) < 0) {
+            fprintf(stderr, "deadpeer-helper: cannot create network namespace %s: %s\n", netns, strerror(errno));
+            return 1;
+        }
+        /* the namespace this helper made goes when it goes: on EOF below, or on these signals */
+        signal(SIGTERM, on_term);
+        signal(SIGINT, on_term);
+        signal(SIGHUP, on_term);
+    } else if (netns && enter_netns(netns) < 0) {
         fprintf(stderr, "deadpeer-helper: cannot enter network namespace %s: %s\n", netns, strerror(errno));
         return 1;
     }
@@ -1128,5 +1133,6 @@ int main(int argc, char **argv) {
         }
     }
     if (pcap) fclose(pcap);
+    netns_remove_created();
     return 0;
 }

@@ -1,0 +1,39 @@
+/* What the helper's modules share: the command representation and the reply writers. */
+#pragma once
+#include <stdint.h>
+
+#define MAX_FIELDS 16
+
+struct field {
+    char key[32];
+    char str[256];
+    double num;
+    int is_str, is_num, is_bool;
+};
+struct cmd {
+    struct field f[MAX_FIELDS];
+    int n;
+    long long id;
+    int has_id;
+};
+
+
+/* the current event being written; reply_begin() starts a reply to the command in progress */
+void reply_begin(const char *ev);
+void o_str(const char *k, const char *v);
+void o_num(const char *k, long long v);
+void o_end(void);
+/* an error reply naming the command; fail_errno adds the errno name */
+void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fail_errno(const char *what, int e);
+const char *errname(int e);
+struct field *get(struct cmd *c, const char *k);
+int need_num(struct cmd *c, const char *k, double *v);
+int need_str(struct cmd *c, const char *k, const char **v);
+
+/* plumbing.c: namespaces and links without spawning ip(8) */
+int netns_create_and_enter(const char *name);
+void netns_remove_created(void);
+void cmd_veth(struct cmd *c);
+void cmd_addr(struct cmd *c);
+void cmd_up(struct cmd *c);
