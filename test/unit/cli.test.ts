@@ -1,0 +1,65 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { file } from 'tmp-promise';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../harness/paths.js';
+
+/** The `deadpeer` command as a user runs it (the compiled bin): bad input → one line, exit 2. */
+const BIN = join(ROOT, 'bin', 'deadpeer.js');
+const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
+const run = (...args: string[]) => execa('node', [BIN, ...args], { reject: false });
+
+describe.skipIf(!built)('deadpeer CLI input handling', () => {
+  it('unknown command: one line naming the commands, exit 2', async () => {
+    const r = await run('frobnicate');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toBe('deadpeer: unknown command "frobnicate" (commands: report, model, show, reap, help)');
+  });
+
+  it('help exits 0 and lists the commands', async () => {
+    const r = await run('help');
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toMatch(/report .*main job/);
+  });
+
+  it('report takes no arguments', async () => {
+    const r = await run('report', '--fast');
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+  });
+
+  it('show: a missing file and a malformed one each get one line and exit 2', async () => {
+    const missing = await run('show', '/nonexistent/observation.json');
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toBe('deadpeer show: no such file: /nonexistent/observation.json');
+    const f = await file({ postfix: '.json' });
+    try {
+      writeFileSync(f.path, '{"not": "an observation"');
+      const bad = await run('show', f.path);
+      expect(bad.exitCode).toBe(2);
+      expect(bad.stderr).toMatch(/^deadpeer show: .* is not an Observation \(invalid JSON/);
+      expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  it('model: an unknown phase and a malformed value exit 2 with one line', async () => {
+    const phase = await run('model', 'half-open', '--json');
+    expect(phase.exitCode).toBe(2);
+    expect(phase.stderr.trim().split('\n')).toHaveLength(1);
+    const value = await run('model', 'idle', '--user-timeout', 'abc');
+    expect(value.exitCode).toBe(2);
+    expect(value.stderr).toMatch(/--user-timeout/);
+  });
+
+  it('model: prints one JSON object for the running kernel', async () => {
+    const r = await run('model', 'syn-sent', '--json', '--sysctl', 'tcp_syn_retries=3');
+    expect(r.exitCode).toBe(0);
+    const j = JSON.parse(r.stdout) as { phase: string; closeAt: number; errno: string; events: unknown[] };
+    expect(j.phase).toBe('syn-sent');
+    expect(j.errno).toBe('ETIMEDOUT');
+    expect(j.events.length).toBeGreaterThan(3);
+  });
+});
