@@ -188,7 +188,7 @@ export class Run {
   async socketFor(side: Side): Promise<TestSocket> {
     const s = await this.topo.endpoint(side).helper.socket(this.family);
     for (const [opt, value] of Object.entries(this.spec[side]?.options ?? {})) await s.set(opt as SockOpt, value);
-    this.settings[side] = await readSettings(s, this.sysctls[side]!);
+    this.settings[side] = await readSettings(s, this.sysctls[side]!, this.spec[side]?.options ?? {});
     return s;
   }
 
@@ -211,7 +211,7 @@ export class Run {
   }
 }
 
-async function readSettings(s: TestSocket, sysctls: TcpSysctls): Promise<EffectiveSettings> {
+async function readSettings(s: TestSocket, sysctls: TcpSysctls, requested: Partial<Record<SockOpt, number>>): Promise<EffectiveSettings> {
   const raw: Partial<Record<SockOpt, number>> = {};
   for (const opt of OPTIONS_READ_BACK) {
     try {
@@ -229,7 +229,10 @@ async function readSettings(s: TestSocket, sysctls: TcpSysctls): Promise<Effecti
       keepIntvl: raw.TCP_KEEPINTVL ?? sysctls.tcp_keepalive_intvl,
       keepCnt: raw.TCP_KEEPCNT ?? sysctls.tcp_keepalive_probes,
       userTimeoutMs: raw.TCP_USER_TIMEOUT ?? 0,
-      synCnt: raw.TCP_SYNCNT ?? 0,
+      // getsockopt(TCP_SYNCNT) answers `icsk_syn_retries ?: tcp_syn_retries` (do_tcp_getsockopt):
+      // an unset option reads back as the sysctl, which would look like an override (of
+      // tcp_synack_retries on a listener). Only a set option counts as one.
+      synCnt: requested.TCP_SYNCNT !== undefined ? (raw.TCP_SYNCNT ?? 0) : 0,
       ...(raw.TCP_DEFER_ACCEPT !== undefined ? { deferAcceptS: raw.TCP_DEFER_ACCEPT } : {}),
       ...(raw.TCP_RTO_MAX_MS !== undefined ? { rtoMaxMs: raw.TCP_RTO_MAX_MS } : {}),
     },

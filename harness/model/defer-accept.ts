@@ -14,7 +14,8 @@
  * - If nothing answers, SYN+ACKs go on until num_timeout >= max(tcp_synack_retries, D): dropped.
  */
 import { synAckRetries } from './effective.js';
-import { deferAcceptReadBack, deferAcceptRetrans, runReqskTimer, synAckRtoMaxJ } from './reqsk.js';
+import { msecsToJiffies } from './jiffies.js';
+import { deferAcceptReadBack, deferAcceptRetrans, type ReqskOutcome, runReqskTimer, synAckRtoMaxJ } from './reqsk.js';
 import { packetSeries, seconds } from './timeline.js';
 import type { DeferAcceptInput, Prediction } from './types.js';
 
@@ -27,19 +28,28 @@ export function predictDeferAccept(input: DeferAcceptInput): Prediction {
   const client = input.client ?? 'ack';
   const maxRetries = synAckRetries(input);
 
-  // Without deferral (D = 0) the final ACK completes the handshake, and data always does.
-  const completesAtOnce = client === 'data' || deferRetrans === 0;
-  const outcome =
-    completesAtOnce
+  // Without deferral (D = 0) the final ACK completes the handshake.
+  const outcome: ReqskOutcome =
+    deferRetrans === 0
       ? { synAckJ: [], acceptJ: 0, dropJ: null }
       : runReqskTimer({
           hz,
           maxRetries,
           deferRetrans,
           acked: true,
-          clientAnswers: client === 'ack',
+          // a client that will send data is alive meanwhile: it answers the end-of-deferral SYN+ACK
+          clientAnswers: client !== 'gone',
           capJ: synAckRtoMaxJ(input),
         });
+  if (client === 'data') {
+    // Data always completes the handshake (end_seq != rcv_isn + 1 in tcp_check_req), whenever it
+    // comes while the request still waits.
+    const dataJ = msecsToJiffies((input.clientDataAtS ?? 0) * 1000, hz);
+    if (outcome.acceptJ === null || dataJ < outcome.acceptJ) {
+      outcome.acceptJ = dataJ;
+      outcome.synAckJ = outcome.synAckJ.filter((t) => t < dataJ);
+    }
+  }
 
   const notes = [
     `TCP_DEFER_ACCEPT ${requestedS} s → rskq_defer_accept = secs_to_retrans(${requestedS}, 1, 120) = ${deferRetrans} ` +
@@ -48,7 +58,8 @@ export function predictDeferAccept(input: DeferAcceptInput): Prediction {
       `no SYN+ACK until num_timeout >= D - 1 = ${Math.max(0, deferRetrans - 1)}`,
   ];
   if (deferRetrans === 0) notes.push('TCP_DEFER_ACCEPT 0 = off: the final ACK completes the handshake');
-  if (client === 'data') notes.push('the client sends data: tcp_check_req() creates the socket at once');
+  if (client === 'data')
+    notes.push(`the client sends data at ${input.clientDataAtS ?? 0} s: tcp_check_req() creates the socket when it arrives`);
   if (client === 'ack')
     notes.push(
       'the client answers the SYN+ACK resent at the end of the deferral with an ACK, which finds ' +

@@ -23,16 +23,23 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
     maxRetries,
     deferRetrans: 0,
     acked: false,
-    clientAnswers: !!input.finalAckLost,
+    // the ESTABLISHED client answers a resent SYN+ACK with an ACK (net/ipv4/tcp_input.c
+    // tcp_validate_incoming step 4, RFC 5961 4.2: a SYN in ESTABLISHED draws a challenge ACK),
+    // which tcp_check_req() accepts as the third packet — unless its bare ACKs are lost as well
+    clientAnswers: !!input.finalAckLost && !input.clientAcksLost,
     capJ: synAckRtoMaxJ(input),
   });
 
   let acceptJ = outcome.acceptJ;
+  let dropJ = outcome.dropJ;
   let synAckJ = outcome.synAckJ;
   const dataJ = input.clientDataAtS === undefined ? null : msecsToJiffies(input.clientDataAtS * 1000, hz);
-  if (input.finalAckLost && dataJ !== null && (acceptJ === null || dataJ < acceptJ)) {
-    // The client's data carries the ACK: tcp_check_req() creates the child at once.
+  const stillRequest = (j: number) => (acceptJ === null || j < acceptJ) && (dropJ === null || j < dropJ);
+  if (input.finalAckLost && dataJ !== null && stillRequest(dataJ)) {
+    // The client's data carries the ACK: tcp_check_req() creates the child at once (data is not
+    // a bare ACK, so a fault on bare ACKs lets it through).
     acceptJ = dataJ;
+    dropJ = null;
     synAckJ = synAckJ.filter((t) => t < dataJ);
   }
 
@@ -49,10 +56,16 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
     'the application never sees this connection (errno null); with syncookies the SYN queue may be skipped ' +
       'only under SYN-queue pressure, not for one connection',
   ];
-  if (input.finalAckLost) {
+  if (input.finalAckLost && !input.clientAcksLost) {
     notes.push(
       'final ACK lost: the client is ESTABLISHED; it answers the first resent SYN+ACK with an ACK (or sends data), ' +
         'which tcp_check_req() turns into the child socket: accept() returns it then',
+    );
+  }
+  if (input.finalAckLost && input.clientAcksLost) {
+    notes.push(
+      "every bare ACK of the client is lost: its answers to the resent SYN+ACKs never arrive, the request stays in " +
+        'SYN-RECV until the client\'s first data (which tcp_check_req() turns into the child socket) or until it is dropped',
     );
   }
 
@@ -61,7 +74,7 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
     kernel: features.release,
     origin: 'the first SYN+ACK',
     events: [{ t: 0, side: 'server', packet: 'SYN-ACK', n: 0 }, ...packetSeries(synAckJ, hz, 'server', 'SYN-ACK')],
-    closeAt: input.finalAckLost ? null : seconds(outcome.dropJ, hz),
+    closeAt: seconds(dropJ, hz),
     errno: null,
     acceptAt: acceptJ === null ? null : jiffiesToSeconds(acceptJ, hz),
     notes,

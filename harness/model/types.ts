@@ -127,6 +127,11 @@ export interface SynRecvInput extends ModelInput {
    * false/absent = the client vanished after its SYN: nothing answers.
    */
   finalAckLost?: boolean;
+  /**
+   * With finalAckLost: every bare ACK of the client is lost, not only the handshake's third packet,
+   * so its answers to the resent SYN+ACKs never arrive either; only data (or nothing) completes.
+   */
+  clientAcksLost?: boolean;
   /** With finalAckLost: when the client's first data arrives (s from origin); absent = it sends none. */
   clientDataAtS?: number;
 }
@@ -145,6 +150,8 @@ export interface DeferAcceptInput extends ModelInput {
   deferAcceptS?: number;
   /** default 'ack' */
   client?: DeferAcceptClient;
+  /** With client 'data': when the data arrives (s from origin); default 0, right after the handshake. */
+  clientDataAtS?: number;
 }
 
 export type IdleInput = ModelInput;

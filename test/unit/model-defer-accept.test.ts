@@ -55,6 +55,18 @@ describe('TCP_DEFER_ACCEPT model', () => {
     expect(p.acceptAt).toBe(0);
   });
 
+  it('data later in the deferral completes it when it arrives, before any SYN+ACK resend', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 5, client: 'data', clientDataAtS: 2.5 });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0]);
+    expect(p.acceptAt).toBe(2.5);
+  });
+
+  it('data planned after the end of the deferral: the ACK to the resent SYN+ACK wins', () => {
+    const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 5, client: 'data', clientDataAtS: 9 });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 7]);
+    expect(p.acceptAt).toBe(7);
+  });
+
   it('client gone after its ACK: SYN+ACKs from the end of the deferral until max(synack_retries, D), then dropped', () => {
     const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 5, client: 'gone' });
     expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 7, 15, 31]);

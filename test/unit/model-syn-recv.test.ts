@@ -47,4 +47,24 @@ describe('SYN-RECV model', () => {
     expect(timesOf(p.events, 'SYN-ACK')).toEqual([0]);
     expect(p.acceptAt).toBe(0.3);
   });
+
+  it("every bare ACK lost, client data at 2 s: the resent SYN+ACK goes unanswered, accepted at the data", () => {
+    const p = predictSynRecv({ ...inputFor('6.18'), finalAckLost: true, clientAcksLost: true, clientDataAtS: 2 });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 1]);
+    expect(p.acceptAt).toBe(2);
+    expect(p.closeAt).toBeNull();
+  });
+
+  it('every bare ACK lost and no data: the request is dropped as if the client had vanished', () => {
+    const p = predictSynRecv({ ...inputFor('6.18', { sysctls: { tcp_synack_retries: 2 } }), finalAckLost: true, clientAcksLost: true });
+    expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 1, 3]);
+    expect(p.acceptAt).toBeNull();
+    expect(p.closeAt).toBe(7);
+  });
+
+  it('data after the request was dropped completes nothing', () => {
+    const p = predictSynRecv({ ...inputFor('6.18', { sysctls: { tcp_synack_retries: 2 } }), finalAckLost: true, clientAcksLost: true, clientDataAtS: 8 });
+    expect(p.acceptAt).toBeNull();
+    expect(p.closeAt).toBe(7);
+  });
 });

@@ -1,0 +1,56 @@
+import type { HelperEvent } from './helper/client.js';
+import type { Prediction } from './model/types.js';
+import type { Observation } from './scenario.js';
+import { CAPTURE_SLACK, USERSPACE_SLACK, windows } from './verdict.js';
+
+/**
+ * Judging when accept() got the connection (syn-recv, defer-accept) against Prediction.acceptAt,
+ * with the same timer-wheel windows as the packet timeline (verdict.ts): the accept is caused by
+ * a client packet, and that packet either answers a SYN+ACK the server resent on its timer
+ * (then the accept inherits that SYN+ACK's window: the veth round trip is microseconds) or was
+ * sent by the client at a time the run measured and fed to the model (then no timer is involved:
+ * one jiffy early, as every model time is rounded up to jiffies). USERSPACE_SLACK covers the
+ * helper's wake-up between the kernel queueing the child and accept() returning.
+ */
+export interface AcceptVerdict {
+  predicted: number | null;
+  window: [number, number] | null;
+  /** s from origin of the helper's 'accepted' event; null = accept() never returned */
+  observed: number | null;
+  ok: boolean;
+  /** one line saying what went wrong, '' when ok */
+  problem: string;
+}
+
+/** The helper's 'accepted' events (the listener handed a connection to accept()). */
+export function acceptedEvents(obs: Observation): HelperEvent[] {
+  return obs.events.filter((e) => e.side === 'server' && e.ev === 'accepted');
+}
+
+export function acceptWindow(pred: Prediction, hz: number): [number, number] | null {
+  if (pred.acceptAt === undefined || pred.acceptAt === null) return null;
+  const at = pred.acceptAt;
+  const early = 1 / hz + CAPTURE_SLACK;
+  const w = windows(pred, hz);
+  const answered = pred.events.findIndex((e) => e.side === 'server' && e.packet === 'SYN-ACK' && e.t === at);
+  if (answered >= 0) {
+    const [lo, hi] = w.events[answered]!;
+    return [lo, hi + USERSPACE_SLACK];
+  }
+  return [at - early, at + CAPTURE_SLACK + USERSPACE_SLACK];
+}
+
+export function judgeAccept(obs: Observation, pred: Prediction = obs.prediction): AcceptVerdict {
+  if (pred.acceptAt === undefined) throw new Error(`${obs.name}: the ${pred.phase} model says nothing about accept()`);
+  const all = acceptedEvents(obs);
+  const observed = all.length ? all[0]!.t - obs.origin : null;
+  const window = acceptWindow(pred, obs.kernel.hz);
+  let problem = '';
+  if (all.length > 1) problem = `accept() returned ${all.length} connections; the run makes one`;
+  else if (window === null) {
+    if (observed !== null) problem = `accept() returned the connection at ${observed.toFixed(3)} s, but the model says it never reaches the accept queue`;
+  } else if (observed === null) problem = `accept() never returned; predicted at ${pred.acceptAt!.toFixed(3)} s`;
+  else if (observed < window[0] || observed > window[1])
+    problem = `accept() returned at ${observed.toFixed(3)} s; predicted ${pred.acceptAt!.toFixed(3)} s (allowed ${window[0].toFixed(3)}…${window[1].toFixed(3)})`;
+  return { predicted: pred.acceptAt, window, observed, ok: problem === '', problem };
+}
