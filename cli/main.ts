@@ -1,5 +1,9 @@
 import { runningKernel } from '../harness/kernel.js';
 import { reapStale } from '../netns/reaper.js';
+import { runCheck } from './check.js';
+import { runExec } from './exec.js';
+import { runHtml } from './html.js';
+import { runKernels } from './kernels.js';
 import { runModel } from './model.js';
 import { runReport } from './report.js';
 import { runShow } from './show.js';
@@ -8,8 +12,12 @@ const USAGE = `usage: deadpeer <command> [options]
 
 commands:
   report            run every case on this kernel and print the summary table (the main job)
+  check …           run a client socket configuration through every phase on this kernel (deadpeer check --help)
+  exec … -- CMD     run a real client program against a peer that vanishes (deadpeer exec --help)
   model <phase> …   what the kernel model predicts, without running anything (deadpeer model --help)
   show <dir|json>   the side-by-side model/kernel timeline of a saved run
+  kernels <dir…>    the cross-kernel table from kernel-matrix result folders (npm run matrix)
+  html <run dir>    (re)write <run dir>/report.html, the run report with every case's timeline picture
   reap              remove namespaces left behind by a killed run (only dp- ones whose owner is dead)
   help              this text`;
 
@@ -26,8 +34,16 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'report':
         return await runReport(rest);
+      case 'check':
+        return await runCheck(rest);
+      case 'exec':
+        return await runExec(rest);
       case 'show':
         return runShow(rest);
+      case 'kernels':
+        return runKernels(rest);
+      case 'html':
+        return runHtml(rest);
       case 'reap': {
         if (process.getuid?.() !== 0) return fail('deadpeer reap: must run as root (it deletes network namespaces)', 2);
         const reaped = await reapStale();
@@ -41,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        return fail(`deadpeer: unknown command "${cmd}" (commands: report, model, show, reap, help)`, 2);
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, show, html, reap, help)`, 2);
     }
   } catch (e) {
     return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);

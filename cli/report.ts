@@ -1,12 +1,16 @@
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from '../harness/paths.js';
 import { loadObservations, renderTable, summarize } from '../harness/report/summary.js';
 import { preflightProblem } from '../harness/preflight.js';
 import { resultsDir } from '../harness/scenario.js';
+import { writeRunReport } from '../harness/report/run-summary.js';
+import { runWithStatusLine } from './progress-board.js';
 
 /**
  * The main job: run every kernel case (vitest, so the report and the test suite are the same
- * experiments), then summarise the Observations they left in the run folder.
+ * experiments), then summarise the Observations they left in the run folder: the table in the
+ * terminal, and the HTML report with every case's timeline picture next to the artifacts.
  */
 export async function runReport(argv: string[]): Promise<number> {
   if (argv.length) {
@@ -20,9 +24,27 @@ export async function runReport(argv: string[]): Promise<number> {
   }
   const dir = resultsDir();
   process.stderr.write(`deadpeer: running every case on kernel ${(await import('node:os')).release()}; results in ${dir}\n`);
-  const r = await execa('npx', ['vitest', 'run', 'cases'], { cwd: ROOT, stdio: 'inherit', reject: false, env: { DEADPEER_RUN_ID: process.env.DEADPEER_RUN_ID } });
+  const exitCode = await runCases(dir);
   const rows = loadObservations(dir).map(summarize);
   process.stdout.write('\n' + renderTable(rows) + '\n\n');
   process.stdout.write(`${rows.filter((x) => x.verdict === 'agrees').length} of ${rows.length} runs agree with the model; artifacts: ${dir}\n`);
-  return r.exitCode === 0 ? 0 : 1;
+  if (rows.length) process.stdout.write(`report: ${writeRunReport(dir).path}\n`);
+  return exitCode === 0 ? 0 : 1;
+}
+
+/**
+ * vitest over cases/. Long waits show progress (DEADPEER_PROGRESS=0 turns it off): on a terminal
+ * as one status line this process redraws in place, otherwise (CI logs) as plain lines the
+ * workers print.
+ */
+async function runCases(dir: string): Promise<number> {
+  const args = ['vitest', 'run', 'cases'];
+  const base = { DEADPEER_RUN_ID: process.env.DEADPEER_RUN_ID };
+  const quiet = process.env.DEADPEER_PROGRESS === '0';
+  if (process.stderr.isTTY && !quiet) {
+    // vitest's output is piped through us now: keep its colours
+    return runWithStatusLine('npx', args, { cwd: ROOT, env: { ...base, FORCE_COLOR: '1', DEADPEER_PROGRESS_FILE: join(dir, 'progress.jsonl') } }, join(dir, 'progress.jsonl'));
+  }
+  const r = await execa('npx', args, { cwd: ROOT, stdio: 'inherit', reject: false, env: { ...base, DEADPEER_PROGRESS: quiet ? '0' : '1' } });
+  return r.exitCode ?? 1;
 }

@@ -25,14 +25,17 @@ export interface Packet {
 }
 
 export interface ArmedFault {
+  /** when it was armed (both sides in force) */
   t: number;
+  /** when each side's rules took effect: a packet is dropped at its receiver's input */
+  at: Record<Side, number>;
   fault: Fault;
 }
 
-/** The fault in force at time t (the last one armed at or before t). */
-export function faultAt(history: ArmedFault[], t: number): Fault | undefined {
+/** The fault in force at `receiver`'s input at time t (the last one armed there at or before t). */
+export function faultAt(history: ArmedFault[], t: number, receiver: Side): Fault | undefined {
   let f: Fault | undefined;
-  for (const h of history) if (h.t <= t) f = h.fault;
+  for (const h of history) if (h.at[receiver] <= t) f = h.fault;
   return f;
 }
 
@@ -46,7 +49,7 @@ export function toPackets(events: HelperEvent[], clientAddrs: readonly string[],
     .map((e) => {
       const from: Side = clientAddrs.includes(String(e.src)) ? 'client' : 'server';
       const flags = String(e.flags);
-      const fault = faultAt(history, e.t);
+      const fault = faultAt(history, e.t, from === 'client' ? 'server' : 'client');
       return {
         t: e.t,
         from,

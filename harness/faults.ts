@@ -9,12 +9,14 @@ import type { NftRule } from '../netns/nftables.js';
  */
 export type Side = 'client' | 'server';
 
-export type PacketClass = 'all' | 'syn' | 'syn-ack' | 'bare-ack';
+export type PacketClass = 'all' | 'syn' | 'syn-ack' | 'bare-ack' | 'neighbour';
 
 export interface DropRule {
   /** whose packets are dropped (they are dropped at the other side's input) */
   from: Side;
   what: PacketClass;
+  /** 'reset': the receiving side answers each such packet with a TCP RST instead (default: drop) */
+  verdict?: 'drop' | 'reset';
 }
 
 export type Fault = { name: string; drops: DropRule[] };
@@ -25,6 +27,8 @@ const NFT_MATCH: Record<PacketClass, string> = {
   'syn-ack': 'tcp flags & (syn | ack) == syn | ack',
   // the handshake's third packet and pure ACKs: no SYN/FIN/RST/PSH; data packets carry PSH
   'bare-ack': 'tcp flags == ack',
+  // ARP (its own table, see nftRulesFor) and IPv6 neighbour discovery: no TCP packet is one of these
+  neighbour: 'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert }',
 };
 
 export const faults = {
@@ -39,15 +43,40 @@ export const faults = {
   silence: (side: Side): Fault => ({ name: `${side} silent`, drops: [{ from: side, what: 'all' }] }),
   /** The peer is gone: nothing gets through in either direction. */
   blackhole: (): Fault => ({ name: 'blackhole', drops: [{ from: 'client', what: 'all' }, { from: 'server', what: 'all' }] }),
+  /**
+   * The host itself is gone: TCP blackholed and ARP / neighbour discovery unanswered, so once the
+   * client's neighbour entry expires its resolution fails, the kernel reports the ICMP host
+   * unreachable it raises for itself (a soft error), and the socket may die with EHOSTUNREACH
+   * instead of ETIMEDOUT.
+   */
+  hostVanished: (): Fault => ({
+    name: 'host vanished',
+    drops: [
+      { from: 'client', what: 'all' },
+      { from: 'server', what: 'all' },
+      { from: 'client', what: 'neighbour' },
+      { from: 'server', what: 'neighbour' },
+    ],
+  }),
+  /** The peer's host is back but the connection is not (a reboot): every client packet is answered with an RST. */
+  peerReset: (): Fault => ({ name: 'peer reset', drops: [{ from: 'client', what: 'all', verdict: 'reset' }] }),
 };
 
 const other = (s: Side): Side => (s === 'client' ? 'server' : 'client');
 
-/** The nft rules each namespace needs for a fault (rules live at the receiving side). */
-export function nftRulesFor(fault: Fault): Record<Side, NftRule[]> {
+/**
+ * The nft rules each namespace needs for a fault (rules live at the receiving side), armed when
+ * that side's veth is in interface group `group`.
+ */
+export function nftRulesFor(fault: Fault, group: number): Record<Side, NftRule[]> {
   const out: Record<Side, NftRule[]> = { client: [], server: [] };
   for (const d of fault.drops) {
-    out[other(d.from)].push({ match: NFT_MATCH[d.what], comment: `${d.what} from ${d.from}` });
+    const at = out[other(d.from)];
+    const comment = `${fault.name}: ${d.what} from ${d.from}`;
+    if (d.what === 'neighbour') {
+      at.push({ match: '', comment: `arp from ${d.from}`, table: 'arp', group });
+      at.push({ match: NFT_MATCH.neighbour, comment, anyProtocol: true, group });
+    } else at.push({ match: NFT_MATCH[d.what], comment, group, ...(d.verdict === 'reset' ? { verdict: 'reset' as const } : {}) });
   }
   return out;
 }
@@ -69,5 +98,7 @@ function matches(what: PacketClass, flags: string): boolean {
       return syn && ack;
     case 'bare-ack':
       return flags === '.';
+    case 'neighbour':
+      return false;
   }
 }

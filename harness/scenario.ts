@@ -7,6 +7,7 @@ import { runningKernel } from './kernel.js';
 import type { KernelFeatures, ModelInput, Phase, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
 import { ROOT } from './paths.js';
 import { currentProfile, type ProfileName } from './profile.js';
+import { writeTimelineSvg } from './report/timeline-file.js';
 import { Topology } from './topology.js';
 
 /** The port every scenario listens on: namespaces isolate, so every pair can reuse it. */
@@ -43,6 +44,8 @@ export function sideInput(s: RunSettings, side: Side): ModelInput {
 export interface Step {
   label: string;
   run: (r: Run) => Promise<void>;
+  /** the fault this step arms, if any: installed before the experiment starts, so arming is instant */
+  fault?: Fault;
 }
 
 export interface ScenarioSpec {
@@ -106,8 +109,8 @@ export interface Observation {
   /** t = 0 of the prediction */
   origin: number;
   end: number;
-  /** where the run's pcap and Observation JSON were written */
-  artifacts: { dir: string; pcap: string; json: string };
+  /** where the run's pcap, Observation JSON and timeline picture were written */
+  artifacts: { dir: string; pcap: string; json: string; svg: string };
   /** helper events that are not packets or timer states (connected, closed, errors, …) */
   events: HelperEvent[];
 }
@@ -178,10 +181,10 @@ export class Run {
   }
 
   async arm(fault: Fault): Promise<void> {
-    await this.topo.arm(fault);
-    // rules are in force once nft returns: stamp after, so no packet before it is marked dropped
-    const t = this.mark(this.faults.length ? `fault ${this.faults.length + 1}` : 'fault');
-    this.faults.push({ t, fault });
+    const at = await this.topo.arm(fault);
+    const t = Math.max(at.client, at.server);
+    this.mark(this.faults.length ? `fault ${this.faults.length + 1}` : 'fault', t);
+    this.faults.push({ t, at, fault });
   }
 
   /** A new socket with the side's options applied, and everything read back. */
@@ -269,7 +272,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
   const topo = await Topology.create();
   const dir = join(resultsDir(), slug(`${spec.name}-ipv${spec.family}`));
   mkdirSync(dir, { recursive: true });
-  const artifacts = { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, 'observation.json') };
+  const artifacts = { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, 'observation.json'), svg: join(dir, 'timeline.svg') };
   const run = new Run(spec, topo, kernel);
   let failure: unknown;
   try {
@@ -280,6 +283,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       topo.client.helper.request({ cmd: 'diag', interval_ms: 5 }),
       topo.server.helper.request({ cmd: 'diag', interval_ms: 5 }),
     ]);
+    await topo.install(spec.steps.flatMap((s) => (s.fault ? [s.fault] : [])));
     for (const step of spec.steps) {
       try {
         await step.run(run);
@@ -289,6 +293,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     }
     const obs = await observe(run, artifacts);
     writeFileSync(artifacts.json, JSON.stringify(obs, null, 1));
+    writeTimelineSvg(obs, artifacts.svg);
     return obs;
   } catch (e) {
     failure = e;

@@ -1,4 +1,5 @@
 import type { Fault, Side } from './faults.js';
+import { withProgress } from './progress.js';
 import { PORT, type Run, type Step, now } from './scenario.js';
 
 /**
@@ -7,7 +8,7 @@ import { PORT, type Run, type Step, now } from './scenario.js';
  */
 
 /** Drop packets from now on (replaces whatever fault was armed). */
-export const arm = (fault: Fault): Step => ({ label: `arm ${fault.name}`, run: (r) => r.arm(fault) });
+export const arm = (fault: Fault): Step => ({ label: `arm ${fault.name}`, fault, run: (r) => r.arm(fault) });
 
 /** Server: socket with the server's options, bind, listen; accept() armed. */
 export const listen = (): Step => ({
@@ -86,12 +87,13 @@ export const awaitClose = (opts: { aliveFor?: number } = {}): Step => ({
     if (pred.closeAt === null) {
       const lastEvent = pred.events.length ? pred.events[pred.events.length - 1]!.t : 0;
       const until = origin + lastEvent + (opts.aliveFor ?? 3);
-      await new Promise((res) => setTimeout(res, Math.max(0, until - now()) * 1000));
+      const held = new Promise((res) => setTimeout(res, Math.max(0, until - now()) * 1000));
+      await withProgress(`${r.spec.name} (IPv${r.family})`, origin, { holdS: until - origin }, held);
       return;
     }
     const deadline = origin + pred.closeAt * 1.25 + 5;
     try {
-      await sock.whenClosed(Math.max(0, deadline - now()) * 1000);
+      await withProgress(`${r.spec.name} (IPv${r.family})`, origin, { closeAtS: pred.closeAt }, sock.whenClosed(Math.max(0, deadline - now()) * 1000));
     } catch {
       /* still alive at the deadline: the Observation says close = null and the matcher reports it */
     }

@@ -1,3 +1,4 @@
+import type { Packet } from './capture.js';
 import type { Observation } from './scenario.js';
 import type { TimelineVerdict } from './verdict.js';
 
@@ -8,6 +9,12 @@ import type { TimelineVerdict } from './verdict.js';
  */
 const fmt = (t: number) => (t >= 0 ? ' ' : '') + t.toFixed(3).padStart(9);
 
+/** Above this many packets the model did not predict, only the notable ones are listed (bulk data would bury the story). */
+const ALL_PACKETS_UP_TO = 40;
+
+const packetText = (o: Packet & { rel: number }) =>
+  `${fmt(o.rel)}  ${o.from === 'client' ? 'C > S' : 'S > C'} ${o.flags.padEnd(3)} ${o.kind.padEnd(12)} seq ${o.seq} ack ${o.ack} win ${o.win} len ${o.len}${o.dropped ? '  [dropped]' : ''}`;
+
 export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
   type Row = { t: number; text: string };
   const rows: Row[] = [];
@@ -16,9 +23,7 @@ export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
     const p = e.predicted;
     const o = e.observed;
     const left = (p ? `${fmt(p.t)}  ${p.side.padEnd(6)} ${p.packet}` : '').padEnd(38);
-    const right = o
-      ? `${fmt(o.rel)}  ${o.from === 'client' ? 'C > S' : 'S > C'} ${o.flags.padEnd(3)} ${o.kind.padEnd(12)} seq ${o.seq} ack ${o.ack} win ${o.win} len ${o.len}${o.dropped ? '  [dropped]' : ''}`
-      : '— not seen —';
+    const right = o ? packetText(o) : '— not seen —';
     let mark = e.ok ? '  ' : '✗ ';
     if (!e.ok && firstBad) {
       mark = '▶✗';
@@ -26,6 +31,13 @@ export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
     }
     rows.push({ t: p?.t ?? o!.rel, text: `${mark} ${left}│ ${right}` });
   }
+  // the rest of the capture (handshake, the peer's answers, teardown), as tcpdump would list it
+  const key = (p: Packet) => `${p.t}/${p.from}/${p.seq}/${p.len}/${p.flags}`;
+  const judged = new Set(v.events.filter((e) => e.observed).map((e) => key(e.observed!)));
+  const others = obs.packets.filter((p) => !judged.has(key(p)));
+  const listed = others.length <= ALL_PACKETS_UP_TO ? others : others.filter((p) => p.dropped || /[SRF]/.test(p.flags) || p.win === 0);
+  for (const p of listed) rows.push({ t: p.t - obs.origin, text: `   ${' '.repeat(38)}│ ${packetText({ ...p, rel: p.t - obs.origin })}` });
+  if (listed.length < others.length) rows.push({ t: Infinity, text: `   ${' '.repeat(38)}│ (${others.length - listed.length} more packets of bulk data and ACKs: see the pcap)` });
   for (const s of obs.timers) {
     const rel = s.t - obs.origin;
     const text =

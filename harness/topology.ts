@@ -1,6 +1,6 @@
-import { endCommands, vethCommand, wireEnd, type WireEnd } from '../netns/link.js';
+import { endCommands, vethCommand, waitUpCommand, wireEnd, type WireEnd } from '../netns/link.js';
 import { deleteNamespace, listNamespaces, uniqueBase } from '../netns/namespace.js';
-import { applyRules, readDropCounters } from '../netns/nftables.js';
+import { applyRules, type NftRule, readDropCounters } from '../netns/nftables.js';
 import { type Fault, nftRulesFor, type Side } from './faults.js';
 import { Helper } from './helper/client.js';
 
@@ -18,6 +18,8 @@ const live = new Set<Topology>();
  */
 export class Topology {
   private disposed = false;
+  /** faults whose rules are in the namespaces; fault i is armed by interface group i + 1 */
+  private readonly installed: Fault[] = [];
 
   private constructor(
     readonly base: string,
@@ -38,6 +40,8 @@ export class Topology {
       const [ch, sh] = helpers as [Helper, Helper];
       await ch.request(vethCommand(names.server));
       await Promise.all([...endCommands('client').map((c) => ch.request(c)), ...endCommands('server').map((c) => sh.request(c))]);
+      // the veth carries packets only once the kernel has attached its qdisc (see cmd_waitup)
+      await Promise.all([ch.request(waitUpCommand), sh.request(waitUpCommand)]);
       const t = new Topology(base, { ...wireEnd('client', names.client), side: 'client', helper: ch }, { ...wireEnd('server', names.server), side: 'server', helper: sh });
       live.add(t);
       return t;
@@ -52,10 +56,35 @@ export class Topology {
     return side === 'client' ? this.client : this.server;
   }
 
-  /** Replace both namespaces' drop rules with the fault's, each in one nft transaction. */
-  async arm(fault: Fault): Promise<void> {
-    const rules = nftRulesFor(fault);
+  /**
+   * Install the rules of every fault this topology may arm, each gated on its own interface group
+   * (fault i → group i + 1), in one nft transaction per namespace. Slow (an nft process each), so
+   * it is done before the experiment starts; re-installing keeps earlier faults' numbers.
+   */
+  async install(faults: Fault[]): Promise<void> {
+    const fresh = faults.filter((f) => !this.installed.includes(f));
+    if (!fresh.length) return;
+    this.installed.push(...fresh);
+    const rules: Record<Side, NftRule[]> = { client: [], server: [] };
+    this.installed.forEach((f, i) => {
+      const r = nftRulesFor(f, i + 1);
+      rules.client.push(...r.client);
+      rules.server.push(...r.server);
+    });
     await Promise.all([applyRules(this.client.netns, rules.client), applyRules(this.server.netns, rules.server)]);
+  }
+
+  /**
+   * Arm a fault (installing it first if it was not): move both veth ends into its group. Returns
+   * when each side's rules took effect, on the helpers' clock — a packet arriving at a side after
+   * that side's time meets the fault. `null` disarms.
+   */
+  async arm(fault: Fault | null): Promise<Record<Side, number>> {
+    if (fault) await this.install([fault]);
+    const group = fault ? this.installed.indexOf(fault) + 1 : 0;
+    const flip = (e: Endpoint) => e.helper.request({ cmd: 'group', ifname: e.ifname, group }).then((r) => r.t);
+    const [client, server] = await Promise.all([flip(this.client), flip(this.server)]);
+    return { client, server };
   }
 
   async dropCounters(): Promise<Record<string, number>> {

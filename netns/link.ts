@@ -32,4 +32,7 @@ export function endCommands(role: Role): Record<string, unknown>[] {
   ];
 }
 
+/** Wait until the veth really carries packets (operstate UP and a qdisc attached). */
+export const waitUpCommand = { cmd: 'waitup', ifname: IFNAME, timeout_ms: 3000 };
+
 export const wireEnd = (role: Role, netns: string): WireEnd => ({ netns, ifname: IFNAME, addr: { ...ADDRESSES[role] } });

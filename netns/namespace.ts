@@ -51,6 +51,8 @@ export async function deleteNamespace(name: string): Promise<void> {
       try {
         await run('ip', ['netns', 'delete', name]);
       } catch (e) {
+        // already gone (another reaper, or its own helper, got there first): that is the goal
+        if (e instanceof PlumbingError && /No such file/i.test(e.stderr)) return;
         if (e instanceof PlumbingError && /busy/i.test(e.stderr)) throw e;
         throw new AbortError(e as Error);
       }

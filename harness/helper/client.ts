@@ -122,7 +122,8 @@ export class Helper {
     const args = netns ? [opts.create ? '--create-netns' : '--netns', netns] : [];
     const proc = execa(HELPER_PATH, args, { buffer: false, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
     const helper = new Helper(side, netns, proc, proc.pid ?? -1);
-    const hello = helper.waitFor((e) => e.ev === 'hello', 5000, 'the helper to start');
+    // a guard, not a measurement: on a loaded machine a process start can take seconds
+    const hello = helper.waitFor((e) => e.ev === 'hello', 20_000, 'the helper to start');
     createInterface({ input: proc.stdout! }).on('line', (line) => helper.onLine(line));
     proc.stderr!.on('data', (d: Buffer) => (helper.stderr += d.toString()));
     void proc.then((r) => helper.onExit(r.exitCode));

@@ -50,7 +50,7 @@
 #define TCP_RTO_MIN_US 45 /* 6.15+ */
 #endif
 
-#define MAX_SOCKS 64
+#define MAX_SOCKS 256
 #define LINE_MAX_LEN 4096
 
 /* ---------- clock and output ---------- */
@@ -242,16 +242,17 @@ struct tsock {
 };
 static struct tsock socks[MAX_SOCKS];
 
+/* Socket ids are never reused within a helper's life: an event about socket 3 must always mean
+ * the same socket, even after it was closed and another one opened. */
 static int new_sock(int fd, int family, int state) {
-    for (int i = 1; i < MAX_SOCKS; i++)
-        if (socks[i].state == S_FREE) {
-            memset(&socks[i], 0, sizeof socks[i]);
-            socks[i].fd = fd;
-            socks[i].family = family;
-            socks[i].state = state;
-            return i;
-        }
-    return -1;
+    static int next = 1;
+    if (next >= MAX_SOCKS) return -1;
+    int i = next++;
+    memset(&socks[i], 0, sizeof socks[i]);
+    socks[i].fd = fd;
+    socks[i].family = family;
+    socks[i].state = state;
+    return i;
 }
 
 static struct tsock *need_sock(struct cmd *c, int *idx) {
@@ -1004,7 +1005,8 @@ static void dispatch(char *line) {
         {"socket", cmd_socket}, {"bind", cmd_bind},       {"listen", cmd_listen}, {"accept", cmd_accept},
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
         {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},
-        {"diag", cmd_diag},       {"veth", cmd_veth},       {"addr", cmd_addr},       {"up", cmd_up},       {"watch", cmd_watch},
+        {"diag", cmd_diag},       {"veth", cmd_veth},       {"addr", cmd_addr},       {"up", cmd_up},       {"waitup", cmd_waitup},   {"group", cmd_group},       {"watch", cmd_watch},
+        {"discover", cmd_discover}, {"peeksock", cmd_peeksock},
     };
     if (!strcmp(name, "setopt")) { cmd_setopt(&c, 1); return; }
     if (!strcmp(name, "getopt")) { cmd_setopt(&c, 0); return; }
@@ -1012,7 +1014,7 @@ static void dispatch(char *line) {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(table[i].n, name)) { table[i].fn(&c); return; }
     fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-         "read, info, close, sysctl, capture, diag, watch, veth, addr, up, ping)", name);
+         "read, info, close, sysctl, capture, diag, watch, veth, addr, up, waitup, group, ping)", name);
 }
 
 static int enter_netns(const char *name) {
@@ -1044,6 +1046,11 @@ int main(int argc, char **argv) {
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* Real-time priority (lowest RT level): the helper sleeps in poll() nearly all the time, and
+     * when the kernel wakes it (a socket died, accept() is ready) it must run at once, or its event
+     * times measure the scheduler of a busy machine instead of the kernel's TCP. Best effort. */
+    struct sched_param sp = {.sched_priority = 1};
+    sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
     if (create) {
         if (netns_create_and_enter(netns) < 0) {
             fprintf(stderr, "deadpeer-helper: cannot create network namespace %s: %s\n", netns, strerror(errno));

@@ -37,3 +37,9 @@ void netns_remove_created(void);
 void cmd_veth(struct cmd *c);
 void cmd_addr(struct cmd *c);
 void cmd_up(struct cmd *c);
+void cmd_waitup(struct cmd *c);
+void cmd_group(struct cmd *c);
+
+/* discover.c: sockets of a program under test (deadpeer exec) */
+void cmd_discover(struct cmd *c);
+void cmd_peeksock(struct cmd *c);

@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "helper.h"
@@ -189,4 +190,87 @@ void cmd_addr(struct cmd *c) {
     nl_add(&r, IFA_LOCAL, bin, v6 ? 16 : 4);
     nl_add(&r, IFA_ADDRESS, bin, v6 ? 16 : 4);
     reply_rc("add address", nl_talk(&r));
+}
+
+/* One RTM_GETLINK: the link's operstate and qdisc name. Returns 0 or -errno. */
+static int link_state(int idx, int *operstate, char *qdisc, size_t qcap) {
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    if (fd < 0) return -errno;
+    struct nlreq r = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST}};
+    ((struct ifinfomsg *)NLMSG_DATA(&r.h))->ifi_index = idx;
+    int rc = -EIO;
+    if (send(fd, &r.h, r.h.nlmsg_len, 0) >= 0) {
+        static char buf[16384];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        if (n > 0 && NLMSG_OK(h, (size_t)n) && h->nlmsg_type == RTM_NEWLINK) {
+            struct ifinfomsg *ifi = NLMSG_DATA(h);
+            int len = (int)IFLA_PAYLOAD(h);
+            *operstate = -1;
+            qdisc[0] = 0;
+            for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+                if (a->rta_type == IFLA_OPERSTATE) *operstate = *(unsigned char *)RTA_DATA(a);
+                if (a->rta_type == IFLA_QDISC) snprintf(qdisc, qcap, "%s", (char *)RTA_DATA(a));
+            }
+            rc = 0;
+        }
+    } else {
+        rc = -errno;
+    }
+    close(fd);
+    return rc;
+}
+
+/* {"cmd":"waitup","ifname":"dp0","timeout_ms":3000}: wait until the link really carries packets.
+ * A veth's carrier comes up at once, but the kernel attaches its queueing discipline later, from
+ * the linkwatch worker (which batches non-urgent events up to a second apart); until then packets
+ * meet the noop qdisc and are dropped — a connection's first SYN would silently go out ~1 s late.
+ * Up = operstate UP and a real qdisc (not "noop"). */
+void cmd_waitup(struct cmd *c) {
+    const char *ifname;
+    if (!need_str(c, "ifname", &ifname)) return;
+    struct field *t = get(c, "timeout_ms");
+    double timeout_ms = t && t->is_num ? t->num : 3000;
+    int idx = ifindex_of(ifname);
+    if (!idx) return;
+    struct timespec t0, now, nap = {0, 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int oper;
+        char qdisc[32];
+        int rc = link_state(idx, &oper, qdisc, sizeof qdisc);
+        if (rc) { fail_errno("read link state", -rc); return; }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (now.tv_sec - t0.tv_sec) * 1e3 + (now.tv_nsec - t0.tv_nsec) / 1e6;
+        if (oper == 6 /* IF_OPER_UP */ && qdisc[0] && strcmp(qdisc, "noop")) {
+            reply_begin("ok");
+            o_num("waited_us", (long long)(waited * 1000));
+            o_str("qdisc", qdisc);
+            o_end();
+            return;
+        }
+        if (waited > timeout_ms) {
+            fail("%s not up after %.0f ms (operstate %d, qdisc \"%s\")", ifname, waited, oper, qdisc);
+            return;
+        }
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* {"cmd":"group","ifname":"dp0","group":2}: move the link into an interface group. Faults are
+ * installed ahead of time as nft rules matching `meta iifgroup N`; arming one is this single
+ * rtnetlink message (microseconds, stamped by the reply) instead of an nft process per namespace,
+ * which on a loaded machine took seconds and let packets slip through mid-arming. */
+void cmd_group(struct cmd *c) {
+    const char *ifname;
+    double group;
+    if (!need_str(c, "ifname", &ifname) || !need_num(c, "group", &group)) return;
+    if (group < 0 || group > 4294967295.0) { fail("group must be 0..4294967295, not %g", group); return; }
+    int idx = ifindex_of(ifname);
+    if (!idx) return;
+    struct nlreq r = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK}};
+    ((struct ifinfomsg *)NLMSG_DATA(&r.h))->ifi_index = idx;
+    uint32_t g = (uint32_t)group;
+    nl_add(&r, IFLA_GROUP, &g, sizeof g);
+    reply_rc("set interface group", nl_talk(&r));
 }

@@ -11,12 +11,53 @@
  * - retrans_stamp is saved by tcp_retransmit_skb() from the head skb's timestamp right after it was
  *   re-sent: the FIRST RETRANSMISSION, not the first transmission.
  * - With U each RTO is clamped to what is left of U (tcp_clamp_rto_to_user_timeout).
+ * - Before the first RTO a tail loss probe (tailLossProbeMs) re-sends the last segment (or sends
+ *   new data, if any is unsent); it re-arms the RTO from itself and does not set retrans_stamp.
+ *   Every RTO then re-sends only the head, one MSS (tcp_retransmit_timer → tcp_retransmit_skb(head, 1)
+ *   after tcp_enter_loss() cut cwnd to 1).
  */
 import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs } from './effective.js';
-import { msecsToJiffies, tcpConstants } from './jiffies.js';
+import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
 import { inTimeOrder, packetSeries, seconds } from './timeline.js';
 import type { BusyInput, Prediction } from './types.js';
+
+/** What tcp_schedule_loss_probe() reads when the data goes out. */
+export interface TailLossProbeInput {
+  hz: number;
+  /** smoothed RTT, µs (TCP_INFO tcpi_rtt = srtt_us >> 3) */
+  srttUs: number;
+  /** segments in flight after the send (tcp_skb_pcount of what was sent: ⌈bytes / mss⌉ within cwnd) */
+  packetsOut: number;
+  /** icsk_rto, ms (TCP_INFO tcpi_rto) */
+  rtoMs: number;
+  /** tcp_rto_min(sk), µs: net.ipv4.tcp_rto_min_us (6.11+), else TCP_RTO_MIN */
+  rtoMinUs: number;
+  /** net.ipv4.tcp_early_retrans: TLP only with 3 or 4 */
+  earlyRetrans: number;
+  /** SACK negotiated (net.ipv4.tcp_sack on both ends) */
+  sack: boolean;
+}
+
+/**
+ * When the tail loss probe fires, ms after the data went out; undefined = no TLP.
+ * tcp_schedule_loss_probe() (net/ipv4/tcp_output.c), as of 1c2709cfff1d "tcp: fix excessive TLP
+ * and RACK timeouts from HZ rounding" (6.6, stable 4.19+):
+ *   timeout_us = 2·srtt + (packets_out == 1 ? tcp_rto_min_us(sk) : TCP_TIMEOUT_MIN_US (2 ms));
+ *   timeout = min(usecs_to_jiffies(timeout_us), usecs_to_jiffies(time left to the RTO)).
+ * The RTO was armed as the data left, so the time left is icsk_rto less a few µs: the same jiffy.
+ * With one segment (a tiny RTT) the probe therefore lands on the RTO itself; with several it
+ * comes one jiffy after the send. Only for SACK connections with tcp_early_retrans 3 or 4.
+ */
+export function tailLossProbeMs(i: TailLossProbeInput): number | undefined {
+  if ((i.earlyRetrans !== 3 && i.earlyRetrans !== 4) || !i.sack || i.packetsOut < 1) return undefined;
+  const jiffyUs = 1_000_000 / i.hz;
+  const usecsToJiffies = (us: number) => Math.ceil(us / jiffyUs - 1e-9);
+  const rtoMinUs = usecsToJiffies(i.rtoMinUs) * jiffyUs; // tcp_rto_min_us(sk) = jiffies_to_usecs(icsk_rto_min)
+  const timeoutUs = 2 * i.srttUs + (i.packetsOut === 1 ? rtoMinUs : 2000);
+  const tlpJ = Math.min(usecsToJiffies(timeoutUs), msecsToJiffies(i.rtoMs, i.hz));
+  return jiffiesToMs(tlpJ, i.hz);
+}
 
 export function predictBusy(input: BusyInput): Prediction {
   const { sysctls, socket, features } = input;
@@ -59,7 +100,9 @@ export function predictBusy(input: BusyInput): Prediction {
     'rto_base of the budget is the constant TCP_RTO_MIN even when tcp_rto_min_us / the route rto_min differ (6.11+ sysctl)',
     tlpJ === null
       ? 'no tail loss probe modelled (pass tlpMs when SACK is on and tcp_early_retrans >= 3)'
-      : `tail loss probe at ${input.tlpMs} ms (tcp_send_loss_probe, numbered as retransmission 1); the RTO chain restarts from it`,
+      : `tail loss probe at ${input.tlpMs} ms (tcp_send_loss_probe, numbered as retransmission 1); the RTO chain restarts ` +
+        'from it; it does not start the budget: it re-sends through __tcp_retransmit_skb(), and only tcp_retransmit_skb() ' +
+        '(the RTO path) sets retrans_stamp',
     'keepalive is irrelevant: tcp_keepalive_timer() reschedules while packets_out',
     'no RST: tcp_write_err() closes silently',
   ];

@@ -17,12 +17,68 @@
  *     probes_out is zeroed by every answer, so an alive receiver is never timed out (the bug).
  *   before 5.1: abort when now - (head skb timestamp, stamped at the first firing) > U.
  *   Always: abort when icsk_probes_out >= tcp_retries2 (only reachable when probes go unanswered).
+ * - An alive receiver does NOT answer every probe. A probe carries seq = snd_una - 1, below the
+ *   receiver's rcv_wup: tcp_validate_incoming() (net/ipv4/tcp_input.c) finds it out of window
+ *   (tcp_sequence → SKB_DROP_REASON_TCP_OLD_SEQUENCE) and answers with a dupack only if
+ *   tcp_oow_rate_limited() lets it: at most one out-of-window answer per
+ *   net.ipv4.tcp_invalid_ratelimit (500 ms by default) per socket (f2b2c582e824 "tcp: mitigate ACK
+ *   loops for connections as tcp_sock", 032ee4236954; 4.0+). Probes 0.204 s → 0.612 s apart are
+ *   closer than that, so the second one goes unanswered: icsk_probes_out is not zeroed and counts
+ *   towards tcp_retries2 at the next firing (measured on 6.18: with tcp_retries2 = 1 a live receiver
+ *   is dropped at the third firing). The probe times do not change: tcp_ack_probe() would re-arm the
+ *   timer with the same base << backoff that tcp_send_probe0() already armed.
  */
 import { clampProbe0ToUserTimeout, probe0Base, probe0When, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs, versionAtLeast } from './effective.js';
 import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
 import { packetSeries, seconds } from './timeline.js';
 import type { KernelFeatures, Prediction, ZeroWindowInput } from './types.js';
+
+export interface ZeroWindowModelInput extends ZeroWindowInput {
+  /**
+   * The RECEIVER's net.ipv4.tcp_invalid_ratelimit, ms (read back from its namespace): it answers
+   * a window probe only if its previous out-of-window answer is at least this old. Default 500
+   * (HZ/2, tcp_sk_init); 0 = every probe answered. Matters while the receiver is there (peer 'alive',
+   * or 'gone' before peerGoneAtS).
+   */
+  peerInvalidRateLimitMs?: number;
+  /**
+   * When the receiver last answered an out-of-window segment (a probe) before the origin, seconds
+   * from the origin (negative); absent = never. A receiver that answered a probe of an earlier
+   * zero-window episode less than the rate limit before this episode's first probe skips it.
+   */
+  peerLastAnswerAtS?: number;
+  /**
+   * With peer 'gone': when it vanished, seconds from the origin (default 0, before the first probe).
+   * Until then it answers like an alive receiver (a receiver that vanishes after answering a probe).
+   */
+  peerGoneAtS?: number;
+}
+
+/** The kernel's default net.ipv4.tcp_invalid_ratelimit (HZ/2 jiffies, shown as ms). */
+export const DEFAULT_INVALID_RATELIMIT_MS = 500;
+
+/**
+ * An alive receiver's answers to window probes, fed the probe times (jiffies) in order: true when
+ * it answers. __tcp_oow_rate_limited() sends an answer when none was sent yet (last_oow_ack_time
+ * 0) or the last one is at least the rate limit old (elapsed < sysctl_tcp_invalid_ratelimit →
+ * skipped), in jiffies.
+ */
+export function probeAnswerer(rateLimitMs: number, hz: number, lastAnswerJ: number | null = null): (probeJ: number) => boolean {
+  const limitJ = msecsToJiffies(rateLimitMs, hz);
+  let lastJ = lastAnswerJ;
+  return (probeJ) => {
+    if (lastJ !== null && probeJ - lastJ < limitJ) return false;
+    lastJ = probeJ;
+    return true;
+  };
+}
+
+/** Which of these probes (seconds from the origin, as in Prediction.events) an alive receiver answers. */
+export function answeredProbes(probeTimesS: readonly number[], rateLimitMs: number, hz: number, lastAnswerAtS?: number): boolean[] {
+  const last = lastAnswerAtS === undefined ? null : Math.round(lastAnswerAtS * hz);
+  return probeTimesS.map((t) => Math.round(t * hz)).map(probeAnswerer(rateLimitMs, hz, last));
+}
 
 type UserTimeoutRule = 'probes-tstamp' | 'model-probes-out' | 'skb-tstamp';
 
@@ -33,7 +89,7 @@ function userTimeoutRule(features: KernelFeatures): UserTimeoutRule {
 
 const DEFAULT_HORIZON_S = 900;
 
-export function predictZeroWindow(input: ZeroWindowInput): Prediction {
+export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
   const { sysctls, socket, features, peer } = input;
   const { hz } = features;
   const rule = userTimeoutRule(features);
@@ -44,6 +100,11 @@ export function predictZeroWindow(input: ZeroWindowInput): Prediction {
   const maxWhenJ = msecsToJiffies(rtoMaxMs(sysctls, socket, features), hz);
   const horizonJ = (input.horizonS ?? DEFAULT_HORIZON_S) * hz;
   const rtoMaxJ = tcpConstants(hz).TCP_RTO_MAX;
+
+  const rateLimitMs = input.peerInvalidRateLimitMs ?? DEFAULT_INVALID_RATELIMIT_MS;
+  const goneAtJ = peer === 'gone' ? (input.peerGoneAtS ?? 0) * hz : Infinity;
+  const answerer = probeAnswerer(rateLimitMs, hz, input.peerLastAnswerAtS === undefined ? null : Math.round(input.peerLastAnswerAtS * hz));
+  const answers = (tJ: number) => tJ < goneAtJ && answerer(tJ);
 
   const probesJ: number[] = [];
   let nowJ = baseJ;
@@ -71,7 +132,8 @@ export function predictZeroWindow(input: ZeroWindowInput): Prediction {
       break;
     }
     probesJ.push(nowJ);
-    probesOut = peer === 'alive' ? 0 : probesOut + 1;
+    // tcp_send_probe0 counts the probe; the receiver's answer (tcp_ack) zeroes the count
+    probesOut = answers(nowJ) ? 0 : probesOut + 1;
     if (backoff < maxProbes) backoff++;
     let whenJ = probe0When(baseJ, backoff, maxWhenJ, hz);
     if (rule === 'probes-tstamp') whenJ = clampProbe0ToUserTimeout(whenJ, userTimeoutMs, nowJ - (tstampJ ?? nowJ), hz);
@@ -84,9 +146,11 @@ export function predictZeroWindow(input: ZeroWindowInput): Prediction {
       `then base << icsk_backoff (backoff capped at tcp_retries2 = ${maxProbes}), capped at tcp_rto_max`,
     peer === 'alive'
       ? 'receiver alive: each win-0 answer zeroes icsk_probes_out (tcp_ack) and re-arms the same interval ' +
-        '(tcp_ack_probe), so tcp_retries2 never ends it (RFC 1122 4.2.2.17)'
-      : `probes unanswered: abort when icsk_probes_out >= tcp_retries2 = ${maxProbes} (tcp_probe_timer max_probes; ` +
-        'orphan rules apply only after close())',
+        '(tcp_ack_probe) (RFC 1122 4.2.2.17); but it answers at most one probe per tcp_invalid_ratelimit = ' +
+        `${rateLimitMs} ms (tcp_oow_rate_limited, f2b2c582e824), so tcp_retries2 ends it only if that many probes ` +
+        'in a row fall inside the rate limit'
+      : `probes unanswered${input.peerGoneAtS ? ` from ${input.peerGoneAtS.toFixed(3)} s (answered, rate-limited, before)` : ''}: ` +
+        `abort when icsk_probes_out >= tcp_retries2 = ${maxProbes} (tcp_probe_timer max_probes; orphan rules apply only after close())`,
   ];
   if (userTimeoutMs) {
     notes.push(

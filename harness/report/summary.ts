@@ -1,13 +1,14 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Observation } from '../scenario.js';
-import { judgeTimeline } from '../verdict.js';
+import { judgeTimeline, observedEnd } from '../verdict.js';
 
 /** One line of the run's summary: what the model said, what the kernel did. */
 export interface SummaryRow {
   case: string;
   family: 4 | 6;
   phase: string;
+  /** the observed side's socket options (a server-side case shows the server's, so prefixed) */
   settings: string;
   predicted: string;
   observed: string;
@@ -19,22 +20,29 @@ const secs = (t: number | null) => (t === null ? 'never' : `${t.toFixed(2)} s`);
 
 export function summarize(obs: Observation): SummaryRow {
   const v = judgeTimeline(obs);
-  const s = obs.settings.client.socket;
-  const settings = [
+  const subject = obs.subject ?? 'client';
+  const s = obs.settings[subject].socket;
+  const options = [
     s.keepalive ? `keepalive ${s.keepIdle}/${s.keepIntvl}/${s.keepCnt}` : 'keepalive off',
     s.userTimeoutMs ? `user timeout ${s.userTimeoutMs} ms` : '',
-    s.synCnt ? `syncnt ${s.synCnt}` : '',
+    s.synCnt && subject === 'client' ? `syncnt ${s.synCnt}` : '',
+    s.deferAcceptS ? `defer accept ${s.deferAcceptS} s` : '',
   ]
     .filter(Boolean)
     .join(', ');
+  const settings = subject === 'server' ? `server: ${options}` : options;
   const seen = v.events.filter((e) => e.observed).length;
+  // errno null with a close time: the connection leaves the kernel's tables without the
+  // application ever holding it (a SYN-RECV request), so "gone", not "open"
+  const predicted = obs.prediction.closeAt === null ? 'stays open' : `${obs.prediction.errno ?? 'gone'} @ ${secs(obs.prediction.closeAt)}`;
+  const end = observedEnd(obs);
   return {
     case: obs.name,
     family: obs.family,
     phase: obs.phase,
     settings,
-    predicted: `${obs.prediction.errno ?? 'open'} @ ${secs(obs.prediction.closeAt)}`,
-    observed: obs.close ? `${obs.close.errno} @ ${secs(obs.close.t - obs.origin)}` : 'open',
+    predicted,
+    observed: obs.close ? `${obs.close.errno} @ ${secs(end)}` : end !== null ? `gone @ ${secs(end)}` : 'open',
     packets: `${seen}/${obs.prediction.events.length}`,
     verdict: v.ok ? 'agrees' : 'DIFFERS',
   };

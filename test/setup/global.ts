@@ -2,13 +2,16 @@ import type { TestProject } from 'vitest/node';
 import { reapStale } from '../../netns/reaper.js';
 import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
 import { preflightProblem } from '../../harness/preflight.js';
+import { announceRun } from '../../harness/report/run-summary.js';
+import { resultsDir } from '../../harness/scenario.js';
 
 import '../../harness/case-context.js';
 
 /**
  * Once per vitest run: say in one line what is missing for kernel cases (they then skip with that
  * reason; unit tests still run), reap what a killed run left behind, and fingerprint the host
- * namespace so teardown can prove the suite left it untouched.
+ * namespace so teardown can prove the suite left it untouched; at the end, say where the run's
+ * artifacts and report are.
  */
 export default async function setup(project: TestProject) {
   process.env.DEADPEER_RUN_ID ??= new Date().toISOString().replace(/[:.]/g, '-');
@@ -22,6 +25,7 @@ export default async function setup(project: TestProject) {
   if (reaped.length) process.stderr.write(`deadpeer: reaped ${reaped.length} namespace(s) left by a dead run: ${reaped.join(' ')}\n`);
   const before = await hostFingerprint();
   return async () => {
+    announceRun(resultsDir());
     const changed = fingerprintDiff(before, await hostFingerprint());
     if (changed.length) throw new Error(`deadpeer host guard: the host namespace changed during the run: ${changed.join(', ')}`);
   };

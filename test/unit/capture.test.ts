@@ -42,14 +42,16 @@ describe('dropped marks follow the fault armed at the time', () => {
   const ev = (t: number, src: string, flags: string): HelperEvent =>
     ({ ev: 'packet', t, side: 'client', src, flags, seq: 1, ack: 0, win: 100, len: 0 }) as HelperEvent;
   const history = [
-    { t: 1, fault: faults.dropSyn() },
-    { t: 2, fault: faults.blackhole() },
+    { t: 1, at: { client: 1, server: 1 }, fault: faults.dropSyn() },
+    { t: 2.1, at: { client: 2.1, server: 2 }, fault: faults.blackhole() },
   ];
 
-  it('uses the last fault armed at or before each packet', () => {
-    expect(faultAt(history, 0.5)).toBeUndefined();
-    expect(faultAt(history, 1.5)?.name).toBe('drop SYN');
-    expect(faultAt(history, 2)?.name).toBe('blackhole');
+  it("uses the last fault armed at the receiver's input at or before each packet", () => {
+    expect(faultAt(history, 0.5, 'server')).toBeUndefined();
+    expect(faultAt(history, 1.5, 'server')?.name).toBe('drop SYN');
+    expect(faultAt(history, 2, 'server')?.name).toBe('blackhole');
+    // the client's side flipped a little later: at 2.05 it still had the older fault
+    expect(faultAt(history, 2.05, 'client')?.name).toBe('drop SYN');
   });
 
   it('marks only what the fault in force would drop', () => {

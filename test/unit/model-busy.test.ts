@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { predictBusy, tcpModelTimeoutMs } from '../../harness/model/index.js';
+import { tailLossProbeMs } from '../../harness/model/busy.js';
 import { inputFor, timesOf } from './model-fixtures.js';
 
 const HZ = 250;
@@ -80,5 +81,35 @@ describe('busy ESTABLISHED model', () => {
     const a = predictBusy({ ...inputFor('6.18'), rtoMs: 204 });
     const b = predictBusy({ ...inputFor('6.18', { socket: { keepalive: true, keepIdle: 1, keepIntvl: 1, keepCnt: 1 } }), rtoMs: 204 });
     expect(b.closeAt).toBe(a.closeAt);
+  });
+});
+
+describe('tail loss probe (tcp_schedule_loss_probe)', () => {
+  const veth = { hz: HZ, srttUs: 50, rtoMs: 204, rtoMinUs: 200_000, earlyRetrans: 3, sack: true };
+
+  it('one segment in flight: 2·srtt + rto_min, capped by the RTO → on the RTO itself (204 ms)', () => {
+    expect(tailLossProbeMs({ ...veth, packetsOut: 1 })).toBe(204);
+  });
+
+  it('several segments: 2·srtt + 2 ms rounded up to a jiffy (1c2709cfff1d) → 4 ms at HZ=250, 3 ms at HZ=1000', () => {
+    expect(tailLossProbeMs({ ...veth, packetsOut: 3 })).toBe(4);
+    expect(tailLossProbeMs({ ...veth, hz: 1000, rtoMs: 201, packetsOut: 3 })).toBe(3);
+  });
+
+  it('a longer RTT: srtt 50 ms, RTO 300 ms → one segment 2·srtt + rto_min = 300 ms, several 2·srtt + 2 ms = 104 ms', () => {
+    expect(tailLossProbeMs({ ...veth, srttUs: 50_000, rtoMs: 300, packetsOut: 1 })).toBe(300);
+    expect(tailLossProbeMs({ ...veth, srttUs: 50_000, rtoMs: 300, packetsOut: 2 })).toBe(104);
+  });
+
+  it('no probe without SACK, or with tcp_early_retrans other than 3/4', () => {
+    expect(tailLossProbeMs({ ...veth, packetsOut: 1, sack: false })).toBeUndefined();
+    expect(tailLossProbeMs({ ...veth, packetsOut: 1, earlyRetrans: 2 })).toBeUndefined();
+  });
+
+  it('one segment on veth: probe at 204 ms, RTOs from it, budget from the first RTO retransmission', () => {
+    const p = predictBusy({ ...inputFor('6.18', { sysctls: { tcp_retries2: 5 } }), rtoMs: 204, tlpMs: 204 });
+    expect(timesOf(p.events, 'RETRANSMIT')).toEqual([0.204, 0.408, 0.816, 1.632, 3.264, 6.528]);
+    // retrans_stamp = 0.408 (TLP goes through __tcp_retransmit_skb, which does not set it); 0.408 + 12.6 → next firing
+    expect(p.closeAt).toBe(13.056);
   });
 });

@@ -1,0 +1,344 @@
+/**
+ * `deadpeer check` input: flags, a JSON/YAML config file, a preset, combined as
+ * preset → config file → flags (each later one overrides the fields it states). Pure: argv and a
+ * file reader in, a configuration or a one-line error out, so every message is unit-tested.
+ * Nothing here touches the system: bad input is refused before any namespace exists.
+ */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import type { KernelFeatures } from '../harness/model/types.js';
+import { USER_PHASES, type UserPhase } from '../harness/phases.js';
+import { PRESETS, type SocketConfig, findPreset, mergeConfig } from '../harness/presets.js';
+import type { ProfileName } from '../harness/profile.js';
+
+export interface CheckArgs {
+  /** the preset the configuration started from, if any */
+  preset?: string;
+  /** the client's socket configuration: preset, then config file, then flags */
+  config: SocketConfig;
+  family: 4 | 6;
+  profile: ProfileName;
+  phases: UserPhase[];
+  /** detection budget per phase, seconds; a phase not listed has none */
+  maxDetect: Partial<Record<UserPhase, number>>;
+  /** phases the model says take longer than this (s) are not run, only predicted */
+  maxRunS: number;
+  json: boolean;
+  /** where the configuration came from, for the output's first line */
+  sources: string[];
+}
+
+export type ParsedCheckArgs =
+  | { kind: 'help' }
+  | { kind: 'list-presets' }
+  | { kind: 'args'; args: CheckArgs }
+  | { kind: 'error'; message: string };
+
+export interface CheckEnv {
+  features: KernelFeatures;
+  readFile?: (path: string) => string;
+}
+
+export const CHECK_USAGE = `usage: deadpeer check [--preset NAME] [--config FILE] [--keepalive IDLE:INTVL:CNT|off]
+                      [--user-timeout MS] [--syncnt N] [--rto-max MS] [--family 4|6]
+                      [--profile fast|faithful] [--phases connect,idle,busy,zero-window]
+                      [--max-detect 30s | --max-detect idle=20s,busy=30s] [--max-run 300s] [--json]
+       deadpeer check --list-presets
+
+Runs every phase (the peer vanishes during connect(), while idle, while sending, while the window
+is zero) with these client socket options on this kernel, in parallel, each in its own pair of
+network namespaces, and prints per phase: when the model says the socket notices, when the
+kernel really did, the errno, and whether they agree; then advice derived from the model.
+
+  --preset NAME            start from what a client sets (--list-presets); flags override it
+  --config FILE            a JSON or YAML file with the same fields as the flags, e.g.
+                             preset: go-1.23
+                             keepalive: {idle: 15, interval: 15, count: 9}   # or "15:15:9", or off
+                             user-timeout: 20000
+                             max-detect: {idle: 20s, busy: 30s}
+  --keepalive I:V:C|off    SO_KEEPALIVE on with TCP_KEEPIDLE I s, TCP_KEEPINTVL V s, TCP_KEEPCNT C; off = SO_KEEPALIVE 0
+  --user-timeout MS        TCP_USER_TIMEOUT (0 = off)
+  --syncnt N               TCP_SYNCNT (1..127)
+  --rto-max MS             TCP_RTO_MAX_MS (1000..120000; Linux 6.15+)
+  --family 4|6             IPv4 (default) or IPv6
+  --profile fast|faithful  fast (default): the client's namespace gets tcp_syn_retries=3 and
+                           tcp_retries2=5 so every phase takes seconds (the model predicts for
+                           those); faithful: the kernel's defaults (busy and zero-window ≈ 15 min)
+  --phases LIST            which phases to run (default: all)
+  --max-detect D | P=D,…   CI gate: exit 1 when a phase's detection time exceeds D (never = infinite)
+  --max-run D              don't run a phase the model says takes longer (default 300s; faithful 1200s)
+  --json                   one JSON object on stdout
+  --list-presets           the presets and where their values come from
+
+Durations: 30s, 1500ms, 2m (a bare number is seconds). Exit: 0 ok, 1 over budget or a phase
+could not be measured, 2 bad input.
+`;
+
+const OPTIONS = {
+  preset: { type: 'string' },
+  config: { type: 'string' },
+  keepalive: { type: 'string' },
+  'user-timeout': { type: 'string' },
+  syncnt: { type: 'string' },
+  'rto-max': { type: 'string' },
+  family: { type: 'string' },
+  profile: { type: 'string' },
+  phases: { type: 'string' },
+  'max-detect': { type: 'string' },
+  'max-run': { type: 'string' },
+  json: { type: 'boolean' },
+  'list-presets': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const ALLOWED = Object.keys(OPTIONS)
+  .map((o) => `--${o}`)
+  .join(' ');
+
+const PRESET_NAMES = PRESETS.map((p) => p.name).join(', ');
+
+// MAX_TCP_KEEPIDLE / MAX_TCP_KEEPINTVL 32767, MAX_TCP_KEEPCNT 127, MAX_TCP_SYNCNT 127 (include/net/tcp.h);
+// TCP_RTO_MAX_MS accepts 1000..120000 (tcp_sock_set_rto_max… in net/ipv4/tcp.c, 6.15)
+const LIMITS = {
+  idle: [1, 32767],
+  intvl: [1, 32767],
+  cnt: [1, 127],
+  userTimeout: [0, 2 ** 31 - 1],
+  synCnt: [1, 127],
+  rtoMax: [1000, 120_000],
+} as const;
+
+class InputError extends Error {}
+
+/** "where: "value" is not allowed: expected …" — the shape of every input error. */
+const notAllowed = (where: string, value: unknown, expected: string) =>
+  new InputError(`${where}: ${JSON.stringify(value)} is not allowed: expected ${expected}`);
+
+function wholeIn(where: string, value: unknown, [min, max]: readonly [number, number], unit = ''): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) throw notAllowed(where, value, `a whole number${unit} from ${min} to ${max}`);
+  return n;
+}
+
+/** 30s, 1500ms, 2m, 30 (seconds) → seconds. */
+export function parseDuration(where: string, value: unknown): number {
+  if (typeof value === 'number' && value >= 0 && Number.isFinite(value)) return value;
+  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$/.exec(value) : null;
+  if (!m) throw notAllowed(where, value, 'a duration such as 30s, 1500ms or 2m');
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' || m[2] === 'min' ? n * 60 : n;
+}
+
+function keepaliveFrom(where: string, value: unknown): SocketConfig['keepalive'] {
+  if (value === false || value === 'off' || value === 'false') return false;
+  if (typeof value === 'string') {
+    const parts = value.split(':');
+    if (parts.length !== 3) throw notAllowed(where, value, 'IDLE:INTVL:CNT (e.g. 5:3:3) or off');
+    return {
+      idle: wholeIn(`${where} IDLE`, parts[0], LIMITS.idle, ' of seconds'),
+      intvl: wholeIn(`${where} INTVL`, parts[1], LIMITS.intvl, ' of seconds'),
+      cnt: wholeIn(`${where} CNT`, parts[2], LIMITS.cnt),
+    };
+  }
+  if (value === true || value === 'on') return {};
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const o = value as Record<string, unknown>;
+    const known = ['idle', 'interval', 'count'];
+    const extra = Object.keys(o).find((k) => !known.includes(k));
+    if (extra) throw new InputError(`${where}: unknown field "${extra}": allowed fields are ${known.join(', ')}`);
+    return {
+      ...(o.idle !== undefined ? { idle: wholeIn(`${where}.idle`, o.idle, LIMITS.idle, ' of seconds') } : {}),
+      ...(o.interval !== undefined ? { intvl: wholeIn(`${where}.interval`, o.interval, LIMITS.intvl, ' of seconds') } : {}),
+      ...(o.count !== undefined ? { cnt: wholeIn(`${where}.count`, o.count, LIMITS.cnt) } : {}),
+    };
+  }
+  throw notAllowed(where, value, 'IDLE:INTVL:CNT, {idle, interval, count}, true or off');
+}
+
+function phasesFrom(where: string, value: unknown): UserPhase[] {
+  const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((s) => s.trim()) : null;
+  if (!list || list.length === 0) throw notAllowed(where, value, `a list of phases from ${USER_PHASES.join(', ')}`);
+  for (const p of list) if (!USER_PHASES.includes(p as UserPhase)) throw new InputError(`${where}: unknown phase ${JSON.stringify(p)}: expected ${USER_PHASES.join(', ')}`);
+  return [...new Set(list as UserPhase[])];
+}
+
+/** "30s" (every phase) or "idle=20s,busy=30s" (those phases), or the same as a YAML/JSON mapping. */
+function maxDetectFrom(where: string, value: unknown): Partial<Record<UserPhase, number>> {
+  const perPhase = (entries: [string, unknown][]) => {
+    const out: Partial<Record<UserPhase, number>> = {};
+    for (const [phase, d] of entries) {
+      if (!USER_PHASES.includes(phase as UserPhase)) throw new InputError(`${where}: unknown phase ${JSON.stringify(phase)}: expected ${USER_PHASES.join(', ')}`);
+      out[phase as UserPhase] = parseDuration(`${where} ${phase}`, d);
+    }
+    return out;
+  };
+  if (value && typeof value === 'object' && !Array.isArray(value)) return perPhase(Object.entries(value));
+  if (typeof value === 'string' && value.includes('=')) {
+    return perPhase(
+      value.split(',').map((kv) => {
+        const [k, v, ...rest] = kv.split('=');
+        if (v === undefined || rest.length) throw notAllowed(where, value, 'PHASE=DURATION[,PHASE=DURATION…], e.g. idle=20s,busy=30s');
+        return [k!.trim(), v.trim()];
+      }),
+    );
+  }
+  const d = parseDuration(where, value);
+  return Object.fromEntries(USER_PHASES.map((p) => [p, d]));
+}
+
+function familyFrom(where: string, value: unknown): 4 | 6 {
+  if (value === 4 || value === '4') return 4;
+  if (value === 6 || value === '6') return 6;
+  throw notAllowed(where, value, '4 or 6');
+}
+
+function profileFrom(where: string, value: unknown): ProfileName {
+  if (value === 'fast' || value === 'faithful') return value;
+  throw notAllowed(where, value, 'fast or faithful');
+}
+
+function presetFrom(where: string, value: unknown): string {
+  if (typeof value !== 'string' || !findPreset(value)) throw new InputError(`${where}: unknown preset ${JSON.stringify(value)}: expected one of ${PRESET_NAMES}`);
+  return value;
+}
+
+function rtoMaxFrom(where: string, value: unknown, features: KernelFeatures): number {
+  const v = wholeIn(where, value, LIMITS.rtoMax, ' of ms');
+  if (!features.rtoMax) throw new InputError(`${where}: this kernel (${features.release}) has no TCP_RTO_MAX_MS (Linux 6.15+)`);
+  return v;
+}
+
+/** Every field a config file may hold; the same names as the flags. */
+const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run'] as const;
+type ConfigField = (typeof CONFIG_FIELDS)[number];
+
+/** The settings one source (the config file, or the flags) states; absent = not stated. */
+interface Stated {
+  preset?: string;
+  config: SocketConfig;
+  family?: 4 | 6;
+  profile?: ProfileName;
+  phases?: UserPhase[];
+  maxDetect?: Partial<Record<UserPhase, number>>;
+  maxRunS?: number;
+}
+
+function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => string, features: KernelFeatures): Stated {
+  const out: Stated = { config: {} };
+  const has = (f: ConfigField) => get(f) !== undefined;
+  if (has('preset')) out.preset = presetFrom(name('preset'), get('preset'));
+  if (has('keepalive')) out.config.keepalive = keepaliveFrom(name('keepalive'), get('keepalive'));
+  if (has('user-timeout')) out.config.userTimeoutMs = wholeIn(name('user-timeout'), get('user-timeout'), LIMITS.userTimeout, ' of ms');
+  if (has('syncnt')) out.config.synCnt = wholeIn(name('syncnt'), get('syncnt'), LIMITS.synCnt);
+  if (has('rto-max')) out.config.rtoMaxMs = rtoMaxFrom(name('rto-max'), get('rto-max'), features);
+  if (has('family')) out.family = familyFrom(name('family'), get('family'));
+  if (has('profile')) out.profile = profileFrom(name('profile'), get('profile'));
+  if (has('phases')) out.phases = phasesFrom(name('phases'), get('phases'));
+  if (has('max-detect')) out.maxDetect = maxDetectFrom(name('max-detect'), get('max-detect'));
+  if (has('max-run')) out.maxRunS = parseDuration(name('max-run'), get('max-run'));
+  return out;
+}
+
+/**
+ * Validate a parsed config file (any JSON/YAML value). Throws an InputError naming the file, the
+ * field, the value and what is allowed.
+ */
+export function validateConfig(raw: unknown, file: string, features: KernelFeatures): Stated {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new InputError(`${file}: expected a mapping of fields (${CONFIG_FIELDS.join(', ')}), got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`);
+  }
+  const o = raw as Record<string, unknown>;
+  const unknown = Object.keys(o).find((k) => !CONFIG_FIELDS.includes(k as ConfigField));
+  if (unknown) throw new InputError(`${file}: unknown field "${unknown}": allowed fields are ${CONFIG_FIELDS.join(', ')}`);
+  return stated((f) => o[f], (f) => `${file}: ${f}`, features);
+}
+
+/** Read and parse a config file: YAML (a superset of JSON) unless it is named *.json. */
+function readConfig(path: string, read: (p: string) => string): unknown {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    throw new InputError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  try {
+    if (extname(path).toLowerCase() === '.json') return JSON.parse(text);
+    return parseYaml(text, { prettyErrors: false });
+  } catch (e) {
+    const kind = extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML';
+    throw new InputError(`${path}: not valid ${kind}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** "--user-timeout -5" would read as two options: glue a negative-looking value to its option so the value check reports it. */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (/^--[a-z-]+$/.test(argv[i]!) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]!);
+  }
+  return out;
+}
+
+function describeParseError(err: unknown): string {
+  const message = String((err as Error).message);
+  const unknown = /Unknown option '([^']+)'/.exec(message);
+  if (unknown) return `unknown option "${unknown[1]}": allowed options are ${ALLOWED}`;
+  const missing = /Option '(-[^' ]+)[^']*' argument missing/.exec(message);
+  if (missing) return `${missing[1]} needs a value (see --help)`;
+  const notValue = /Option '(-[^' ]+)[^']*' does not take an argument/.exec(message);
+  if (notValue) return `${notValue[1]} takes no value`;
+  const positional = /Unexpected argument '([^']+)'/.exec(message);
+  if (positional) return `unexpected argument "${positional[1]}" (check takes only options; see --help)`;
+  return `${message.split('\n')[0]} (allowed options: ${ALLOWED})`;
+}
+
+export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
+
+/** Parse `deadpeer check` argv (without "check"). Never throws. */
+export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
+  } catch (err) {
+    return { kind: 'error', message: describeParseError(err) };
+  }
+  if (values.help) return { kind: 'help' };
+  if (values['list-presets']) return { kind: 'list-presets' };
+  try {
+    const read = env.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+    const f: Stated = values.config !== undefined ? validateConfig(readConfig(values.config, read), values.config, env.features) : { config: {} };
+    const flags = stated((k) => (values as Record<string, unknown>)[k], (k) => `--${k}`, env.features);
+    const presetName = flags.preset ?? f.preset;
+    const preset = presetName ? findPreset(presetName)! : undefined;
+    const config = mergeConfig(mergeConfig(preset?.config ?? {}, f.config), flags.config);
+    const profile = flags.profile ?? f.profile ?? 'fast';
+    const sources = [
+      ...(preset ? [`preset ${preset.name}`] : []),
+      ...(values.config !== undefined ? [`config ${values.config}`] : []),
+      ...(Object.keys(flags.config).length ? ['flags'] : []),
+    ];
+    return {
+      kind: 'args',
+      args: {
+        ...(preset ? { preset: preset.name } : {}),
+        config,
+        family: flags.family ?? f.family ?? 4,
+        profile,
+        phases: flags.phases ?? f.phases ?? [...USER_PHASES],
+        maxDetect: { ...f.maxDetect, ...flags.maxDetect },
+        maxRunS: flags.maxRunS ?? f.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
+        json: !!values.json,
+        sources: sources.length ? sources : ['kernel defaults (no options given)'],
+      },
+    };
+  } catch (e) {
+    if (e instanceof InputError) return { kind: 'error', message: e.message };
+    throw e;
+  }
+}

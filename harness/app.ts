@@ -1,0 +1,581 @@
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { type ArmedFault, type Packet, toPackets } from './capture.js';
+import { type Fault, faults } from './faults.js';
+import type { HelperEvent } from './helper/client.js';
+import { runningKernel } from './kernel.js';
+import { defaultSysctls } from './model/features.js';
+import { predictIdle } from './model/idle.js';
+import { predictSynSent } from './model/syn-sent.js';
+import { predictZeroWindow } from './model/zero-window.js';
+import { predictBusy, tailLossProbeMs } from './model/busy.js';
+import type { KernelFeatures, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
+import type { UserPhase } from './phases.js';
+import { matchingPresets } from './presets.js';
+import { PORT, now, resultsDir } from './scenario.js';
+import { Topology } from './topology.js';
+
+/**
+ * A real program under test (`deadpeer exec`): it runs in the client's namespace and connects to
+ * a server in the other one; the harness finds its connection through the kernel (sock_diag),
+ * reads what the program really set on the socket (pidfd_getfd + getsockopt), makes the peer
+ * vanish when the connection is in the phase asked for, and then records two moments: when the
+ * KERNEL aborted the socket (it left the kernel's tables) and when the PROGRAM noticed (it exited,
+ * closed the socket, or printed an error) — or that it never did.
+ */
+export type AppFault = 'blackhole' | 'host-vanished' | 'peer-reset';
+export const APP_FAULTS: readonly AppFault[] = ['blackhole', 'host-vanished', 'peer-reset'];
+
+export const FAULT_OF: Record<AppFault, () => Fault> = {
+  blackhole: faults.blackhole,
+  'host-vanished': faults.hostVanished,
+  'peer-reset': faults.peerReset,
+};
+
+export interface AppSpec {
+  phase: UserPhase;
+  family: 4 | 6;
+  /** argv of the program */
+  command: string[];
+  /** a shell command for the server's namespace; absent = the builtin server */
+  server?: string;
+  fault: AppFault;
+  /** the client namespace's net.* sysctls (full names), set before the program starts */
+  sysctls: Record<string, number>;
+  /** longest wait for the kernel to abort, from the phase's start (s); default from the model */
+  timeoutS?: number;
+  /** how long the program gets to notice once the kernel aborted (s) */
+  graceS?: number;
+  /** record the program's setsockopt calls with strace, when it is installed */
+  strace?: boolean;
+  /** each line the program prints, as it prints it */
+  echo?: (line: AppLine) => void;
+  /** progress lines */
+  say?: (text: string) => void;
+}
+
+export interface AppLine {
+  t: number;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface AskedOption {
+  opt: string;
+  value: string;
+  /** "0" or the errno the call failed with */
+  result: string;
+}
+
+export interface AppReport {
+  phase: UserPhase;
+  family: 4 | 6;
+  fault: AppFault;
+  command: string[];
+  server: string;
+  kernel: { release: string; hz: number };
+  /** the program's connection, as sock_diag and /proc show it */
+  connection?: { src: string; sport: number; dst: string; dport: number; inode: number; pid: number; fd: number };
+  /** getsockopt on the program's socket (via pidfd_getfd) when the peer vanished */
+  options?: Record<string, number>;
+  /** the program's setsockopt calls (strace), in order; absent = not recorded */
+  asked?: AskedOption[];
+  /** presets the socket's read-back settings match */
+  presets: string[];
+  settings?: SocketSettings;
+  sysctls?: TcpSysctls;
+  /** the model's prediction for this socket and phase; times from t.origin */
+  prediction?: Prediction;
+  /** CLOCK_MONOTONIC seconds */
+  t: {
+    start: number;
+    connected?: number;
+    fault?: number;
+    /** t = 0 of the phase (the model's origin): the first SYN, the last packet received, the first unacked data, the zero window */
+    origin?: number;
+    kernelAbort?: number;
+    appNoticed?: number;
+    exit?: number;
+    end: number;
+  };
+  /** how the kernel ended the connection, read from the wire */
+  kernelHow?: string;
+  /** the errno the model expects the program to get */
+  expectedErrno?: string | null;
+  app: {
+    exitCode: number | null;
+    signal?: string;
+    noticedBy?: 'exit' | 'fd closed' | 'output';
+    noticedLine?: string;
+    /** the errno the program showed (its name printed, or recognised from the message text) */
+    errno?: string;
+    errnoFrom?: 'name' | 'message';
+    output: AppLine[];
+  };
+  /** the kernel killed the socket but the program still holds it and has shown nothing */
+  unnoticed: boolean;
+  /** what went wrong with the experiment itself (never connected, never reached the phase, …) */
+  problems: string[];
+  packets: Packet[];
+  artifacts: { dir: string; pcap: string; json: string };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Which process holds the socket with this inode, and as which fd. */
+export function socketOwner(inode: number): { pid: number; fd: number } | undefined {
+  const target = `socket:[${inode}]`;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${p}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        if (readlinkSync(`/proc/${p}/fd/${fd}`) === target) return { pid: Number(p), fd: Number(fd) };
+      } catch {
+        /* closed while we looked */
+      }
+    }
+  }
+  return undefined;
+}
+
+const holds = (pid: number, fd: number, inode: number) => {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
+  } catch {
+    return false;
+  }
+};
+
+const ERRNO_NAMES = ['ETIMEDOUT', 'ECONNRESET', 'EHOSTUNREACH', 'ECONNREFUSED', 'EPIPE', 'ENETUNREACH', 'ECONNABORTED'];
+const ERRNO_MESSAGES: [RegExp, string][] = [
+  [/connection timed out|timed out/i, 'ETIMEDOUT'],
+  [/connection reset by peer|reset by peer/i, 'ECONNRESET'],
+  [/no route to host|host is unreachable/i, 'EHOSTUNREACH'],
+  [/connection refused/i, 'ECONNREFUSED'],
+  [/broken pipe/i, 'EPIPE'],
+];
+/** A line that reads like the program reporting a failure. */
+const LOOKS_LIKE_ERROR = /error|errno|timed? ?out|reset|refused|unreachable|closed|fail|broken|\bE[A-Z]{4,}\b/i;
+
+/** The errno a line of output shows: its name, else recognised from the strerror() text. */
+export function errnoIn(text: string): { errno: string; from: 'name' | 'message' } | undefined {
+  const name = ERRNO_NAMES.find((n) => new RegExp(`\\b${n}\\b`).test(text));
+  if (name) return { errno: name, from: 'name' };
+  const m = ERRNO_MESSAGES.find(([re]) => re.test(text));
+  return m ? { errno: m[1], from: 'message' } : undefined;
+}
+
+/** strace -e trace=setsockopt lines: `setsockopt(3, SOL_TCP, TCP_KEEPIDLE, [5], 4) = 0` or `= -1 EINVAL (…)`. */
+export function parseStrace(text: string, fd?: number): AskedOption[] {
+  const out: AskedOption[] = [];
+  for (const line of text.split('\n')) {
+    const m = /setsockopt\((\d+), (\w+), (\w+), \[?([^\],]*)\]?, \d+\) = (-?\d+)(?: (E\w+))?/.exec(line);
+    if (!m) continue;
+    if (fd !== undefined && Number(m[1]) !== fd) continue;
+    out.push({ opt: m[3]!, value: m[4]!, result: m[5] === '0' ? '0' : (m[6] ?? m[5]!) });
+  }
+  return out;
+}
+
+/** The socket settings the model reads, from getsockopt values (absent = the sysctl). */
+export function settingsFrom(o: Record<string, number>, s: TcpSysctls): SocketSettings {
+  return {
+    keepalive: o.SO_KEEPALIVE === 1,
+    keepIdle: o.TCP_KEEPIDLE ?? s.tcp_keepalive_time,
+    keepIntvl: o.TCP_KEEPINTVL ?? s.tcp_keepalive_intvl,
+    keepCnt: o.TCP_KEEPCNT ?? s.tcp_keepalive_probes,
+    userTimeoutMs: o.TCP_USER_TIMEOUT ?? 0,
+    // getsockopt(TCP_SYNCNT) reads back the sysctl when unset: equal to it means "not set" here
+    synCnt: o.TCP_SYNCNT !== undefined && o.TCP_SYNCNT !== s.tcp_syn_retries ? o.TCP_SYNCNT : 0,
+    ...(o.TCP_RTO_MAX_MS !== undefined ? { rtoMaxMs: o.TCP_RTO_MAX_MS } : {}),
+  };
+}
+
+const SYSCTLS: (keyof TcpSysctls)[] = [
+  'tcp_syn_retries',
+  'tcp_retries2',
+  'tcp_keepalive_time',
+  'tcp_keepalive_intvl',
+  'tcp_keepalive_probes',
+  'tcp_syn_linear_timeouts',
+  'tcp_rto_min_us',
+  'tcp_rto_max_ms',
+];
+
+export async function runApp(spec: AppSpec): Promise<AppReport> {
+  const kernel = runningKernel();
+  const say = spec.say ?? (() => undefined);
+  const topo = await Topology.create();
+  const dir = join(resultsDir(), `exec-${spec.phase}-${spec.fault}-ipv${spec.family}`);
+  mkdirSync(dir, { recursive: true });
+  const artifacts = { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, 'exec.json') };
+  const report: AppReport = {
+    phase: spec.phase,
+    family: spec.family,
+    fault: spec.fault,
+    command: spec.command,
+    server: spec.server ?? 'builtin',
+    kernel: { release: kernel.release, hz: kernel.hz },
+    presets: [],
+    t: { start: now(), end: 0 },
+    app: { exitCode: null, output: [] },
+    unnoticed: false,
+    problems: [],
+    packets: [],
+    artifacts,
+  };
+  const armed: ArmedFault[] = [];
+  let app: ResultPromise | undefined;
+  let server: ResultPromise | undefined;
+  const straceFile = join(dir, 'setsockopt.strace');
+  try {
+    const c = topo.client.helper;
+    const s = topo.server.helper;
+    for (const [k, v] of Object.entries(spec.sysctls)) await c.sysctl(k, v);
+    const sysctls = await readSysctls(c, kernel);
+    report.sysctls = sysctls;
+    await Promise.all([
+      c.request({ cmd: 'capture', ifname: topo.client.ifname, pcap: artifacts.pcap, port: PORT }),
+      c.request({ cmd: 'diag', interval_ms: 5 }),
+      s.request({ cmd: 'diag', interval_ms: 5 }),
+    ]);
+    const serverAddr = topo.server.addr[spec.family];
+    const arm = async (f: Fault) => {
+      const at = await topo.arm(f);
+      const t = Math.max(at.client, at.server);
+      armed.push({ t, at, fault: f });
+      report.t.fault ??= t;
+      say(`${f.name} armed`);
+    };
+
+    // the server
+    let listener: number | undefined;
+    if (spec.server === undefined) {
+      const l = (await s.request({ cmd: 'socket', family: spec.family })).sock as number;
+      // a receiver that never reads closes its window with a few segments (the kernel doubles SO_RCVBUF)
+      if (spec.phase === 'zero-window') await s.request({ cmd: 'setopt', sock: l, opt: 'SO_RCVBUF', value: 4096 });
+      await s.request({ cmd: 'bind', sock: l, addr: serverAddr, port: PORT });
+      await s.request({ cmd: 'listen', sock: l });
+      await s.request({ cmd: 'accept', sock: l });
+      listener = l;
+    } else {
+      server = execa('ip', ['netns', 'exec', topo.server.netns, 'sh', '-c', spec.server], {
+        reject: false,
+        env: { DEADPEER_LISTEN: hostPort(serverAddr, spec.family), DEADPEER_LISTEN_HOST: serverAddr, DEADPEER_PORT: String(PORT) },
+        stdin: 'ignore',
+      });
+      await waitListening(topo.server.netns, server);
+    }
+    // the builtin server reads (idle) or not (busy: it makes no difference once the peer is gone;
+    // zero-window: it must not), and never writes
+    if (listener !== undefined && spec.phase === 'idle') {
+      void s.waitFor((e) => e.ev === 'accepted' && e.sock === listener, 600_000, 'accept').then((e) => s.request({ cmd: 'read', sock: e.conn, on: true })).catch(() => undefined);
+    }
+    // connect: a blackhole here is the server never seeing the SYNs
+    if (spec.phase === 'connect') await arm(spec.fault === 'blackhole' ? faults.dropSyn() : FAULT_OF[spec.fault]());
+
+    // the program
+    const strace = spec.strace !== false && existsSync('/usr/bin/strace');
+    const argv = strace ? ['strace', '-f', '-qq', '-e', 'trace=setsockopt', '-e', 'signal=none', '-o', straceFile, '--', ...spec.command] : spec.command;
+    app = execa('ip', ['netns', 'exec', topo.client.netns, ...argv], {
+      reject: false,
+      stdin: 'ignore',
+      buffer: false,
+      // its own process group: the program may fork (or run under strace), and all of it must go at the end
+      detached: true,
+      env: {
+        DEADPEER_SERVER: hostPort(serverAddr, spec.family),
+        DEADPEER_HOST: serverAddr,
+        DEADPEER_PORT: String(PORT),
+        DEADPEER_PHASE: spec.phase,
+      },
+    });
+    const exited = app.then((r) => {
+      report.t.exit = now();
+      report.app.exitCode = r.exitCode ?? null;
+      if (r.signal) report.app.signal = r.signal;
+    });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let rest = '';
+      app[stream]!.on('data', (d: Buffer) => {
+        const t = now();
+        const parts = (rest + d.toString()).split('\n');
+        rest = parts.pop()!;
+        for (const text of parts) {
+          const line = { t, stream, text };
+          report.app.output.push(line);
+          spec.echo?.(line);
+        }
+      });
+    }
+    const isDone = () => report.t.exit !== undefined;
+
+    // find its connection
+    const found = await discover(c, isDone, 15);
+    if (!found) {
+      report.problems.push(isDone() ? 'the program exited without connecting to DEADPEER_SERVER' : 'the program did not connect to DEADPEER_SERVER within 15 s');
+      return report;
+    }
+    const owner = socketOwner(found.inode as number);
+    if (!owner) report.problems.push(`no process holds the connection's socket (inode ${String(found.inode)}): its options cannot be read`);
+    const conn = { src: String(found.src), sport: found.sport as number, dst: String(found.dst), dport: found.dport as number, inode: found.inode as number, pid: owner?.pid ?? -1, fd: owner?.fd ?? -1 };
+    report.connection = conn;
+    const fam = found.family as 4 | 6;
+    await Promise.all([c.watch(fam, conn.src, conn.sport, conn.dst, conn.dport), s.watch(fam, conn.dst, conn.dport, conn.src, conn.sport)]);
+    say(`found the program's connection ${conn.src}:${conn.sport} → ${conn.dst}:${conn.dport} (pid ${conn.pid}, fd ${conn.fd})`);
+    const peek = async () => (owner ? ((await c.request({ cmd: 'peeksock', pid: owner.pid, fd: owner.fd })) as HelperEvent) : undefined);
+    const clientAddrs = [topo.client.addr[4], topo.client.addr[6]];
+    const fromClient = (e: HelperEvent) => clientAddrs.includes(String(e.src));
+    const isOurs = (e: HelperEvent) => e.ev === 'packet' && (e.sport === conn.sport || e.dport === conn.sport);
+
+    // bring the connection to its phase, then make the peer vanish
+    if (spec.phase !== 'connect') {
+      const est = await c
+        .waitFor((e) => (e.ev === 'timer' && e.sport === conn.sport && e.state === 'ESTABLISHED') || (e.ev === 'gone' && e.sport === conn.sport), 10_000, 'the connection to be established')
+        .catch(() => undefined);
+      if (!est || est.ev === 'gone') {
+        report.problems.push('the connection was never established');
+        return report;
+      }
+      report.t.connected = est.t;
+    }
+    let info: HelperEvent | undefined;
+    if (spec.phase === 'idle' || spec.phase === 'busy') {
+      info = await quiet(c, peek, isOurs, isDone);
+      if (!info) {
+        report.problems.push('the connection never went quiet (nothing in flight for 300 ms) within 10 s');
+        return report;
+      }
+      await arm(FAULT_OF[spec.fault]());
+    } else if (spec.phase === 'zero-window') {
+      const zw = await c.waitFor((e) => isOurs(e) && !fromClient(e) && e.win === 0, 15_000, 'a zero window from the server').catch(() => undefined);
+      if (!zw) {
+        report.problems.push('the window never closed: the program did not write enough to fill the server’s receive buffer within 15 s');
+        return report;
+      }
+      report.t.origin = zw.t;
+      let n = 0;
+      const probe2 = await c
+        .waitFor((e) => isOurs(e) && fromClient(e) && e.flags === '.' && e.len === 0 && ++n === 2, 10_000, 'window probe #2', zw.t)
+        .catch(() => undefined);
+      if (!probe2) {
+        report.problems.push('no second window probe after the window closed');
+        return report;
+      }
+      info = await peek();
+      await arm(FAULT_OF[spec.fault]());
+    } else {
+      info = await peek();
+    }
+    report.options = optionsOf(info);
+    report.settings = settingsFrom(report.options, sysctls);
+    report.presets = matchingPresets(report.settings, { keepIdle: sysctls.tcp_keepalive_time, keepIntvl: sysctls.tcp_keepalive_intvl, keepCnt: sysctls.tcp_keepalive_probes }).map((p) => p.name);
+
+    // t = 0 of the phase
+    if (spec.phase === 'connect') {
+      report.t.origin = c.events.find((e) => isOurs(e) && fromClient(e) && e.flags === 'S')?.t;
+    } else if (spec.phase === 'idle') {
+      report.t.origin = c.events.filter((e) => isOurs(e) && !fromClient(e) && e.t <= report.t.fault!).at(-1)?.t;
+    } else if (spec.phase === 'busy') {
+      const data = await c.waitFor((e) => isOurs(e) && fromClient(e) && (e.len as number) > 0, (spec.timeoutS ?? 60) * 1000, 'the program to send data', report.t.fault).catch(() => undefined);
+      if (!data) {
+        report.problems.push('the program sent nothing after the peer vanished: the connection stayed idle, not busy (try --phase idle)');
+        return report;
+      }
+      // the write can race the fault: data sent just before it, whose ACK was dropped, is the unacknowledged data
+      const ackedUpTo = c.events.filter((e) => isOurs(e) && !fromClient(e) && e.t <= report.t.fault!).at(-1)?.ack as number | undefined;
+      const unacked = c.events.find((e) => isOurs(e) && fromClient(e) && (e.len as number) > 0 && (ackedUpTo === undefined || (((e.seq as number) - ackedUpTo) | 0) >= 0));
+      report.t.origin = Math.min(data.t, unacked?.t ?? data.t);
+      const tlpMs = info
+        ? tailLossProbeMs({
+            hz: kernel.hz,
+            srttUs: info.rtt_us as number,
+            packetsOut: Math.ceil((data.len as number) / (info.snd_mss as number)),
+            rtoMs: (info.rto_us as number) / 1000,
+            rtoMinUs: sysctls.tcp_rto_min_us ?? 200_000,
+            earlyRetrans: Number(await c.sysctl('net.ipv4.tcp_early_retrans')),
+            sack: Number(await c.sysctl('net.ipv4.tcp_sack')) === 1 && Number(await s.sysctl('net.ipv4.tcp_sack')) === 1,
+          })
+        : undefined;
+      report.prediction = predictBusy({ sysctls, socket: report.settings, features: kernel, rtoMs: (info?.rto_us as number) / 1000, ...(tlpMs === undefined ? {} : { tlpMs }) });
+    }
+    if (spec.phase !== 'busy') {
+      const input = { sysctls, socket: report.settings, features: kernel, rtoMs: ((info?.rto_us as number) ?? 204_000) / 1000 };
+      const goneAtS = report.t.fault! - (report.t.origin ?? report.t.fault!);
+      report.prediction =
+        spec.phase === 'zero-window'
+          ? predictZeroWindow({ ...input, peer: 'gone', peerInvalidRateLimitMs: Number(await s.sysctl('net.ipv4.tcp_invalid_ratelimit')), peerGoneAtS: goneAtS })
+          : spec.phase === 'idle'
+            ? predictIdle(input)
+            : predictSynSent(input);
+    }
+    report.expectedErrno = spec.fault === 'peer-reset' ? (spec.phase === 'connect' ? 'ECONNREFUSED' : 'ECONNRESET') : (report.prediction?.errno ?? null);
+    const origin = report.t.origin ?? report.t.fault ?? now();
+    const closeAt = report.prediction?.closeAt;
+    const deadline = origin + (spec.timeoutS ?? (closeAt !== null && closeAt !== undefined ? closeAt * 1.25 + 10 : 30));
+    say(`phase ${spec.phase} reached; the model says: ${closeAt === null || closeAt === undefined ? 'never noticed' : `${report.prediction!.errno} ${closeAt.toFixed(3)} s after t = 0`}`);
+
+    // watch the kernel and the program
+    const grace = spec.graceS ?? 5;
+    let fdClosedAt: number | undefined;
+    const since = report.t.fault ?? origin;
+    for (;;) {
+      const gone = report.t.kernelAbort ?? c.events.find((e) => e.ev === 'gone' && e.sport === conn.sport && e.t >= since - 1)?.t;
+      if (gone !== undefined && report.t.kernelAbort === undefined) {
+        report.t.kernelAbort = gone;
+        say('the kernel aborted the socket');
+      }
+      if (report.t.appNoticed === undefined) {
+        const line = report.app.output.find((l) => l.t >= since && LOOKS_LIKE_ERROR.test(l.text));
+        const fdGone = owner && !isDone() && !holds(owner.pid, owner.fd, conn.inode);
+        if (line) Object.assign(report.app, { noticedBy: 'output', noticedLine: line.text }), (report.t.appNoticed = line.t);
+        else if (isDone()) (report.app.noticedBy = 'exit'), (report.t.appNoticed = report.t.exit);
+        else if (fdGone) (report.app.noticedBy = 'fd closed'), (report.t.appNoticed = fdClosedAt = now());
+      }
+      const t = now();
+      if (isDone()) break;
+      if (report.t.kernelAbort !== undefined && report.t.appNoticed !== undefined && t > Math.max(report.t.kernelAbort, report.t.appNoticed) + 0.5) break;
+      if (report.t.kernelAbort !== undefined && t > report.t.kernelAbort + grace) break;
+      if (t > deadline) break;
+      await sleep(20);
+    }
+    if (report.t.kernelAbort !== undefined && report.t.appNoticed === undefined) {
+      report.unnoticed = true;
+    }
+    // the program's output reaches us through a pipe, a little after it closed its socket or exited:
+    // of the signs seen, the earliest is when it noticed
+    const line = report.app.output.find((l) => l.t >= since && LOOKS_LIKE_ERROR.test(l.text));
+    const signs: [number | undefined, 'output' | 'fd closed' | 'exit'][] = [
+      [line?.t, 'output'],
+      [fdClosedAt, 'fd closed'],
+      [report.t.exit !== undefined && report.t.exit >= since ? report.t.exit : undefined, 'exit'],
+    ];
+    const first = signs.filter((x): x is [number, 'output' | 'fd closed' | 'exit'] => x[0] !== undefined).sort((x, y) => x[0] - y[0])[0];
+    if (first) {
+      report.t.appNoticed = first[0];
+      report.app.noticedBy = first[1];
+      if (line) report.app.noticedLine = line.text;
+    }
+    for (const l of report.app.output.filter((x) => x.t >= since)) {
+      const e = errnoIn(l.text);
+      if (e) {
+        report.app.errno = e.errno;
+        report.app.errnoFrom = e.from;
+        break;
+      }
+    }
+    return report;
+  } finally {
+    report.t.end = now();
+    if (app?.pid && report.t.exit === undefined) {
+      killGroup(app.pid, 'SIGTERM');
+      await Promise.race([app.catch(() => undefined), sleep(2000)]);
+      if (report.t.exit === undefined) killGroup(app.pid, 'SIGKILL');
+    }
+    if (server) server.kill('SIGTERM');
+    await Promise.race([Promise.allSettled([app, server].filter(Boolean)), sleep(3000)]);
+    await Promise.allSettled([topo.client.helper.request({ cmd: 'ping' })]);
+    const events = [...topo.client.helper.events, ...topo.server.helper.events].sort((a, b) => a.t - b.t);
+    report.packets = toPackets(events, [topo.client.addr[4], topo.client.addr[6]], armed);
+    report.kernelHow = kernelHow(report);
+    if (existsSync(straceFile)) report.asked = parseStrace(readFileSync(straceFile, 'utf8'));
+    await topo.dispose();
+    writeFileSync(artifacts.json, JSON.stringify(report, null, 1));
+  }
+}
+
+/** Signal the process group this run started for the program (by its id: nothing else). */
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** How the wire says the connection ended: an RST from the peer, an RST of its own (keepalive abort), or silence. */
+function kernelHow(r: AppReport): string | undefined {
+  if (r.t.kernelAbort === undefined) return undefined;
+  const after = r.packets.filter((p) => p.t >= (r.t.fault ?? r.t.start) && p.t <= r.t.kernelAbort! + 0.01);
+  if (after.some((p) => p.from === 'server' && p.kind === 'RST')) return 'the peer answered with an RST: reset';
+  if (after.some((p) => p.from === 'client' && p.kind === 'RST')) return 'timed out (keepalive or user timeout) and sent an RST';
+  if (r.phase === 'connect') return 'connect() gave up retransmitting SYNs';
+  return 'timed out silently (retransmission / probe budget or user timeout)';
+}
+
+const OPTION_NAMES = ['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT', 'TCP_SYNCNT', 'TCP_RTO_MAX_MS', 'TCP_NODELAY', 'TCP_NOTSENT_LOWAT', 'SO_RCVBUF', 'SO_SNDBUF'];
+
+function optionsOf(info: HelperEvent | undefined): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const n of OPTION_NAMES) if (info && typeof info[n] === 'number') o[n] = info[n] as number;
+  return o;
+}
+
+const hostPort = (addr: string, family: 4 | 6) => (family === 6 ? `[${addr}]:${PORT}` : `${addr}:${PORT}`);
+
+async function readSysctls(h: Topology['client']['helper'], kernel: KernelFeatures): Promise<TcpSysctls> {
+  const out = defaultSysctls(kernel) as unknown as Record<string, number>;
+  for (const k of SYSCTLS) {
+    const v = await h.sysctl(`net.ipv4.${k}`);
+    if (v !== undefined) out[k] = Number(v);
+  }
+  return out as unknown as TcpSysctls;
+}
+
+/** Poll sock_diag until a connection to the server port shows up (or the program exits). */
+async function discover(h: Topology['client']['helper'], done: () => boolean, timeoutS: number): Promise<HelperEvent | undefined> {
+  const deadline = now() + timeoutS;
+  while (now() < deadline) {
+    const r = await h.request({ cmd: 'discover', port: PORT });
+    if ((r.count as number) > 0) return r;
+    if (done()) return undefined;
+    await sleep(20);
+  }
+  return undefined;
+}
+
+/** Wait until nothing is in flight or waiting on the program's socket and the wire has been silent 300 ms. */
+async function quiet(
+  h: Topology['client']['helper'],
+  peek: () => Promise<HelperEvent | undefined>,
+  isOurs: (e: HelperEvent) => boolean,
+  done: () => boolean,
+): Promise<HelperEvent | undefined> {
+  const deadline = now() + 10;
+  while (now() < deadline && !done()) {
+    const last = h.events.filter(isOurs).at(-1)?.t ?? 0;
+    if (now() - last >= 0.3) {
+      const info = await peek();
+      if (!info) return undefined;
+      // a program may still be setting options right after connecting (Node applies setKeepAlive on
+      // 'connect'): the options must also hold still for a moment
+      await sleep(300);
+      const again = await peek();
+      const same = again && OPTION_NAMES.every((n) => again[n] === info[n]);
+      if (same && again.unacked === 0 && again.notsent_bytes === 0 && now() - (h.events.filter(isOurs).at(-1)?.t ?? 0) >= 0.3) return again;
+    }
+    await sleep(50);
+  }
+  return undefined;
+}
+
+/** A --server command is up once something listens on the port in the server's namespace. */
+async function waitListening(netns: string, server: ResultPromise): Promise<void> {
+  let exited = false;
+  void server.then(() => (exited = true));
+  const deadline = now() + 10;
+  while (now() < deadline) {
+    const r = await execa('ip', ['netns', 'exec', netns, 'ss', '-Hltn', `sport = :${PORT}`], { reject: false });
+    if (String(r.stdout).trim()) return;
+    if (exited) throw new Error(`the --server command exited before listening on port ${PORT}`);
+    await sleep(50);
+  }
+  throw new Error(`the --server command did not listen on port ${PORT} within 10 s (it gets DEADPEER_LISTEN=host:port)`);
+}

@@ -1,0 +1,27 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderHtml } from './html.js';
+import { loadRunFolder } from './run-folder.js';
+
+/** Render <run dir>/report.html from the Observations in the run folder; returns its path. */
+export function writeRunReport(dir: string, generatedAt = new Date()): { path: string; cases: number } {
+  const run = loadRunFolder(dir);
+  const path = join(dir, 'report.html');
+  writeFileSync(path, renderHtml({ runId: run.runId, cases: run.cases, unreadable: run.unreadable, generatedAt }));
+  return { path, cases: run.cases.length };
+}
+
+/**
+ * The end of a test run: where its artifacts are, and the HTML report over them, so a CI job (or
+ * a person scrolling back) finds the pictures without knowing the run id. Never fails the run: the
+ * report is a view of evidence that is already on disk.
+ */
+export function announceRun(dir: string, out: NodeJS.WritableStream = process.stderr): void {
+  if (!existsSync(dir)) return; // no kernel case ran (unit tests only, or all skipped)
+  try {
+    const { path, cases } = writeRunReport(dir);
+    out.write(cases ? `deadpeer: ${cases} case${cases === 1 ? '' : 's'} in this run; report: ${path}\n` : `deadpeer: artifacts in ${dir}\n`);
+  } catch (e) {
+    out.write(`deadpeer: artifacts in ${dir} (report not written: ${(e as Error).message.split('\n')[0]})\n`);
+  }
+}

@@ -1,0 +1,96 @@
+import { faults } from './faults.js';
+import type { HelperEvent } from './helper/client.js';
+import { type Observation, type Run, type Step, now } from './scenario.js';
+import { arm } from './steps.js';
+
+/**
+ * Making a zero-window receiver vanish at a moment known to a few milliseconds.
+ *
+ * Arming a fault is an `nft` run per namespace: a few ms on an idle machine, over three seconds
+ * when the whole suite runs on two cores, and the rules take effect somewhere inside that interval
+ * (the run stamps the fault at its end). Window probes come 0.2–1.7 s apart, so a blackhole armed
+ * "after the window closed" lands at an unknown probe, and packets crossing while it is armed are
+ * labelled wrongly.
+ *
+ * What the sender sees of a vanished zero-window receiver is only this: its probes stop being
+ * answered (a receiver that does not read sends nothing else). A receiver answers a probe (an
+ * out-of-window segment) only if its previous such answer is older than its namespace's
+ * net.ipv4.tcp_invalid_ratelimit (tcp_oow_rate_limited, read at every probe), so raising that
+ * sysctl to an hour silences it at once: one write by its helper, no process spawned, done in
+ * milliseconds. The receiver goes silent right after it answered a probe, then the blackhole
+ * goes up at its own pace: nothing crosses any more that its arming could mislabel.
+ */
+
+/** Far beyond any run: the receiver answers no further probe. */
+const SILENT_RATELIMIT_MS = 3_600_000;
+
+/** Read the server's net.ipv4.tcp_invalid_ratelimit (how often it answers a probe) into `peer`. */
+export const readPeerRateLimit = (peer: { rateLimitMs?: number }): Step => ({
+  label: 'read the server’s tcp_invalid_ratelimit',
+  run: async (r) => {
+    peer.rateLimitMs = Number(await r.topo.server.helper.sysctl('net.ipv4.tcp_invalid_ratelimit'));
+  },
+});
+
+/**
+ * A window probe in the live capture: a bare ACK carrying no data from the client. Once the
+ * window is closed nothing else sends one (the client receives no data, so it never ACKs any).
+ */
+export const isWindowProbe = (r: Run) => {
+  const client = [r.topo.client.addr[4], r.topo.client.addr[6]];
+  return (e: HelperEvent) => e.ev === 'packet' && client.includes(String(e.src)) && e.flags === '.' && e.len === 0;
+};
+
+/** Wait until the server answers a window probe sent after mark `from`; marks 'probe answered'. */
+const untilProbeAnswered = (from: string, timeoutS = 5): Step => ({
+  label: 'until a window probe is answered',
+  run: async (r) => {
+    const since = r.marks[from];
+    if (since === undefined) throw new Error(`no "${from}" mark to count window probes from`);
+    const probe = isWindowProbe(r);
+    const server = [r.topo.server.addr[4], r.topo.server.addr[6]];
+    let lastProbe: number | null = null;
+    const e = await r.topo.client.helper.waitFor(
+      (e) => {
+        if (e.t <= since || e.ev !== 'packet') return false;
+        if (probe(e)) lastProbe = e.t;
+        return lastProbe !== null && server.includes(String(e.src));
+      },
+      timeoutS * 1000,
+      'an answer to a window probe',
+      since,
+    );
+    r.mark('probe answered', e.t);
+  },
+});
+
+/** The server answers no more probes from the moment its helper wrote the sysctl (marks 'receiver silent'). */
+const silenceReceiver = (from: string, peer: { goneAtS?: number }): Step => ({
+  label: 'the receiver stops answering',
+  run: async (r) => {
+    r.mark('silencing', now());
+    const reply = await r.topo.server.helper.request({ cmd: 'sysctl', name: 'net.ipv4.tcp_invalid_ratelimit', value: SILENT_RATELIMIT_MS });
+    r.mark('receiver silent', reply.t);
+    peer.goneAtS = reply.t - r.marks[from]!;
+  },
+});
+
+/**
+ * The receiver vanishes right after answering a window probe sent after mark `from` (the
+ * zero-window ACK): silent at once, then blackholed. `peer.goneAtS` (seconds from `from`) is the
+ * zero-window model's peerGoneAtS.
+ */
+export function vanishAfterAnsweredProbe(from: string, peer: { goneAtS?: number }): Step[] {
+  return [untilProbeAnswered(from), silenceReceiver(from, peer), arm(faults.blackhole())];
+}
+
+/**
+ * To check the experiment: the window probes sent while the receiver was being silenced (its
+ * sysctl write lies somewhere in that interval, so their fate is unknown: there must be none),
+ * and whether silencing began after the answered probe.
+ */
+export function silencing(obs: Observation): { afterAnswer: boolean; probesDuring: number } {
+  const [from, to] = [obs.marks.silencing!, obs.marks['receiver silent']!];
+  const probesDuring = obs.packets.filter((p) => p.from === 'client' && p.kind === 'WINDOW-PROBE' && p.t >= from && p.t <= to).length;
+  return { afterAnswer: from > obs.marks['probe answered']!, probesDuring };
+}

@@ -1,0 +1,134 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { kernelCases, timeoutFor } from '../harness/case.js';
+import { ROOT } from '../harness/paths.js';
+import type { PhaseResult } from '../cli/check.js';
+import { USER_PHASES } from '../harness/phases.js';
+import { listNamespaces } from '../netns/namespace.js';
+
+/**
+ * `deadpeer check` as a user runs it: the compiled bin, a preset, the fast profile. Every phase
+ * runs on the kernel and is judged against the model by the CLI itself; these tests read its
+ * table / JSON and exit code. Each run gets its own results folder (runs of the same phase would
+ * otherwise share a run id's folder).
+ */
+const BIN = join(ROOT, 'bin', 'deadpeer.js');
+const built = existsSync(join(ROOT, 'dist', 'cli', 'check.js'));
+const folders: string[] = [];
+afterAll(() => folders.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function check(...args: string[]) {
+  const results = mkdtempSync(join(tmpdir(), 'deadpeer-check-'));
+  folders.push(results);
+  const sub = execa('node', [BIN, 'check', ...args], { reject: false, env: { DEADPEER_RESULTS: results } });
+  return sub.then((r) => ({ ...r, results, pid: sub.pid! }));
+}
+
+/** The table's rows by phase: the cells after the phase name, split on the column gaps. */
+function tableRows(stdout: string): Record<string, string[]> {
+  const lines = stdout.split('\n');
+  const head = lines.findIndex((l) => /^phase\s+t = 0\s+model/.test(l));
+  const rows: Record<string, string[]> = {};
+  for (const l of lines.slice(head + 2)) {
+    if (!l.trim()) break;
+    const cells = l.split(/\s{2,}/);
+    rows[cells[0]!] = cells.slice(1);
+  }
+  return rows;
+}
+
+// the longest phase of these presets is ≈ 20 s in the fast profile (connect: tcp_syn_retries 3)
+const RUN = { timeout: timeoutFor(22) };
+
+describe.runIf(built)('deadpeer check', () => {
+  kernelCases('on the kernel (fast profile)', () => {
+    it('--preset node-keepalive-5s: every phase agrees with the model, read back as libuv sets it', RUN, async () => {
+      const r = await check('--preset', 'node-keepalive-5s');
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toMatch(/^deadpeer check: keepalive 5\/1\/10, no TCP_USER_TIMEOUT \(preset node-keepalive-5s/);
+      expect(r.stdout).toContain('socket options: SO_KEEPALIVE=1 TCP_KEEPIDLE=5 TCP_KEEPINTVL=1 TCP_KEEPCNT=10');
+      expect(r.stdout).toContain('profile fast: the client\'s namespace runs with tcp_syn_retries=3, tcp_retries2=5');
+      const rows = tableRows(r.stdout);
+      expect(Object.keys(rows)).toEqual([...USER_PHASES]);
+      for (const phase of USER_PHASES) {
+        const [, model, kernel, errno, verdict] = rows[phase]!;
+        expect({ phase, verdict }).toEqual({ phase, verdict: 'agrees with the model' });
+        expect(errno).toBe('ETIMEDOUT');
+        expect(model).toMatch(/^\d+\.\d{3} s$/);
+        expect(kernel).toMatch(/^\d+\.\d{3} s$/);
+      }
+      // idle: IDLE + CNT × INTVL as this test chose it (5 + 10 × 1), kernel within the wheel's lateness
+      expect(rows.idle![1]).toBe('15.000 s');
+      // no TCP_USER_TIMEOUT: the advice quotes the model's busy time at this host's tcp_retries2
+      expect(r.stdout).toMatch(/- no TCP_USER_TIMEOUT: a peer that vanishes while data is unacknowledged is noticed after ≈\d+ min/);
+      expect(readdirSync(r.results)).toHaveLength(1);
+    });
+
+    it('--preset reference --json --max-detect 30s: one JSON object, every phase within budget, exit 0', RUN, async () => {
+      const r = await check('--preset', 'reference', '--json', '--max-detect', '30s');
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout.trim().split('\n')).toHaveLength(1);
+      const j = JSON.parse(r.stdout) as { preset: string; phases: PhaseResult[]; gate: { over: string[] }; exitCode: number; advice: string[] };
+      expect(j).toMatchObject({ preset: 'reference', exitCode: 0, gate: { over: [], errors: [] } });
+      expect(j.phases.map((p) => p.phase)).toEqual([...USER_PHASES]);
+      for (const p of j.phases) {
+        expect({ phase: p.phase, verdict: p.verdict, why: p.why }).toEqual({ phase: p.phase, verdict: 'agrees', why: [] });
+        expect(p.readBack).toMatchObject({ keepalive: true, keepIdle: 5, keepIntvl: 3, keepCnt: 3, userTimeoutMs: 14000 });
+        expect(p.measured!.errno).toBe('ETIMEDOUT');
+        expect(p.budgetS).toBe(30);
+        expect(p.measured!.closeAt!).toBeLessThan(30);
+        expect(p.overBudget).toBe(false);
+      }
+      // U = IDLE + INTVL × CNT: the user timeout ends idle and connect at U (what this test chose: 14 s)
+      expect(j.phases.find((p) => p.phase === 'idle')!.predicted.closeAt).toBe(14);
+      expect(j.phases.find((p) => p.phase === 'connect')!.predicted.closeAt).toBe(14);
+      expect(j.advice.some((a) => a.includes('TCP_KEEPCNT is meaningless'))).toBe(true);
+    });
+
+    it('--preset kernel-defaults --max-detect idle=10s,busy=30s: idle never detects → over budget, exit 1', RUN, async () => {
+      const r = await check('--preset', 'kernel-defaults', '--max-detect', 'idle=10s,busy=30s');
+      expect(r.exitCode).toBe(1);
+      const rows = tableRows(r.stdout);
+      for (const phase of USER_PHASES) expect(rows[phase]![4]).toBe('agrees with the model');
+      expect(rows.idle!.slice(1, 4)).toEqual(['never', expect.stringMatching(/^open at \d+\.\d s$/), '—']);
+      expect(rows.idle![5]).toBe('10 s: OVER');
+      expect(rows.busy![5]).toBe('30 s: ok');
+      expect(rows.connect![5]).toBe('—');
+      expect(r.stdout).toContain('gate: FAILED — over budget: idle (never > 10 s)');
+      expect(r.stdout).toContain('- keepalive is off: a peer that vanishes while the connection is idle is never noticed');
+    });
+  });
+
+  describe.concurrent('bad input: one line on stderr, exit 2, nothing left behind', () => {
+    it.each([
+      [['--preset', 'nope'], /^deadpeer check: --preset: unknown preset "nope"/],
+      [['--config', join(ROOT, 'package-lock.json.missing')], /^deadpeer check: --config: cannot read /],
+      [['--user-timeout', '-1000'], /^deadpeer check: --user-timeout: "-1000" is not allowed/],
+      [['--phases', 'idle,teardown'], /^deadpeer check: --phases: unknown phase "teardown"/],
+      [['--user-timeout', 'abc'], /^deadpeer check: --user-timeout: "abc" is not allowed: expected a whole number of ms/],
+      [['--max-detect', 'idle=fast'], /^deadpeer check: --max-detect idle: "fast" is not allowed: expected a duration/],
+    ])('%j', async (argv, message) => {
+      const r = await check(...argv);
+      expect(r.exitCode).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(readdirSync(r.results)).toEqual([]);
+      expect((await listNamespaces()).filter((n) => n.startsWith(`dp-${r.pid}x`))).toEqual([]);
+    });
+
+    it('a malformed YAML config', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'deadpeer-config-'));
+      folders.push(dir);
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(file, 'keepalive: {idle: 5, interval: [\n');
+      const r = await check('--config', file);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`^deadpeer check: ${file}: not valid YAML: .+$`));
+    });
+  });
+});

@@ -1,0 +1,111 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { AppReport } from '../harness/app.js';
+import { kernelCases, timeoutFor } from '../harness/case.js';
+import { ROOT } from '../harness/paths.js';
+import { windows } from '../harness/verdict.js';
+import { listNamespaces } from '../netns/namespace.js';
+
+/**
+ * `deadpeer exec` on programs nobody in deadpeer configured: the example Node client (which only
+ * calls setKeepAlive(true, 5000)) and the example Python client (the reference's options). The
+ * options asserted are what the programs set themselves, read back from their sockets; the close
+ * times are the kernel's, judged against the model for those options with the timer-wheel window.
+ */
+const BIN = join(ROOT, 'bin', 'deadpeer.js');
+const built = existsSync(join(ROOT, 'dist', 'cli', 'exec.js'));
+const strace = existsSync('/usr/bin/strace');
+const folders: string[] = [];
+afterAll(() => folders.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+async function exec(args: string[], command: string[]) {
+  const results = mkdtempSync(join(tmpdir(), 'deadpeer-exec-'));
+  folders.push(results);
+  const sub = execa('node', [BIN, 'exec', ...args, '--', ...command], { reject: false, cwd: ROOT, env: { DEADPEER_RESULTS: results } });
+  const r = await sub;
+  return { ...r, results, pid: sub.pid!, report: args.includes('--json') && r.stdout ? (JSON.parse(r.stdout) as AppReport & { noticed: boolean }) : undefined };
+}
+
+/** The kernel's abort, from t = 0 of the phase, inside the model's window for the close. */
+function expectKernelAbortPerModel(r: AppReport): void {
+  const p = r.prediction!;
+  const [lo, hi] = windows(p, r.kernel.hz).close!;
+  const abort = r.t.kernelAbort! - r.t.origin!;
+  expect(abort).toBeGreaterThanOrEqual(lo);
+  expect(abort).toBeLessThanOrEqual(hi);
+}
+
+describe.runIf(built)('deadpeer exec', () => {
+  kernelCases('a real program under test (fast profile)', () => {
+    it('Node client, idle: keepalive as libuv sets it (5/1/10), kernel abort per the model, ETIMEDOUT seen by the program', { timeout: timeoutFor(25) }, async () => {
+      const { report: r, exitCode } = await exec(['--phase', 'idle', '--json'], ['node', 'examples/node-client.mjs', 'idle']);
+      expect(exitCode).toBe(0);
+      expect(r!.problems).toEqual([]);
+      expect(r!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 5, TCP_KEEPINTVL: 1, TCP_KEEPCNT: 10, TCP_USER_TIMEOUT: 0 });
+      expect(r!.presets).toContain('node-keepalive-5s');
+      if (strace) expect(r!.asked).toContainEqual({ opt: 'TCP_KEEPIDLE', value: '5', result: '0' });
+      expect(r!.prediction!.closeAt).toBe(5 + 10 * 1);
+      expectKernelAbortPerModel(r!);
+      expect(r!.kernelHow).toMatch(/sent an RST/);
+      expect(r!.app).toMatchObject({ errno: 'ETIMEDOUT', errnoFrom: 'name' });
+      // Node prints the error and destroys the socket in the same tick: whichever we saw first
+      expect(['output', 'fd closed']).toContain(r!.app.noticedBy);
+      expect(r!.unnoticed).toBe(false);
+    });
+
+    it('Python client, busy: the reference’s options (U = 14 s), kernel abort per the model, ETIMEDOUT seen by the program', { timeout: timeoutFor(25) }, async () => {
+      const { report: r, exitCode } = await exec(['--phase', 'busy', '--json'], ['python3', 'examples/python-client.py', 'busy']);
+      expect(exitCode).toBe(0);
+      expect(r!.problems).toEqual([]);
+      expect(r!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 5, TCP_KEEPINTVL: 3, TCP_KEEPCNT: 3, TCP_USER_TIMEOUT: 14000 });
+      expect(r!.presets).toEqual(['reference']);
+      if (strace) expect(r!.asked!.map((a) => a.opt)).toEqual(['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT']);
+      expectKernelAbortPerModel(r!);
+      expect(r!.app.errno).toBe('ETIMEDOUT');
+      expect(r!.t.appNoticed! - r!.t.kernelAbort!).toBeLessThan(1);
+    });
+
+    it('Python client, idle, peer reset: the first keepalive probe is answered with an RST, ECONNRESET', { timeout: timeoutFor(20) }, async () => {
+      const { report: r, exitCode } = await exec(['--phase', 'idle', '--fault', 'peer-reset', '--json'], ['python3', 'examples/python-client.py', 'idle']);
+      expect(exitCode).toBe(0);
+      expect(r!.kernelHow).toMatch(/the peer answered with an RST/);
+      // the probe goes out at TCP_KEEPIDLE (what the program set), the RST kills it there
+      expect(r!.t.kernelAbort! - r!.t.origin!).toBeGreaterThanOrEqual(r!.options!.TCP_KEEPIDLE!);
+      expect(r!.t.kernelAbort! - r!.t.origin!).toBeLessThan(r!.options!.TCP_KEEPIDLE! + r!.options!.TCP_KEEPINTVL!);
+      expect(r!.app.errno).toBe('ECONNRESET');
+      expect(r!.expectedErrno).toBe('ECONNRESET');
+    });
+
+    it('a program that never notices: the kernel killed the socket, the program still holds it', { timeout: timeoutFor(25) }, async () => {
+      // sleeps with its socket open and never looks at it
+      const sleeper = "import socket,os,time; s=socket.socket(); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 2000); h,p=os.environ['DEADPEER_SERVER'].rsplit(':',1); s.connect((h,int(p))); time.sleep(3); s.send(b'x'); time.sleep(60)";
+      const { report: r, exitCode, stdout } = await exec(['--phase', 'busy', '--grace', '2s', '--json'], ['python3', '-c', sleeper]);
+      expect(exitCode).toBe(1);
+      expect(r!.t.kernelAbort).toBeDefined();
+      expect(r!.unnoticed).toBe(true);
+      expect(r!.t.appNoticed).toBeUndefined();
+      expect(stdout).toContain('"unnoticed":true');
+    });
+  });
+
+  describe.concurrent('bad input: one line on stderr, exit 2, nothing left behind', () => {
+    it.each([
+      [['--phase', 'halfopen', '--', 'true'], /^deadpeer exec: --phase: unknown phase "halfopen"/],
+      [['--phase', 'idle'], /^deadpeer exec: no client command: put it after --/],
+      [['--', 'true'], /^deadpeer exec: --phase is required/],
+      [['--phase', 'idle', '--fault', 'meteor', '--', 'true'], /^deadpeer exec: --fault: "meteor" is not allowed/],
+      [['--phase', 'idle', '--timeout', 'abc', '--', 'true'], /^deadpeer exec: --timeout: "abc" is not allowed/],
+    ])('%j', async (argv, message) => {
+      const dash = argv.indexOf('--');
+      const r = await exec(dash < 0 ? argv : argv.slice(0, dash), dash < 0 ? [] : argv.slice(dash + 1));
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(message);
+      expect(readdirSync(r.results)).toEqual([]);
+      expect((await listNamespaces()).filter((n) => n.startsWith(`dp-${r.pid}x`))).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,131 @@
+import { describe, expect, it } from 'vitest';
+import { parseCheckArgs, parseDuration, type CheckArgs } from '../../cli/check-args.js';
+import { featuresForRelease } from '../../harness/model/features.js';
+import { USER_PHASES } from '../../harness/phases.js';
+import { findPreset, socketOptions } from '../../harness/presets.js';
+
+/** `deadpeer check` argv → configuration, or one line saying what is wrong. No file, no kernel. */
+const features = featuresForRelease('6.18.0', 250);
+const old = featuresForRelease('6.1.0', 250);
+const files: Record<string, string> = {};
+const parse = (argv: string[], f = features) => parseCheckArgs(argv, { features: f, readFile: (p) => {
+  if (!(p in files)) throw Object.assign(new Error('no such file'), { code: 'ENOENT' });
+  return files[p]!;
+} });
+const args = (argv: string[]): CheckArgs => {
+  const r = parse(argv);
+  if (r.kind !== 'args') throw new Error(`expected args, got ${JSON.stringify(r)}`);
+  return r.args;
+};
+const error = (argv: string[]): string => {
+  const r = parse(argv);
+  if (r.kind !== 'error') throw new Error(`expected an error, got ${JSON.stringify(r)}`);
+  expect(r.message.split('\n')).toHaveLength(1);
+  return r.message;
+};
+
+describe('deadpeer check arguments', () => {
+  it('no options: a plain socket, every phase, IPv4, fast profile, no budget', () => {
+    const a = args([]);
+    expect(a.config).toEqual({});
+    expect(a.phases).toEqual([...USER_PHASES]);
+    expect(a).toMatchObject({ family: 4, profile: 'fast', json: false, maxDetect: {} });
+    expect(socketOptions(a.config)).toEqual({});
+  });
+
+  it('flags become socket options', () => {
+    const a = args(['--keepalive', '5:3:3', '--user-timeout', '14000', '--syncnt', '2', '--rto-max', '5000', '--family', '6']);
+    expect(socketOptions(a.config)).toEqual({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 5, TCP_KEEPINTVL: 3, TCP_KEEPCNT: 3, TCP_USER_TIMEOUT: 14000, TCP_SYNCNT: 2, TCP_RTO_MAX_MS: 5000 });
+    expect(a.family).toBe(6);
+  });
+
+  it('a preset with overrides: the flags replace what they state, the rest stays', () => {
+    const a = args(['--preset', 'go-1.23', '--user-timeout', '30000']);
+    expect(a.preset).toBe('go-1.23');
+    expect(a.config).toEqual({ ...findPreset('go-1.23')!.config, userTimeoutMs: 30000 });
+    expect(socketOptions(args(['--preset', 'reference', '--keepalive', 'off']).config)).toEqual({ SO_KEEPALIVE: 0, TCP_USER_TIMEOUT: 14000 });
+  });
+
+  it('--max-detect: one budget for every phase, or per phase', () => {
+    expect(args(['--max-detect', '30s']).maxDetect).toEqual(Object.fromEntries(USER_PHASES.map((p) => [p, 30])));
+    expect(args(['--max-detect', 'idle=20s,busy=1500ms']).maxDetect).toEqual({ idle: 20, busy: 1.5 });
+  });
+
+  it('durations: s, ms, m, bare seconds', () => {
+    expect([parseDuration('x', '30s'), parseDuration('x', '1500ms'), parseDuration('x', '2m'), parseDuration('x', '7'), parseDuration('x', 4)]).toEqual([30, 1.5, 120, 7, 4]);
+  });
+
+  it('--phases picks phases in the order given', () => {
+    expect(args(['--phases', 'idle,connect']).phases).toEqual(['idle', 'connect']);
+  });
+
+  it('the faithful profile lets slow phases run longer', () => {
+    expect(args(['--profile', 'faithful']).maxRunS).toBeGreaterThan(args([]).maxRunS);
+    expect(args(['--max-run', '10m']).maxRunS).toBe(600);
+  });
+
+  it('--help and --list-presets', () => {
+    expect(parse(['--help']).kind).toBe('help');
+    expect(parse(['--list-presets']).kind).toBe('list-presets');
+  });
+
+  it.each([
+    [['--preset', 'nope'], /^--preset: unknown preset "nope": expected one of kernel-defaults, /],
+    [['--user-timeout', 'abc'], /^--user-timeout: "abc" is not allowed: expected a whole number of ms from 0 to/],
+    [['--user-timeout', '-5'], /^--user-timeout: "-5" is not allowed/],
+    [['--keepalive', '5:3'], /^--keepalive: "5:3" is not allowed: expected IDLE:INTVL:CNT/],
+    [['--keepalive', '5:0:3'], /^--keepalive INTVL: "0" is not allowed: expected a whole number of seconds from 1 to 32767/],
+    [['--syncnt', '200'], /^--syncnt: "200" is not allowed: expected a whole number from 1 to 127/],
+    [['--family', '5'], /^--family: "5" is not allowed: expected 4 or 6/],
+    [['--profile', 'slow'], /^--profile: "slow" is not allowed: expected fast or faithful/],
+    [['--phases', 'connect,half-open'], /^--phases: unknown phase "half-open": expected connect, idle, busy, zero-window/],
+    [['--max-detect', 'soon'], /^--max-detect: "soon" is not allowed: expected a duration/],
+    [['--max-detect', 'idle=20s,nap=3s'], /^--max-detect: unknown phase "nap"/],
+    [['--rto-max', '500'], /^--rto-max: "500" is not allowed: expected a whole number of ms from 1000 to 120000/],
+    [['--frobnicate'], /^unknown option "--frobnicate": allowed options are --preset /],
+    [['--user-timeout'], /^--user-timeout needs a value/],
+    [['extra'], /^unexpected argument "extra"/],
+  ])('bad input %j → one line saying what is allowed', (argv, message) => {
+    expect(error(argv)).toMatch(message);
+  });
+
+  it('--rto-max on a kernel without TCP_RTO_MAX_MS: a clear error', () => {
+    const r = parse(['--rto-max', '5000'], old);
+    expect(r).toEqual({ kind: 'error', message: '--rto-max: this kernel (6.1.0) has no TCP_RTO_MAX_MS (Linux 6.15+)' });
+  });
+});
+
+describe('deadpeer check --config', () => {
+  it('YAML: the same fields as the flags; flags win over the file, the file over its preset', () => {
+    files['c.yaml'] = ['preset: go-1.23', 'keepalive: {idle: 20, interval: 5, count: 4}', 'user-timeout: 40000', 'phases: [idle, busy]', 'max-detect: {idle: 45s}', 'family: 6'].join('\n');
+    const a = args(['--config', 'c.yaml', '--user-timeout', '25000']);
+    expect(a.preset).toBe('go-1.23');
+    expect(a.config).toEqual({ keepalive: { idle: 20, intvl: 5, cnt: 4 }, userTimeoutMs: 25000 });
+    expect(a).toMatchObject({ phases: ['idle', 'busy'], maxDetect: { idle: 45 }, family: 6 });
+  });
+
+  it('JSON, with the keepalive as a string and as off', () => {
+    files['c.json'] = JSON.stringify({ keepalive: '5:1:10', 'user-timeout': 0 });
+    expect(args(['--config', 'c.json']).config).toEqual({ keepalive: { idle: 5, intvl: 1, cnt: 10 }, userTimeoutMs: 0 });
+    files['off.json'] = JSON.stringify({ preset: 'reference', keepalive: 'off' });
+    expect(args(['--config', 'off.json']).config.keepalive).toBe(false);
+  });
+
+  it.each([
+    ['neg.yaml', 'user-timeout: -1\n', /^neg\.yaml: user-timeout: -1 is not allowed: expected a whole number of ms from 0/],
+    ['field.yaml', 'keepalive: {idle: 5, probes: 3}\n', /^field\.yaml: keepalive: unknown field "probes": allowed fields are idle, interval, count$/],
+    ['top.yaml', 'usertimeout: 5\n', /^top\.yaml: unknown field "usertimeout": allowed fields are preset, keepalive, user-timeout, /],
+    ['list.yaml', '- a\n- b\n', /^list\.yaml: expected a mapping of fields .*got a list$/],
+    ['broken.yaml', 'keepalive: [1\n', /^broken\.yaml: not valid YAML: /],
+    ['broken.json', '{"keepalive": ', /^broken\.json: not valid JSON: /],
+    ['preset.yaml', 'preset: node\n', /^preset\.yaml: preset: unknown preset "node"/],
+    ['idle.yaml', 'keepalive: {idle: 0}\n', /^idle\.yaml: keepalive\.idle: 0 is not allowed: expected a whole number of seconds from 1 to 32767$/],
+  ])('%s → one line naming the file, the field, the value and what is allowed', (name, text, message) => {
+    files[name] = text;
+    expect(error(['--config', name])).toMatch(message);
+  });
+
+  it('a missing file', () => {
+    expect(error(['--config', 'missing.yaml'])).toBe('--config: cannot read missing.yaml: ENOENT');
+  });
+});
