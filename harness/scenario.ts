@@ -310,8 +310,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
 async function observe(run: Run, artifacts: Observation['artifacts']): Promise<Observation> {
   const { topo, spec } = run;
   const end = now();
-  // the last packets of a run may still be in the helper's pipe: a ping round-trip flushes it
-  await Promise.all([topo.client.helper.request({ cmd: 'ping' }), topo.server.helper.request({ cmd: 'ping' })]);
+  // stop the capture (the pcap then holds exactly the packets reported so far; teardown traffic
+  // stays out of both) and flush both helpers' pipes with a round-trip
+  await Promise.all([topo.client.helper.request({ cmd: 'capture-stop' }), topo.server.helper.request({ cmd: 'ping' })]);
   const events = [...topo.client.helper.events, ...topo.server.helper.events].sort((a, b) => a.t - b.t);
   const clientAddrs = [topo.client.addr[4], topo.client.addr[6]];
   const packets = toPackets(events, clientAddrs, run.faults);

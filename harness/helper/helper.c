@@ -697,6 +697,18 @@ static void cmd_capture(struct cmd *c) {
     o_end();
 }
 
+/* Stop recording: the pcap then holds exactly the packets reported as events so far (packets
+ * already queued on the capture socket were drained before this command was read). */
+static void cmd_capture_stop(struct cmd *c) {
+    (void)c;
+    if (cap_fd >= 0) close(cap_fd);
+    cap_fd = -1;
+    if (pcap) fclose(pcap);
+    pcap = NULL;
+    reply_begin("ok");
+    o_end();
+}
+
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
@@ -1004,7 +1016,7 @@ static void dispatch(char *line) {
     static const struct { const char *n; void (*fn)(struct cmd *); } table[] = {
         {"socket", cmd_socket}, {"bind", cmd_bind},       {"listen", cmd_listen}, {"accept", cmd_accept},
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
-        {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},
+        {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},   {"capture-stop", cmd_capture_stop},
         {"diag", cmd_diag},       {"veth", cmd_veth},       {"addr", cmd_addr},       {"up", cmd_up},       {"waitup", cmd_waitup},   {"group", cmd_group},       {"watch", cmd_watch},
         {"discover", cmd_discover}, {"peeksock", cmd_peeksock},
     };
@@ -1014,7 +1026,7 @@ static void dispatch(char *line) {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(table[i].n, name)) { table[i].fn(&c); return; }
     fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-         "read, info, close, sysctl, capture, diag, watch, veth, addr, up, waitup, group, ping)", name);
+         "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, addr, up, waitup, group, ping)", name);
 }
 
 static int enter_netns(const char *name) {

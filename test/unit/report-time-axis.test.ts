@@ -55,6 +55,21 @@ describe('the timeline picture’s time axis', () => {
     for (const k of a.ticks) expect(a.gaps.some((g) => k.t > g.from && k.t < g.to)).toBe(false);
   });
 
+  it('break marks only between the delimiting column’s knots: a late packet is not an idle stretch', () => {
+    // predicted at 100 s, seen at 104 s; the next packet 120 s later
+    const knots = [
+      { t: 0, col: 'kernel' },
+      { t: 100, col: 'model' },
+      { t: 104, col: 'kernel' },
+      { t: 224, col: 'kernel' },
+    ];
+    const a = layoutAxis(knots, { gapColumns: ['kernel'] });
+    expect(a.gaps.map((g) => [g.from, g.to])).toEqual([
+      [0, 104],
+      [104, 224],
+    ]);
+  });
+
   it('niceStep picks 1, 2 or 5 × 10^k', () => {
     expect([0.13, 0.7, 1.2, 3, 7, 40].map(niceStep)).toEqual([0.2, 1, 2, 5, 10, 50]);
   });
