@@ -1,13 +1,19 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Kernel cases spend their time waiting for kernel timers, not computing, so many run at once
- * even on 2 cores; each file gets its own namespaces. Forks (not threads): a helper process per
- * endpoint and signal handlers that release topologies need a real process per worker.
+ * Three groups, run one after the other (sequence.groupOrder):
+ * 1. unit   — pure code, no root, seconds;
+ * 2. kernel — the cases and the harness's own kernel tests. They spend their time waiting for
+ *    kernel timers, not computing, so many run at once even on 2 cores (each has its namespaces);
+ * 3. tools  — `deadpeer check` / `exec` / the run report, which start whole CLI processes and many
+ *    scenarios each. Kept apart so they never compete with the cases for the CPU: a case's
+ *    timestamps are the kernel's, but its wake-ups and guards are not.
+ * Forks (not threads): helper processes and signal handlers need a real process per worker.
  */
+const TOOLS = ['test/check.test.ts', 'test/exec.test.ts', 'test/report-artifacts.test.ts'];
+
 export default defineConfig({
   test: {
-    include: ['cases/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 12,
     fileParallelism: true,
@@ -16,6 +22,10 @@ export default defineConfig({
     testTimeout: 10_000,
     maxConcurrency: 32,
     hookTimeout: 30_000,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'kernel', include: ['cases/**/*.test.ts', 'test/*.test.ts'], exclude: TOOLS, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'tools', include: TOOLS, sequence: { groupOrder: 2 } } },
+    ],
   },
 });

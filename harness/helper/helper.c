@@ -1061,8 +1061,11 @@ int main(int argc, char **argv) {
     /* Real-time priority (lowest RT level): the helper sleeps in poll() nearly all the time, and
      * when the kernel wakes it (a socket died, accept() is ready) it must run at once, or its event
      * times measure the scheduler of a busy machine instead of the kernel's TCP. Best effort. */
-    struct sched_param sp = {.sched_priority = 1};
-    sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
+    const char *rt = getenv("DEADPEER_HELPER_RT");
+    if (!rt || strcmp(rt, "0")) {
+        struct sched_param sp = {.sched_priority = 1};
+        sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
+    }
     if (create) {
         if (netns_create_and_enter(netns) < 0) {
             fprintf(stderr, "deadpeer-helper: cannot create network namespace %s: %s\n", netns, strerror(errno));

@@ -11,20 +11,33 @@ import '../../harness/case-context.js';
  * Once per vitest run: say in one line what is missing for kernel cases (they then skip with that
  * reason; unit tests still run), reap what a killed run left behind, and fingerprint the host
  * namespace so teardown can prove the suite left it untouched; at the end, say where the run's
- * artifacts and report are.
+ * artifacts and report are. vitest calls this once per project (unit, kernel, tools) in one
+ * process: the work is done by the first call and the last teardown.
  */
-export default async function setup(project: TestProject) {
+// each project may load this module afresh: the shared state lives on the process
+const state = ((globalThis as { __deadpeerSetup?: { users: number; shared?: Promise<{ problem: string; before?: Record<string, string> }> } }).__deadpeerSetup ??= {
+  users: 0,
+});
+
+async function prepare() {
   process.env.DEADPEER_RUN_ID ??= new Date().toISOString().replace(/[:.]/g, '-');
   const problem = (await preflightProblem()) ?? '';
-  project.provide('kernelCasesBlocked', problem);
   if (problem) {
     process.stderr.write(`deadpeer: kernel cases will be skipped: ${problem}\n`);
-    return;
+    return { problem };
   }
   const reaped = await reapStale();
   if (reaped.length) process.stderr.write(`deadpeer: reaped ${reaped.length} namespace(s) left by a dead run: ${reaped.join(' ')}\n`);
-  const before = await hostFingerprint();
+  return { problem, before: await hostFingerprint() };
+}
+
+export default async function setup(project: TestProject) {
+  state.users += 1;
+  const { problem, before } = await (state.shared ??= prepare());
+  project.provide('kernelCasesBlocked', problem);
   return async () => {
+    state.users -= 1;
+    if (state.users > 0 || !before) return;
     announceRun(resultsDir());
     const changed = fingerprintDiff(before, await hostFingerprint());
     if (changed.length) throw new Error(`deadpeer host guard: the host namespace changed during the run: ${changed.join(', ')}`);
