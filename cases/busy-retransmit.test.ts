@@ -1,12 +1,13 @@
 import { expect, it } from 'vitest';
 import type { Packet } from '../harness/capture.js';
 import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults, type Side } from '../harness/faults.js';
+import { faults } from '../harness/faults.js';
 import { runningKernel } from '../harness/kernel.js';
-import { predictBusy, tailLossProbeMs } from '../harness/model/busy.js';
+import { predictBusy } from '../harness/model/busy.js';
 import type { BusyInput, Prediction } from '../harness/model/types.js';
 import { byProfile } from '../harness/profile.js';
-import { type EndpointSpec, type Observation, type Step, runScenario, sideInput } from '../harness/scenario.js';
+import { tailLossProbe } from '../harness/phases.js';
+import { type EndpointSpec, type Observation, runScenario, sideInput } from '../harness/scenario.js';
 import { accept, arm, awaitClose, connect, established, hold, listen, measureRto, send } from '../harness/steps.js';
 
 /**
@@ -52,26 +53,6 @@ interface BusyOptions {
   silentFor?: number;
 }
 
-/** What the client's kernel reads when the data leaves: the TLP timeout (tcp_schedule_loss_probe). */
-const tailLossProbe = (bytes: number, found: (ms: number | undefined) => void): Step => ({
-  label: 'tail loss probe timeout',
-  run: async (r) => {
-    const info = r.snapshots.filter((s) => s.side === 'client' && s.label === 'rto').at(-1);
-    if (!info) throw new Error('no RTO snapshot (measureRto first)');
-    const sysctl = async (side: Side, name: string) => Number(await r.topo.endpoint(side).helper.sysctl(`net.ipv4.${name}`));
-    found(
-      tailLossProbeMs({
-        hz: r.kernel.hz,
-        srttUs: info.rtt_us,
-        packetsOut: Math.ceil(bytes / info.snd_mss),
-        rtoMs: info.rto_us / 1000,
-        rtoMinUs: r.sysctls.client?.tcp_rto_min_us ?? 200_000,
-        earlyRetrans: await sysctl('client', 'tcp_early_retrans'),
-        sack: (await sysctl('client', 'tcp_sack')) === 1 && (await sysctl('server', 'tcp_sack')) === 1,
-      }),
-    );
-  },
-});
 
 /** One run, and the model's input for it (to ask the model "what if" about the same connection). */
 async function busy(name: string, family: 4 | 6, opts: BusyOptions = {}): Promise<{ obs: Observation; input: BusyInput }> {

@@ -8,6 +8,7 @@ import { advise, humanDuration, predictPhases } from '../harness/advice.js';
 import { runningKernel } from '../harness/kernel.js';
 import { defaultSocket, defaultSysctls } from '../harness/model/features.js';
 import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls } from '../harness/model/types.js';
+import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
 import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../harness/phases.js';
 import { preflightProblem } from '../harness/preflight.js';
 import { PRESETS, type SocketConfig, describeConfig, findPreset, socketOptions } from '../harness/presets.js';
@@ -43,23 +44,10 @@ export interface PhaseResult {
   artifacts?: string;
 }
 
-const KERNEL_SYSCTLS: (keyof TcpSysctls)[] = [
-  'tcp_syn_retries',
-  'tcp_synack_retries',
-  'tcp_retries1',
-  'tcp_retries2',
-  'tcp_keepalive_time',
-  'tcp_keepalive_intvl',
-  'tcp_keepalive_probes',
-  'tcp_syn_linear_timeouts',
-  'tcp_rto_min_us',
-  'tcp_rto_max_ms',
-];
-
 /** The sysctls the user's application runs with: this (host) namespace's, read only. */
 export function hostSysctls(features: KernelFeatures): TcpSysctls {
   const out: TcpSysctls = defaultSysctls(features);
-  for (const k of KERNEL_SYSCTLS) {
+  for (const k of TCP_SYSCTL_NAMES) {
     const f = `/proc/sys/net/ipv4/${k}`;
     if (existsSync(f)) (out as unknown as Record<string, number>)[k] = Number(readFileSync(f, 'utf8').trim());
   }

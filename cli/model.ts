@@ -19,6 +19,7 @@ import type {
   SocketSettings,
   TcpSysctls,
 } from '../harness/model/index.js';
+import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
 
 export interface ModelArgs {
   phase: Phase;
@@ -62,20 +63,6 @@ phases: ${PHASES.join(', ')}
   --kernel X.Y             predict for that kernel release instead of the running one
   -h, --help               this text
 `;
-
-const SYSCTL_NAMES: readonly (keyof TcpSysctls)[] = [
-  'tcp_syn_retries',
-  'tcp_synack_retries',
-  'tcp_retries1',
-  'tcp_retries2',
-  'tcp_keepalive_time',
-  'tcp_keepalive_intvl',
-  'tcp_keepalive_probes',
-  'tcp_syn_linear_timeouts',
-  'tcp_rto_min_us',
-  'tcp_rto_max_ms',
-  'tcp_syncookies',
-];
 
 /** A whole number in [min, max], or an error message saying what is allowed. */
 function intIn(option: string, text: string, min: number, max: number): number | string {
@@ -195,7 +182,7 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
     const m = /^(?:net\.ipv4\.)?([a-z0-9_]+)=(.*)$/.exec(assignment);
     if (!m) return fail(`--sysctl: "${assignment}" is not allowed: expected NAME=VALUE, e.g. tcp_syn_retries=3`);
     const name = m[1] as keyof TcpSysctls;
-    if (!SYSCTL_NAMES.includes(name)) return fail(`--sysctl: unknown sysctl "${m[1]}": expected one of ${SYSCTL_NAMES.join(', ')}`);
+    if (!TCP_SYSCTL_NAMES.includes(name)) return fail(`--sysctl: unknown sysctl "${m[1]}": expected one of ${TCP_SYSCTL_NAMES.join(', ')}`);
     const v = intIn(`--sysctl ${name}`, m[2], 0, 2 ** 31 - 1);
     if (typeof v === 'string') return fail(v);
     args.sysctls[name] = v;

@@ -11,6 +11,7 @@ import { predictSynSent } from './model/syn-sent.js';
 import { predictZeroWindow } from './model/zero-window.js';
 import { predictBusy, tailLossProbeMs } from './model/busy.js';
 import type { KernelFeatures, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
+import { TCP_SYSCTL_NAMES } from './model/types.js';
 import type { UserPhase } from './phases.js';
 import { matchingPresets } from './presets.js';
 import { PORT, now, resultsDir } from './scenario.js';
@@ -198,17 +199,6 @@ export function settingsFrom(o: Record<string, number>, s: TcpSysctls): SocketSe
   };
 }
 
-const SYSCTLS: (keyof TcpSysctls)[] = [
-  'tcp_syn_retries',
-  'tcp_retries2',
-  'tcp_keepalive_time',
-  'tcp_keepalive_intvl',
-  'tcp_keepalive_probes',
-  'tcp_syn_linear_timeouts',
-  'tcp_rto_min_us',
-  'tcp_rto_max_ms',
-];
-
 export async function runApp(spec: AppSpec): Promise<AppReport> {
   const kernel = runningKernel();
   const say = spec.say ?? (() => undefined);
@@ -297,7 +287,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
         DEADPEER_PHASE: spec.phase,
       },
     });
-    const exited = app.then((r) => {
+    void app.then((r) => {
       report.t.exit = now();
       report.app.exitCode = r.exitCode ?? null;
       if (r.signal) report.app.signal = r.signal;
@@ -522,7 +512,7 @@ const hostPort = (addr: string, family: 4 | 6) => (family === 6 ? `[${addr}]:${P
 
 async function readSysctls(h: Topology['client']['helper'], kernel: KernelFeatures): Promise<TcpSysctls> {
   const out = defaultSysctls(kernel) as unknown as Record<string, number>;
-  for (const k of SYSCTLS) {
+  for (const k of TCP_SYSCTL_NAMES) {
     const v = await h.sysctl(`net.ipv4.${k}`);
     if (v !== undefined) out[k] = Number(v);
   }

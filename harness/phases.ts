@@ -1,3 +1,4 @@
+import { readPeerRateLimit } from './window-probes.js';
 import { faults } from './faults.js';
 import type { HelperEvent } from './helper/client.js';
 import { predictBusy, tailLossProbeMs } from './model/busy.js';
@@ -119,14 +120,6 @@ export function busyPhase(s: PhaseSetup): ScenarioSpec {
     ],
   };
 }
-
-/** The server's net.ipv4.tcp_invalid_ratelimit: how often it answers a window probe while alive. */
-export const readPeerRateLimit = (peer: { rateLimitMs?: number }): Step => ({
-  label: 'read the server’s tcp_invalid_ratelimit',
-  run: async (r) => {
-    peer.rateLimitMs = Number(await r.topo.server.helper.sysctl('net.ipv4.tcp_invalid_ratelimit'));
-  },
-});
 
 /**
  * Wait for the n-th window probe (a bare ACK from the client after the window closed). Fails

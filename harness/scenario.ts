@@ -5,6 +5,7 @@ import type { Fault, Side } from './faults.js';
 import type { HelperEvent, SockOpt, TcpInfo, TestSocket } from './helper/client.js';
 import { runningKernel } from './kernel.js';
 import type { KernelFeatures, ModelInput, Phase, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
+import { TCP_SYSCTL_NAMES } from './model/types.js';
 import { ROOT } from './paths.js';
 import { currentProfile, type ProfileName } from './profile.js';
 import { writeTimelineSvg } from './report/timeline-file.js';
@@ -132,20 +133,6 @@ const OPTIONS_READ_BACK: SockOpt[] = [
   'TCP_RTO_MAX_MS',
 ];
 
-const SYSCTLS: (keyof TcpSysctls)[] = [
-  'tcp_syn_retries',
-  'tcp_synack_retries',
-  'tcp_retries1',
-  'tcp_retries2',
-  'tcp_keepalive_time',
-  'tcp_keepalive_intvl',
-  'tcp_keepalive_probes',
-  'tcp_syn_linear_timeouts',
-  'tcp_rto_min_us',
-  'tcp_rto_max_ms',
-  'tcp_syncookies',
-];
-
 /** The live state of a run, handed to every step. */
 export class Run {
   readonly marks: Record<string, number> = {};
@@ -246,7 +233,7 @@ async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sy
   const h = topo.endpoint(side).helper;
   for (const [k, v] of Object.entries(wanted ?? {})) await h.sysctl(`net.ipv4.${k}`, v as number);
   const out: Record<string, number> = {};
-  for (const k of SYSCTLS) {
+  for (const k of TCP_SYSCTL_NAMES) {
     const v = await h.sysctl(`net.ipv4.${k}`);
     if (v !== undefined) out[k] = Number(v);
   }

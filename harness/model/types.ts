@@ -44,6 +44,21 @@ export interface TcpSysctls {
   tcp_syncookies?: number;
 }
 
+/** Every sysctl of TcpSysctls, in the order reports list them (read back per namespace). */
+export const TCP_SYSCTL_NAMES: readonly (keyof TcpSysctls)[] = [
+  'tcp_syn_retries',
+  'tcp_synack_retries',
+  'tcp_retries1',
+  'tcp_retries2',
+  'tcp_keepalive_time',
+  'tcp_keepalive_intvl',
+  'tcp_keepalive_probes',
+  'tcp_syn_linear_timeouts',
+  'tcp_rto_min_us',
+  'tcp_rto_max_ms',
+  'tcp_syncookies',
+];
+
 /** Socket options as read back with getsockopt (0 = "not set, use the sysctl"). */
 export interface SocketSettings {
   keepalive: boolean;
