@@ -1,5 +1,6 @@
 import { endCommands, vethCommand, waitUpCommand, wireEnd, type WireEnd } from '../netns/link.js';
-import { deleteNamespace, listNamespaces, uniqueBase } from '../netns/namespace.js';
+import { existsSync } from 'node:fs';
+import { deleteNamespace, uniqueBase } from '../netns/namespace.js';
 import { applyRules, type NftRule, readDropCounters } from '../netns/nftables.js';
 import { type Fault, nftRulesFor, type Side } from './faults.js';
 import { Helper } from './helper/client.js';
@@ -104,8 +105,8 @@ export class Topology {
 
 /** Namespaces a helper could not remove (it was killed): delete them the ip(8) way. */
 async function removeLeftovers(names: string[]): Promise<void> {
-  const present = new Set(await listNamespaces());
-  const r = await Promise.allSettled(names.filter((n) => present.has(n)).map((n) => deleteNamespace(n)));
+  // the common case is that there is nothing to do: look at /run/netns rather than spawn `ip netns list`
+  const r = await Promise.allSettled(names.filter((n) => existsSync(`/run/netns/${n}`)).map((n) => deleteNamespace(n)));
   const failed = r.find((x): x is PromiseRejectedResult => x.status === 'rejected');
   if (failed) throw failed.reason;
 }
