@@ -1,22 +1,27 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { loadKernelRun, renderKernelsMarkdown } from '../harness/report/kernels.js';
+import { dirname, resolve } from 'node:path';
+import { loadKernelRun, renderKernelsHtml, renderKernelsMarkdown } from '../harness/report/kernels.js';
 
-const USAGE = 'usage: deadpeer kernels [--out FILE] <kernel result folder…>   (folders written by matrix/run.sh, e.g. deadpeer-results/matrix/*)';
+const USAGE = 'usage: deadpeer kernels [--out FILE.md] [--html FILE.html] <kernel result folder…>   (folders written by matrix/run.sh, e.g. deadpeer-results/matrix/*)';
 
 /**
  * `deadpeer kernels <dirs…>`: the cross-kernel table (markdown) from the folders the kernel matrix
- * left, one per kernel; to stdout, or to --out (matrix/run.sh writes docs/KERNELS.md this way).
+ * left, one per kernel; markdown to stdout or to --out (matrix/run.sh writes docs/KERNELS.md this
+ * way), and with --html the same table as a page linking each kernel's run report.
  * Exit 0 when every kernel ran and agreed with its model, 1 otherwise (the table is written anyway).
  */
 export function runKernels(argv: string[]): number {
   let out: string | undefined;
+  let html: string | undefined;
   const dirs: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--out') {
       out = argv[++i];
       if (!out) return usage('--out needs a file');
+    } else if (a === '--html') {
+      html = argv[++i];
+      if (!html) return usage('--html needs a file');
     } else if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE + '\n');
       return 0;
@@ -32,6 +37,10 @@ export function runKernels(argv: string[]): number {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, md);
   } else process.stdout.write(md);
+  if (html) {
+    mkdirSync(dirname(html), { recursive: true });
+    writeFileSync(html, renderKernelsHtml(runs, { baseDir: dirname(resolve(html)), generatedAt: new Date() }));
+  }
   const bad = runs.some((r) => r.noResult || r.exitCode !== 0 || r.failures.length);
   return bad ? 1 : 0;
 }

@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { parseRelease } from '../model/features.js';
 import type { Phase } from '../model/types.js';
 import type { Observation } from '../scenario.js';
 import { judgeTimeline, matchingPackets, observedEnd } from '../verdict.js';
 import { loadObservations } from './summary.js';
+import { esc } from './svg-kit.js';
 
 /**
  * The cross-kernel table (docs/KERNELS.md): phase × kernel → what the kernel did (errno, close
@@ -299,4 +300,52 @@ export function renderKernelsMarkdown(input: KernelRun[], opts: { generatedAt?: 
     }
   }
   return out.join('\n').replace(/\n{3,}/g, '\n\n');
+}
+
+/**
+ * The same table as an HTML page for the kernel matrix's result folder (kernels.html next to the
+ * kernel folders): each kernel's column links to that kernel's own run report (report.html, with
+ * every case's timeline picture), each cell to the case's folder. Links are relative to `baseDir`.
+ */
+export function renderKernelsHtml(input: KernelRun[], opts: { baseDir: string; generatedAt?: Date }): string {
+  const runs = sortRuns(input);
+  const rows = buildRows(runs);
+  const link = (path: string, label: string) => (existsSync(path) ? `<a href="${esc(encodeURI(relative(opts.baseDir, path)))}">${label}</a>` : label);
+  const reportOf = (r: KernelRun) => {
+    const dirs = existsSync(join(r.dir, 'results')) ? readdirSync(join(r.dir, 'results')) : [];
+    return dirs.map((d) => join(r.dir, 'results', d, 'report.html')).find(existsSync);
+  };
+  const th = runs.map((r) => `<th>${link(reportOf(r) ?? '', esc(kernelLabel(r)))}</th>`).join('');
+  const kernelRows = runs
+    .map((r) => {
+      const m = r.meta;
+      const tests = r.noResult ? `<b class="bad">no result: ${esc(r.noResult)}</b>` : r.tests ? `${r.tests.passed}/${r.tests.total} passed${r.tests.failed ? `, <b class="bad">${r.tests.failed} failed</b>` : ''}${r.tests.skipped ? `, ${r.tests.skipped} skipped` : ''}` : `exit ${r.exitCode}`;
+      const cells = [kernelLabel(r), m?.release ?? '?', accelText(m?.accel), String(m?.hz ?? '?'), yesNo(m?.probes.tcp_syn_linear_timeouts), yesNo(m?.probes.tcp_rto_min_us), yesNo(m?.probes.tcp_rto_max_ms)].map((c) => `<td>${esc(c)}</td>`);
+      return `<tr>${cells.join('')}<td>${tests}</td><td>${r.wallS ?? '?'} s</td></tr>`;
+    })
+    .join('\n');
+  const body = rows
+    .map((row) => {
+      const cells = runs.map((r) => {
+        const c = row.cells[r.id];
+        return `<td class="${c ? (c.agrees ? 'ok' : 'bad') : ''}">${esc(renderCell(c).replace(/\\\|/g, '|'))}</td>`;
+      });
+      return `<tr><td>${esc(row.phase)}</td><td class="name">${esc(row.name)}</td><td>v${row.family}</td>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>deadpeer across kernels</title>
+<style>
+body{font:14px/1.45 system-ui,sans-serif;color:#1f2933;margin:0 24px 40px}
+table{border-collapse:collapse;margin:8px 0 20px}th,td{border:1px solid #d5dae0;padding:4px 8px;vertical-align:top;text-align:left}
+td.name{font-family:monospace}td.ok{background:#eef8f1}td.bad{background:#fbe4e1}.bad{color:#c0392b}
+</style></head><body>
+<h1>deadpeer across kernels</h1>
+<p>Each kernel ran the same cases, judged against the model of that kernel (read back from it). A column's heading opens that kernel's run report.${opts.generatedAt ? ` Generated ${esc(opts.generatedAt.toISOString())}.` : ''}</p>
+<table><thead><tr><th>kernel</th><th>release</th><th>ran on</th><th>HZ</th><th>linear SYN backoff (6.5+)</th><th>tcp_rto_min_us (6.11+)</th><th>tcp_rto_max_ms (6.15+)</th><th>tests</th><th>wall</th></tr></thead>
+${kernelRows}</table>
+<table><thead><tr><th>phase</th><th>case</th><th>IP</th>${th}</tr></thead>
+${body}</table>
+</body></html>
+`;
 }

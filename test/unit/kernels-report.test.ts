@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runKernels } from '../../cli/kernels.js';
 import { predictSynSent } from '../../harness/model/index.js';
-import { cellFor, loadKernelRun, renderKernelsMarkdown } from '../../harness/report/kernels.js';
+import { cellFor, loadKernelRun, renderKernelsHtml, renderKernelsMarkdown } from '../../harness/report/kernels.js';
 import type { CloseEvent, Observation } from '../../harness/scenario.js';
 import { inputFor } from './model-fixtures.js';
 
@@ -128,6 +128,15 @@ describe('the cross-kernel table', () => {
     // failures are listed per kernel, one line each, without ANSI colours
     expect(md).toContain('- cases/syn-sent.test.ts › SYN-SENT over IPv4 retransmits: Error: diverged');
     expect(md).toMatch(/### host \(6\.18\.44-fc-v657\)\n\n- syn-sent\/tcp_syn_retries \(IPv4\) disagrees with the model: unexpected: client SYN/);
+  });
+
+  it('the HTML page has the same cells, coloured by verdict, and links each kernel to its run report', () => {
+    mkdirSync(join(k61, 'results', 'run'), { recursive: true });
+    writeFileSync(join(k61, 'results', 'run', 'report.html'), '<html></html>');
+    const html = renderKernelsHtml([kHost, k61].map(loadKernelRun), { baseDir: root });
+    expect(html).toContain('<th><a href="6.1/results/run/report.html">6.1</a></th>');
+    expect(html).toContain('<td class="ok">ETIMEDOUT 15.31 s · 4 SYN: 0, 1.02, 3.04, 7.14 · ✓ model</td>');
+    expect(html).toMatch(/<td class="bad">ETIMEDOUT 19\.30 s · 9 SYN/);
   });
 
   it('deadpeer kernels: writes the table, exit 1 when a kernel failed, 2 on bad usage', () => {
