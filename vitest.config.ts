@@ -1,11 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Three groups, run one after the other (sequence.groupOrder):
- * 1. unit   — pure code, no root, seconds;
- * 2. kernel — the cases and the harness's own kernel tests. They spend their time waiting for
+ * Three projects in two groups, one group after the other (sequence.groupOrder):
+ * 1. unit   — pure code, no root, seconds — together with
+ *    kernel — the cases and the harness's own kernel tests. They spend their time waiting for
  *    kernel timers, not computing, so many run at once even on 2 cores (each has its namespaces);
- * 3. tools  — `deadpeer check` / `exec` / the run report, which start whole CLI processes and many
+ * 2. tools  — `deadpeer check` / `exec` / the run report, which start whole CLI processes and many
  *    scenarios each. Kept apart so they never compete with the cases for the CPU: a case's
  *    timestamps are the kernel's, but its wake-ups and guards are not.
  * Forks (not threads): helper processes and signal handlers need a real process per worker.
@@ -24,8 +24,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'kernel', include: ['cases/**/*.test.ts', 'test/*.test.ts'], exclude: TOOLS, sequence: { groupOrder: 1 } } },
-      { extends: true, test: { name: 'tools', include: TOOLS, sequence: { groupOrder: 2 } } },
+      { extends: true, test: { name: 'kernel', include: ['cases/**/*.test.ts', 'test/*.test.ts'], exclude: TOOLS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'tools', include: TOOLS, sequence: { groupOrder: 1 } } },
     ],
   },
 });
