@@ -9,6 +9,7 @@ import { TCP_SYSCTL_NAMES } from './model/types.js';
 import { ROOT } from './paths.js';
 import { currentProfile, type ProfileName } from './profile.js';
 import { writeTimelineSvg } from './report/timeline-file.js';
+import { specProblems } from './spec-check.js';
 import { Topology } from './topology.js';
 
 /** The port every scenario listens on: namespaces isolate, so every pair can reuse it. */
@@ -255,6 +256,8 @@ const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$
  * (vitest's timeout rejects the awaiting test; the finally below still runs).
  */
 export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
+  const problems = specProblems(spec);
+  if (problems.length) throw new Error(`scenario ${JSON.stringify(spec.name)}: ${problems.join('; ')}`);
   const kernel = runningKernel();
   const topo = await Topology.create();
   const dir = join(resultsDir(), slug(`${spec.name}-ipv${spec.family}`));

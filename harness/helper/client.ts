@@ -17,23 +17,25 @@ export function helperProblem(): string | undefined {
 }
 
 /** Socket options the helper knows; values in the kernel's units (seconds, ms, bytes). */
-export type SockOpt =
-  | 'SO_KEEPALIVE'
-  | 'SO_RCVBUF'
-  | 'SO_SNDBUF'
-  | 'SO_REUSEADDR'
-  | 'TCP_KEEPIDLE'
-  | 'TCP_KEEPINTVL'
-  | 'TCP_KEEPCNT'
-  | 'TCP_USER_TIMEOUT'
-  | 'TCP_SYNCNT'
-  | 'TCP_DEFER_ACCEPT'
-  | 'TCP_NOTSENT_LOWAT'
-  | 'TCP_NODELAY'
-  | 'TCP_MAXSEG'
-  | 'TCP_RTO_MAX_MS'
-  | 'TCP_RTO_MIN_US'
-  | 'TCP_LINGER2';
+export const SOCK_OPTS = [
+  'SO_KEEPALIVE',
+  'SO_RCVBUF',
+  'SO_SNDBUF',
+  'SO_REUSEADDR',
+  'TCP_KEEPIDLE',
+  'TCP_KEEPINTVL',
+  'TCP_KEEPCNT',
+  'TCP_USER_TIMEOUT',
+  'TCP_SYNCNT',
+  'TCP_DEFER_ACCEPT',
+  'TCP_NOTSENT_LOWAT',
+  'TCP_NODELAY',
+  'TCP_MAXSEG',
+  'TCP_RTO_MAX_MS',
+  'TCP_RTO_MIN_US',
+  'TCP_LINGER2',
+] as const;
+export type SockOpt = (typeof SOCK_OPTS)[number];
 
 /** TCP_INFO + SIOCOUTQ/SIOCINQ as the helper reports them. */
 export interface TcpInfo {

@@ -1,0 +1,39 @@
+import { SOCK_OPTS } from './helper/client.js';
+import type { ScenarioSpec } from './scenario.js';
+
+const PHASES = ['syn-sent', 'syn-recv', 'defer-accept', 'idle', 'busy', 'zero-window'];
+const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+/**
+ * What is wrong with a scenario spec, each problem naming the field, the value and what is allowed.
+ * Checked before anything is created, so a bad spec leaves nothing behind. (TypeScript catches most
+ * of this at compile time; specs also come from JavaScript and from configuration.)
+ */
+export function specProblems(spec: ScenarioSpec): string[] {
+  const out: string[] = [];
+  const show = (v: unknown) => JSON.stringify(v);
+  if (typeof spec.name !== 'string' || !spec.name.trim()) out.push(`name: ${show(spec.name)} is not allowed: a non-empty string`);
+  if (spec.family !== 4 && spec.family !== 6) out.push(`family: ${show(spec.family)} is not allowed: 4 or 6`);
+  if (!PHASES.includes(spec.phase)) out.push(`phase: ${show(spec.phase)} is not allowed: one of ${PHASES.join(', ')}`);
+  if (spec.subject !== undefined && spec.subject !== 'client' && spec.subject !== 'server')
+    out.push(`subject: ${show(spec.subject)} is not allowed: "client" or "server"`);
+  if (typeof spec.model !== 'function') out.push('model: must be a function (settings read back → Prediction)');
+  if (!Array.isArray(spec.steps) || !spec.steps.length) out.push('steps: must be a non-empty list of steps');
+  else
+    spec.steps.forEach((s, i) => {
+      if (!s || typeof s.run !== 'function' || typeof s.label !== 'string') out.push(`steps[${i}]: not a step (needs a label and a run function)`);
+    });
+  for (const side of ['client', 'server'] as const) {
+    const e = spec[side];
+    if (e === undefined) continue;
+    for (const [k, v] of Object.entries(e.options ?? {})) {
+      if (!(SOCK_OPTS as readonly string[]).includes(k)) out.push(`${side}.options.${k}: unknown socket option: one of ${SOCK_OPTS.join(', ')}`);
+      else if (!isInt(v)) out.push(`${side}.options.${k}: ${show(v)} is not allowed: a 32-bit integer`);
+    }
+    for (const [k, v] of Object.entries(e.sysctls ?? {})) {
+      if (!/^tcp_[a-z0-9_]+$/.test(k)) out.push(`${side}.sysctls.${k}: not allowed: a net.ipv4.tcp_* sysctl name (short form, e.g. tcp_syn_retries)`);
+      else if (!isInt(v) || (v as number) < 0) out.push(`${side}.sysctls.${k}: ${show(v)} is not allowed: a whole number ≥ 0`);
+    }
+  }
+  return out;
+}
