@@ -57,8 +57,6 @@ async function zeroWindow(name: string, family: 4 | 6, spec: ZeroWindowSpec): Pr
         peerGoneAtS: peer.goneAtS,
       }),
     steps: [
-      // a wire that just came up can lose the first SYN: the handshake then gives no RTT sample and the
-      // RTO falls back to 3 s (RFC 6298 5.7), stretching every probe interval 15-fold
       listen(),
       connect(),
       established(),
