@@ -135,8 +135,6 @@ async function drain(family: 4 | 6): Promise<DrainRun> {
         peerLastAnswerAtS: peer.lastAnswerAtS,
       }),
     steps: [
-      // a wire that just came up can lose the first SYN: the handshake then gives no RTT sample and the
-      // RTO falls back to 3 s (RFC 6298 5.7), stretching every probe interval 15-fold
       listen(),
       connect(),
       established(),
