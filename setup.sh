@@ -8,9 +8,10 @@ say() { printf 'deadpeer setup: %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { say "must run as root (it installs packages; the cases create network namespaces)"; exit 1; }
 
 # command -> Debian package that provides it (tcpdump and chromium: the report's tests read the
-# pcaps back and render the HTML report in a real headless browser)
+# pcaps back and render the HTML report in a real headless browser; python3 runs an example
+# client under `deadpeer exec`)
 need=()
-for pair in ip:iproute2 nft:nftables cc:gcc make:make node:nodejs npm:npm tcpdump:tcpdump chromium:chromium; do
+for pair in ip:iproute2 nft:nftables cc:gcc make:make node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
