@@ -84,14 +84,17 @@ export const awaitClose = (opts: { aliveFor?: number } = {}): Step => ({
     const sock = r.subjectSocket();
     if (!sock) throw new Error(`no ${r.subject} socket to watch`);
     const origin = r.marks.connect ?? now();
+    // The phase's t = 0 lies at or before this moment (the steps that make it came first), so the
+    // guard runs from now: timing it from connect() would cut the wait short when setup was slow.
+    const from = Math.max(origin, now());
     if (pred.closeAt === null) {
       const lastEvent = pred.events.length ? pred.events[pred.events.length - 1]!.t : 0;
-      const until = origin + lastEvent + (opts.aliveFor ?? 3);
+      const until = from + lastEvent + (opts.aliveFor ?? 3);
       const held = new Promise((res) => setTimeout(res, Math.max(0, until - now()) * 1000));
       await withProgress(`${r.spec.name} (IPv${r.family})`, origin, { holdS: until - origin }, held);
       return;
     }
-    const deadline = origin + pred.closeAt * 1.25 + 5;
+    const deadline = from + pred.closeAt * 1.25 + 5;
     try {
       await withProgress(`${r.spec.name} (IPv${r.family})`, origin, { closeAtS: pred.closeAt }, sock.whenClosed(Math.max(0, deadline - now()) * 1000));
     } catch {

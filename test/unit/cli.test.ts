@@ -10,7 +10,8 @@ const BIN = join(ROOT, 'bin', 'deadpeer.js');
 const built = existsSync(join(ROOT, 'dist', 'cli', 'main.js'));
 const run = (...args: string[]) => execa('node', [BIN, ...args], { reject: false });
 
-describe.skipIf(!built)('deadpeer CLI input handling', () => {
+// each test starts node processes: a guard of 30 s, not the default 10 s, for a loaded machine
+describe.skipIf(!built)('deadpeer CLI input handling', { timeout: 30_000 }, () => {
   it('unknown command: one line naming the commands, exit 2', async () => {
     const r = await run('frobnicate');
     expect(r.exitCode).toBe(2);
