@@ -60,20 +60,27 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await tmp.cleanup();
   }
-  const failures = new Map<string, number>();
+  // by test: how often, and the first line of each distinct failure (the verdict's own words)
+  const failures = new Map<string, { count: number; why: Set<string> }>();
   for (const r of runs)
     for (const f of r.report?.testResults ?? [])
       for (const a of f.assertionResults)
         if (a.status === 'failed') {
           const key = `${f.name.replace(ROOT + '/', '')} › ${a.fullName}`;
-          failures.set(key, (failures.get(key) ?? 0) + 1);
+          const entry = failures.get(key) ?? { count: 0, why: new Set<string>() };
+          entry.count++;
+          entry.why.add(`run ${r.label}: ${(a.failureMessages?.[0] ?? '').split('\n')[0]!.slice(0, 240)}`);
+          failures.set(key, entry);
         }
   const total = runs.reduce((s, r) => s + (r.report?.numTotalTests ?? 0), 0);
   const failed = runs.reduce((s, r) => s + (r.report?.numFailedTests ?? 0), 0);
   const broken = runs.filter((r) => !r.report).length;
   process.stdout.write(`\nsoak: ${runs.length} suite runs (${Math.ceil(n / 2)} alone, ${n - Math.ceil(n / 2)} two at once), ${total} tests, ${failed} failed${broken ? `, ${broken} runs without a report` : ''}\n`);
   process.stdout.write(`wall per suite: min ${Math.min(...runs.map((r) => r.seconds)).toFixed(1)} s, max ${Math.max(...runs.map((r) => r.seconds)).toFixed(1)} s\n`);
-  for (const [k, v] of [...failures].sort((a, b) => b[1] - a[1])) process.stdout.write(`  ${v}× ${k}\n`);
+  for (const [k, v] of [...failures].sort((a, b) => b[1].count - a[1].count)) {
+    process.stdout.write(`  ${v.count}× ${k}\n`);
+    for (const why of v.why) process.stdout.write(`      ${why}\n`);
+  }
   return failed || broken ? 1 : 0;
 }
 

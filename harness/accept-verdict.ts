@@ -1,7 +1,8 @@
 import type { HelperEvent } from './helper/client.js';
 import type { Prediction } from './model/types.js';
 import type { Observation } from './scenario.js';
-import { CAPTURE_SLACK, USERSPACE_SLACK, windows } from './verdict.js';
+import type { Packet } from './capture.js';
+import { CAPTURE_SLACK, windows } from './verdict.js';
 
 /**
  * Judging when accept() got the connection (syn-recv, defer-accept) against Prediction.acceptAt,
@@ -9,14 +10,20 @@ import { CAPTURE_SLACK, USERSPACE_SLACK, windows } from './verdict.js';
  * a client packet, and that packet either answers a SYN+ACK the server resent on its timer
  * (then the accept inherits that SYN+ACK's window: the veth round trip is microseconds) or was
  * sent by the client at a time the run measured and fed to the model (then no timer is involved:
- * one jiffy early, as every model time is rounded up to jiffies). USERSPACE_SLACK covers the
- * helper's wake-up between the kernel queueing the child and accept() returning.
+ * one jiffy early, as every model time is rounded up to jiffies).
+ *
+ * What is judged is the kernel's moment, not the scheduler's: tcp_check_req() creates the child
+ * and queues it for accept() while it processes the client packet that completes the handshake,
+ * so the time is that packet's capture time (kernel-stamped). The helper's accept() wake-up comes
+ * after it, by however long a loaded machine takes; it must not come before, and it is reported.
  */
 export interface AcceptVerdict {
   predicted: number | null;
   window: [number, number] | null;
-  /** s from origin of the helper's 'accepted' event; null = accept() never returned */
+  /** s from origin of the client packet that put the connection on the accept queue; null = accept() never returned */
   observed: number | null;
+  /** s from origin when the helper's accept() returned it */
+  returned: number | null;
   ok: boolean;
   /** one line saying what went wrong, '' when ok */
   problem: string;
@@ -34,23 +41,32 @@ export function acceptWindow(pred: Prediction, hz: number): [number, number] | n
   const w = windows(pred, hz);
   const answered = pred.events.findIndex((e) => e.side === 'server' && e.packet === 'SYN-ACK' && e.t === at);
   if (answered >= 0) {
-    const [lo, hi] = w.events[answered]!;
-    return [lo, hi + USERSPACE_SLACK];
+    return w.events[answered]!;
   }
-  return [at - early, at + CAPTURE_SLACK + USERSPACE_SLACK];
+  return [at - early, at + CAPTURE_SLACK];
+}
+
+/** The packet that completed the handshake: the client's last packet the server received before accept() returned. */
+export function completingPacket(obs: Observation, acceptedT: number): Packet | undefined {
+  return obs.packets.filter((p) => p.from === 'client' && !p.dropped && p.t <= acceptedT).at(-1);
 }
 
 export function judgeAccept(obs: Observation, pred: Prediction = obs.prediction): AcceptVerdict {
   if (pred.acceptAt === undefined) throw new Error(`${obs.name}: the ${pred.phase} model says nothing about accept()`);
   const all = acceptedEvents(obs);
-  const observed = all.length ? all[0]!.t - obs.origin : null;
+  const returned = all.length ? all[0]!.t - obs.origin : null;
+  const completing = all.length ? completingPacket(obs, all[0]!.t) : undefined;
+  const observed = completing ? completing.t - obs.origin : null;
   const window = acceptWindow(pred, obs.kernel.hz);
   let problem = '';
   if (all.length > 1) problem = `accept() returned ${all.length} connections; the run makes one`;
+  else if (returned !== null && !completing) problem = `accept() returned the connection at ${returned.toFixed(3)} s, but no client packet had reached the server by then`;
   else if (window === null) {
-    if (observed !== null) problem = `accept() returned the connection at ${observed.toFixed(3)} s, but the model says it never reaches the accept queue`;
+    if (returned !== null) problem = `accept() returned the connection at ${returned.toFixed(3)} s, but the model says it never reaches the accept queue`;
   } else if (observed === null) problem = `accept() never returned; predicted at ${pred.acceptAt!.toFixed(3)} s`;
   else if (observed < window[0] || observed > window[1])
-    problem = `accept() returned at ${observed.toFixed(3)} s; predicted ${pred.acceptAt!.toFixed(3)} s (allowed ${window[0].toFixed(3)}…${window[1].toFixed(3)})`;
-  return { predicted: pred.acceptAt, window, observed, ok: problem === '', problem };
+    problem =
+      `the client's ${completing!.kind} that completed the handshake came at ${observed.toFixed(3)} s (accept() returned at ${returned!.toFixed(3)} s); ` +
+      `predicted ${pred.acceptAt!.toFixed(3)} s (allowed ${window[0].toFixed(3)}…${window[1].toFixed(3)})`;
+  return { predicted: pred.acceptAt, window, observed, returned, ok: problem === '', problem };
 }

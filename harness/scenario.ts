@@ -85,6 +85,8 @@ export interface TimerState {
   timer: 'off' | 'on' | 'keepalive' | 'timewait' | 'persist' | 'unknown';
   expiresMs: number;
   retrans: number;
+  /** 'gone' only: when a lookup last found it; it left the tables in (aliveT, t] */
+  aliveT?: number;
 }
 
 /** Everything a run produced, on one clock (CLOCK_MONOTONIC seconds), enough to judge it alone. */
@@ -318,6 +320,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
       timer: e.timer as TimerState['timer'],
       expiresMs: e.expires_ms as number,
       retrans: e.retrans as number,
+      ...(typeof e.alive_t === 'number' ? { aliveT: e.alive_t } : {}),
     }));
   const sock = run.subjectSocket();
   const closed = sock?.closedEvent();

@@ -97,12 +97,17 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
     if (!closeOk) problems.push(`closed with ${obs.close!.errno} at ${closeObserved!.toFixed(3)} s, but the model says it never gives up`);
   } else {
     const errnoOk = pred.errno === null || obs.close?.errno === pred.errno;
-    closeOk = closeObserved !== null && errnoOk && closeObserved >= w.close![0] && closeObserved <= w.close![1];
-    if (closeObserved === null) problems.push(`still alive at the end of the run (${(obs.end - obs.origin).toFixed(3)} s); predicted ${pred.errno} at ${pred.closeAt.toFixed(3)} s`);
-    else if (!closeOk)
+    const [lo, hi] = w.close!;
+    const span = observedEndSpan(obs, pred);
+    // the end happened somewhere in span: it agrees if that can be inside the window
+    closeOk = span !== null && errnoOk && span[1] >= lo && span[0] <= hi;
+    if (closeObserved === null) problems.push(`still alive at the end of the run (${(obs.end - obs.origin).toFixed(3)} s); predicted ${pred.errno ?? 'the end'} at ${pred.closeAt.toFixed(3)} s`);
+    else if (!closeOk) {
+      const seen = span![0] === span![1] ? `at ${closeObserved.toFixed(3)} s` : `between ${span![0].toFixed(3)} s (last seen alive) and ${span![1].toFixed(3)} s`;
       problems.push(
-        `closed with ${obs.close?.errno ?? '(no errno: gone from the kernel)'} at ${closeObserved!.toFixed(3)} s; predicted ${pred.errno} at ${pred.closeAt.toFixed(3)} s (allowed ${w.close![0].toFixed(3)}…${w.close![1].toFixed(3)})`,
+        `closed with ${obs.close?.errno ?? '(no errno: gone from the kernel)'} ${seen}; predicted ${pred.errno ?? 'the end'} at ${pred.closeAt.toFixed(3)} s (allowed ${lo.toFixed(3)}…${hi.toFixed(3)})`,
       );
+    }
   }
   return {
     ok: problems.length === 0,
@@ -118,10 +123,20 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
  * the moment sock_diag stopped finding it in the subject side's kernel tables.
  */
 export function observedEnd(obs: Observation, pred: Prediction = obs.prediction): number | null {
-  if (obs.close) return obs.close.t - obs.origin;
+  return observedEndSpan(obs, pred)?.[1] ?? null;
+}
+
+/**
+ * The same as an interval, s from origin: [t, t] for a close event; for a sock_diag 'gone', from
+ * the last lookup that still found the connection to the first that did not — both stamped when
+ * the kernel answered, so the scheduler's delays widen the interval but never move it.
+ */
+export function observedEndSpan(obs: Observation, pred: Prediction = obs.prediction): [number, number] | null {
+  if (obs.close) return [obs.close.t - obs.origin, obs.close.t - obs.origin];
   if (pred.errno !== null) return null;
   const gone = obs.timers.find((s) => s.side === obs.subject && s.ev === 'gone' && s.t >= obs.origin);
-  return gone ? gone.t - obs.origin : null;
+  if (!gone) return null;
+  return [(gone.aliveT ?? gone.t) - obs.origin, gone.t - obs.origin];
 }
 
 /** Per-event error (observed − predicted) in ms, for the closing notes and the benchmark. */

@@ -6,11 +6,13 @@ import { deleteNamespace, listNamespaces, ownerOf, processStartTicks } from './n
  * without our prefix. Deleting a namespace takes its veth and nft table with it; helpers exit on
  * their own when their controller's pipe closes.
  */
-export async function reapStale(): Promise<string[]> {
+export async function reapStale(only?: { ownerPid: number }): Promise<string[]> {
   const reaped: string[] = [];
   for (const name of await listNamespaces()) {
     const owner = ownerOf(name);
     if (!owner) continue;
+    // a test reaps only the run it killed: two suites at once must not reap each other's evidence
+    if (only && owner.pid !== only.ownerPid) continue;
     if (processStartTicks(owner.pid) === owner.start) continue; // its run is alive
     await deleteNamespace(name);
     reaped.push(name);

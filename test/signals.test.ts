@@ -65,8 +65,9 @@ kernelCases('cleanup when the run is interrupted or killed', () => {
     await child;
     await settle(() => helpers.every((h) => !alive(h)));
     expect(await namespacesOf(pid)).toHaveLength(2);
-    // the reaper (run by every suite's global setup and by `deadpeer reap`) removes them
-    const reaped = await reapStale();
+    // the reaper (run by every suite's global setup and by `deadpeer reap`) removes them; here
+    // limited to this dead run, so that a second suite running at once keeps its own evidence
+    const reaped = await reapStale({ ownerPid: pid });
     expect(reaped.filter((n) => n.startsWith(`dp-${pid}x`))).toHaveLength(2);
     expect(await namespacesOf(pid)).toEqual([]);
   });

@@ -823,6 +823,7 @@ static int diag_fd = -1;
 static double diag_interval = 0.005, diag_next;
 struct watch {
     int used, seen, family, state, timer, retrans;
+    double alive_t; /* when a lookup last found it in the kernel's tables */
     uint8_t src[16], dst[16];
     uint16_t sport, dport;
 };
@@ -834,8 +835,10 @@ static const char *timer_name(int t) {
     return t >= 0 && t < 5 ? n[t] : n[5];
 }
 
-static void diag_emit(struct watch *w, int expires, const char *ev) {
-    o_begin(ev, mono_now());
+/* t is the lookup's own time: the kernel answers an inet_diag request inside send(), so the
+ * sample is the state at that moment, however late this process gets to print it. */
+static void diag_emit(struct watch *w, double t, int expires, const char *ev) {
+    o_begin(ev, t);
     o_num("family", w->family);
     o_num("sport", w->sport);
     o_num("dport", w->dport);
@@ -843,6 +846,8 @@ static void diag_emit(struct watch *w, int expires, const char *ev) {
     o_str("timer", timer_name(w->timer));
     o_num("expires_ms", expires);
     o_num("retrans", w->retrans);
+    /* a 'gone' happened after the last lookup that still found it: (alive_t, t] */
+    if (ev[0] == 'g') o_dbl("alive_t", w->alive_t);
     o_end();
 }
 
@@ -860,6 +865,7 @@ static void diag_lookup(struct watch *w) {
     memcpy(req.r.id.idiag_src, w->src, 16);
     memcpy(req.r.id.idiag_dst, w->dst, 16);
     req.r.id.idiag_cookie[0] = req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+    double t = mono_now();
     if (send(diag_fd, &req, sizeof req, 0) < 0) return;
     static char buf[8192];
     ssize_t n = recv(diag_fd, buf, sizeof buf, 0);
@@ -871,19 +877,20 @@ static void diag_lookup(struct watch *w) {
     int st = h->nlmsg_type == NLMSG_ERROR ? -1 : ((struct inet_diag_msg *)NLMSG_DATA(h))->idiag_state;
     if (st < 0 || st == 10 /* LISTEN */ || st == 7 /* CLOSE: a bound socket, never a live connection */) {
         if (w->seen) {
-            diag_emit(w, 0, "gone");
+            diag_emit(w, t, 0, "gone");
             w->seen = 0;
             w->state = -1;
         }
         return;
     }
     struct inet_diag_msg *m = NLMSG_DATA(h);
+    w->alive_t = t;
     if (!w->seen || w->state != m->idiag_state || w->timer != m->idiag_timer || w->retrans != m->idiag_retrans) {
         w->seen = 1;
         w->state = m->idiag_state;
         w->timer = m->idiag_timer;
         w->retrans = m->idiag_retrans;
-        diag_emit(w, (int)m->idiag_expires, "timer");
+        diag_emit(w, t, (int)m->idiag_expires, "timer");
     }
 }
 

@@ -14,8 +14,8 @@ export const ORIGIN = 1000;
 
 /** [t (s from origin), sender, tcpdump flags, len, dropped?, what it re-sends: a probe (snd_nxt − 1) or the last segment] */
 export type PacketSpec = [number, Side, string, number, boolean?, ('probe' | 'resend')?];
-/** [t, side, timer, expires ms, retrans] or [t, side, 'gone'] */
-export type TimerSpec = [number, Side, TimerState['timer'], number, number, string?] | [number, Side, 'gone'];
+/** [t, side, timer, expires ms, retrans] or [t, side, 'gone', last seen alive at] */
+export type TimerSpec = [number, Side, TimerState['timer'], number, number, string?] | [number, Side, 'gone', number?];
 
 export interface ObservationSpec {
   name?: string;
@@ -48,7 +48,7 @@ export function buildObservation(o: ObservationSpec): Observation {
   });
   const timers: TimerState[] = (o.timers ?? []).map((s) =>
     s[2] === 'gone'
-      ? { t: ORIGIN + s[0], side: s[1], ev: 'gone', sport: 1, dport: 2, state: 'GONE', timer: 'off', expiresMs: 0, retrans: 0 }
+      ? { t: ORIGIN + s[0], side: s[1], ev: 'gone', sport: 1, dport: 2, state: 'GONE', timer: 'off', expiresMs: 0, retrans: 0, ...(s[3] === undefined ? {} : { aliveT: ORIGIN + s[3] }) }
       : { t: ORIGIN + s[0], side: s[1], ev: 'timer', sport: 1, dport: 2, state: s[5] ?? 'ESTABLISHED', timer: s[2], expiresMs: s[3], retrans: s[4] },
   );
   const prediction: Prediction = {
