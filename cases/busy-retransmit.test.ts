@@ -6,10 +6,9 @@ import { runningKernel } from '../harness/kernel.js';
 import { predictBusy } from '../harness/model/busy.js';
 import type { BusyInput, Prediction } from '../harness/model/types.js';
 import { byProfile } from '../harness/profile.js';
-import { tailLossProbe } from '../harness/phases.js';
-import { type EndpointSpec, type Observation, runScenario, sideInput } from '../harness/scenario.js';
+import { type BusyOptions, busyPhase } from '../harness/phases.js';
+import { type EndpointSpec, type Observation, runScenario } from '../harness/scenario.js';
 import { USERSPACE_SLACK } from '../harness/verdict.js';
-import { accept, arm, awaitClose, connect, established, hold, listen, measureRto, send } from '../harness/steps.js';
 
 /**
  * Busy ESTABLISHED: the client has written data that the peer, gone, never acknowledges (every
@@ -47,38 +46,11 @@ const RETRIES2_TIMEOUT = { timeout: timeoutFor(byProfile({ fast: 14, faithful: 9
  */
 const USER_TIMEOUT_MS = 5002;
 
-interface BusyOptions {
-  client?: EndpointSpec;
-  bytes?: number;
-  /** seconds the peer is already silent (blackhole armed) before the client writes */
-  silentFor?: number;
-}
-
-
 /** One run, and the model's input for it (to ask the model "what if" about the same connection). */
-async function busy(name: string, family: 4 | 6, opts: BusyOptions = {}): Promise<{ obs: Observation; input: BusyInput }> {
-  const bytes = opts.bytes ?? ONE_SEGMENT;
-  let tlpMs: number | undefined;
+async function busy(name: string, family: 4 | 6, opts: { client?: EndpointSpec } & Omit<BusyOptions, 'onModelInput'> = {}): Promise<{ obs: Observation; input: BusyInput }> {
   let input: BusyInput | undefined;
-  const obs = await runScenario({
-    name: `busy-retransmit/${name}`,
-    phase: 'busy',
-    family,
-    client: opts.client,
-    model: (s) => predictBusy((input = { ...sideInput(s, 'client'), rtoMs: s.rtoMs!, ...(tlpMs === undefined ? {} : { tlpMs }) })),
-    steps: [
-      listen(),
-      connect(),
-      established(),
-      accept(),
-      measureRto('client'),
-      tailLossProbe(bytes, (ms) => (tlpMs = ms)),
-      arm(faults.blackhole()),
-      ...(opts.silentFor ? [hold(opts.silentFor)] : []),
-      send('client', bytes),
-      awaitClose(),
-    ],
-  });
+  const spec = busyPhase({ family, client: opts.client }, { bytes: opts.bytes ?? ONE_SEGMENT, silentFor: opts.silentFor, onModelInput: (i) => (input = i) });
+  const obs = await runScenario({ ...spec, name: `busy-retransmit/${name}` });
   return { obs, input: input! };
 }
 

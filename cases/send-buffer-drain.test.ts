@@ -2,10 +2,10 @@ import { expect, it } from 'vitest';
 import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
 import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, progressed } from '../harness/drain-monitor.js';
 import type { HelperEvent, TcpInfo } from '../harness/helper/client.js';
-import { predictZeroWindow } from '../harness/model/zero-window.js';
+import { type ZeroWindowPeer, zeroWindowModel } from '../harness/phases.js';
 import { byProfile } from '../harness/profile.js';
-import { type Observation, type Step, now, runScenario, sideInput } from '../harness/scenario.js';
-import { accept, connect, established, hold, listen, measureRto, pump, read, snapshot, until } from '../harness/steps.js';
+import { type Observation, type Step, now, runScenario } from '../harness/scenario.js';
+import { handshake, hold, measureRto, pump, read, snapshot, until } from '../harness/steps.js';
 import { isWindowProbe, readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harness/window-probes.js';
 
 /**
@@ -118,27 +118,16 @@ const awaitKernel = (): Step => ({
 async function drain(family: 4 | 6): Promise<DrainRun> {
   let monitor!: DrainMonitor;
   let detectedAt = NaN;
-  const peer: { rateLimitMs?: number; goneAtS?: number; lastAnswerAtS?: number } = {};
+  const peer: ZeroWindowPeer = {};
   const obs = await runScenario({
     name: 'send-buffer-drain/slow-then-gone',
     phase: 'zero-window',
     family,
     client: { sysctls: retries2, options: { SO_SNDBUF: SNDBUF } },
     server: { options: { SO_RCVBUF: RCVBUF } },
-    model: (s) =>
-      predictZeroWindow({
-        ...sideInput(s, 'client'),
-        rtoMs: s.rtoMs!,
-        peer: 'gone',
-        peerGoneAtS: peer.goneAtS,
-        peerInvalidRateLimitMs: peer.rateLimitMs,
-        peerLastAnswerAtS: peer.lastAnswerAtS,
-      }),
+    model: zeroWindowModel(peer),
     steps: [
-      listen(),
-      connect(),
-      established(),
-      accept(),
+      ...handshake(),
       readPeerRateLimit(peer),
       read('server', READ_RATE),
       pump('client'),

@@ -1,11 +1,11 @@
 import { expect, it } from 'vitest';
 import type { Packet } from '../harness/capture.js';
 import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { answeredProbes, predictZeroWindow } from '../harness/model/zero-window.js';
+import { answeredProbes } from '../harness/model/zero-window.js';
+import { type ZeroWindowPeer, zeroWindowPhase } from '../harness/phases.js';
 import { byProfile } from '../harness/profile.js';
-import { type EndpointSpec, type Observation, type Step, now, runScenario, sideInput } from '../harness/scenario.js';
-import { accept, awaitClose, connect, established, listen, measureRto, pump, untilPacket } from '../harness/steps.js';
-import { readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harness/window-probes.js';
+import { type EndpointSpec, type Observation, runScenario } from '../harness/scenario.js';
+import { silencing } from '../harness/window-probes.js';
 
 /**
  * Zero window: the server accepts and never reads; its small receive buffer fills and it
@@ -16,12 +16,11 @@ import { readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harne
  * tcp_retries2; TCP_USER_TIMEOUT (5.11+) ends it U after the first probe either way. Keepalive
  * never runs while data waits.
  *
- * Timeline: listen (SO_RCVBUF small) → connect → accept → the client keeps
+ * Timeline (harness/phases.ts zeroWindowPhase): listen (SO_RCVBUF small) → connect → accept → the client keeps
  * writing → the server's ACK with win 0 (t = 0) → probe, probe, … → [ETIMEDOUT]; a vanishing
  * receiver answers the first probe, then goes silent at once and is blackholed
  * (harness/window-probes.ts: arming nft takes up to seconds, silencing the receiver milliseconds).
  */
-const RCVBUF = 4096; // the kernel doubles it: two or three segments fill the receiver
 /** alive, no U: hold this long past t = 0. Between the 5th probe (≈ 6.5 s) and the 6th (≈ 13 s). */
 const ALIVE_HORIZON_S = 9;
 
@@ -39,46 +38,11 @@ interface ZeroWindowRun {
 }
 
 async function zeroWindow(name: string, family: 4 | 6, spec: ZeroWindowSpec): Promise<ZeroWindowRun> {
-  const peer: { rateLimitMs?: number; goneAtS?: number } = {};
-  const obs = await runScenario({
-    name: `zero-window/${name}`,
-    phase: 'zero-window',
-    family,
-    client: spec.client,
-    // set on the listener before listen(): the accepted socket inherits it (and the window scale that fits it)
-    server: { options: { SO_RCVBUF: RCVBUF } },
-    model: (s) =>
-      predictZeroWindow({
-        ...sideInput(s, 'client'),
-        rtoMs: s.rtoMs!,
-        peer: spec.peer,
-        horizonS: spec.horizonS,
-        peerInvalidRateLimitMs: peer.rateLimitMs,
-        peerGoneAtS: peer.goneAtS,
-      }),
-    steps: [
-      listen(),
-      connect(),
-      established(),
-      accept(),
-      readPeerRateLimit(peer),
-      pump('client'),
-      // the first win 0 acknowledges everything sent: a receiver never shrinks its offered window
-      untilPacket('zero-window', (p) => p.from === 'server' && p.win === 0),
-      ...(spec.peer === 'gone' ? vanishAfterAnsweredProbe('zero-window', peer) : []),
-      measureRto('client'),
-      spec.horizonS ? holdPast('zero-window', spec.horizonS) : awaitClose(),
-    ],
-  });
+  const peer: ZeroWindowPeer = {};
+  const scenario = zeroWindowPhase({ family, client: spec.client }, { alive: spec.peer === 'alive', horizonS: spec.horizonS, peer });
+  const obs = await runScenario({ ...scenario, name: `zero-window/${name}` });
   return { obs, peerRateLimitMs: peer.rateLimitMs! };
 }
-
-const holdPast = (mark: string, seconds: number): Step => ({
-  label: `hold until ${seconds} s after ${mark}`,
-  run: async (r) => {
-    await new Promise((res) => setTimeout(res, Math.max(0, r.marks[mark]! + seconds - now()) * 1000));
-  },
-});
 
 const fromClient = (obs: Observation) => obs.packets.filter((p) => p.from === 'client');
 const rel = (seq: number, isn: number) => (seq - isn) >>> 0;

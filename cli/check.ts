@@ -11,6 +11,7 @@ import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
 import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../harness/phases.js';
 import { preflightProblem } from '../harness/preflight.js';
+import { acquireTimingLock } from '../harness/timing-lock.js';
 import { PRESETS, type SocketConfig, describeConfig, findPreset, socketOptions } from '../harness/presets.js';
 import { type Observation, resultsDir, runScenario } from '../harness/scenario.js';
 import { judgeTimeline } from '../harness/verdict.js';
@@ -156,7 +157,15 @@ export async function runCheck(argv: string[]): Promise<number> {
   const args = parsed.args;
   const problem = await preflightProblem();
   if (problem) return err(`deadpeer check: ${problem}`, 2);
+  const lock = await acquireTimingLock('deadpeer check', (line) => process.stderr.write(`${line}\n`));
+  try {
+    return await checkOnKernel(args, features);
+  } finally {
+    await lock.release();
+  }
+}
 
+async function checkOnKernel(args: CheckArgs, features: KernelFeatures): Promise<number> {
   // the Observations record the profile, and the scenarios read it
   process.env.DEADPEER_PROFILE = args.profile;
   const nsSysctls = args.profile === 'fast' ? FAST_SYSCTLS : {};

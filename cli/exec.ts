@@ -8,6 +8,7 @@ import { APP_FAULTS, type AppFault, type AppReport, runApp } from '../harness/ap
 import { humanDuration } from '../harness/advice.js';
 import { USER_PHASES, PHASE_ORIGIN, type UserPhase } from '../harness/phases.js';
 import { preflightProblem } from '../harness/preflight.js';
+import { acquireTimingLock } from '../harness/timing-lock.js';
 import { findPreset } from '../harness/presets.js';
 import type { ProfileName } from '../harness/profile.js';
 import { parseDuration } from './check-args.js';
@@ -218,6 +219,7 @@ export async function runExec(argv: string[]): Promise<number> {
     return 2;
   }
   process.env.DEADPEER_PROFILE = a.profile;
+  const lock = await acquireTimingLock('deadpeer exec', (line) => process.stderr.write(`${line}\n`));
   const report = await runApp({
     phase: a.phase,
     family: a.family,
@@ -230,7 +232,7 @@ export async function runExec(argv: string[]): Promise<number> {
     strace: a.strace,
     echo: a.json ? undefined : (l) => process.stderr.write(`  program ${l.stream}> ${l.text}\n`),
     say: a.json ? undefined : (t) => process.stderr.write(`deadpeer exec: ${t}\n`),
-  });
+  }).finally(() => lock.release());
   const code = noticed(report) ? 0 : 1;
   if (a.json) process.stdout.write(JSON.stringify({ ...report, packets: report.packets.length, noticed: code === 0, exitCode: code }) + '\n');
   else process.stdout.write(renderExec(report, a));

@@ -1,18 +1,18 @@
-import { readPeerRateLimit } from './window-probes.js';
 import { faults } from './faults.js';
-import type { HelperEvent } from './helper/client.js';
 import { predictBusy, tailLossProbeMs } from './model/busy.js';
 import { predictIdle } from './model/idle.js';
 import { predictSynSent } from './model/syn-sent.js';
+import type { BusyInput, Prediction } from './model/types.js';
 import { predictZeroWindow } from './model/zero-window.js';
-import { type EndpointSpec, type ScenarioSpec, type Step, sideInput } from './scenario.js';
-import { accept, arm, awaitClose, connect, established, listen, measureRto, pump, send, untilPacket } from './steps.js';
+import { type EndpointSpec, type RunSettings, type ScenarioSpec, type Step, now, sideInput } from './scenario.js';
+import { arm, awaitClose, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from './steps.js';
+import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js';
 
 /**
  * The four moments at which a user's connection can lose its peer, as ready-made scenarios for a
  * given client configuration (socket options, family, namespace sysctls). `deadpeer check` runs
- * them; a case file with the same choreography can build on them too. The client is always the
- * subject; every prediction comes from the settings read back from the kernel.
+ * them, and the case files build their variants on the same builders (the options below). The
+ * client is always the subject; every prediction comes from the settings read back from the kernel.
  *
  *   connect      the server never answers: SYN-SENT until the SYN budget or TCP_USER_TIMEOUT
  *   idle         the peer vanishes after the handshake, nothing to send: keepalive or nothing
@@ -42,12 +42,6 @@ export interface PhaseSetup {
 export const BUSY_BYTES = 1000;
 /** The server's SO_RCVBUF in the zero-window phase (the kernel doubles it): a few segments close the window. */
 export const ZERO_WINDOW_RCVBUF = 4096;
-/**
- * The peer vanishes right after this window probe: the gap to the next one (4·base) leaves room
- * for arming, which must not straddle a probe or whether the peer answered it would be unknown.
- */
-export const VANISH_AFTER_PROBE = 2;
-
 const named = (s: PhaseSetup, phase: UserPhase) => `${s.name ?? 'phase'}/${phase}`;
 
 /** connect(): the server's namespace drops every SYN. */
@@ -70,7 +64,7 @@ export function idlePhase(s: PhaseSetup, opts: { aliveFor?: number } = {}): Scen
     family: s.family,
     client: s.client,
     model: (r) => predictIdle(sideInput(r, 'client')),
-    steps: [listen(), connect(), established(), accept(), arm(faults.blackhole()), awaitClose({ aliveFor: opts.aliveFor })],
+    steps: [...handshake(), arm(faults.blackhole()), awaitClose({ aliveFor: opts.aliveFor })],
   };
 }
 
@@ -98,62 +92,81 @@ export const tailLossProbe = (bytes: number, found: (ms: number | undefined) => 
   },
 });
 
-/** Busy: the peer vanishes, then the client writes one segment that is never acknowledged. */
-export function busyPhase(s: PhaseSetup): ScenarioSpec {
+export interface BusyOptions {
+  /** bytes written (default BUSY_BYTES, one segment) */
+  bytes?: number;
+  /** seconds the peer is already silent (blackhole armed) before the client writes */
+  silentFor?: number;
+  /** handed the model's input, to ask the model "what if" about the same connection */
+  onModelInput?: (input: BusyInput) => void;
+}
+
+/** Busy: the peer vanishes, then the client writes data that is never acknowledged. */
+export function busyPhase(s: PhaseSetup, opts: BusyOptions = {}): ScenarioSpec {
+  const bytes = opts.bytes ?? BUSY_BYTES;
   let tlpMs: number | undefined;
   return {
     name: named(s, 'busy'),
     phase: 'busy',
     family: s.family,
     client: s.client,
-    model: (r) => predictBusy({ ...sideInput(r, 'client'), rtoMs: r.rtoMs!, ...(tlpMs === undefined ? {} : { tlpMs }) }),
+    model: (r) => {
+      const input: BusyInput = { ...sideInput(r, 'client'), rtoMs: r.rtoMs!, ...(tlpMs === undefined ? {} : { tlpMs }) };
+      opts.onModelInput?.(input);
+      return predictBusy(input);
+    },
     steps: [
-      listen(),
-      connect(),
-      established(),
-      accept(),
+      ...handshake(),
       measureRto('client'),
-      tailLossProbe(BUSY_BYTES, (ms) => (tlpMs = ms)),
+      tailLossProbe(bytes, (ms) => (tlpMs = ms)),
       arm(faults.blackhole()),
-      send('client', BUSY_BYTES),
+      ...(opts.silentFor ? [hold(opts.silentFor)] : []),
+      send('client', bytes),
       awaitClose(),
     ],
   };
 }
 
-/**
- * Wait for the n-th window probe (a bare ACK from the client after the window closed). Fails
- * with the reason when the client's socket dies first (a TCP_USER_TIMEOUT shorter than the probes).
- */
-export const afterProbe = (n: number): Step => ({
-  label: `until window probe #${n}`,
-  run: async (r) => {
-    const client = [r.topo.client.addr[4], r.topo.client.addr[6]];
-    const since = r.marks['zero-window']!;
-    let seen = 0;
-    const isProbe = (e: HelperEvent) => e.ev === 'packet' && e.t > since && client.includes(String(e.src)) && e.flags === '.' && e.len === 0;
-    const died = (e: HelperEvent) => e.ev === 'closed' && e.sock === r.clientSock?.id;
-    const e = await r.topo.client.helper.waitFor((e) => died(e) || (isProbe(e) && ++seen === n), 10_000, `window probe #${n}`, since);
-    if (died(e)) throw new Error(`the client's socket died (${String(e.errno)}) before window probe #${n}, while the peer was still there`);
-    r.mark(`probe ${n}`, e.t);
-  },
-});
+/** What the run learns about a zero-window receiver, for the model (seconds from the zero-window ACK). */
+export interface ZeroWindowPeer {
+  /** its net.ipv4.tcp_invalid_ratelimit: it answers at most one probe per this */
+  rateLimitMs?: number;
+  /** when it vanished */
+  goneAtS?: number;
+  /** when it last answered a probe (if not just before goneAtS) */
+  lastAnswerAtS?: number;
+}
 
-/** Record when the peer vanished, from t = 0: the probes before it were answered (rate limit permitting). */
-export const notePeerGone = (peer: { goneAtS?: number }): Step => ({
-  label: 'note when the peer vanished',
-  run: async (r) => {
-    peer.goneAtS = r.marks.fault! - r.marks['zero-window']!;
-  },
-});
+/** The zero-window model fed with what the run measured of the receiver. */
+export const zeroWindowModel =
+  (peer: ZeroWindowPeer, opts: { alive?: boolean; horizonS?: number } = {}) =>
+  (r: RunSettings): Prediction =>
+    predictZeroWindow({
+      ...sideInput(r, 'client'),
+      rtoMs: r.rtoMs!,
+      peer: opts.alive ? 'alive' : 'gone',
+      horizonS: opts.horizonS,
+      peerInvalidRateLimitMs: peer.rateLimitMs,
+      peerGoneAtS: peer.goneAtS,
+      peerLastAnswerAtS: peer.lastAnswerAtS,
+    });
+
+export interface ZeroWindowOptions {
+  /** the receiver stays (default: it vanishes right after answering a window probe) */
+  alive?: boolean;
+  /** stop watching this long after t = 0 instead of awaiting the close (an alive receiver) */
+  horizonS?: number;
+  /** filled in by the run: what the model was told about the receiver */
+  peer?: ZeroWindowPeer;
+}
 
 /**
- * Zero window, then gone: the server (small SO_RCVBUF) never reads, the client keeps writing
- * until the window closes (t = 0), the persist timer probes, and after the second probe the
- * server vanishes.
+ * Zero window: the server (small SO_RCVBUF) never reads, the client keeps writing until the
+ * window closes (t = 0), and the persist timer probes. A vanishing receiver goes silent right
+ * after it answered a probe (harness/window-probes.ts), then is blackholed.
  */
-export function zeroWindowPhase(s: PhaseSetup): ScenarioSpec {
-  const peer: { rateLimitMs?: number; goneAtS?: number } = {};
+export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): ScenarioSpec {
+  const peer = opts.peer ?? {};
   return {
     name: named(s, 'zero-window'),
     phase: 'zero-window',
@@ -161,36 +174,31 @@ export function zeroWindowPhase(s: PhaseSetup): ScenarioSpec {
     client: s.client,
     // on the listener before listen(): the accepted socket inherits it (and the window scale that fits it)
     server: { options: { SO_RCVBUF: ZERO_WINDOW_RCVBUF } },
-    model: (r) =>
-      predictZeroWindow({
-        ...sideInput(r, 'client'),
-        rtoMs: r.rtoMs!,
-        peer: 'gone',
-        peerInvalidRateLimitMs: peer.rateLimitMs,
-        peerGoneAtS: peer.goneAtS,
-      }),
+    model: zeroWindowModel(peer, opts),
     steps: [
-      listen(),
-      connect(),
-      established(),
-      accept(),
+      ...handshake(),
       readPeerRateLimit(peer),
       pump('client'),
       // the first win 0 acknowledges everything sent: a receiver never shrinks its offered window
       untilPacket('zero-window', (p) => p.from === 'server' && p.win === 0),
-      afterProbe(VANISH_AFTER_PROBE),
-      arm(faults.blackhole()),
-      notePeerGone(peer),
+      ...(opts.alive ? [] : vanishAfterAnsweredProbe('zero-window', peer)),
       measureRto('client'),
-      awaitClose(),
+      opts.horizonS ? holdPast('zero-window', opts.horizonS) : awaitClose(),
     ],
   };
 }
 
+/** Hold until `seconds` after mark `mark`. */
+export const holdPast = (mark: string, seconds: number): Step => ({
+  label: `hold until ${seconds} s after ${mark}`,
+  run: async (r) => {
+    await new Promise((res) => setTimeout(res, Math.max(0, r.marks[mark]! + seconds - now()) * 1000));
+  },
+});
+
 export const PHASE_SCENARIOS: Record<UserPhase, (s: PhaseSetup) => ScenarioSpec> = {
   connect: connectPhase,
   idle: (s) => idlePhase(s),
-  busy: busyPhase,
-  'zero-window': zeroWindowPhase,
+  busy: (s) => busyPhase(s),
+  'zero-window': (s) => zeroWindowPhase(s),
 };
-

@@ -58,6 +58,9 @@ export const accept = (timeoutS = 5): Step => ({
   },
 });
 
+/** The handshake every ESTABLISHED experiment starts with: listen, connect, established, accept. */
+export const handshake = (): Step[] => [listen(), connect(), established(), accept()];
+
 /** Snapshot TCP_INFO of a side's socket (kept in the Observation). */
 export const snapshot = (side: Side, label: string): Step => ({
   label: `snapshot ${side} ${label}`,

@@ -6,11 +6,10 @@ import { arm } from './steps.js';
 /**
  * Making a zero-window receiver vanish at a moment known to a few milliseconds.
  *
- * Arming a fault is an `nft` run per namespace: a few ms on an idle machine, over three seconds
- * when the whole suite runs on two cores, and the rules take effect somewhere inside that interval
- * (the run stamps the fault at its end). Window probes come 0.2–1.7 s apart, so a blackhole armed
- * "after the window closed" lands at an unknown probe, and packets crossing while it is armed are
- * labelled wrongly.
+ * The receiver must vanish between two window probes, right after one it answered: a probe that
+ * crosses while the receiver goes away has an unknown fate, and the model needs to know which
+ * probes were answered. Window probes come 0.2–1.7 s apart, and the answer to one is what tells
+ * the run that the moment has come.
  *
  * What the sender sees of a vanished zero-window receiver is only this: its probes stop being
  * answered (a receiver that does not read sends nothing else). A receiver answers a probe (an
@@ -18,7 +17,8 @@ import { arm } from './steps.js';
  * net.ipv4.tcp_invalid_ratelimit (tcp_oow_rate_limited, read at every probe), so raising that
  * sysctl to an hour silences it at once: one write by its helper, no process spawned, done in
  * milliseconds. The receiver goes silent right after it answered a probe, then the blackhole
- * goes up at its own pace: nothing crosses any more that its arming could mislabel.
+ * goes up (an interface-group flip, see faults.ts): nothing crosses any more that its arming
+ * could mislabel.
  */
 
 /** Far beyond any run: the receiver answers no further probe. */

@@ -727,13 +727,23 @@ static void on_packet(void) {
             if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SO_TIMESTAMPNS)
                 memcpy(&ts, CMSG_DATA(cm), sizeof ts);
         /* The kernel stamps packets with CLOCK_REALTIME; map onto CLOCK_MONOTONIC with the offset
-         * read right now (two clock reads ~50 ns apart), so a clock step between packets can't skew. */
-        struct timespec rn, mn;
-        clock_gettime(CLOCK_REALTIME, &rn);
-        clock_gettime(CLOCK_MONOTONIC, &mn);
+         * read right now, so a clock step or an NTP slew between packets can't skew. The realtime
+         * read is bracketed by two monotonic reads; an interrupt between them (tens of µs under
+         * load) would skew the offset, so the narrowest of a few brackets is kept. */
+        double offset = 0, best = 1;
+        for (int k = 0; k < 4 && best > 2e-6; k++) {
+            struct timespec m1, rn, m2;
+            clock_gettime(CLOCK_MONOTONIC, &m1);
+            clock_gettime(CLOCK_REALTIME, &rn);
+            clock_gettime(CLOCK_MONOTONIC, &m2);
+            double a = m1.tv_sec + m1.tv_nsec / 1e9, b = m2.tv_sec + m2.tv_nsec / 1e9;
+            if (b - a < best) {
+                best = b - a;
+                offset = (rn.tv_sec + rn.tv_nsec / 1e9) - (a + b) / 2;
+            }
+        }
         double real = ts.tv_sec + ts.tv_nsec / 1e9;
-        if (!ts.tv_sec) real = rn.tv_sec + rn.tv_nsec / 1e9;
-        double t = real - ((rn.tv_sec - mn.tv_sec) + (rn.tv_nsec - mn.tv_nsec) / 1e9);
+        double t = ts.tv_sec ? real - offset : mono_now();
 
         size_t caplen = (size_t)n < sizeof buf ? (size_t)n : sizeof buf;
         if (caplen < 14) continue;
@@ -805,7 +815,12 @@ static void on_packet(void) {
         if (pcap) {
             uint32_t rec[4] = {(uint32_t)ts.tv_sec, (uint32_t)ts.tv_nsec,
                                (uint32_t)(caplen < PCAP_SNAPLEN ? caplen : PCAP_SNAPLEN), (uint32_t)n};
-            if (!ts.tv_sec) { rec[0] = (uint32_t)rn.tv_sec; rec[1] = (uint32_t)rn.tv_nsec; }
+            if (!ts.tv_sec) {
+                struct timespec rn;
+                clock_gettime(CLOCK_REALTIME, &rn);
+                rec[0] = (uint32_t)rn.tv_sec;
+                rec[1] = (uint32_t)rn.tv_nsec;
+            }
             fwrite(rec, sizeof rec, 1, pcap);
             fwrite(buf, rec[2], 1, pcap);
             fflush(pcap);

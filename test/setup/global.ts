@@ -2,6 +2,7 @@ import type { TestProject } from 'vitest/node';
 import { reapStale } from '../../netns/reaper.js';
 import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
 import { preflightProblem } from '../../harness/preflight.js';
+import { type TimingLock, acquireTimingLock } from '../../harness/timing-lock.js';
 import { announceRun } from '../../harness/report/run-summary.js';
 import { resultsDir } from '../../harness/scenario.js';
 
@@ -9,13 +10,14 @@ import '../../harness/case-context.js';
 
 /**
  * Once per vitest run: say in one line what is missing for kernel cases (they then skip with that
- * reason; unit tests still run), reap what a killed run left behind, and fingerprint the host
+ * reason; unit tests still run), wait for any other timing run on this machine to finish (and
+ * hold the machine until the end), reap what a killed run left behind, and fingerprint the host
  * namespace so teardown can prove the suite left it untouched; at the end, say where the run's
  * artifacts and report are. vitest calls this once per project (unit, kernel, tools) in one
  * process: the work is done by the first call and the last teardown.
  */
 // each project may load this module afresh: the shared state lives on the process
-const state = ((globalThis as { __deadpeerSetup?: { users: number; shared?: Promise<{ problem: string; before?: Record<string, string> }> } }).__deadpeerSetup ??= {
+const state = ((globalThis as { __deadpeerSetup?: { users: number; shared?: Promise<{ problem: string; before?: Record<string, string>; lock?: TimingLock }> } }).__deadpeerSetup ??= {
   users: 0,
 });
 
@@ -26,20 +28,23 @@ async function prepare() {
     process.stderr.write(`deadpeer: kernel cases will be skipped: ${problem}\n`);
     return { problem };
   }
+  // another suite (or `deadpeer report`) measuring on this machine: wait for it (harness/timing-lock.ts)
+  const lock = await acquireTimingLock(`the test suite ${process.env.DEADPEER_RUN_ID}`, (line) => process.stderr.write(`${line}\n`));
   const reaped = await reapStale();
   if (reaped.length) process.stderr.write(`deadpeer: reaped ${reaped.length} namespace(s) left by a dead run: ${reaped.join(' ')}\n`);
-  return { problem, before: await hostFingerprint() };
+  return { problem, before: await hostFingerprint(), lock };
 }
 
 export default async function setup(project: TestProject) {
   state.users += 1;
-  const { problem, before } = await (state.shared ??= prepare());
+  const { problem, before, lock } = await (state.shared ??= prepare());
   project.provide('kernelCasesBlocked', problem);
   return async () => {
     state.users -= 1;
     if (state.users > 0 || !before) return;
     announceRun(resultsDir());
     const changed = fingerprintDiff(before, await hostFingerprint());
+    await lock?.release();
     if (changed.length) throw new Error(`deadpeer host guard: the host namespace changed during the run: ${changed.join(', ')}`);
   };
 }
