@@ -144,7 +144,7 @@ async function drain(family: 4 | 6): Promise<DrainRun> {
       snapshot('server', 'span end'),
       stopReadingAtZeroWindow(),
       markWindowClosedForGood(peer),
-      measureRto('client'),
+      measureRto('client', { asOf: 'zero-window' }),
       ...vanishAfterAnsweredProbe('zero-window', peer),
       {
         label: 'the monitor says dead',

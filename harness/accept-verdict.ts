@@ -58,15 +58,17 @@ export function judgeAccept(obs: Observation, pred: Prediction = obs.prediction)
   const completing = all.length ? completingPacket(obs, all[0]!.t) : undefined;
   const observed = completing ? completing.t - obs.origin : null;
   const window = acceptWindow(pred, obs.kernel.hz);
+  // shown: where the wheel put it when the run could place it (windows come from the ideal time)
+  const predicted = pred.placed?.acceptAt !== undefined ? pred.placed.acceptAt : pred.acceptAt;
   let problem = '';
   if (all.length > 1) problem = `accept() returned ${all.length} connections; the run makes one`;
   else if (returned !== null && !completing) problem = `accept() returned the connection at ${returned.toFixed(3)} s, but no client packet had reached the server by then`;
   else if (window === null) {
     if (returned !== null) problem = `accept() returned the connection at ${returned.toFixed(3)} s, but the model says it never reaches the accept queue`;
-  } else if (observed === null) problem = `accept() never returned; predicted at ${pred.acceptAt!.toFixed(3)} s`;
+  } else if (observed === null) problem = `accept() never returned; predicted at ${predicted!.toFixed(3)} s`;
   else if (observed < window[0] || observed > window[1])
     problem =
       `the client's ${completing!.kind} that completed the handshake came at ${observed.toFixed(3)} s (accept() returned at ${returned!.toFixed(3)} s); ` +
-      `predicted ${pred.acceptAt!.toFixed(3)} s (allowed ${window[0].toFixed(3)}…${window[1].toFixed(3)})`;
-  return { predicted: pred.acceptAt, window, observed, returned, ok: problem === '', problem };
+      `predicted ${predicted!.toFixed(3)} s (allowed ${window[0].toFixed(3)}…${window[1].toFixed(3)})`;
+  return { predicted, window, observed, returned, ok: problem === '', problem };
 }

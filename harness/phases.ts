@@ -182,7 +182,7 @@ export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): Sc
       // the first win 0 acknowledges everything sent: a receiver never shrinks its offered window
       untilPacket('zero-window', (p) => p.from === 'server' && p.win === 0),
       ...(opts.alive ? [] : vanishAfterAnsweredProbe('zero-window', peer)),
-      measureRto('client'),
+      measureRto('client', { asOf: 'zero-window' }),
       opts.horizonS ? holdPast('zero-window', opts.horizonS) : awaitClose(),
     ],
   };

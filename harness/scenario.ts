@@ -1,3 +1,5 @@
+import { type KernelClock, kernelClock, wheelOriginAt } from './kernel-clock.js';
+import { placeOnWheel } from './model/wheel.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ArmedFault, type Packet, toPackets } from './capture.js';
@@ -87,6 +89,8 @@ export interface TimerState {
   retrans: number;
   /** 'gone' only: when a lookup last found it; it left the tables in (aliveT, t] */
   aliveT?: number;
+  /** icsk_rto (tcp_info) at that lookup, µs */
+  rtoUs?: number;
 }
 
 /** Everything a run produced, on one clock (CLOCK_MONOTONIC seconds), enough to judge it alone. */
@@ -321,6 +325,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
       expiresMs: e.expires_ms as number,
       retrans: e.retrans as number,
       ...(typeof e.alive_t === 'number' ? { aliveT: e.alive_t } : {}),
+      ...(typeof e.rto_us === 'number' ? { rtoUs: e.rto_us } : {}),
     }));
   const sock = run.subjectSocket();
   const closed = sock?.closedEvent();
@@ -349,7 +354,18 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     events: events.filter((e) => e.ev !== 'packet' && e.ev !== 'timer' && e.ev !== 'gone'),
   };
   const origin = (spec.origin ?? defaultOrigin(spec.phase))(partial);
-  return { ...partial, origin };
+  // t = 0 is now a moment on the kernel's jiffies clock: the model's times go where the timer
+  // wheel really fires them (the verdict's windows stay those of the ideal times)
+  const clock = kernelClockOnce(run.kernel.hz);
+  const prediction = clock ? placeOnWheel(partial.prediction, wheelOriginAt(clock, origin)) : partial.prediction;
+  return { ...partial, prediction, origin };
+}
+
+let clockRead: { hz: number; clock: KernelClock | undefined } | undefined;
+/** The jiffies clock, read once per process (the offset is constant per boot). */
+function kernelClockOnce(hz: number): KernelClock | undefined {
+  if (clockRead?.hz !== hz) clockRead = { hz, clock: kernelClock(hz) };
+  return clockRead.clock;
 }
 
 /** t = 0 of each phase's prediction, located in the capture (see the model's `origin`). */

@@ -150,11 +150,18 @@ export const closeSocket = (side: Side, abort = false): Step => ({
 });
 
 /** Record the side's current RTO (TCP_INFO) as the model's rtoMs: busy and zero-window timelines start from it. */
-export const measureRto = (side: Side = 'client'): Step => ({
-  label: `measure ${side} RTO`,
+export const measureRto = (side: Side = 'client', opts: { asOf?: string } = {}): Step => ({
+  label: `measure ${side} RTO${opts.asOf ? ` as of ${opts.asOf}` : ''}`,
   run: async (r) => {
     const info = await r.snapshot(side, 'rto');
     r.rtoMs = info.rto_us / 1000;
+    // The RTO can move with every RTT sample, and this step may run a while after the moment that
+    // matters (a loaded machine): the first sock_diag sample at or after the mark carries the RTO
+    // in force then, stamped by the kernel's answer.
+    const since = opts.asOf === undefined ? undefined : r.marks[opts.asOf];
+    if (since === undefined) return;
+    const sample = r.topo.endpoint(side).helper.events.find((e) => e.ev === 'timer' && e.t >= since && typeof e.rto_us === 'number');
+    if (sample) r.rtoMs = (sample.rto_us as number) / 1000;
   },
 });
 

@@ -1,4 +1,4 @@
-import { endCommands, vethCommand, waitUpCommand, wireEnd, type WireEnd } from '../netns/link.js';
+import { vethCommand, wireEnd, wireEndCommand, type WireEnd } from '../netns/link.js';
 import { existsSync } from 'node:fs';
 import { deleteNamespace, uniqueBase } from '../netns/namespace.js';
 import { applyRules, type NftRule, readDropCounters } from '../netns/nftables.js';
@@ -39,10 +39,10 @@ export class Topology {
       const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
       const [ch, sh] = helpers as [Helper, Helper];
-      await ch.request(vethCommand(names.server));
-      await Promise.all([...endCommands('client').map((c) => ch.request(c)), ...endCommands('server').map((c) => sh.request(c))]);
-      // the veth carries packets only once the kernel has attached its qdisc (see cmd_waitup)
-      await Promise.all([ch.request(waitUpCommand), sh.request(waitUpCommand)]);
+      // all at once, one round trip: the client's helper runs its two commands in order, the
+      // server's waits for its end of the veth to appear; each replies once its end carries
+      // packets (the qdisc is attached, see cmd_wire_end)
+      await Promise.all([ch.request(vethCommand(names.server)), ch.request(wireEndCommand('client')), sh.request(wireEndCommand('server'))]);
       const t = new Topology(base, { ...wireEnd('client', names.client), side: 'client', helper: ch }, { ...wireEnd('server', names.server), side: 'server', helper: sh });
       live.add(t);
       return t;

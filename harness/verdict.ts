@@ -1,6 +1,7 @@
 import type { Packet } from './capture.js';
 import type { Side } from './faults.js';
 import { timerSlack } from './model/slack.js';
+import { placedCloseAt, placedT } from './model/wheel.js';
 import type { ModelEvent, PacketKind, Prediction } from './model/types.js';
 import type { Observation } from './scenario.js';
 
@@ -16,6 +17,10 @@ import type { Observation } from './scenario.js';
  *   window for event i is [T_i − early, T_i + Σ late(gap_k), k ≤ i].
  * - the close event is seen by the helper after a wake-up; USERSPACE_SLACK covers that (the
  *   measured median is tens of microseconds; 10 ms covers a loaded 2-core machine).
+ * The windows are built on the ideal times; the predicted times shown (and measured by the
+ * benchmark) are the wheel-placed ones when the run could place them (Prediction.placed): the
+ * window is what the wheel may legitimately do, the placed time what it did do given where each
+ * chain started.
  */
 export const CAPTURE_SLACK = 0.001;
 export const USERSPACE_SLACK = 0.01;
@@ -76,7 +81,9 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
     if (!queues.has(k)) queues.set(k, []);
     queues.get(k)!.push(p);
   }
-  pred.events.forEach((e, i) => {
+  pred.events.forEach((ideal, i) => {
+    // shown and measured: where the wheel fires it, when the run could place it (Prediction.placed)
+    const e = { ...ideal, t: placedT(pred, i) };
     const o = queues.get(`${e.side}/${e.packet}`)?.shift();
     const win = w.events[i]!;
     const ok = !!o && o.rel >= win[0] && o.rel <= win[1];
@@ -91,6 +98,7 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
     }
   events.sort((a, b) => (a.predicted?.t ?? a.observed!.rel) - (b.predicted?.t ?? b.observed!.rel));
   const closeObserved = observedEnd(obs, pred);
+  const closePredicted = placedCloseAt(pred);
   let closeOk: boolean;
   if (pred.closeAt === null) {
     closeOk = obs.close === null;
@@ -101,18 +109,18 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
     const span = observedEndSpan(obs, pred);
     // the end happened somewhere in span: it agrees if that can be inside the window
     closeOk = span !== null && errnoOk && span[1] >= lo && span[0] <= hi;
-    if (closeObserved === null) problems.push(`still alive at the end of the run (${(obs.end - obs.origin).toFixed(3)} s); predicted ${pred.errno ?? 'the end'} at ${pred.closeAt.toFixed(3)} s`);
+    if (closeObserved === null) problems.push(`still alive at the end of the run (${(obs.end - obs.origin).toFixed(3)} s); predicted ${pred.errno ?? 'the end'} at ${closePredicted!.toFixed(3)} s`);
     else if (!closeOk) {
       const seen = span![0] === span![1] ? `at ${closeObserved.toFixed(3)} s` : `between ${span![0].toFixed(3)} s (last seen alive) and ${span![1].toFixed(3)} s`;
       problems.push(
-        `closed with ${obs.close?.errno ?? '(no errno: gone from the kernel)'} ${seen}; predicted ${pred.errno ?? 'the end'} at ${pred.closeAt.toFixed(3)} s (allowed ${lo.toFixed(3)}…${hi.toFixed(3)})`,
+        `closed with ${obs.close?.errno ?? '(no errno: gone from the kernel)'} ${seen}; predicted ${pred.errno ?? 'the end'} at ${closePredicted!.toFixed(3)} s (allowed ${lo.toFixed(3)}…${hi.toFixed(3)})`,
       );
     }
   }
   return {
     ok: problems.length === 0,
     events,
-    close: { predicted: pred.closeAt, window: w.close, observed: closeObserved, errno: obs.close?.errno ?? null, ok: closeOk },
+    close: { predicted: closePredicted, window: w.close, observed: closeObserved, errno: obs.close?.errno ?? null, ok: closeOk },
     problems,
   };
 }

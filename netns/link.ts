@@ -21,18 +21,14 @@ export interface WireEnd {
 /** The veth, created by the client's helper. */
 export const vethCommand = (serverNs: string) => ({ cmd: 'veth', ifname: IFNAME, peer: IFNAME, peer_netns: serverNs });
 
-/** Each end: loopback up, the veth up, one IPv4 and one IPv6 address. */
-export function endCommands(role: Role): Record<string, unknown>[] {
+/**
+ * Each end in one command: loopback and the veth up, one IPv4 and one IPv6 address, then wait until
+ * the veth really carries packets (operstate UP and a qdisc attached). The server's helper may get
+ * it before the veth exists: it waits for its end to appear.
+ */
+export function wireEndCommand(role: Role): Record<string, unknown> {
   const a = ADDRESSES[role];
-  return [
-    { cmd: 'up', ifname: 'lo' },
-    { cmd: 'up', ifname: IFNAME },
-    { cmd: 'addr', ifname: IFNAME, addr: a[4], prefix: 24 },
-    { cmd: 'addr', ifname: IFNAME, addr: a[6], prefix: 64 },
-  ];
+  return { cmd: 'wire-end', ifname: IFNAME, addr4: a[4], prefix4: 24, addr6: a[6], prefix6: 64, timeout_ms: 3000 };
 }
-
-/** Wait until the veth really carries packets (operstate UP and a qdisc attached). */
-export const waitUpCommand = { cmd: 'waitup', ifname: IFNAME, timeout_ms: 3000 };
 
 export const wireEnd = (role: Role, netns: string): WireEnd => ({ netns, ifname: IFNAME, addr: { ...ADDRESSES[role] } });

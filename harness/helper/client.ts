@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import type { Side } from '../faults.js';
 import { ROOT } from '../paths.js';
 
@@ -106,13 +106,23 @@ export class Helper {
   private listeners = new Set<Listener>();
   private exited = false;
   private stderr = '';
+  private readonly gone: Promise<void>;
 
   private constructor(
     readonly side: Side,
     readonly netns: string,
-    private readonly proc: ResultPromise,
+    private readonly proc: ChildProcessWithoutNullStreams,
     readonly pid: number,
-  ) {}
+  ) {
+    // 'close': the exit, and every line the helper printed before it has been read
+    this.gone = new Promise((resolve) => {
+      proc.once('error', (e) => (this.stderr ||= e.message)); // could not be started
+      proc.once('close', (code, signal) => {
+        this.onExit(code ?? signal ?? undefined);
+        resolve();
+      });
+    });
+  }
 
   /**
    * Start a helper in namespace `netns` ('' = stay where we are). With `create`, the helper makes
@@ -122,13 +132,15 @@ export class Helper {
     const problem = helperProblem();
     if (problem) throw new Error(problem);
     const args = netns ? [opts.create ? '--create-netns' : '--netns', netns] : [];
-    const proc = execa(HELPER_PATH, args, { buffer: false, reject: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    // node's own spawn, not execa: a topology starts two helpers, and execa's per-process
+    // machinery cost more than the helper's whole start (~1 ms each, on the critical path)
+    const proc = spawn(HELPER_PATH, args, { stdio: 'pipe' });
     const helper = new Helper(side, netns, proc, proc.pid ?? -1);
     // a guard, not a measurement: on a loaded machine a process start can take seconds
     const hello = helper.waitFor((e) => e.ev === 'hello', 20_000, 'the helper to start');
-    createInterface({ input: proc.stdout! }).on('line', (line) => helper.onLine(line));
-    proc.stderr!.on('data', (d: Buffer) => (helper.stderr += d.toString()));
-    void proc.then((r) => helper.onExit(r.exitCode));
+    createInterface({ input: proc.stdout }).on('line', (line) => helper.onLine(line));
+    proc.stderr.on('data', (d: Buffer) => (helper.stderr += d.toString()));
+    proc.stdin.on('error', () => {}); // EPIPE from a helper that died: reported by its exit instead
     await hello;
     return helper;
   }
@@ -152,7 +164,7 @@ export class Helper {
     for (const l of this.listeners) l(e);
   }
 
-  private onExit(code: number | undefined): void {
+  private onExit(code: number | string | undefined): void {
     this.exited = true;
     const why = `helper (${this.side}) exited with code ${code}${this.stderr ? `: ${this.stderr.trim().split('\n')[0]}` : ''}`;
     for (const p of this.pending.values()) p.reject(new Error(why));
@@ -166,14 +178,14 @@ export class Helper {
     const full = { ...cmd, id };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { cmd, resolve, reject });
-      this.proc.stdin!.write(JSON.stringify(full) + '\n');
+      this.proc.stdin.write(JSON.stringify(full) + '\n');
     });
   }
 
   /** Send a raw line (for protocol tests); resolves with the next error or reply event. */
   sendRaw(line: string): Promise<HelperEvent> {
     const p = this.waitFor((e) => e.ev === 'error' || e.re !== undefined, 2000, 'a reply to a raw line');
-    this.proc.stdin!.write(line + '\n');
+    this.proc.stdin.write(line + '\n');
     return p;
   }
 
@@ -220,10 +232,9 @@ export class Helper {
   /** Close stdin (the helper exits on EOF); kill by pid if it lingers. */
   async stop(): Promise<void> {
     if (this.exited) return;
-    this.proc.stdin!.end();
-    const done = this.proc.then(() => undefined);
+    this.proc.stdin.end();
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), 2000);
-    await done;
+    await this.gone;
     clearTimeout(timer);
   }
 }

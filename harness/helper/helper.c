@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -838,6 +839,7 @@ static int diag_fd = -1;
 static double diag_interval = 0.005, diag_next;
 struct watch {
     int used, seen, family, state, timer, retrans;
+    long rto_us;    /* icsk_rto (tcp_info) at the last lookup, -1 unknown: a model input as of that moment */
     double alive_t; /* when a lookup last found it in the kernel's tables */
     uint8_t src[16], dst[16];
     uint16_t sport, dport;
@@ -861,6 +863,7 @@ static void diag_emit(struct watch *w, double t, int expires, const char *ev) {
     o_str("timer", timer_name(w->timer));
     o_num("expires_ms", expires);
     o_num("retrans", w->retrans);
+    if (w->rto_us >= 0 && ev[0] != 'g') o_num("rto_us", w->rto_us);
     /* a 'gone' happened after the last lookup that still found it: (alive_t, t] */
     if (ev[0] == 'g') o_dbl("alive_t", w->alive_t);
     o_end();
@@ -873,7 +876,8 @@ static void diag_lookup(struct watch *w) {
     } req = {
         .nlh = {.nlmsg_len = sizeof req, .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST},
         .r = {.sdiag_family = (uint8_t)(w->family == 4 ? AF_INET : AF_INET6), .sdiag_protocol = IPPROTO_TCP,
-              .idiag_states = ~0u},
+              /* tcp_info too: the RTO as of each sample */
+              .idiag_ext = 1 << (INET_DIAG_INFO - 1), .idiag_states = ~0u},
     };
     req.r.id.idiag_sport = htons(w->sport);
     req.r.id.idiag_dport = htons(w->dport);
@@ -900,11 +904,18 @@ static void diag_lookup(struct watch *w) {
     }
     struct inet_diag_msg *m = NLMSG_DATA(h);
     w->alive_t = t;
-    if (!w->seen || w->state != m->idiag_state || w->timer != m->idiag_timer || w->retrans != m->idiag_retrans) {
+    long rto_us = -1;
+    int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
+    for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+        if (a->rta_type == INET_DIAG_INFO && RTA_PAYLOAD(a) >= offsetof(struct tcp_info, tcpi_ato))
+            rto_us = (long)((struct tcp_info *)RTA_DATA(a))->tcpi_rto;
+    if (!w->seen || w->state != m->idiag_state || w->timer != m->idiag_timer || w->retrans != m->idiag_retrans ||
+        w->rto_us != rto_us) {
         w->seen = 1;
         w->state = m->idiag_state;
         w->timer = m->idiag_timer;
         w->retrans = m->idiag_retrans;
+        w->rto_us = rto_us;
         diag_emit(w, t, (int)m->idiag_expires, "timer");
     }
 }
@@ -952,6 +963,7 @@ static void cmd_watch(struct cmd *c) {
     w->sport = (uint16_t)sport;
     w->dport = (uint16_t)dport;
     w->state = -1;
+    w->rto_us = -1;
     diag_lookup(w);
     reply_begin("ok");
     o_end();
@@ -1039,7 +1051,7 @@ static void dispatch(char *line) {
         {"socket", cmd_socket}, {"bind", cmd_bind},       {"listen", cmd_listen}, {"accept", cmd_accept},
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
         {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},   {"capture-stop", cmd_capture_stop},
-        {"diag", cmd_diag},       {"veth", cmd_veth},       {"addr", cmd_addr},       {"up", cmd_up},       {"waitup", cmd_waitup},   {"group", cmd_group},       {"watch", cmd_watch},
+        {"diag", cmd_diag},       {"veth", cmd_veth},       {"wire-end", cmd_wire_end}, {"group", cmd_group},       {"watch", cmd_watch},
         {"discover", cmd_discover}, {"peeksock", cmd_peeksock},
     };
     if (!strcmp(name, "setopt")) { cmd_setopt(&c, 1); return; }
@@ -1048,7 +1060,7 @@ static void dispatch(char *line) {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(table[i].n, name)) { table[i].fn(&c); return; }
     fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-         "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, addr, up, waitup, group, ping)", name);
+         "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, ping)", name);
 }
 
 static int enter_netns(const char *name) {

@@ -35,9 +35,7 @@ int need_str(struct cmd *c, const char *k, const char **v);
 int netns_create_and_enter(const char *name);
 void netns_remove_created(void);
 void cmd_veth(struct cmd *c);
-void cmd_addr(struct cmd *c);
-void cmd_up(struct cmd *c);
-void cmd_waitup(struct cmd *c);
+void cmd_wire_end(struct cmd *c);
 void cmd_group(struct cmd *c);
 
 /* discover.c: sockets of a program under test (deadpeer exec) */

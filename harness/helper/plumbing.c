@@ -17,6 +17,7 @@
 #include <linux/rtnetlink.h>
 #include <linux/veth.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,23 +88,43 @@ static struct rtattr *nl_add(struct nlreq *r, int type, const void *data, int le
 static struct rtattr *nl_nest(struct nlreq *r, int type) { return nl_add(r, type, NULL, 0); }
 static void nl_end(struct nlreq *r, struct rtattr *nest) { nest->rta_len = (unsigned short)((char *)&r->h + r->h.nlmsg_len - (char *)nest); }
 
-/* Send one request, wait for its ACK; returns 0 or -errno. */
-static int nl_talk(struct nlreq *r) {
+/* Send requests as one batch on one socket (rtnetlink handles them in order, acking each), so a
+ * whole end of the wire costs one system call round trip. Returns 0, or the first failure's -errno
+ * with *failed set to its index. */
+static int nl_batch(struct nlreq *r, int n, int *failed) {
+    char buf[4 * sizeof(struct nlreq)];
+    size_t len = 0;
+    for (int i = 0; i < n; i++) {
+        r[i].h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+        r[i].h.nlmsg_seq = (unsigned)i;
+        if (len + NLMSG_ALIGN(r[i].h.nlmsg_len) > sizeof buf) return -E2BIG;
+        memcpy(buf + len, &r[i].h, r[i].h.nlmsg_len);
+        len += NLMSG_ALIGN(r[i].h.nlmsg_len);
+    }
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) return -errno;
-    r->h.nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-    int rc = -EIO;
-    if (send(fd, &r->h, r->h.nlmsg_len, 0) >= 0) {
-        char buf[4096];
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        struct nlmsghdr *h = (struct nlmsghdr *)buf;
-        if (n > 0 && NLMSG_OK(h, (size_t)n) && h->nlmsg_type == NLMSG_ERROR)
-            rc = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-    } else {
-        rc = -errno;
+    int rc = 0;
+    if (send(fd, buf, len, 0) < 0) rc = -errno;
+    /* every request is acked, failed or not: read them all, keep the first failure */
+    for (int acked = 0; !rc && acked < n;) {
+        char in[8192];
+        ssize_t got = recv(fd, in, sizeof in, 0);
+        if (got <= 0) { rc = got < 0 ? -errno : -EIO; break; }
+        int left = (int)got;
+        for (struct nlmsghdr *h = (struct nlmsghdr *)in; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+            if (h->nlmsg_type != NLMSG_ERROR) continue;
+            acked++;
+            int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+            if (e && !rc) { rc = e; *failed = (int)h->nlmsg_seq; }
+        }
     }
     close(fd);
     return rc;
+}
+
+static int nl_talk(struct nlreq *r) {
+    int failed;
+    return nl_batch(r, 1, &failed);
 }
 
 static void reply_rc(const char *what, int rc) {
@@ -152,44 +173,27 @@ static int ifindex_of(const char *ifname) {
     return idx;
 }
 
-/* {"cmd":"up","ifname":"lo"} */
-void cmd_up(struct cmd *c) {
-    const char *ifname;
-    if (!need_str(c, "ifname", &ifname)) return;
-    int idx = ifindex_of(ifname);
-    if (!idx) return;
-    struct nlreq r = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK}};
-    struct ifinfomsg *ifi = NLMSG_DATA(&r.h);
+static void link_up_msg(struct nlreq *r, int idx) {
+    *r = (struct nlreq){.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)), .nlmsg_type = RTM_NEWLINK}};
+    struct ifinfomsg *ifi = NLMSG_DATA(&r->h);
     ifi->ifi_index = idx;
     ifi->ifi_flags = IFF_UP;
     ifi->ifi_change = IFF_UP;
-    reply_rc("link up", nl_talk(&r));
 }
 
-/* {"cmd":"addr","ifname":"dp0","addr":"198.18.0.1","prefix":24}; IPv6 without duplicate address
- * detection, which would hold the address back ~1-2 s for nothing on a wire we own. */
-void cmd_addr(struct cmd *c) {
-    const char *ifname, *addr;
-    double prefix;
-    if (!need_str(c, "ifname", &ifname) || !need_str(c, "addr", &addr) || !need_num(c, "prefix", &prefix)) return;
-    int idx = ifindex_of(ifname);
-    if (!idx) return;
-    unsigned char bin[16];
-    int v6 = strchr(addr, ':') != NULL;
-    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) != 1) {
-        fail("\"%s\" is not an IP address", addr);
-        return;
-    }
-    struct nlreq r = {.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)), .nlmsg_type = RTM_NEWADDR,
-                            .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL}};
-    struct ifaddrmsg *ifa = NLMSG_DATA(&r.h);
-    ifa->ifa_family = v6 ? AF_INET6 : AF_INET;
+/* IPv6 without duplicate address detection, which would hold the address back ~1-2 s for nothing
+ * on a wire we own. */
+static void addr_msg(struct nlreq *r, int idx, int family, const unsigned char *bin, int prefix) {
+    *r = (struct nlreq){.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)), .nlmsg_type = RTM_NEWADDR,
+                              .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL}};
+    struct ifaddrmsg *ifa = NLMSG_DATA(&r->h);
+    ifa->ifa_family = (unsigned char)family;
     ifa->ifa_prefixlen = (unsigned char)prefix;
-    ifa->ifa_flags = v6 ? IFA_F_NODAD : 0;
+    ifa->ifa_flags = family == AF_INET6 ? IFA_F_NODAD : 0;
     ifa->ifa_index = (unsigned)idx;
-    nl_add(&r, IFA_LOCAL, bin, v6 ? 16 : 4);
-    nl_add(&r, IFA_ADDRESS, bin, v6 ? 16 : 4);
-    reply_rc("add address", nl_talk(&r));
+    int len = family == AF_INET6 ? 16 : 4;
+    nl_add(r, IFA_LOCAL, bin, len);
+    nl_add(r, IFA_ADDRESS, bin, len);
 }
 
 /* One RTM_GETLINK: the link's operstate and qdisc name. Returns 0 or -errno. */
@@ -221,40 +225,99 @@ static int link_state(int idx, int *operstate, char *qdisc, size_t qcap) {
     return rc;
 }
 
-/* {"cmd":"waitup","ifname":"dp0","timeout_ms":3000}: wait until the link really carries packets.
- * A veth's carrier comes up at once, but the kernel attaches its queueing discipline later, from
- * the linkwatch worker (which batches non-urgent events up to a second apart); until then packets
- * meet the noop qdisc and are dropped — a connection's first SYN would silently go out ~1 s late.
- * Up = operstate UP and a real qdisc (not "noop"). */
-void cmd_waitup(struct cmd *c) {
-    const char *ifname;
-    if (!need_str(c, "ifname", &ifname)) return;
-    struct field *t = get(c, "timeout_ms");
-    double timeout_ms = t && t->is_num ? t->num : 3000;
-    int idx = ifindex_of(ifname);
-    if (!idx) return;
-    struct timespec t0, now, nap = {0, 1000000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+static double mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Sleep until a link of this namespace changes (the kernel announces each change to RTMGRP_LINK),
+ * or at most 10 ms: a cheap re-check in case some kernel changes a link without a word.
+ * -ETIMEDOUT past the deadline; -ECANCELED once the controller has closed our stdin (it gave up,
+ * e.g. the veth could not be made): then nobody waits for the answer and we must go. */
+static int await_link_change(int watch, double deadline) {
+    double left = deadline - mono_ms();
+    if (left <= 0) return -ETIMEDOUT;
+    struct pollfd p[2] = {{.fd = watch, .events = POLLIN}, {.fd = 0, .events = POLLRDHUP}};
+    if (poll(p, 2, left < 10 ? (int)left + 1 : 10) < 0 && errno != EINTR) return -errno;
+    if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) return -ECANCELED;
+    char buf[8192];
     for (;;) {
-        int oper;
-        char qdisc[32];
-        int rc = link_state(idx, &oper, qdisc, sizeof qdisc);
-        if (rc) { fail_errno("read link state", -rc); return; }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double waited = (now.tv_sec - t0.tv_sec) * 1e3 + (now.tv_nsec - t0.tv_nsec) / 1e6;
-        if (oper == 6 /* IF_OPER_UP */ && qdisc[0] && strcmp(qdisc, "noop")) {
-            reply_begin("ok");
-            o_num("waited_us", (long long)(waited * 1000));
-            o_str("qdisc", qdisc);
-            o_end();
-            return;
-        }
-        if (waited > timeout_ms) {
-            fail("%s not up after %.0f ms (operstate %d, qdisc \"%s\")", ifname, waited, oper, qdisc);
-            return;
-        }
-        nanosleep(&nap, NULL);
+        ssize_t n = recv(watch, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0 && errno != ENOBUFS) break;
     }
+    return 0;
+}
+
+/* {"cmd":"wire-end","ifname":"dp0","addr4":"198.18.0.1","prefix4":24,"addr6":"2001:2::1",
+ * "prefix6":64,"timeout_ms":3000}: this namespace's end of the wire, ready to carry packets, in one
+ * command: wait for the link to exist (the server's end appears when the client's helper makes the
+ * veth, so both helpers can be asked at once), then lo up, the link up and both addresses in one
+ * rtnetlink batch, then wait until the link really carries packets.
+ * That last wait: a veth's carrier comes up at once, but the kernel attaches its queueing
+ * discipline later, from the linkwatch worker (which batches non-urgent events up to a second
+ * apart); until then packets meet the noop qdisc and are dropped — a connection's first SYN would
+ * silently go out ~1 s late. Up = operstate UP and a real qdisc (not "noop"). */
+void cmd_wire_end(struct cmd *c) {
+    const char *ifname, *addr[2];
+    double prefix[2];
+    if (!need_str(c, "ifname", &ifname) || !need_str(c, "addr4", &addr[0]) || !need_num(c, "prefix4", &prefix[0]) ||
+        !need_str(c, "addr6", &addr[1]) || !need_num(c, "prefix6", &prefix[1]))
+        return;
+    unsigned char bin[2][16];
+    for (int i = 0; i < 2; i++)
+        if (inet_pton(i ? AF_INET6 : AF_INET, addr[i], bin[i]) != 1) {
+            fail("\"%s\" is not an IPv%d address", addr[i], i ? 6 : 4);
+            return;
+        }
+    struct field *t = get(c, "timeout_ms");
+    double t0 = mono_ms(), deadline = t0 + (t && t->is_num ? t->num : 3000);
+    /* subscribed before the first look, so no change can fall between a look and the wait */
+    int watch = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+    if (watch < 0 || bind(watch, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        fail_errno("watch links", errno);
+        if (watch >= 0) close(watch);
+        return;
+    }
+    int idx, rc;
+    while (!(idx = (int)if_nametoindex(ifname)))
+        if ((rc = await_link_change(watch, deadline))) {
+            fail("%s did not appear within %.0f ms (%s)", ifname, mono_ms() - t0, errname(-rc));
+            goto out;
+        }
+    int lo = ifindex_of("lo");
+    if (!lo) goto out;
+
+    struct nlreq r[4];
+    link_up_msg(&r[0], lo);
+    link_up_msg(&r[1], idx);
+    addr_msg(&r[2], idx, AF_INET, bin[0], (int)prefix[0]);
+    addr_msg(&r[3], idx, AF_INET6, bin[1], (int)prefix[1]);
+    static const char *const step[] = {"lo up", "link up", "add IPv4 address", "add IPv6 address"};
+    int failed = 0;
+    if ((rc = nl_batch(r, 4, &failed))) {
+        fail_errno(step[failed], -rc);
+        goto out;
+    }
+
+    double up0 = mono_ms();
+    int oper = -1;
+    char qdisc[32] = "";
+    while (!(rc = link_state(idx, &oper, qdisc, sizeof qdisc)) && !(oper == 6 /* IF_OPER_UP */ && qdisc[0] && strcmp(qdisc, "noop")))
+        if ((rc = await_link_change(watch, deadline))) break;
+    if (rc == -ETIMEDOUT || rc == -ECANCELED)
+        fail("%s not up after %.0f ms (operstate %d, qdisc \"%s\"%s)", ifname, mono_ms() - up0, oper, qdisc, rc == -ECANCELED ? ", gave up: stdin closed" : "");
+    else if (rc)
+        fail_errno("read link state", -rc);
+    else {
+        reply_begin("ok");
+        o_num("waited_us", (long long)((mono_ms() - up0) * 1000));
+        o_str("qdisc", qdisc);
+        o_end();
+    }
+out:
+    close(watch);
 }
 
 /* {"cmd":"group","ifname":"dp0","group":2}: move the link into an interface group. Faults are

@@ -19,7 +19,7 @@
 import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs } from './effective.js';
 import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
-import { inTimeOrder, packetSeries, seconds } from './timeline.js';
+import { closeClamp, inTimeOrder, packetSeries, seconds, withUserTimeoutClamps } from './timeline.js';
 import type { BusyInput, Prediction } from './types.js';
 
 /** What tcp_schedule_loss_probe() reads when the data goes out. */
@@ -84,7 +84,7 @@ export function predictBusy(input: BusyInput): Prediction {
     linearTimeouts: 0,
   });
 
-  const retransmitsJ = tlpJ === null ? outcome.retransmitsJ : [tlpJ, ...outcome.retransmitsJ];
+  const rtoStart = tlpJ === null ? 1 : 2;
   const notes = [
     `first RTO ${input.rtoMs} ms (measured icsk_rto), doubled at each timeout up to tcp_rto_max ${rtoMaxMsValue} ms` +
       (features.rtoMax ? ' (6.15+: tcp_rto_max_ms / TCP_RTO_MAX_MS, 54a378f43425)' : ' (TCP_RTO_MAX before 6.15)'),
@@ -113,9 +113,12 @@ export function predictBusy(input: BusyInput): Prediction {
     origin: 'the first transmission of the oldest unacknowledged segment',
     events: inTimeOrder(
       [{ t: 0, side: 'client', packet: 'DATA', n: 0 }],
-      packetSeries(retransmitsJ, hz, 'client', 'RETRANSMIT'),
+      tlpJ === null ? [] : packetSeries([tlpJ], hz, 'client', 'RETRANSMIT'),
+      // the RTO retransmissions follow the data and the TLP in the events: U counts from the first of them
+      withUserTimeoutClamps(packetSeries(outcome.retransmitsJ, hz, 'client', 'RETRANSMIT', rtoStart), outcome, userTimeoutMs, rtoStart),
     ),
     closeAt: seconds(outcome.closeJ, hz),
+    ...closeClamp(outcome, userTimeoutMs, rtoStart),
     errno: 'ETIMEDOUT',
     notes,
   };

@@ -15,7 +15,7 @@
  */
 import { synAckRetries } from './effective.js';
 import { msecsToJiffies } from './jiffies.js';
-import { deferAcceptReadBack, deferAcceptRetrans, type ReqskOutcome, runReqskTimer, synAckRtoMaxJ } from './reqsk.js';
+import { deferAcceptReadBack, deferAcceptRetrans, dropThroughSilentFirings, type ReqskOutcome, runReqskTimer, synAckRtoMaxJ, throughSilentFirings } from './reqsk.js';
 import { packetSeries, seconds } from './timeline.js';
 import type { DeferAcceptInput, Prediction } from './types.js';
 
@@ -31,7 +31,7 @@ export function predictDeferAccept(input: DeferAcceptInput): Prediction {
   // Without deferral (D = 0) the final ACK completes the handshake.
   const outcome: ReqskOutcome =
     deferRetrans === 0
-      ? { synAckJ: [], acceptJ: 0, dropJ: null }
+      ? { synAckJ: [], acceptJ: 0, dropJ: null, silentJ: [] }
       : runReqskTimer({
           hz,
           maxRetries,
@@ -77,9 +77,10 @@ export function predictDeferAccept(input: DeferAcceptInput): Prediction {
     origin: 'the first SYN+ACK (the client\'s final ACK follows it at once)',
     events: [
       { t: 0, side: 'server', packet: 'SYN-ACK', n: 0 },
-      ...packetSeries(outcome.synAckJ, hz, 'server', 'SYN-ACK'),
+      ...throughSilentFirings(packetSeries(outcome.synAckJ, hz, 'server', 'SYN-ACK'), outcome.silentJ, hz),
     ],
     closeAt: seconds(outcome.dropJ, hz),
+    ...dropThroughSilentFirings((outcome.synAckJ.at(-1) ?? 0) / hz, outcome.dropJ, outcome.silentJ, hz),
     errno: null,
     acceptAt: seconds(outcome.acceptJ, hz),
     notes,

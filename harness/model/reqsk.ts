@@ -6,7 +6,7 @@
  */
 import { msecsToJiffies, tcpConstants } from './jiffies.js';
 import { versionAtLeast } from './effective.js';
-import type { KernelFeatures, ModelInput } from './types.js';
+import type { KernelFeatures, ModelEvent, ModelInput, TimerHint } from './types.js';
 
 /** include/net/tcp.h secs_to_retrans() is in net/ipv4/tcp.c: seconds → retransmit count. */
 export function secsToRetrans(seconds: number, timeout: number, rtoMax: number): number {
@@ -88,6 +88,8 @@ export interface ReqskOutcome {
   acceptJ: number | null;
   /** the request was dropped (inet_csk_reqsk_queue_drop_and_put) */
   dropJ: number | null;
+  /** firings that resent nothing (deferring: syn_ack_recalc() said no), each re-arming the timer */
+  silentJ: number[];
 }
 
 /**
@@ -102,6 +104,7 @@ export interface ReqskOutcome {
 export function runReqskTimer(spec: ReqskSpec): ReqskOutcome {
   const timeoutJ = tcpConstants(spec.hz).TCP_TIMEOUT_INIT;
   const synAckJ: number[] = [];
+  const silentJ: number[] = [];
   let acked = spec.acked;
   let numTimeout = 0;
   let nowJ = timeoutJ;
@@ -111,13 +114,34 @@ export function runReqskTimer(spec: ReqskSpec): ReqskOutcome {
       ? numTimeout >= spec.maxRetries && (!acked || numTimeout >= defer)
       : numTimeout >= spec.maxRetries;
     const resend = defer ? !acked || numTimeout >= defer - 1 : true;
-    if (expire) return { synAckJ, acceptJ: null, dropJ: nowJ };
+    if (expire) return { synAckJ, acceptJ: null, dropJ: nowJ, silentJ };
     if (resend) synAckJ.push(nowJ);
+    else silentJ.push(nowJ);
     numTimeout++;
     if (resend && spec.clientAnswers) {
-      if (numTimeout >= defer) return { synAckJ, acceptJ: nowJ, dropJ: null };
+      if (numTimeout >= defer) return { synAckJ, acceptJ: nowJ, dropJ: null, silentJ };
       acked = true; // TCPDEFERACCEPTDROP: the bare ACK is dropped
     }
     nowJ += Math.min(timeoutJ * 2 ** numTimeout, spec.capJ);
   }
+}
+
+/**
+ * The request timer's silent firings as TimerHints: each SYN+ACK (and the drop) is reached through
+ * the firings since the previous one, each of which re-armed the timer (model/wheel.ts).
+ */
+export function throughSilentFirings(events: ModelEvent[], silentJ: readonly number[], hz: number): ModelEvent[] {
+  let prevT = 0;
+  return events.map((e) => {
+    const via = silentJ.map((j) => j / hz).filter((t) => t > prevT && t < e.t);
+    prevT = e.t;
+    return via.length ? { ...e, timer: { ...e.timer, via } } : e;
+  });
+}
+
+/** The same for the firing that drops the request: Prediction.closeTimer, or nothing. */
+export function dropThroughSilentFirings(lastEventT: number, dropJ: number | null, silentJ: readonly number[], hz: number): { closeTimer?: TimerHint } {
+  if (dropJ === null) return {};
+  const via = silentJ.map((j) => j / hz).filter((t) => t > lastEventT && t < dropJ / hz);
+  return via.length ? { closeTimer: { via } } : {};
 }

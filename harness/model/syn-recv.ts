@@ -9,7 +9,7 @@
  * timeout: the minisocket has none of them.
  */
 import { synAckRetries } from './effective.js';
-import { runReqskTimer, synAckRtoMaxApplies, synAckRtoMaxJ } from './reqsk.js';
+import { dropThroughSilentFirings, runReqskTimer, synAckRtoMaxApplies, synAckRtoMaxJ, throughSilentFirings } from './reqsk.js';
 import { packetSeries, seconds } from './timeline.js';
 import type { Prediction, SynRecvInput } from './types.js';
 import { jiffiesToSeconds, msecsToJiffies } from './jiffies.js';
@@ -73,8 +73,9 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
     phase: 'syn-recv',
     kernel: features.release,
     origin: 'the first SYN+ACK',
-    events: [{ t: 0, side: 'server', packet: 'SYN-ACK', n: 0 }, ...packetSeries(synAckJ, hz, 'server', 'SYN-ACK')],
+    events: [{ t: 0, side: 'server', packet: 'SYN-ACK', n: 0 }, ...throughSilentFirings(packetSeries(synAckJ, hz, 'server', 'SYN-ACK'), outcome.silentJ, hz)],
     closeAt: seconds(dropJ, hz),
+    ...dropThroughSilentFirings((synAckJ.at(-1) ?? 0) / hz, dropJ, outcome.silentJ, hz),
     errno: null,
     acceptAt: acceptJ === null ? null : jiffiesToSeconds(acceptJ, hz),
     notes,

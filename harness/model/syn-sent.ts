@@ -14,7 +14,7 @@
 import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs, synLinearTimeouts, synRetries, versionString } from './effective.js';
 import { msecsToJiffies, tcpConstants } from './jiffies.js';
-import { packetSeries, seconds } from './timeline.js';
+import { closeClamp, packetSeries, seconds, withUserTimeoutClamps } from './timeline.js';
 import type { Prediction, SynSentInput } from './types.js';
 
 export function predictSynSent(input: SynSentInput): Prediction {
@@ -90,9 +90,10 @@ export function predictSynSent(input: SynSentInput): Prediction {
     origin: 'the first SYN (connect())',
     events: [
       { t: 0, side: 'client', packet: 'SYN', n: 0 },
-      ...packetSeries(outcome.retransmitsJ, hz, 'client', 'SYN'),
+      ...withUserTimeoutClamps(packetSeries(outcome.retransmitsJ, hz, 'client', 'SYN'), outcome, userTimeoutMs, 1),
     ],
     closeAt: seconds(outcome.closeJ, hz),
+    ...closeClamp(outcome, userTimeoutMs, 1),
     errno: 'ETIMEDOUT',
     notes,
   };

@@ -99,6 +99,23 @@ export interface ModelEvent {
   packet: PacketKind;
   /** 0 = first transmission, 1.. = retransmission / probe number */
   n: number;
+  /** How the timer that sends it was armed, where the previous event of its side does not say it all (model/wheel.ts). */
+  timer?: TimerHint;
+}
+
+/**
+ * For placing a firing on the kernel's timer wheel (model/wheel.ts placeOnWheel): by default a
+ * timer is armed by the previous event of its side (or at t = 0) for the ideal gap between them.
+ */
+export interface TimerHint {
+  /** ideal times (s) at which the same timer fired silently in between, each re-arming it */
+  via?: number[];
+  /**
+   * The delay was clamped to what was left of a user timeout: U ms counted from event
+   * `from` (an index into events; the kernel measures the elapsed time, so the clamp moves with
+   * the real firings).
+   */
+  deadline?: { from: number; ms: number };
 }
 
 export type Phase = 'syn-sent' | 'syn-recv' | 'defer-accept' | 'idle' | 'busy' | 'zero-window';
@@ -112,6 +129,15 @@ export interface Prediction {
   events: ModelEvent[];
   /** seconds from origin when the socket gives up; null = never */
   closeAt: number | null;
+  /** how the timer that gives up was armed (see ModelEvent.timer) */
+  closeTimer?: TimerHint;
+  /**
+   * The same times placed on the running kernel's timer wheel (model/wheel.ts placeOnWheel), once
+   * the run knows where t = 0 fell on the jiffies clock: where the kernel really fires each timer.
+   * The times above stay the ideal ones (each timer exactly its delay after its arming), from
+   * which the verdict's tolerance windows are derived.
+   */
+  placed?: { events: number[]; closeAt: number | null; acceptAt?: number | null };
   /**
    * errno the application sees; null = never closes, or the application never holds the socket
    * (a SYN-RECV request dies in the SYN queue without the application ever seeing it).

@@ -12,6 +12,7 @@
  * the ideal `armed + delta` and the verdict's slack windows cover the difference.
  */
 import { levelGranularityJiffies, timerWheelLevel } from './slack.js';
+import type { Prediction, Side, TimerHint } from './types.js';
 
 /** Where t = 0 of a prediction sits on the kernel's jiffies clock. */
 export interface WheelOrigin {
@@ -45,3 +46,50 @@ export function fireJ(nowJ: number, deltaJ: number, wheel?: WheelOrigin): number
 export function jiffyToOriginSeconds(j: number, hz: number, wheel?: WheelOrigin): number {
   return (j - (wheel?.originFrac ?? 0)) / hz;
 }
+
+/**
+ * A Prediction's times placed on the running kernel's wheel. Each firing is re-armed from where
+ * the previous one of its side really fired (model/wheel.ts fireJ), for the ideal gap — or, where
+ * the model says the delay was clamped to a user timeout, for what is left of it at that moment
+ * (the kernel measures the elapsed time). Silent firings (TimerHint.via) are chained through.
+ * Counts and decisions stay the model's; only the times move, into Prediction.placed (the ideal
+ * times stay where they are, for the verdict's windows).
+ */
+export function placeOnWheel(pred: Prediction, wheel: WheelOrigin): Prediction {
+  const hz = wheel.hz;
+  const toJ = (seconds: number) => Math.round(seconds * hz);
+  const at = (j: number) => jiffyToOriginSeconds(j, hz, wheel);
+  const placedJ: number[] = [];
+  const last: Partial<Record<Side, { ideal: number; j: number }>> = {};
+
+  const fire = (side: Side, idealT: number, hint: TimerHint | undefined): number => {
+    let prev = last[side] ?? { ideal: 0, j: 0 };
+    for (const v of hint?.via ?? []) prev = { ideal: v, j: fireJ(prev.j, Math.max(1, toJ(v - prev.ideal)), wheel) };
+    let gapJ = toJ(idealT - prev.ideal);
+    if (hint?.deadline) {
+      const from = hint.deadline.from < 0 ? 0 : at(placedJ[hint.deadline.from] ?? 0);
+      const leftMs = (from + hint.deadline.ms / 1000 - at(prev.j)) * 1000;
+      gapJ = Math.min(gapJ, Math.max(1, Math.ceil(leftMs / (1000 / hz) - 1e-9)));
+    }
+    return gapJ > 0 ? fireJ(prev.j, gapJ, wheel) : prev.j;
+  };
+
+  const events = pred.events.map((e, i) => {
+    // t = 0 is the origin itself (a packet the run located), not a timer
+    const j = e.t === 0 ? 0 : fire(e.side, e.t, e.timer);
+    placedJ[i] = j;
+    last[e.side] = { ideal: e.t, j };
+    return j === 0 ? 0 : at(j);
+  });
+  const closeSide: Side = pred.events.length ? pred.events[pred.events.length - 1]!.side : 'client';
+  const closeAt = pred.closeAt === null ? null : at(fire(closeSide, pred.closeAt, pred.closeTimer));
+  // an accept answering a resent SYN+ACK moves with it; one caused by the client's data does not
+  const answered = pred.acceptAt == null ? -1 : pred.events.findIndex((e) => e.t === pred.acceptAt && e.packet === 'SYN-ACK');
+  const acceptAt = pred.acceptAt === undefined ? {} : { acceptAt: answered >= 0 ? events[answered]! : pred.acceptAt };
+  return { ...pred, placed: { events, closeAt, ...acceptAt } };
+}
+
+/** Event i's time as the kernel fires it: placed on the wheel when known, else ideal. */
+export const placedT = (pred: Prediction, i: number): number => pred.placed?.events[i] ?? pred.events[i]!.t;
+/** The close time as the kernel fires it (see placedT). */
+export const placedCloseAt = (pred: Prediction): number | null => (pred.placed ? pred.placed.closeAt : pred.closeAt);
