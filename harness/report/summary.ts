@@ -1,3 +1,4 @@
+import { placedCloseAt } from '../model/wheel.js';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Observation } from '../scenario.js';
@@ -34,7 +35,8 @@ export function summarize(obs: Observation): SummaryRow {
   const seen = v.events.filter((e) => e.observed).length;
   // errno null with a close time: the connection leaves the kernel's tables without the
   // application ever holding it (a SYN-RECV request), so "gone", not "open"
-  const predicted = obs.prediction.closeAt === null ? 'stays open' : `${obs.prediction.errno ?? 'gone'} @ ${secs(obs.prediction.closeAt)}`;
+  const closeAt = placedCloseAt(obs.prediction);
+  const predicted = closeAt === null ? 'stays open' : `${obs.prediction.errno ?? 'gone'} @ ${secs(closeAt)}`;
   const end = observedEnd(obs);
   return {
     case: obs.name,

@@ -288,7 +288,7 @@ function okMark(ok: boolean, firstBad: boolean): Array<[string, Record<string, s
 
 function header(obs: Observation, v: TimelineVerdict, subject: Side): string[] {
   const p = obs.prediction;
-  const modelClose = p.closeAt === null ? 'never gives up' : `${p.errno ?? 'gone (no errno)'} at ${fmtS(p.closeAt)} s`;
+  const modelClose = v.close.predicted === null ? 'never gives up' : `${p.errno ?? 'gone (no errno)'} at ${fmtS(v.close.predicted)} s`;
   const seen = v.close.observed === null ? 'still open at the end' : `${obs.close?.errno ?? 'gone from its tables'} at ${fmtS(v.close.observed)} s`;
   const out = [
     text(12, 22, `${obs.name} · IPv${obs.family} · ${obs.phase}`, { 'font-size': 15, 'font-weight': 'bold', fill: INK }),
