@@ -1,5 +1,9 @@
+import { existsSync } from 'node:fs';
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
+import { kernelCases } from '../harness/case.js';
 import { Helper, HelperError, helperProblem } from '../harness/helper/client.js';
+import { vethCommand, wireEndCommand } from '../netns/link.js';
+import { uniqueBase } from '../netns/namespace.js';
 
 /**
  * The helper's protocol, without namespaces (so no root needed): it must survive bad input and
@@ -61,5 +65,35 @@ describe.skipIf(!built)('native helper protocol', () => {
 
   it('refuses sysctls outside net.*', async () => {
     await expect(h.sysctl('kernel.hostname', 'x')).rejects.toThrow(/only net\.\* sysctls/);
+  });
+});
+
+/** The wire's commands one at a time, out of Topology.create's order, so that their waits are what is tested. */
+kernelCases('the wire, one end at a time', () => {
+  it.skipIf(!built)('an end asked for before its veth exists waits for it, then replies once it carries packets', async () => {
+    const base = uniqueBase();
+    const [ch, sh] = await Promise.all([Helper.start('client', `${base}-c`, { create: true }), Helper.start('server', `${base}-s`, { create: true })]);
+    try {
+      const server = sh.request(wireEndCommand('server'));
+      await new Promise((r) => setTimeout(r, 100));
+      const veth = await ch.request(vethCommand(`${base}-s`));
+      await ch.request(wireEndCommand('client'));
+      const ready = await server;
+      expect(ready.t).toBeGreaterThan(veth.t);
+      expect(ready.qdisc).not.toBe('noop');
+    } finally {
+      await Promise.all([ch.stop(), sh.stop()]);
+    }
+  });
+
+  it.skipIf(!built)('a helper waiting for an end that never comes gives up when its stdin closes, and removes its namespace', async () => {
+    const ns = `${uniqueBase()}-s`;
+    const sh = await Helper.start('server', ns, { create: true });
+    const waiting = sh.request(wireEndCommand('server')).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await sh.stop();
+    // not killed after stop()'s grace period (which would leave the namespace behind): it answered
+    expect(String(await waiting)).toMatch(/dp0 did not appear within \d+ ms \(ECANCELED\)/);
+    expect(existsSync(`/run/netns/${ns}`)).toBe(false);
   });
 });

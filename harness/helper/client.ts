@@ -116,7 +116,7 @@ export class Helper {
   ) {
     // 'close': the exit, and every line the helper printed before it has been read
     this.gone = new Promise((resolve) => {
-      proc.once('error', (e) => (this.stderr ||= e.message)); // could not be started
+      proc.on('error', (e) => (this.stderr ||= e.message)); // could not be started (or killed)
       proc.once('close', (code, signal) => {
         this.onExit(code ?? signal ?? undefined);
         resolve();

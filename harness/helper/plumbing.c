@@ -242,9 +242,10 @@ static int await_link_change(int watch, double deadline) {
     if (poll(p, 2, left < 10 ? (int)left + 1 : 10) < 0 && errno != EINTR) return -errno;
     if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) return -ECANCELED;
     char buf[8192];
-    for (;;) {
+    for (;;) { /* what changed does not matter: the caller looks again */
         ssize_t n = recv(watch, buf, sizeof buf, MSG_DONTWAIT);
-        if (n <= 0 && errno != ENOBUFS) break;
+        if (n < 0 && errno == ENOBUFS) continue; /* overrun: notifications lost, which a look covers */
+        if (n <= 0) break;
     }
     return 0;
 }
@@ -304,8 +305,11 @@ void cmd_wire_end(struct cmd *c) {
     double up0 = mono_ms();
     int oper = -1;
     char qdisc[32] = "";
-    while (!(rc = link_state(idx, &oper, qdisc, sizeof qdisc)) && !(oper == 6 /* IF_OPER_UP */ && qdisc[0] && strcmp(qdisc, "noop")))
+    for (;;) {
+        if ((rc = link_state(idx, &oper, qdisc, sizeof qdisc))) break;
+        if (oper == 6 /* IF_OPER_UP */ && qdisc[0] && strcmp(qdisc, "noop")) break;
         if ((rc = await_link_change(watch, deadline))) break;
+    }
     if (rc == -ETIMEDOUT || rc == -ECANCELED)
         fail("%s not up after %.0f ms (operstate %d, qdisc \"%s\"%s)", ifname, mono_ms() - up0, oper, qdisc, rc == -ECANCELED ? ", gave up: stdin closed" : "");
     else if (rc)
