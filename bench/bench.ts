@@ -8,31 +8,6 @@ import { ROOT } from '../harness/paths.js';
 import { loadObservations } from '../harness/report/summary.js';
 import { eventErrorsMs, judgeTimeline } from '../harness/verdict.js';
 import { join } from 'node:path';
-import { type KernelClock, kernelClock } from '../harness/kernel-clock.js';
-import { wheelFireAbs } from '../harness/model/wheel.js';
-import type { Observation } from '../harness/scenario.js';
-
-/**
- * packetdrill-style error: each predicted event placed from the observed event that armed its timer
- * (the previous one of the same side, or t = 0), through the kernel's timer wheel (model/wheel.ts)
- * with the model's gap — how well the model knows the kernel once the wheel's rounding, not the
- * model, is taken out. Events whose gap the model derives from a clamp (U) carry that clamp's error.
- */
-function wheelChainErrorsMs(o: Observation, clock: KernelClock): number[] {
-  const hz = clock.hz;
-  const jiffyAt = (t: number) => Math.floor(t * hz) + clock.offset;
-  const tickTime = (j: number) => (j - clock.offset) / hz;
-  const out: number[] = [];
-  const last: Record<string, { predicted: number; observed: number }> = {};
-  for (const e of judgeTimeline(o).events) {
-    if (!e.predicted || !e.observed) continue;
-    const prev = last[e.predicted.side] ?? { predicted: 0, observed: o.origin };
-    const gapJ = Math.ceil((e.predicted.t - prev.predicted) * hz - 1e-9);
-    if (gapJ > 0) out.push((e.observed.t - tickTime(wheelFireAbs(jiffyAt(prev.observed), gapJ, hz))) * 1000);
-    last[e.predicted.side] = { predicted: e.predicted.t, observed: e.observed.t };
-  }
-  return out;
-}
 
 /**
  * `npm run bench`: the figures behind deadpeer's speed and accuracy claims, printed as a table.
@@ -156,13 +131,6 @@ async function measure(): Promise<number> {
     row(`model vs kernel error per event, from t = 0, the model placed on the timer wheel (${errors.length} events): median / max`, `${ms(pct(errors, 50))} / ${ms(Math.max(...errors))}`, '≤ 10 ms / ≤ 50 ms');
   if (idealErrors.length)
     row(`… the same, ideal model (each timer exactly its delay; what the windows are built on): median / max`, `${ms(pct(idealErrors, 50))} / ${ms(Math.max(...idealErrors))}`, 'for comparison');
-  const clock = kernelClock(obs[0]?.kernel.hz ?? 250);
-  if (clock) {
-    const chained = obs.flatMap((o) => wheelChainErrorsMs(o, clock)).map(Math.abs);
-    if (chained.length)
-      row(`… the same, each event from the one before through the timer wheel (${chained.length} events): median / max`, `${ms(pct(chained, 50))} / ${ms(Math.max(...chained))}`, '≤ 10 ms / ≤ 50 ms');
-  }
-
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length))];
   process.stdout.write(`\n${'figure'.padEnd(w[0]!)}  ${'measured'.padEnd(w[1]!)}  target\n`);
   for (const r of rows) process.stdout.write(`${r[0].padEnd(w[0]!)}  ${r[1].padEnd(w[1]!)}  ${r[2]}\n`);
