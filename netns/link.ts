@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /**
  * The wire between two namespaces, as the commands the helpers carry out over rtnetlink (see
  * harness/helper/plumbing.c): the veth pair is created inside the client namespace with its peer
@@ -32,3 +33,11 @@ export function wireEndCommand(role: Role): Record<string, unknown> {
 }
 
 export const wireEnd = (role: Role, netns: string): WireEnd => ({ netns, ifname: IFNAME, addr: { ...ADDRESSES[role] } });
+
+/**
+ * The veth is made in the client namespace with its peer placed straight into the server's, so it
+ * only ever exists inside them and dies with them; it must never surface in the host's namespace.
+ * (A namespace kept alive by a stray process would keep its veth: the cleanup tests look for
+ * stray helpers too.)
+ */
+export const vethInHost = (): boolean => existsSync(`/sys/class/net/${IFNAME}`);

@@ -1,11 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { kernelCases } from '../harness/case.js';
 import { faults } from '../harness/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
 import { runScenario, sideInput, type ScenarioSpec, type Step } from '../harness/scenario.js';
 import { accept, arm, connect, established, listen } from '../harness/steps.js';
+import { vethInHost } from '../netns/link.js';
 import { listNamespaces } from '../netns/namespace.js';
+
 
 /** Nothing of a run may outlive it: namespaces (and with them veths and nft tables) and helpers. */
 const myNamespaces = async () => (await listNamespaces()).filter((n) => n.startsWith(`dp-${process.pid}x`));
@@ -48,6 +50,7 @@ kernelCases('cleanup on every path', () => {
     const err = await runScenario(spec('cleanup-throws', [listen(), connect(), established(), accept(), arm(faults.blackhole()), boom])).catch((e: Error) => e);
     expect(String(err)).toMatch(/step "boom" of cleanup-throws \(IPv4\) failed: deliberate failure/);
     expect(await myNamespaces()).toEqual([]);
+    expect(vethInHost()).toBe(false);
     expect(myHelpers()).toEqual([]);
   });
 
@@ -55,6 +58,7 @@ kernelCases('cleanup on every path', () => {
     const obs = await runScenario(spec('cleanup-passes', [listen(), connect(), established(), accept()]));
     expect(obs.close).toBeNull();
     expect(await myNamespaces()).toEqual([]);
+    expect(vethInHost()).toBe(false);
     expect(myHelpers()).toEqual([]);
   });
 });

@@ -3,8 +3,11 @@ import { execa } from 'execa';
 import { expect, it } from 'vitest';
 import { kernelCases } from '../harness/case.js';
 import { ROOT } from '../harness/paths.js';
+import { vethInHost } from '../netns/link.js';
 import { listNamespaces } from '../netns/namespace.js';
 import { reapStale } from '../netns/reaper.js';
+
+
 
 /**
  * A run interrupted mid-case (SIGINT/SIGTERM) releases its topology itself; a run killed with
@@ -44,6 +47,7 @@ kernelCases('cleanup when the run is interrupted or killed', () => {
     const r = await child;
     expect(r.signal).toBe('SIGINT'); // it still dies of the signal, after cleaning up
     expect(await namespacesOf(pid)).toEqual([]);
+    expect(vethInHost()).toBe(false);
     await settle(() => helpers.every((h) => !alive(h)));
     expect(helpers.filter(alive)).toEqual([]);
   });
@@ -55,6 +59,7 @@ kernelCases('cleanup when the run is interrupted or killed', () => {
     await settle(async () => helpers.every((h) => !alive(h)) && (await namespacesOf(pid)).length === 0);
     expect(helpers.filter(alive)).toEqual([]);
     expect(await namespacesOf(pid)).toEqual([]);
+    expect(vethInHost()).toBe(false);
   });
 
   it.skipIf(!built)('SIGKILL of the run and its helpers: nothing can clean up, the next run reaps the namespaces', { timeout: 20_000 }, async () => {
@@ -70,5 +75,6 @@ kernelCases('cleanup when the run is interrupted or killed', () => {
     const reaped = await reapStale({ ownerPid: pid });
     expect(reaped.filter((n) => n.startsWith(`dp-${pid}x`))).toHaveLength(2);
     expect(await namespacesOf(pid)).toEqual([]);
+    expect(vethInHost()).toBe(false);
   });
 });
