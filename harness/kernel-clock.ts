@@ -30,17 +30,15 @@ function readTimerList(): string | undefined {
   }
 }
 
-/** Leeway after a tick's moment for its handler to bump jiffies. */
-const TICK_HANDLER_NS = 200_000n;
-
 /**
- * One reading, as the range of offsets it allows. "now" is printed at the top and "jiffies"
- * further down, possibly several read()s later, so a pause in between makes jiffies look ahead by
- * up to the ticks that passed until the read ended (seen under load: 7 jiffies, a whole wheel
- * granule); and "now" just past a tick's moment may come before the tick handler bumped jiffies,
- * one behind. process.hrtime is CLOCK_MONOTONIC too, so the ticks that passed are known.
+ * One reading: jiffies − floor(now / TICK_NSEC), and whether the whole read ended within the tick
+ * "now" fell in. "now" is printed at the top and "jiffies" further down, possibly several read()s
+ * later: a pause in between makes jiffies look ahead by the ticks that passed (seen under load: 2
+ * and 7 jiffies, whole wheel granules). Within one tick it can only be exact or one behind — when
+ * that tick's handler had not yet bumped jiffies (it runs late while the printing holds a CPU's
+ * timer lock with interrupts off). process.hrtime is CLOCK_MONOTONIC too.
  */
-export function readKernelClock(hz: number): { hz: number; lo: number; hi: number } | undefined {
+export function readKernelClock(hz: number): { hz: number; offset: number; sameTick: boolean } | undefined {
   const text = readTimerList();
   const done = process.hrtime.bigint();
   if (text === undefined) return undefined;
@@ -51,24 +49,22 @@ export function readKernelClock(hz: number): { hz: number; lo: number; hi: numbe
   const tickNs = BigInt(Math.round(1e9 / hz));
   if (lastTick && BigInt(lastTick) % tickNs !== 0n) return undefined;
   const nowNs = BigInt(now);
-  const offset = Number(BigInt(jiffies) - nowNs / tickNs);
-  const ticksPassed = Number(done / tickNs - nowNs / tickNs);
-  return { hz, lo: offset - Math.max(0, ticksPassed), hi: offset + (nowNs % tickNs < TICK_HANDLER_NS ? 1 : 0) };
+  return { hz, offset: Number(BigInt(jiffies) - nowNs / tickNs), sameTick: done / tickNs === nowNs / tickNs };
 }
 
-/** Readings until their ranges leave one offset (most readings are exact alone); undefined if they never do. */
+/**
+ * The largest offset among readings that stayed within one tick: each is exact or one behind, and
+ * readings land at random moments of the tick, so some are exact. Undefined when too few readings
+ * stayed within a tick to be sure (the models then predict ideal times).
+ */
 export function kernelClock(hz: number): KernelClock | undefined {
-  let lo = -Infinity;
-  let hi = Infinity;
-  for (let i = 0; i < 50; i++) {
+  const within: number[] = [];
+  for (let i = 0; i < 40 && within.length < 12; i++) {
     const r = readKernelClock(hz);
     if (!r) return undefined;
-    lo = Math.max(lo, r.lo);
-    hi = Math.min(hi, r.hi);
-    if (lo > hi) return undefined; // readings that contradict each other: trust none
-    if (lo === hi) return { hz, offset: lo };
+    if (r.sameTick) within.push(r.offset);
   }
-  return undefined;
+  return within.length >= 6 ? { hz, offset: Math.max(...within) } : undefined;
 }
 
 /** Where a moment on CLOCK_MONOTONIC (seconds) sits on the jiffies clock. */
