@@ -58,13 +58,20 @@ export function readKernelClock(hz: number): { hz: number; offset: number; sameT
  * stayed within a tick to be sure (the models then predict ideal times).
  */
 export function kernelClock(hz: number): KernelClock | undefined {
-  const within: number[] = [];
-  for (let i = 0; i < 40 && within.length < 12; i++) {
+  const readings: Array<{ offset: number; sameTick: boolean }> = [];
+  for (let i = 0; i < 40 && readings.filter((r) => r.sameTick).length < 12; i++) {
     const r = readKernelClock(hz);
     if (!r) return undefined;
-    if (r.sameTick) within.push(r.offset);
+    readings.push(r);
   }
-  return within.length >= 6 ? { hz, offset: Math.max(...within) } : undefined;
+  const offset = offsetFromReadings(readings);
+  return offset === undefined ? undefined : { hz, offset };
+}
+
+/** The choice kernelClock() makes, on its own (pure). */
+export function offsetFromReadings(readings: ReadonlyArray<{ offset: number; sameTick: boolean }>): number | undefined {
+  const within = readings.filter((r) => r.sameTick).map((r) => r.offset);
+  return within.length >= 6 ? Math.max(...within) : undefined;
 }
 
 /** Where a moment on CLOCK_MONOTONIC (seconds) sits on the jiffies clock. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireJ, jiffyToOriginSeconds, placeOnWheel, wheelFireAbs } from '../../harness/model/wheel.js';
 import type { Prediction } from '../../harness/model/types.js';
+import { offsetFromReadings } from '../../harness/kernel-clock.js';
 
 describe('timer wheel firing (kernel/time/timer.c calc_index)', () => {
   it('level 0 (delta < 63 jiffies) fires one jiffy after expiry', () => {
@@ -99,5 +100,19 @@ describe('a prediction placed on the wheel (placeOnWheel)', () => {
     const answered = placeOnWheel({ ...base, phase: 'syn-recv', events, acceptAt: 1 }, wheel).placed!;
     expect(answered.acceptAt).toBe(answered.events[1]);
     expect(placeOnWheel({ ...base, phase: 'syn-recv', events, acceptAt: 0.5 }, wheel).placed!.acceptAt).toBe(0.5);
+  });
+});
+
+describe('the jiffies clock from /proc/timer_list readings (offsetFromReadings)', () => {
+  const T = 4294892231;
+  const r = (offset: number, sameTick = true) => ({ offset, sameTick });
+  it('readings within one tick are exact or one behind: the largest is the offset', () => {
+    expect(offsetFromReadings([r(T), r(T - 1), r(T), r(T), r(T - 1), r(T)])).toBe(T);
+  });
+  it('readings that spanned a tick boundary (a pause between the fields) are not used', () => {
+    expect(offsetFromReadings([r(T + 2, false), r(T), r(T), r(T), r(T), r(T), r(T), r(T + 7, false)])).toBe(T);
+  });
+  it('too few readings within one tick: not trusted (the models then predict ideal times)', () => {
+    expect(offsetFromReadings([r(T), r(T), r(T + 1, false), r(T + 1, false)])).toBeUndefined();
   });
 });
