@@ -54,12 +54,12 @@ export function readKernelClock(hz: number): { hz: number; offset: number; sameT
 
 /**
  * The largest offset among readings that stayed within one tick: each is exact or one behind, and
- * readings land at random moments of the tick, so some are exact. Undefined when too few readings
- * stayed within a tick to be sure (the models then predict ideal times).
+ * readings land at random moments of the tick, so some are exact. Undefined when fewer than three
+ * of up to 200 readings stayed within a tick (the models then predict ideal times).
  */
 export function kernelClock(hz: number): KernelClock | undefined {
   const readings: Array<{ offset: number; sameTick: boolean }> = [];
-  for (let i = 0; i < 40 && readings.filter((r) => r.sameTick).length < 12; i++) {
+  for (let i = 0; i < 200 && readings.filter((r) => r.sameTick).length < 8; i++) {
     const r = readKernelClock(hz);
     if (!r) return undefined;
     readings.push(r);
@@ -71,7 +71,7 @@ export function kernelClock(hz: number): KernelClock | undefined {
 /** The choice kernelClock() makes, on its own (pure). */
 export function offsetFromReadings(readings: ReadonlyArray<{ offset: number; sameTick: boolean }>): number | undefined {
   const within = readings.filter((r) => r.sameTick).map((r) => r.offset);
-  return within.length >= 6 ? Math.max(...within) : undefined;
+  return within.length >= 3 ? Math.max(...within) : undefined;
 }
 
 /** Where a moment on CLOCK_MONOTONIC (seconds) sits on the jiffies clock. */

@@ -362,10 +362,23 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
 }
 
 let clockRead: { hz: number; clock: KernelClock | undefined } | undefined;
-/** The jiffies clock, read once per process (the offset is constant per boot). */
+/**
+ * The jiffies clock, read once per process (the offset is constant per boot) — or once per suite:
+ * the global setup reads it before the workers load the machine and hands it down in
+ * DEADPEER_JIFFIES_OFFSET (see shareKernelClock).
+ */
 function kernelClockOnce(hz: number): KernelClock | undefined {
+  const shared = Number(process.env[JIFFIES_ENV]);
+  if (Number.isSafeInteger(shared) && shared > 0) return { hz, offset: shared };
   if (clockRead?.hz !== hz) clockRead = { hz, clock: kernelClock(hz) };
   return clockRead.clock;
+}
+
+const JIFFIES_ENV = 'DEADPEER_JIFFIES_OFFSET';
+/** Read the jiffies clock now, in a quiet moment, for every process this one starts. */
+export function shareKernelClock(hz: number): void {
+  const clock = kernelClock(hz);
+  if (clock) process.env[JIFFIES_ENV] = String(clock.offset);
 }
 
 /** t = 0 of each phase's prediction, located in the capture (see the model's `origin`). */

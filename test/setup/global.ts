@@ -4,7 +4,8 @@ import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
 import { preflightProblem } from '../../harness/preflight.js';
 import { type TimingLock, acquireTimingLock } from '../../harness/timing-lock.js';
 import { announceRun } from '../../harness/report/run-summary.js';
-import { resultsDir } from '../../harness/scenario.js';
+import { resultsDir, shareKernelClock } from '../../harness/scenario.js';
+import { runningKernel } from '../../harness/kernel.js';
 
 import '../../harness/case-context.js';
 
@@ -30,6 +31,8 @@ async function prepare() {
   }
   // another suite (or `deadpeer report`) measuring on this machine: wait for it (harness/timing-lock.ts)
   const lock = await acquireTimingLock(`the test suite ${process.env.DEADPEER_RUN_ID}`, (line) => process.stderr.write(`${line}\n`));
+  // the jiffies clock for placing predictions on the timer wheel, read before the workers load the CPU
+  shareKernelClock(runningKernel().hz);
   const reaped = await reapStale();
   if (reaped.length) process.stderr.write(`deadpeer: reaped ${reaped.length} namespace(s) left by a dead run: ${reaped.join(' ')}\n`);
   return { problem, before: await hostFingerprint(), lock };
