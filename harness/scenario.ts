@@ -1,3 +1,4 @@
+import { cpuSettled } from './settle.js';
 import { type KernelClock, kernelClock, wheelOriginAt } from './kernel-clock.js';
 import { placeOnWheel } from './model/wheel.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -280,6 +281,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       topo.server.helper.request({ cmd: 'diag', interval_ms: 5 }),
     ]);
     await topo.install(spec.steps.flatMap((s) => (s.fault ? [s.fault] : [])));
+    // the timeline starts on a CPU that is not saturated (harness/settle.ts); when, is recorded
+    const settled = await cpuSettled();
+    run.mark(settled.calm ? 'cpu settled' : 'cpu still busy', now());
     for (const step of spec.steps) {
       try {
         await step.run(run);
