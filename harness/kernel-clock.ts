@@ -74,6 +74,27 @@ export function offsetFromReadings(readings: ReadonlyArray<{ offset: number; sam
   return within.length >= 3 ? Math.max(...within) : undefined;
 }
 
+const JIFFIES_ENV = 'DEADPEER_JIFFIES_OFFSET';
+let clockRead: { hz: number; clock: KernelClock | undefined } | undefined;
+
+/**
+ * The jiffies clock, read once per process (the offset is constant per boot) — or once per suite:
+ * the global setup reads it before the workers load the machine and hands it down in
+ * DEADPEER_JIFFIES_OFFSET (shareKernelClock).
+ */
+export function sharedKernelClock(hz: number): KernelClock | undefined {
+  const shared = Number(process.env[JIFFIES_ENV]);
+  if (Number.isSafeInteger(shared) && shared > 0) return { hz, offset: shared };
+  if (clockRead?.hz !== hz) clockRead = { hz, clock: kernelClock(hz) };
+  return clockRead.clock;
+}
+
+/** Read the jiffies clock now, in a quiet moment, for every process this one starts. */
+export function shareKernelClock(hz: number): void {
+  const clock = kernelClock(hz);
+  if (clock) process.env[JIFFIES_ENV] = String(clock.offset);
+}
+
 /** Where a moment on CLOCK_MONOTONIC (seconds) sits on the jiffies clock. */
 export function wheelOriginAt(clock: KernelClock, monoSeconds: number): WheelOrigin {
   const ticks = monoSeconds * clock.hz;

@@ -1,5 +1,5 @@
 import { cpuSettled } from './settle.js';
-import { type KernelClock, kernelClock, wheelOriginAt } from './kernel-clock.js';
+import { sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
 import { placeOnWheel } from './model/wheel.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -360,30 +360,11 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
   const origin = (spec.origin ?? defaultOrigin(spec.phase))(partial);
   // t = 0 is now a moment on the kernel's jiffies clock: the model's times go where the timer
   // wheel really fires them (the verdict's windows stay those of the ideal times)
-  const clock = kernelClockOnce(run.kernel.hz);
+  const clock = sharedKernelClock(run.kernel.hz);
   const prediction = clock ? placeOnWheel(partial.prediction, wheelOriginAt(clock, origin)) : partial.prediction;
   return { ...partial, prediction, origin };
 }
 
-let clockRead: { hz: number; clock: KernelClock | undefined } | undefined;
-/**
- * The jiffies clock, read once per process (the offset is constant per boot) — or once per suite:
- * the global setup reads it before the workers load the machine and hands it down in
- * DEADPEER_JIFFIES_OFFSET (see shareKernelClock).
- */
-function kernelClockOnce(hz: number): KernelClock | undefined {
-  const shared = Number(process.env[JIFFIES_ENV]);
-  if (Number.isSafeInteger(shared) && shared > 0) return { hz, offset: shared };
-  if (clockRead?.hz !== hz) clockRead = { hz, clock: kernelClock(hz) };
-  return clockRead.clock;
-}
-
-const JIFFIES_ENV = 'DEADPEER_JIFFIES_OFFSET';
-/** Read the jiffies clock now, in a quiet moment, for every process this one starts. */
-export function shareKernelClock(hz: number): void {
-  const clock = kernelClock(hz);
-  if (clock) process.env[JIFFIES_ENV] = String(clock.offset);
-}
 
 /** t = 0 of each phase's prediction, located in the capture (see the model's `origin`). */
 function defaultOrigin(phase: Phase): (obs: Omit<Observation, 'origin'>) => number {

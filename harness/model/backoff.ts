@@ -72,12 +72,6 @@ export interface RetransmitTimerOutcome {
   retransmitsJ: number[];
   /** jiffies from origin when tcp_write_err() runs (ETIMEDOUT) */
   closeJ: number;
-  /** per retransmission: the delay before it was min(rto, what was left of U) (tcp_clamp_rto_to_user_timeout) */
-  clamped: boolean[];
-  /** the delay before the close was so computed */
-  closeClamped: boolean;
-  /** which retransmission set retrans_stamp (U counts from it); null = the origin */
-  stampIndex: number | null;
 }
 
 /** A timeline that never ends would loop for ever; no sane setting needs this many timers. */
@@ -92,12 +86,9 @@ const MAX_FIRINGS = 100_000;
 export function runRetransmitTimer(spec: RetransmitTimerSpec): RetransmitTimerOutcome {
   const { hz } = spec;
   const retransmitsJ: number[] = [];
-  const clamped: boolean[] = [];
-  let lastClamped = false;
   let nowJ = spec.firstFireJ;
   let rtoJ = spec.rtoJ;
   let stampJ: number | null = spec.stamp === 'origin' ? 0 : null;
-  const stampIndex = spec.stamp === 'origin' ? null : 0;
 
   for (let firing = 0; firing < MAX_FIRINGS; firing++) {
     const retransmits = retransmitsJ.length;
@@ -108,16 +99,12 @@ export function runRetransmitTimer(spec: RetransmitTimerSpec): RetransmitTimerOu
       retransmits > 0 &&
       stampJ !== null &&
       jiffiesToMs(nowJ - stampJ, hz) >= spec.budgetMs;
-    if (countExpired || timeExpired) return { retransmitsJ, closeJ: nowJ, clamped, closeClamped: lastClamped, stampIndex };
+    if (countExpired || timeExpired) return { retransmitsJ, closeJ: nowJ };
 
     retransmitsJ.push(nowJ);
-    clamped.push(lastClamped);
     if (stampJ === null) stampJ = nowJ;
     // After tcp_update_rto_stats(), total_rto == number of RTO retransmissions so far.
     if (retransmitsJ.length > spec.linearTimeouts) rtoJ = Math.min(rtoJ * 2, spec.rtoMaxJ);
-    // From here on each delay is min(rto, what is left of U): clamped even where the ideal times
-    // make the two equal, because on the wheel the firings run late and the clamp then binds
-    lastClamped = spec.clampUserTimeoutMs > 0;
     nowJ += clampRtoToUserTimeout(rtoJ, spec.clampUserTimeoutMs, jiffiesToMs(nowJ - stampJ, hz), hz);
   }
   throw new Error('runRetransmitTimer: no give-up within 100000 timer firings (no budget and no count limit?)');

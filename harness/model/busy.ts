@@ -19,7 +19,7 @@
 import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs } from './effective.js';
 import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
-import { closeClamp, inTimeOrder, packetSeries, seconds, withUserTimeoutClamps } from './timeline.js';
+import { inTimeOrder, packetSeries, seconds, userTimeoutClamps } from './timeline.js';
 import type { BusyInput, Prediction } from './types.js';
 
 /** What tcp_schedule_loss_probe() reads when the data goes out. */
@@ -111,14 +111,18 @@ export function predictBusy(input: BusyInput): Prediction {
     phase: 'busy',
     kernel: features.release,
     origin: 'the first transmission of the oldest unacknowledged segment',
-    events: inTimeOrder(
-      [{ t: 0, side: 'client', packet: 'DATA', n: 0 }],
-      tlpJ === null ? [] : packetSeries([tlpJ], hz, 'client', 'RETRANSMIT'),
-      // the RTO retransmissions follow the data and the TLP in the events: U counts from the first of them
-      withUserTimeoutClamps(packetSeries(outcome.retransmitsJ, hz, 'client', 'RETRANSMIT', rtoStart), outcome, userTimeoutMs, rtoStart),
+    // the RTO retransmissions follow the data and the TLP: U counts from the first of them (retrans_stamp)
+    ...userTimeoutClamps(
+      inTimeOrder(
+        [{ t: 0, side: 'client', packet: 'DATA', n: 0 }],
+        tlpJ === null ? [] : packetSeries([tlpJ], hz, 'client', 'RETRANSMIT'),
+        packetSeries(outcome.retransmitsJ, hz, 'client', 'RETRANSMIT', rtoStart),
+      ),
+      userTimeoutMs,
+      { from: rtoStart, clampsFrom: rtoStart + 1 },
+      true,
     ),
     closeAt: seconds(outcome.closeJ, hz),
-    ...closeClamp(outcome, userTimeoutMs, rtoStart),
     errno: 'ETIMEDOUT',
     notes,
   };

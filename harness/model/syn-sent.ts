@@ -14,7 +14,7 @@
 import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs, synLinearTimeouts, synRetries, versionString } from './effective.js';
 import { msecsToJiffies, tcpConstants } from './jiffies.js';
-import { closeClamp, packetSeries, seconds, withUserTimeoutClamps } from './timeline.js';
+import { packetSeries, seconds, userTimeoutClamps } from './timeline.js';
 import type { Prediction, SynSentInput } from './types.js';
 
 export function predictSynSent(input: SynSentInput): Prediction {
@@ -88,12 +88,14 @@ export function predictSynSent(input: SynSentInput): Prediction {
     phase: 'syn-sent',
     kernel: features.release,
     origin: 'the first SYN (connect())',
-    events: [
-      { t: 0, side: 'client', packet: 'SYN', n: 0 },
-      ...withUserTimeoutClamps(packetSeries(outcome.retransmitsJ, hz, 'client', 'SYN'), outcome, userTimeoutMs, 1),
-    ],
+    // U counts from the first SYN; the first retransmission's delay is the initial RTO, later ones clamped
+    ...userTimeoutClamps(
+      [{ t: 0, side: 'client', packet: 'SYN', n: 0 }, ...packetSeries(outcome.retransmitsJ, hz, 'client', 'SYN')],
+      userTimeoutMs,
+      { from: -1, clampsFrom: 2 },
+      true,
+    ),
     closeAt: seconds(outcome.closeJ, hz),
-    ...closeClamp(outcome, userTimeoutMs, 1),
     errno: 'ETIMEDOUT',
     notes,
   };

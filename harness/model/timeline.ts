@@ -22,25 +22,23 @@ export function seconds(j: number | null, hz: number): number | null {
   return j === null ? null : jiffiesToSeconds(j, hz);
 }
 
-/** What runRetransmitTimer() says about user-timeout clamps (see backoff.ts). */
-interface ClampOutcome {
-  clamped: boolean[];
-  closeClamped: boolean;
-  stampIndex: number | null;
-}
-
 /**
- * Mark the retransmissions whose timer was clamped to what was left of U (TimerHint.deadline),
- * counted from retrans_stamp. `firstIndex`: where the first of them sits in the Prediction's events.
+ * Under TCP_USER_TIMEOUT every delay after a chain's first firing is min(delay, what is left of U)
+ * (tcp_clamp_rto_to_user_timeout, tcp_clamp_probe0_to_user_timeout): the hint goes on every event
+ * from `clampsFrom` on, and on the close when a clamped delay leads to it — even where the ideal
+ * times make the two equal, because on the wheel the firings run late and the clamp then binds.
+ * `from`: the event U counts from (an index into events; -1 = the origin).
  */
-export function withUserTimeoutClamps(series: ModelEvent[], outcome: ClampOutcome, userTimeoutMs: number, firstIndex: number): ModelEvent[] {
-  if (!userTimeoutMs) return series;
-  const from = outcome.stampIndex === null ? -1 : firstIndex + outcome.stampIndex;
-  return series.map((e, k) => (outcome.clamped[k] ? { ...e, timer: { deadline: { from, ms: userTimeoutMs } } } : e));
-}
-
-/** The same for the firing that gives up: Prediction.closeTimer, or nothing. */
-export function closeClamp(outcome: ClampOutcome, userTimeoutMs: number, firstIndex: number): { closeTimer?: TimerHint } {
-  if (!userTimeoutMs || !outcome.closeClamped) return {};
-  return { closeTimer: { deadline: { from: outcome.stampIndex === null ? -1 : firstIndex + outcome.stampIndex, ms: userTimeoutMs } } };
+export function userTimeoutClamps(
+  events: ModelEvent[],
+  userTimeoutMs: number,
+  at: { from: number; clampsFrom: number },
+  closes: boolean,
+): { events: ModelEvent[]; closeTimer?: TimerHint } {
+  if (!userTimeoutMs) return { events };
+  const timer: TimerHint = { deadline: { from: at.from, ms: userTimeoutMs } };
+  return {
+    events: events.map((e, i) => (i >= at.clampsFrom ? { ...e, timer } : e)),
+    ...(closes && events.length >= at.clampsFrom ? { closeTimer: timer } : {}),
+  };
 }

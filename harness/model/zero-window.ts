@@ -31,7 +31,7 @@
 import { clampProbe0ToUserTimeout, probe0Base, probe0When, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs, versionAtLeast } from './effective.js';
 import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
-import { closeClamp, packetSeries, seconds, withUserTimeoutClamps } from './timeline.js';
+import { packetSeries, seconds, userTimeoutClamps } from './timeline.js';
 import type { KernelFeatures, Prediction, ZeroWindowInput } from './types.js';
 
 export interface ZeroWindowModelInput extends ZeroWindowInput {
@@ -107,9 +107,6 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
   const answers = (tJ: number) => tJ < goneAtJ && answerer(tJ);
 
   const probesJ: number[] = [];
-  // per probe (and for the close): its delay was clamped to what was left of U after the first probe
-  const clamped: boolean[] = [];
-  let lastClamped = false;
   let nowJ = baseJ;
   let backoff = 0;
   let probesOut = 0; // as tcp_probe_timer sees it: an alive receiver's answer zeroes it
@@ -135,14 +132,11 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
       break;
     }
     probesJ.push(nowJ);
-    clamped.push(lastClamped);
     // tcp_send_probe0 counts the probe; the receiver's answer (tcp_ack) zeroes the count
     probesOut = answers(nowJ) ? 0 : probesOut + 1;
     if (backoff < maxProbes) backoff++;
-    const unclampedJ = probe0When(baseJ, backoff, maxWhenJ, hz);
-    const whenJ = rule === 'probes-tstamp' ? clampProbe0ToUserTimeout(unclampedJ, userTimeoutMs, nowJ - (tstampJ ?? nowJ), hz) : unclampedJ;
-    // min(when, what is left of U) even where the two are equal on ideal times (see backoff.ts)
-    lastClamped = rule === 'probes-tstamp' && userTimeoutMs > 0;
+    let whenJ = probe0When(baseJ, backoff, maxWhenJ, hz);
+    if (rule === 'probes-tstamp') whenJ = clampProbe0ToUserTimeout(whenJ, userTimeoutMs, nowJ - (tstampJ ?? nowJ), hz);
     nowJ += whenJ;
     if (probesJ.length > 100_000) throw new Error('predictZeroWindow: no give-up');
   }
@@ -182,9 +176,9 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
     phase: 'zero-window',
     kernel: features.release,
     origin: 'the ACK that closed the window (nothing in flight, data waiting)',
-    events: withUserTimeoutClamps(packetSeries(probesJ, hz, 'client', 'WINDOW-PROBE'), { clamped, closeClamped: lastClamped, stampIndex: 0 }, userTimeoutMs, 0),
+    // U counts from the first probe (icsk_probes_tstamp); only 5.11+ clamps the probe timer to it
+    ...userTimeoutClamps(packetSeries(probesJ, hz, 'client', 'WINDOW-PROBE'), rule === 'probes-tstamp' ? userTimeoutMs : 0, { from: 0, clampsFrom: 1 }, closeJ !== null),
     closeAt: seconds(closeJ, hz),
-    ...(closeJ === null ? {} : closeClamp({ clamped, closeClamped: lastClamped, stampIndex: 0 }, userTimeoutMs, 0)),
     errno: closeJ === null ? null : 'ETIMEDOUT',
     notes,
   };

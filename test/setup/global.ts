@@ -4,7 +4,8 @@ import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
 import { preflightProblem } from '../../harness/preflight.js';
 import { type TimingLock, acquireTimingLock } from '../../harness/timing-lock.js';
 import { announceRun } from '../../harness/report/run-summary.js';
-import { resultsDir, shareKernelClock } from '../../harness/scenario.js';
+import { resultsDir } from '../../harness/scenario.js';
+import { shareKernelClock } from '../../harness/kernel-clock.js';
 import { runningKernel } from '../../harness/kernel.js';
 
 import '../../harness/case-context.js';
