@@ -17,7 +17,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 12,
     fileParallelism: true,
-    globalSetup: ['test/setup/global.ts'],
+    globalSetup: ['harness/vitest/global-setup.ts'],
     setupFiles: ['test/setup/matchers.ts'],
     testTimeout: 10_000,
     maxConcurrency: 32,

@@ -1,12 +1,12 @@
 import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
-import { Topology } from '../harness/topology.js';
+import { Topology } from '../harness/engine/topology.js';
 import { processStartTicks } from '../netns/namespace.js';
-import { preflightProblem } from '../harness/preflight.js';
-import { acquireTimingLock } from '../harness/timing-lock.js';
-import { ROOT } from '../harness/paths.js';
+import { preflightProblem } from '../harness/suite/preflight.js';
+import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { ROOT } from '../harness/core/paths.js';
 import { loadObservations } from '../harness/report/summary.js';
-import { eventErrorsMs, judgeTimeline } from '../harness/verdict.js';
+import { eventErrorsMs, judgeTimeline } from '../harness/judge/verdict.js';
 import { join } from 'node:path';
 
 /**
@@ -82,7 +82,7 @@ async function main(): Promise<number> {
     process.stderr.write(`deadpeer bench: ${problem}\n`);
     return 2;
   }
-  // the figures are the kernel's only on a machine nobody else is measuring on (harness/timing-lock.ts);
+  // the figures are the kernel's only on a machine nobody else is measuring on (harness/suite/timing-lock.ts);
   // the suite it starts inherits the lock
   const lock = await acquireTimingLock('deadpeer bench', (line) => process.stderr.write(`${line}\n`));
   try {

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { dir as tmpDir } from 'tmp-promise';
-import { ROOT } from '../harness/paths.js';
-import { preflightProblem } from '../harness/preflight.js';
+import { ROOT } from '../harness/core/paths.js';
+import { preflightProblem } from '../harness/suite/preflight.js';
 
 /**
  * `npm run soak -- N`: the full fast suite N times — the first half one at a time, the second half

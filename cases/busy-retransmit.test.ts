@@ -1,14 +1,13 @@
 import { expect, it } from 'vitest';
-import type { Packet } from '../harness/capture.js';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
-import { runningKernel } from '../harness/kernel.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { runningKernel } from '../harness/engine/kernel.js';
 import { predictBusy } from '../harness/model/busy.js';
 import type { BusyInput, Prediction } from '../harness/model/types.js';
-import { byProfile } from '../harness/profile.js';
-import { type BusyOptions, busyPhase } from '../harness/phases.js';
-import { type EndpointSpec, type Observation, runScenario } from '../harness/scenario.js';
-import { USERSPACE_SLACK } from '../harness/verdict.js';
+import { byProfile } from '../harness/core/profile.js';
+import { type BusyOptions, busyPhase } from '../harness/recipes/phases.js';
+import { type EndpointSpec, runScenario } from '../harness/engine/scenario.js';
+import { USERSPACE_SLACK } from '../harness/judge/verdict.js';
+import type { Packet, Observation } from '../harness/core/observation.js';
 
 /**
  * Busy ESTABLISHED: the client has written data that the peer, gone, never acknowledges (every

@@ -1,15 +1,16 @@
 import { expect, it } from 'vitest';
-import '../harness/accept-matcher.js';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
-import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/listener.js';
+import '../harness/vitest/accept-matchers.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
+import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/recipes/listener.js';
 import { predictDeferAccept } from '../harness/model/defer-accept.js';
 import { deferAcceptReadBack } from '../harness/model/reqsk.js';
 import type { DeferAcceptClient } from '../harness/model/types.js';
-import { byProfile } from '../harness/profile.js';
-import { type Observation, runScenario, sideInput, type Step } from '../harness/scenario.js';
-import { arm, connect, established, listen, send } from '../harness/steps.js';
-import { Topology } from '../harness/topology.js';
+import { byProfile } from '../harness/core/profile.js';
+import { runScenario, type Step } from '../harness/engine/scenario.js';
+import { arm, connect, established, listen, send } from '../harness/engine/steps.js';
+import { Topology } from '../harness/engine/topology.js';
+import { type Observation, sideInput } from '../harness/core/observation.js';
 
 /**
  * TCP_DEFER_ACCEPT on the listener: the handshake completes, as far as the client knows, but the

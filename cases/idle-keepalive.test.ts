@@ -1,9 +1,10 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
-import { runScenario, sideInput } from '../harness/scenario.js';
-import { accept, arm, awaitClose, connect, established, listen } from '../harness/steps.js';
+import { runScenario } from '../harness/engine/scenario.js';
+import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
+import { sideInput } from '../harness/core/observation.js';
 
 /**
  * Idle ESTABLISHED: the handshake completes, then the peer vanishes (every packet dropped both

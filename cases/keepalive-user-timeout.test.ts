@@ -1,10 +1,11 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
-import { byProfile } from '../harness/profile.js';
-import { type Observation, runScenario, sideInput } from '../harness/scenario.js';
-import { accept, arm, awaitClose, connect, established, listen } from '../harness/steps.js';
+import { byProfile } from '../harness/core/profile.js';
+import { runScenario } from '../harness/engine/scenario.js';
+import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
+import { type Observation, sideInput } from '../harness/core/observation.js';
 
 /**
  * Idle ESTABLISHED with keepalive AND TCP_USER_TIMEOUT: the handshake completes, then the peer

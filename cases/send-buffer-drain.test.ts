@@ -1,19 +1,21 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, progressed } from '../harness/drain-monitor.js';
-import type { HelperEvent, TcpInfo } from '../harness/helper/client.js';
-import { type ZeroWindowPeer, zeroWindowModel } from '../harness/phases.js';
-import { byProfile } from '../harness/profile.js';
-import { type Observation, type Step, now, runScenario } from '../harness/scenario.js';
-import { handshake, hold, measureRto, pump, read, snapshot, until } from '../harness/steps.js';
-import { isWindowProbe, readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harness/window-probes.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, progressed } from '../harness/apps/drain-monitor.js';
+import { type ZeroWindowPeer, zeroWindowModel } from '../harness/recipes/phases.js';
+import { byProfile } from '../harness/core/profile.js';
+import { type Step, runScenario } from '../harness/engine/scenario.js';
+import { handshake, hold, measureRto, pump, read, snapshot, until } from '../harness/engine/steps.js';
+import { isWindowProbe, readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harness/recipes/window-probes.js';
+import type { HelperEvent, TcpInfo } from '../harness/core/protocol.js';
+import type { Observation } from '../harness/core/observation.js';
+import { now } from '../harness/core/clock.js';
 
 /**
  * Send-buffer drain: the reference's advice for the case the kernel cannot help with. A reader
  * that is slow but alive acknowledges everything it reads, so no kernel timer ever gives up on
  * it, and it keeps the sender's buffer full; a reader that vanished leaves the buffer just as
  * full. The application can tell them apart only by watching bytes leave its send queue
- * (harness/drain-monitor.ts): tcpi_bytes_acked grows / tcpi_notsent_bytes falls for the slow
+ * (harness/apps/drain-monitor.ts): tcpi_bytes_acked grows / tcpi_notsent_bytes falls for the slow
  * reader, nothing moves for the dead one. SIOCOUTQ, the level of the queue, looks the same.
  *
  * One connection per address family plays both parts, in order:
@@ -24,7 +26,7 @@ import { isWindowProbe, readPeerRateLimit, silencing, vanishAfterAnsweredProbe }
  *   (blackhole) → (b) the monitor says dead → the persist timer's probes go unanswered and it
  *   gives up (the zero-window model).
  * t = 0 is the ACK that closed the window for good (the last progress the client saw). The peer
- * vanishes in steps because a blackhole cannot be armed at a chosen instant (harness/window-probes.ts):
+ * vanishes in steps because a blackhole cannot be armed at a chosen instant (harness/recipes/window-probes.ts):
  * a stopped reader sends nothing but probe answers, and those stop at once. The monitor cannot tell
  * "stopped reading" from "gone" anyway: it watches progress, and both stop it.
  */

@@ -1,13 +1,14 @@
 import { expect, it } from 'vitest';
-import '../harness/accept-matcher.js';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
+import '../harness/vitest/accept-matchers.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
 import { predictSynRecv } from '../harness/model/syn-recv.js';
-import { byProfile } from '../harness/profile.js';
-import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/listener.js';
-import { type EndpointSpec, type Observation, runScenario, sideInput, type Step } from '../harness/scenario.js';
-import { arm, closeSocket, connect, established, hold, listen, send } from '../harness/steps.js';
-import { CAPTURE_SLACK } from '../harness/verdict.js';
+import { byProfile } from '../harness/core/profile.js';
+import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/recipes/listener.js';
+import { type EndpointSpec, runScenario, type Step } from '../harness/engine/scenario.js';
+import { arm, closeSocket, connect, established, hold, listen, send } from '../harness/engine/steps.js';
+import { CAPTURE_SLACK } from '../harness/judge/verdict.js';
+import { type Observation, sideInput } from '../harness/core/observation.js';
 
 /**
  * SYN-RECV, the server's view: the client's SYN arrived, the server answered with a SYN+ACK, and

@@ -1,11 +1,12 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
 import { predictSynSent } from '../harness/model/syn-sent.js';
-import { byProfile } from '../harness/profile.js';
-import { runScenario, sideInput, type ScenarioSpec } from '../harness/scenario.js';
-import { arm, awaitClose, connect, listen } from '../harness/steps.js';
-import { judgeTimeline } from '../harness/verdict.js';
+import { byProfile } from '../harness/core/profile.js';
+import { runScenario, type ScenarioSpec } from '../harness/engine/scenario.js';
+import { arm, awaitClose, connect, listen } from '../harness/engine/steps.js';
+import { judgeTimeline } from '../harness/judge/verdict.js';
+import { sideInput } from '../harness/core/observation.js';
 
 /**
  * SYN-SENT: the server never sees the client's SYNs. connect() retransmits the SYN on the

@@ -1,11 +1,11 @@
 import { expect, it } from 'vitest';
-import type { Packet } from '../harness/capture.js';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/case.js';
+import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { answeredProbes } from '../harness/model/zero-window.js';
-import { type ZeroWindowPeer, zeroWindowPhase } from '../harness/phases.js';
-import { byProfile } from '../harness/profile.js';
-import { type EndpointSpec, type Observation, runScenario } from '../harness/scenario.js';
-import { silencing } from '../harness/window-probes.js';
+import { type ZeroWindowPeer, zeroWindowPhase } from '../harness/recipes/phases.js';
+import { byProfile } from '../harness/core/profile.js';
+import { type EndpointSpec, runScenario } from '../harness/engine/scenario.js';
+import { silencing } from '../harness/recipes/window-probes.js';
+import type { Packet, Observation } from '../harness/core/observation.js';
 
 /**
  * Zero window: the server accepts and never reads; its small receive buffer fills and it
@@ -16,10 +16,10 @@ import { silencing } from '../harness/window-probes.js';
  * tcp_retries2; TCP_USER_TIMEOUT (5.11+) ends it U after the first probe either way. Keepalive
  * never runs while data waits.
  *
- * Timeline (harness/phases.ts zeroWindowPhase): listen (SO_RCVBUF small) → connect → accept → the client keeps
+ * Timeline (harness/recipes/phases.ts zeroWindowPhase): listen (SO_RCVBUF small) → connect → accept → the client keeps
  * writing → the server's ACK with win 0 (t = 0) → probe, probe, … → [ETIMEDOUT]; a vanishing
  * receiver answers the first probe, then goes silent at once and is blackholed
- * (harness/window-probes.ts: arming nft takes up to seconds, silencing the receiver milliseconds).
+ * (harness/recipes/window-probes.ts: arming nft takes up to seconds, silencing the receiver milliseconds).
  */
 /** alive, no U: hold this long past t = 0. Between the 5th probe (≈ 6.5 s) and the 6th (≈ 13 s). */
 const ALIVE_HORIZON_S = 9;

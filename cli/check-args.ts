@@ -9,9 +9,9 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { KernelFeatures } from '../harness/model/types.js';
-import { USER_PHASES, type UserPhase } from '../harness/phases.js';
-import { PRESETS, type SocketConfig, findPreset, mergeConfig } from '../harness/presets.js';
-import type { ProfileName } from '../harness/profile.js';
+import { USER_PHASES, type UserPhase } from '../harness/recipes/phases.js';
+import { PRESETS, type SocketConfig, findPreset, mergeConfig } from '../harness/apps/check/presets.js';
+import type { ProfileName } from '../harness/core/profile.js';
 
 export interface CheckArgs {
   /** the preset the configuration started from, if any */

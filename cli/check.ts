@@ -4,18 +4,20 @@
  * an optional CI gate on the detection times.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { advise, humanDuration, predictPhases } from '../harness/advice.js';
-import { runningKernel } from '../harness/kernel.js';
+import { advise, humanDuration, predictPhases } from '../harness/apps/check/advice.js';
+import { runningKernel } from '../harness/engine/kernel.js';
 import { defaultSocket, defaultSysctls } from '../harness/model/features.js';
 import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls } from '../harness/model/types.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
-import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../harness/phases.js';
-import { preflightProblem } from '../harness/preflight.js';
-import { acquireTimingLock } from '../harness/timing-lock.js';
-import { PRESETS, type SocketConfig, describeConfig, findPreset, socketOptions } from '../harness/presets.js';
-import { type Observation, resultsDir, runScenario } from '../harness/scenario.js';
-import { judgeTimeline } from '../harness/verdict.js';
+import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../harness/recipes/phases.js';
+import { preflightProblem } from '../harness/suite/preflight.js';
+import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { PRESETS, type SocketConfig, describeConfig, findPreset, socketOptions } from '../harness/apps/check/presets.js';
+import { runScenario } from '../harness/engine/scenario.js';
+import { judgeTimeline } from '../harness/judge/verdict.js';
 import { CHECK_USAGE, type CheckArgs, parseCheckArgs } from './check-args.js';
+import type { Observation } from '../harness/core/observation.js';
+import { resultsDir } from '../harness/core/paths.js';
 
 /**
  * The fast profile's sysctls for the client's namespace: the SYN budget and the retransmission

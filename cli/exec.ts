@@ -4,13 +4,13 @@
  * socket options it really used.
  */
 import { parseArgs } from 'node:util';
-import { APP_FAULTS, type AppFault, type AppReport, runApp } from '../harness/app.js';
-import { humanDuration } from '../harness/advice.js';
-import { USER_PHASES, PHASE_ORIGIN, type UserPhase } from '../harness/phases.js';
-import { preflightProblem } from '../harness/preflight.js';
-import { acquireTimingLock } from '../harness/timing-lock.js';
-import { findPreset } from '../harness/presets.js';
-import type { ProfileName } from '../harness/profile.js';
+import { APP_FAULTS, type AppFault, type AppReport, runApp } from '../harness/apps/exec/run.js';
+import { humanDuration } from '../harness/apps/check/advice.js';
+import { USER_PHASES, PHASE_ORIGIN, type UserPhase } from '../harness/recipes/phases.js';
+import { preflightProblem } from '../harness/suite/preflight.js';
+import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { findPreset } from '../harness/apps/check/presets.js';
+import type { ProfileName } from '../harness/core/profile.js';
 import { parseDuration } from './check-args.js';
 import { FAST_SYSCTLS } from './check.js';
 

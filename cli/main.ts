@@ -1,4 +1,4 @@
-import { runningKernel } from '../harness/kernel.js';
+import { runningKernel } from '../harness/engine/kernel.js';
 import { reapStale } from '../netns/reaper.js';
 import { runCheck } from './check.js';
 import { runExec } from './exec.js';

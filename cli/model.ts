@@ -3,22 +3,8 @@
  * anything. Pure: argv in, { code, stdout, stderr } out, so it is unit-tested without a process.
  */
 import { parseArgs } from 'node:util';
-import {
-  PHASES,
-  defaultSocket,
-  defaultSysctls,
-  featuresForRelease,
-  predict,
-  tinyRttRtoMs,
-} from '../harness/model/index.js';
-import type {
-  KernelFeatures,
-  Phase,
-  PhaseInput,
-  Prediction,
-  SocketSettings,
-  TcpSysctls,
-} from '../harness/model/index.js';
+import { PHASES, defaultSocket, defaultSysctls, featuresForRelease, predict, tinyRttRtoMs } from '../harness/model/index.js';
+import type { KernelFeatures, Phase, PhaseInput, Prediction, SocketSettings, TcpSysctls } from '../harness/model/index.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
 
 export interface ModelArgs {

@@ -1,10 +1,10 @@
 import { closeSync, existsSync, openSync, readSync, rmSync } from 'node:fs';
 import { execa } from 'execa';
-import { boardLine, type ProgressState } from '../harness/progress.js';
+import { boardLine, type ProgressState } from '../harness/engine/progress.js';
 
 /**
  * The CLI's status line for long runs. Kernel cases run in vitest workers whose stderr is not the
- * terminal, so they append their progress to a file (harness/progress.ts, 'file' mode) and this,
+ * terminal, so they append their progress to a file (harness/engine/progress.ts, 'file' mode) and this,
  * the one process that owns the terminal, shows it as a single line redrawn in place under
  * vitest's own output — cleared before each chunk of that output and drawn again after it.
  */

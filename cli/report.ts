@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { ROOT } from '../harness/paths.js';
+import { ROOT } from '../harness/core/paths.js';
 import { loadObservations, renderTable, summarize } from '../harness/report/summary.js';
-import { preflightProblem } from '../harness/preflight.js';
-import { resultsDir } from '../harness/scenario.js';
+import { preflightProblem } from '../harness/suite/preflight.js';
 import { writeRunReport } from '../harness/report/run-summary.js';
 import { runWithStatusLine } from './progress-board.js';
+import { resultsDir } from '../harness/core/paths.js';
 
 /**
  * The main job: run every kernel case (vitest, so the report and the test suite are the same

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Observation } from '../harness/scenario.js';
-import { renderTimeline } from '../harness/timeline-text.js';
-import { judgeTimeline } from '../harness/verdict.js';
+import { renderTimeline } from '../harness/judge/timeline-text.js';
+import { judgeTimeline } from '../harness/judge/verdict.js';
+import type { Observation } from '../harness/core/observation.js';
 
 /** `deadpeer show <observation.json | case folder>`: the side-by-side timeline of a saved run. */
 export function runShow(argv: string[]): number {

@@ -23,7 +23,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null || true
 # so nf_tables, veth and friends autoload exactly as on a machine running that kernel
 mkdir -p "/lib/modules/$DP_RELEASE"
 mount --bind "$DP_TREE/root/lib/modules/$DP_RELEASE" "/lib/modules/$DP_RELEASE"
-# harness/kernel.ts reads HZ from /boot/config-$(uname -r); Debian kernels have no /proc/config.gz
+# harness/engine/kernel.ts reads HZ from /boot/config-$(uname -r); Debian kernels have no /proc/config.gz
 cp "$DP_TREE/root/boot/config-$DP_RELEASE" /boot/ 2>/dev/null
 echo /sbin/modprobe >/proc/sys/kernel/modprobe
 ip link set lo up

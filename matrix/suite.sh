@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 : "${DP_SPEC:?}" "${DP_OUT:?}" "${DP_ACCEL:=none}"
 
 probe() { [ -e "/proc/sys/net/ipv4/$1" ] && echo true || echo false; }
-# where harness/kernel.ts looks: /proc/config.gz, else /boot/config-<release>
+# where harness/engine/kernel.ts looks: /proc/config.gz, else /boot/config-<release>
 hz=$({ zcat /proc/config.gz 2>/dev/null || cat "/boot/config-$(uname -r)" 2>/dev/null; } | sed -n 's/^CONFIG_HZ=//p')
 started=$(date +%s.%N)
 write_meta() {

@@ -6,7 +6,7 @@ import { run } from './run.js';
  * is gated on the receiving interface's group (`meta iifgroup N`): the rules of all the faults a
  * scenario will arm are installed once, up front, in one `nft -f` transaction, and arming fault N
  * is then moving the veth into group N — one rtnetlink message from the helper, effective at once
- * (see harness/topology.ts). The tables live in the test's namespace; the host's ruleset is never
+ * (see harness/engine/topology.ts). The tables live in the test's namespace; the host's ruleset is never
  * read or written here.
  */
 export interface NftRule {

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kernelCases, timeoutFor } from '../harness/case.js';
-import { ROOT } from '../harness/paths.js';
+import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { ROOT } from '../harness/core/paths.js';
 import type { PhaseResult } from '../cli/check.js';
-import { USER_PHASES } from '../harness/phases.js';
+import { USER_PHASES } from '../harness/recipes/phases.js';
 import { listNamespaces } from '../netns/namespace.js';
 
 /**

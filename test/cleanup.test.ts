@@ -1,12 +1,13 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { kernelCases } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
+import { kernelCases } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
-import { runScenario, sideInput, type ScenarioSpec, type Step } from '../harness/scenario.js';
-import { accept, arm, connect, established, listen } from '../harness/steps.js';
+import { runScenario, type ScenarioSpec, type Step } from '../harness/engine/scenario.js';
+import { accept, arm, connect, established, listen } from '../harness/engine/steps.js';
 import { vethInHost } from '../netns/link.js';
 import { listNamespaces } from '../netns/namespace.js';
+import { sideInput } from '../harness/core/observation.js';
 
 
 /** Nothing of a run may outlive it: namespaces (and with them veths and nft tables) and helpers. */

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AppReport } from '../harness/app.js';
-import { kernelCases, timeoutFor } from '../harness/case.js';
-import { ROOT } from '../harness/paths.js';
-import { windows } from '../harness/verdict.js';
+import type { AppReport } from '../harness/apps/exec/run.js';
+import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { ROOT } from '../harness/core/paths.js';
+import { windows } from '../harness/judge/verdict.js';
 import { listNamespaces } from '../netns/namespace.js';
 
 /**

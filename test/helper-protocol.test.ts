@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
-import { kernelCases } from '../harness/case.js';
+import { kernelCases } from '../harness/vitest/cases.js';
 import { Helper, HelperError, helperProblem } from '../harness/helper/client.js';
 import { vethCommand, wireEndCommand } from '../netns/link.js';
 import { uniqueBase } from '../netns/namespace.js';

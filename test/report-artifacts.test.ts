@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, expect, it } from 'vitest';
 import { writeRunReport } from '../harness/report/run-summary.js';
-import { kernelCases } from '../harness/case.js';
-import { faults } from '../harness/faults.js';
+import { kernelCases } from '../harness/vitest/cases.js';
+import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
 import { loadRunFolder } from '../harness/report/run-folder.js';
-import { type Observation, resultsDir, runScenario, sideInput } from '../harness/scenario.js';
-import { accept, arm, awaitClose, connect, established, listen } from '../harness/steps.js';
+import { runScenario } from '../harness/engine/scenario.js';
+import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
+import { type Observation, sideInput } from '../harness/core/observation.js';
+import { resultsDir } from '../harness/core/paths.js';
 
 /**
  * What a run leaves behind, checked with the tools a person would use on it: tcpdump reads every
@@ -71,11 +73,14 @@ async function tcpdumpRead(pcap: string): Promise<Array<{ t: number; flags: stri
 kernelCases('what a run leaves behind', () => {
   beforeAll(tinyRun, 30_000);
 
-  it('every case leaves a pcap, an Observation and a timeline picture', () => {
+  it('every case leaves a pcap and an Observation; the run report draws a timeline picture beside them', () => {
     expect(observations).toHaveLength(2);
+    for (const obs of observations) for (const f of [obs.artifacts.pcap, obs.artifacts.json]) expect(existsSync(f), f).toBe(true);
+    writeRunReport(dir);
     for (const obs of observations) {
-      for (const f of [obs.artifacts.pcap, obs.artifacts.json, obs.artifacts.svg]) expect(existsSync(f), f).toBe(true);
-      expect(readFileSync(obs.artifacts.svg, 'utf8')).toMatch(/^<svg [^>]*class="deadpeer-timeline"/);
+      const svg = join(obs.artifacts.dir, 'timeline.svg');
+      expect(existsSync(svg), svg).toBe(true);
+      expect(readFileSync(svg, 'utf8')).toMatch(/^<svg [^>]*class="deadpeer-timeline"/);
     }
   });
 

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import { expect, it } from 'vitest';
-import { kernelCases } from '../harness/case.js';
-import { ROOT } from '../harness/paths.js';
+import { kernelCases } from '../harness/vitest/cases.js';
+import { ROOT } from '../harness/core/paths.js';
 import { vethInHost } from '../netns/link.js';
 import { listNamespaces } from '../netns/namespace.js';
 import { reapStale } from '../netns/reaper.js';
@@ -15,7 +15,7 @@ import { reapStale } from '../netns/reaper.js';
  * real topology (test/fixtures/hold-scenario.mjs, on the compiled harness).
  */
 const FIXTURE = `${ROOT}/test/fixtures/hold-scenario.mjs`;
-const built = existsSync(`${ROOT}/dist/harness/scenario.js`);
+const built = existsSync(`${ROOT}/dist/harness/engine/scenario.js`);
 
 async function startHolding() {
   const child = execa('node', [FIXTURE], { cwd: ROOT, reject: false, buffer: false });

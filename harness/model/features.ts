@@ -20,7 +20,7 @@ export function releaseAtLeast(v: readonly number[], a: number, b: number, c = 0
 
 /**
  * Features a mainline / stable kernel of that release has. The running kernel's probe
- * (harness/kernel.ts) overrides the ones that have a feature probe. `version` is the upstream
+ * (harness/engine/kernel.ts) overrides the ones that have a feature probe. `version` is the upstream
  * version when the release string hides it (Debian's "5.10.0-46-amd64" is 5.10.262): the gates on
  * stable point releases below need the real one.
  */

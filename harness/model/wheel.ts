@@ -8,7 +8,7 @@
  * in the 256 ms granule its expiry falls.
  *
  * With the absolute jiffy of the phase's origin known (KernelClock, read from /proc/timer_list by
- * harness/kernel-clock.ts), the models compute each firing exactly; without it they fall back to
+ * harness/engine/kernel-clock.ts), the models compute each firing exactly; without it they fall back to
  * the ideal `armed + delta` and the verdict's slack windows cover the difference.
  */
 import { levelGranularityJiffies, timerWheelLevel } from './slack.js';

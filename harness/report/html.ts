@@ -1,6 +1,6 @@
 import { PHASES } from '../model/index.js';
-import { renderTimeline } from '../timeline-text.js';
-import { judgeTimeline } from '../verdict.js';
+import { renderTimeline } from '../judge/timeline-text.js';
+import { judgeTimeline } from '../judge/verdict.js';
 import type { CaseEntry } from './run-folder.js';
 import { summarize, type SummaryRow } from './summary.js';
 import { esc } from './svg-kit.js';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Observation } from '../scenario.js';
+import type { Observation } from '../core/observation.js';
 
 /**
  * A run folder as the report sees it: deadpeer-results/<run-id>/<case>-ipv<N>/ with the

@@ -1,11 +1,20 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderHtml } from './html.js';
-import { loadRunFolder } from './run-folder.js';
+import { ARTIFACT_NAMES, loadRunFolder } from './run-folder.js';
+import { writeTimelineSvg } from './timeline-file.js';
 
-/** Render <run dir>/report.html from the Observations in the run folder; returns its path. */
+/**
+ * Draw each case's timeline picture beside its Observation and render <run dir>/report.html over
+ * them; returns the report's path. Pictures are drawn here, from the evidence on disk, so they
+ * always show what the current code makes of it (the engine only records).
+ */
 export function writeRunReport(dir: string, generatedAt = new Date()): { path: string; cases: number } {
   const run = loadRunFolder(dir);
+  for (const c of run.cases) {
+    writeTimelineSvg(c.obs, join(dir, c.folder, ARTIFACT_NAMES.svg));
+    c.files.svg = `${c.folder}/${ARTIFACT_NAMES.svg}`;
+  }
   const path = join(dir, 'report.html');
   writeFileSync(path, renderHtml({ runId: run.runId, cases: run.cases, unreadable: run.unreadable, generatedAt }));
   return { path, cases: run.cases.length };

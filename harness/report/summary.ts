@@ -1,8 +1,8 @@
 import { placedCloseAt } from '../model/wheel.js';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Observation } from '../scenario.js';
-import { judgeTimeline, observedEnd } from '../verdict.js';
+import { judgeTimeline, observedEnd } from '../judge/verdict.js';
+import type { Observation } from '../core/observation.js';
 
 /** One line of the run's summary: what the model said, what the kernel did. */
 export interface SummaryRow {

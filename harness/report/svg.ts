@@ -1,9 +1,7 @@
-import type { Packet } from '../capture.js';
-import type { Side } from '../faults.js';
-import type { Observation, TimerState } from '../scenario.js';
-import { type EventVerdict, judgeTimeline, type TimelineVerdict } from '../verdict.js';
+import { type EventVerdict, judgeTimeline, type TimelineVerdict } from '../judge/verdict.js';
 import { backdrop, cross, diamond, group, line, polygon, rect, spans, text, title } from './svg-kit.js';
 import { type Knot, layoutAxis, type TimeAxis } from './time-axis.js';
+import type { Packet, Side, Observation, TimerState } from '../core/observation.js';
 
 /**
  * The timeline picture of one run: what a person debugging a dead peer would otherwise assemble

@@ -1,6 +1,5 @@
-import type { Side } from '../faults.js';
 import type { TcpSysctls } from '../model/types.js';
-import type { Observation } from '../scenario.js';
+import type { Side, Observation } from '../core/observation.js';
 
 /**
  * Effective sysctls across a run, as read back from each case's namespaces. Most cases leave most

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import type { Observation } from '../scenario.js';
 import { renderSvg } from './svg.js';
+import type { Observation } from '../core/observation.js';
 
 /**
  * Write the run's timeline picture next to its Observation. A drawing bug must never turn a

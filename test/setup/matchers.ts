@@ -1,1 +1,1 @@
-import '../../harness/matchers.js';
+import '../../harness/vitest/matchers.js';

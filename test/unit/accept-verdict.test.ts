@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { acceptWindow, judgeAccept } from '../../harness/accept-verdict.js';
+import { acceptWindow, judgeAccept } from '../../harness/judge/accept-verdict.js';
 import type { Prediction } from '../../harness/model/types.js';
-import type { Observation } from '../../harness/scenario.js';
-import { CAPTURE_SLACK, windows } from '../../harness/verdict.js';
+import { CAPTURE_SLACK, windows } from '../../harness/judge/verdict.js';
+import type { Observation } from '../../harness/core/observation.js';
 
 const HZ = 250;
 const ORIGIN = 100;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { classify, faultAt, toPackets } from '../../harness/capture.js';
-import { faults } from '../../harness/faults.js';
-import type { HelperEvent } from '../../harness/helper/client.js';
+import { classify, faultAt, toPackets } from '../../harness/engine/capture.js';
+import { faults } from '../../harness/engine/faults.js';
+import type { HelperEvent } from '../../harness/core/protocol.js';
 
 const pkt = (t: number, from: 'client' | 'server', flags: string, seq: number, len = 0, win = 500) => ({
   t,

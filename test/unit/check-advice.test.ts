@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { socketSettingsFor } from '../../cli/check.js';
-import { advise, humanDuration, predictPhases } from '../../harness/advice.js';
+import { advise, humanDuration, predictPhases } from '../../harness/apps/check/advice.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/features.js';
-import { findPreset, matchingPresets, type SocketConfig } from '../../harness/presets.js';
+import { findPreset, matchingPresets, type SocketConfig } from '../../harness/apps/check/presets.js';
 
 /** Advice lines, each derived from the model at the host's sysctls (here: a new namespace's defaults). */
 const features = featuresForRelease('6.18.0', 250);

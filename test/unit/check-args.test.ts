@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCheckArgs, parseDuration, type CheckArgs } from '../../cli/check-args.js';
 import { featuresForRelease } from '../../harness/model/features.js';
-import { USER_PHASES } from '../../harness/phases.js';
-import { findPreset, socketOptions } from '../../harness/presets.js';
+import { USER_PHASES } from '../../harness/recipes/phases.js';
+import { findPreset, socketOptions } from '../../harness/apps/check/presets.js';
 
 /** `deadpeer check` argv → configuration, or one line saying what is wrong. No file, no kernel. */
 const features = featuresForRelease('6.18.0', 250);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { dir, file } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../harness/paths.js';
+import { ROOT } from '../../harness/core/paths.js';
 
 /** The `deadpeer` command as a user runs it (the compiled bin): bad input → one line, exit 2. */
 const BIN = join(ROOT, 'bin', 'deadpeer.js');

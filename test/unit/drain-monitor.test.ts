@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, judgeDrain, progressed } from '../../harness/drain-monitor.js';
+import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, judgeDrain, progressed } from '../../harness/apps/drain-monitor.js';
 
 /**
  * The drain monitor's verdict from a series of samples, without a kernel. Series are built the way

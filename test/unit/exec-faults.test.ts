@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { errnoIn, parseStrace, settingsFrom } from '../../harness/app.js';
+import { errnoIn, parseStrace, settingsFrom } from '../../harness/apps/exec/run.js';
 import { parseExecArgs, execSysctls } from '../../cli/exec.js';
-import { drops, faults, nftRulesFor } from '../../harness/faults.js';
+import { drops, faults, nftRulesFor } from '../../harness/engine/faults.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/features.js';
 import { renderRuleset } from '../../netns/nftables.js';
 

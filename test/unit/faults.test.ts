@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drops, faults, nftRulesFor } from '../../harness/faults.js';
+import { drops, faults, nftRulesFor } from '../../harness/engine/faults.js';
 import { renderRuleset } from '../../netns/nftables.js';
 
 describe('faults render to nft rules at the receiving side', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fingerprintDiff } from '../../harness/host-guard.js';
+import { fingerprintDiff } from '../../harness/suite/host-guard.js';
 
 /**
  * The host guard compares fingerprints taken before and after a suite (vitest global setup and

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { upstreamVersion } from '../../harness/kernel.js';
+import { upstreamVersion } from '../../harness/engine/kernel.js';
 import { featuresForRelease } from '../../harness/model/features.js';
 
 /** Distribution kernels hide the stable point release behind an ABI name; the release gates need the real one. */

@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runKernels } from '../../cli/kernels.js';
 import { predictSynSent } from '../../harness/model/index.js';
 import { cellFor, loadKernelRun, renderKernelsHtml, renderKernelsMarkdown } from '../../harness/report/kernels.js';
-import type { CloseEvent, Observation } from '../../harness/scenario.js';
 import { inputFor } from './model-fixtures.js';
+import type { CloseEvent, Observation } from '../../harness/core/observation.js';
 
 /**
  * The cross-kernel table from kernel folders as matrix/suite.sh leaves them. The Observations are

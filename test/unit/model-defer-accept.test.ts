@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  deferAcceptReadBack,
-  deferAcceptRetrans,
-  predictDeferAccept,
-  retransToSecs,
-  secsToRetrans,
-} from '../../harness/model/index.js';
+import { deferAcceptReadBack, deferAcceptRetrans, predictDeferAccept, retransToSecs, secsToRetrans } from '../../harness/model/index.js';
 import { inputFor, timesOf } from './model-fixtures.js';
 
 describe('TCP_DEFER_ACCEPT rounding (secs_to_retrans / retrans_to_secs)', () => {

@@ -4,11 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { classify } from '../../harness/capture.js';
-import type { Side } from '../../harness/faults.js';
+import { classify } from '../../harness/engine/capture.js';
 import { defaultSocket, defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
 import type { ModelEvent, Phase, Prediction } from '../../harness/model/index.js';
-import type { Observation, TimerState } from '../../harness/scenario.js';
+import type { Side, Observation, TimerState } from '../../harness/core/observation.js';
 
 export const ORIGIN = 1000;
 
@@ -79,7 +78,7 @@ export function buildObservation(o: ObservationSpec): Observation {
     prediction,
     origin: ORIGIN,
     end: ORIGIN + o.end,
-    artifacts: { dir: '/tmp/x', pcap: '/tmp/x/capture.pcap', json: '/tmp/x/observation.json', svg: '/tmp/x/timeline.svg' },
+    artifacts: { dir: '/tmp/x', pcap: '/tmp/x/capture.pcap', json: '/tmp/x/observation.json' },
     events: [],
   };
 }

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { dir } from 'tmp-promise';
 import { describe, expect, it } from 'vitest';
-import { preflightProblem } from '../../harness/preflight.js';
+import { preflightProblem } from '../../harness/suite/preflight.js';
 import { ownerOf } from '../../netns/namespace.js';
 
 describe('preflight says in one line what is missing', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { StatusBoard } from '../../cli/progress-board.js';
-import { boardLine, lineInterval, progressMode, progressText } from '../../harness/progress.js';
+import { boardLine, lineInterval, progressMode, progressText } from '../../harness/engine/progress.js';
 
 describe('progress of long waits', () => {
   it('is off in the fast default, on for the faithful profile, DEADPEER_PROGRESS=1 or the CLI', () => {

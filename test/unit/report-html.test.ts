@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../harness/paths.js';
+import { ROOT } from '../../harness/core/paths.js';
 import { announceRun } from '../../harness/report/run-summary.js';
 import { orderCases, renderHtml } from '../../harness/report/html.js';
 import type { CaseEntry } from '../../harness/report/run-folder.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_PACKET_ROWS, fmtDelta, fmtExpiry, renderSvg } from '../../harness/report/svg.js';
-import { judgeTimeline } from '../../harness/verdict.js';
+import { judgeTimeline } from '../../harness/judge/verdict.js';
 import { buildObservation, fifteenRetransmissions, keepaliveObservation, realObservation, type PacketSpec } from './observation-builder.js';
 
 /** What a reader sees: the text of every label, in document order. */

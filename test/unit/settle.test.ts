@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cpuSettled, cpuStallUs } from '../../harness/settle.js';
+import { cpuSettled, cpuStallUs } from '../../harness/engine/settle.js';
 
 /** The calm-CPU gate is a wait, never a verdict: it must give up on time on a busy machine. */
 describe('waiting for a calm CPU before a timeline starts', () => {

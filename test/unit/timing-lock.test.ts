@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { acquireTimingLock } from '../../harness/timing-lock.js';
+import { acquireTimingLock } from '../../harness/suite/timing-lock.js';
 
 /**
  * The machine-wide timing lock, on a name of its own per test (the suite running this test holds

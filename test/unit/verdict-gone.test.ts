@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeTimeline, observedEndSpan } from '../../harness/verdict.js';
+import { judgeTimeline, observedEndSpan } from '../../harness/judge/verdict.js';
 import { buildObservation } from './observation-builder.js';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireJ, jiffyToOriginSeconds, placeOnWheel, wheelFireAbs } from '../../harness/model/wheel.js';
 import type { Prediction } from '../../harness/model/types.js';
-import { offsetFromReadings } from '../../harness/kernel-clock.js';
+import { offsetFromReadings } from '../../harness/engine/kernel-clock.js';
 
 describe('timer wheel firing (kernel/time/timer.c calc_index)', () => {
   it('level 0 (delta < 63 jiffies) fires one jiffy after expiry', () => {

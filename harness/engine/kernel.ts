@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release as osRelease } from 'node:os';
 import { gunzipSync } from 'node:zlib';
-import { featuresForRelease, parseRelease } from './model/features.js';
-import type { KernelFeatures } from './model/types.js';
+import { featuresForRelease, parseRelease } from '../model/features.js';
+import type { KernelFeatures } from '../model/types.js';
 
 /**
  * The running kernel's features. Feature probes first (the sysctl files exist or not), the release

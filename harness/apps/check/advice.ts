@@ -1,9 +1,9 @@
-import { predictBusy } from './model/busy.js';
-import { tinyRttRtoMs } from './model/features.js';
-import { predictIdle } from './model/idle.js';
-import { predictSynSent } from './model/syn-sent.js';
-import type { ModelInput, Prediction } from './model/types.js';
-import { predictZeroWindow } from './model/zero-window.js';
+import { predictBusy } from '../../model/busy.js';
+import { tinyRttRtoMs } from '../../model/features.js';
+import { predictIdle } from '../../model/idle.js';
+import { predictSynSent } from '../../model/syn-sent.js';
+import type { ModelInput, Prediction } from '../../model/types.js';
+import { predictZeroWindow } from '../../model/zero-window.js';
 
 /**
  * Advice on a socket configuration, every line derived from the model at the sysctls the

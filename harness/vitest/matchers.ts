@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
-import type { Observation } from './scenario.js';
-import { renderTimeline } from './timeline-text.js';
-import { judgeTimeline } from './verdict.js';
+import { renderTimeline } from '../judge/timeline-text.js';
+import { judgeTimeline } from '../judge/verdict.js';
+import type { Observation } from '../core/observation.js';
 
 /**
  * vitest matchers over an Observation. Every failure message carries the side-by-side timeline

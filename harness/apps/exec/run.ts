@@ -1,21 +1,24 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { type ArmedFault, type Packet, toPackets } from './capture.js';
-import { type Fault, faults } from './faults.js';
-import type { HelperEvent } from './helper/client.js';
-import { runningKernel } from './kernel.js';
-import { defaultSysctls } from './model/features.js';
-import { predictIdle } from './model/idle.js';
-import { predictSynSent } from './model/syn-sent.js';
-import { predictZeroWindow } from './model/zero-window.js';
-import { predictBusy, tailLossProbeMs } from './model/busy.js';
-import type { KernelFeatures, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
-import { TCP_SYSCTL_NAMES } from './model/types.js';
-import type { UserPhase } from './phases.js';
-import { matchingPresets } from './presets.js';
-import { PORT, now, resultsDir } from './scenario.js';
-import { Topology } from './topology.js';
+import { type ArmedFault, toPackets } from '../../engine/capture.js';
+import { type Fault, faults } from '../../engine/faults.js';
+import { runningKernel } from '../../engine/kernel.js';
+import { defaultSysctls } from '../../model/features.js';
+import { predictIdle } from '../../model/idle.js';
+import { predictSynSent } from '../../model/syn-sent.js';
+import { predictZeroWindow } from '../../model/zero-window.js';
+import { predictBusy, tailLossProbeMs } from '../../model/busy.js';
+import type { KernelFeatures, Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
+import { TCP_SYSCTL_NAMES } from '../../model/types.js';
+import type { UserPhase } from '../../recipes/phases.js';
+import { matchingPresets } from '../check/presets.js';
+import { Topology } from '../../engine/topology.js';
+import type { Packet } from '../../core/observation.js';
+import type { HelperEvent } from '../../core/protocol.js';
+import { now } from '../../core/clock.js';
+import { PORT } from '../../engine/topology.js';
+import { resultsDir } from '../../core/paths.js';
 
 /**
  * A real program under test (`deadpeer exec`): it runs in the client's namespace and connects to

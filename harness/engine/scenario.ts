@@ -1,22 +1,20 @@
 import { cpuSettled } from './settle.js';
 import { sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
-import { placeOnWheel } from './model/wheel.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type ArmedFault, type Packet, toPackets } from './capture.js';
-import type { Fault, Side } from './faults.js';
-import type { HelperEvent, SockOpt, TcpInfo, TestSocket } from './helper/client.js';
+import { placeOnWheel } from '../model/wheel.js';
+import { type ArmedFault, toPackets } from './capture.js';
+import type { Fault } from './faults.js';
+import type { TestSocket } from '../helper/client.js';
 import { runningKernel } from './kernel.js';
-import type { KernelFeatures, ModelInput, Phase, Prediction, SocketSettings, TcpSysctls } from './model/types.js';
-import { TCP_SYSCTL_NAMES } from './model/types.js';
-import { ROOT } from './paths.js';
-import { currentProfile, type ProfileName } from './profile.js';
-import { writeTimelineSvg } from './report/timeline-file.js';
+import type { KernelFeatures, Phase, Prediction, TcpSysctls } from '../model/types.js';
+import { TCP_SYSCTL_NAMES } from '../model/types.js';
+import { currentProfile } from '../core/profile.js';
+import { artifactsFor, startRecorders, writeObservation } from './recorders.js';
 import { specProblems } from './spec-check.js';
 import { Topology } from './topology.js';
-
-/** The port every scenario listens on: namespaces isolate, so every pair can reuse it. */
-export const PORT = 4242;
+import type { Packet } from '../core/observation.js';
+import type { SockOpt, TcpInfo } from '../core/protocol.js';
+import type { CloseEvent, EffectiveSettings, Observation, RunSettings, Side, TimerState } from '../core/observation.js';
+import { now } from '../core/clock.js';
 
 export interface EndpointSpec {
   /** net.ipv4.* sysctls for this side's namespace, short names (tcp_syn_retries: 3) */
@@ -25,25 +23,8 @@ export interface EndpointSpec {
   options?: Partial<Record<SockOpt, number>>;
 }
 
-export interface EffectiveSettings {
-  sysctls: TcpSysctls;
-  /** every option read back with getsockopt; absent = the kernel refused to tell (ENOPROTOOPT) */
-  raw: Partial<Record<SockOpt, number>>;
-  socket: SocketSettings;
-}
 
-export interface RunSettings {
-  kernel: KernelFeatures;
-  client: EffectiveSettings;
-  server: EffectiveSettings;
-  /** measured on the connection when it matters (busy: the RTO before the fault), else undefined */
-  rtoMs?: number;
-}
 
-/** The model's input for one side of a run: that side's effective settings and the kernel. */
-export function sideInput(s: RunSettings, side: Side): ModelInput {
-  return { sysctls: s[side].sysctls, socket: s[side].socket, features: s.kernel };
-}
 
 /** One step of the experiment's timeline: a label (for failure messages) and what it does. */
 export interface Step {
@@ -68,64 +49,8 @@ export interface ScenarioSpec {
   steps: Step[];
 }
 
-export interface CloseEvent {
-  side: Side;
-  t: number;
-  errno: string;
-  /** how the helper learned it: SO_ERROR after poll, the failing connect/recv/send */
-  via: string;
-  info: TcpInfo;
-}
 
-export interface TimerState {
-  t: number;
-  side: Side;
-  /** 'timer' = a change seen; 'gone' = the socket (or request) left the kernel's tables */
-  ev: 'timer' | 'gone';
-  sport: number;
-  dport: number;
-  state: string;
-  timer: 'off' | 'on' | 'keepalive' | 'timewait' | 'persist' | 'unknown';
-  expiresMs: number;
-  retrans: number;
-  /** 'gone' only: when a lookup last found it; it left the tables in (aliveT, t] */
-  aliveT?: number;
-  /** icsk_rto (tcp_info) at that lookup, µs */
-  rtoUs?: number;
-}
 
-/** Everything a run produced, on one clock (CLOCK_MONOTONIC seconds), enough to judge it alone. */
-export interface Observation {
-  name: string;
-  phase: Phase;
-  family: 4 | 6;
-  /** whose fate is observed */
-  subject: Side;
-  profile: ProfileName;
-  kernel: KernelFeatures;
-  settings: { client: EffectiveSettings; server: EffectiveSettings };
-  /** named moments: connect, established, accepted, fault, … */
-  marks: Record<string, number>;
-  faults: Array<{ t: number; name: string }>;
-  packets: Packet[];
-  timers: TimerState[];
-  /** the subject socket's death; null if it was still alive when the run ended */
-  close: CloseEvent | null;
-  /** TCP_INFO snapshots taken by steps, in order */
-  snapshots: Array<TcpInfo & { t: number; side: Side; label: string }>;
-  dropCounters: Record<string, number>;
-  prediction: Prediction;
-  /** t = 0 of the prediction */
-  origin: number;
-  end: number;
-  /** where the run's pcap, Observation JSON and timeline picture were written */
-  artifacts: { dir: string; pcap: string; json: string; svg: string };
-  /** helper events that are not packets or timer states (connected, closed, errors, …) */
-  events: HelperEvent[];
-}
-
-/** CLOCK_MONOTONIC in seconds: libuv's hrtime reads the same clock as the helper. */
-export const now = (): number => Number(process.hrtime.bigint()) / 1e9;
 
 const OPTIONS_READ_BACK: SockOpt[] = [
   'SO_KEEPALIVE',
@@ -248,15 +173,6 @@ async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sy
   return out as unknown as TcpSysctls;
 }
 
-/** Where this run's artifacts go: DEADPEER_RESULTS, else deadpeer-results/<run id>/. */
-export function resultsDir(): string {
-  const base = process.env.DEADPEER_RESULTS ?? join(ROOT, 'deadpeer-results');
-  const runId = (process.env.DEADPEER_RUN_ID ??= new Date().toISOString().replace(/[:.]/g, '-'));
-  return join(base, runId);
-}
-
-const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
-
 /**
  * Run one experiment: build the topology, start the recorders, play the steps, and return the
  * Observation. The topology is released on every path: pass, failing step, exception, timeout
@@ -267,21 +183,15 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
   if (problems.length) throw new Error(`scenario ${JSON.stringify(spec.name)}: ${problems.join('; ')}`);
   const kernel = runningKernel();
   const topo = await Topology.create();
-  const dir = join(resultsDir(), slug(`${spec.name}-ipv${spec.family}`));
-  mkdirSync(dir, { recursive: true });
-  const artifacts = { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, 'observation.json'), svg: join(dir, 'timeline.svg') };
+  const artifacts = artifactsFor(`${spec.name}-ipv${spec.family}`, 'observation.json');
   const run = new Run(spec, topo, kernel);
   let failure: unknown;
   try {
     const [cs, ss] = await Promise.all([applySysctls(topo, 'client', spec.client?.sysctls), applySysctls(topo, 'server', spec.server?.sysctls)]);
     run.sysctls = { client: cs, server: ss };
-    await Promise.all([
-      topo.client.helper.request({ cmd: 'capture', ifname: topo.client.ifname, pcap: artifacts.pcap, port: PORT }),
-      topo.client.helper.request({ cmd: 'diag', interval_ms: 5 }),
-      topo.server.helper.request({ cmd: 'diag', interval_ms: 5 }),
-    ]);
+    await startRecorders(topo, artifacts.pcap);
     await topo.install(spec.steps.flatMap((s) => (s.fault ? [s.fault] : [])));
-    // the timeline starts on a CPU that is not saturated (harness/settle.ts); when, is recorded
+    // the timeline starts on a CPU that is not saturated (harness/engine/settle.ts); when, is recorded
     const settled = await cpuSettled();
     run.mark(settled.calm ? 'cpu settled' : 'cpu still busy', now());
     for (const step of spec.steps) {
@@ -292,8 +202,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       }
     }
     const obs = await observe(run, artifacts);
-    writeFileSync(artifacts.json, JSON.stringify(obs, null, 1));
-    writeTimelineSvg(obs, artifacts.svg);
+    writeObservation(obs);
     return obs;
   } catch (e) {
     failure = e;

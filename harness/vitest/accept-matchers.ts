@@ -1,8 +1,8 @@
 import { expect } from 'vitest';
-import { judgeAccept } from './accept-verdict.js';
-import type { Observation } from './scenario.js';
-import { renderTimeline } from './timeline-text.js';
-import { judgeTimeline } from './verdict.js';
+import { judgeAccept } from '../judge/accept-verdict.js';
+import { renderTimeline } from '../judge/timeline-text.js';
+import { judgeTimeline } from '../judge/verdict.js';
+import type { Observation } from '../core/observation.js';
 
 /**
  * expect(obs).toAcceptAsModelled(): accept() returned the connection when the model says

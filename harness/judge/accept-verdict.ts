@@ -1,8 +1,7 @@
-import type { HelperEvent } from './helper/client.js';
-import type { Prediction } from './model/types.js';
-import type { Observation } from './scenario.js';
-import type { Packet } from './capture.js';
+import type { Prediction } from '../model/types.js';
 import { CAPTURE_SLACK, windows } from './verdict.js';
+import type { HelperEvent } from '../core/protocol.js';
+import type { Observation, Packet } from '../core/observation.js';
 
 /**
  * Judging when accept() got the connection (syn-recv, defer-accept) against Prediction.acceptAt,

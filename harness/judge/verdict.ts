@@ -1,9 +1,7 @@
-import type { Packet } from './capture.js';
-import type { Side } from './faults.js';
-import { timerSlack } from './model/slack.js';
-import { placedCloseAt, placedT } from './model/wheel.js';
-import type { ModelEvent, PacketKind, Prediction } from './model/types.js';
-import type { Observation } from './scenario.js';
+import { timerSlack } from '../model/slack.js';
+import { placedCloseAt, placedT } from '../model/wheel.js';
+import type { ModelEvent, PacketKind, Prediction } from '../model/types.js';
+import type { Packet, Side, Observation } from '../core/observation.js';
 
 /**
  * Judging an Observation against a Prediction. Pure: the matchers and the reports share it.

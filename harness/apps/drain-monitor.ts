@@ -1,4 +1,5 @@
-import type { TcpInfo, TestSocket } from './helper/client.js';
+import type { TestSocket } from '../helper/client.js';
+import type { TcpInfo } from '../core/protocol.js';
 
 /**
  * The reference's application-level advice, as a tool: a slow but alive reader keeps a socket

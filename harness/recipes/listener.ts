@@ -1,6 +1,8 @@
-import { TestSocket } from './helper/client.js';
-import { type Observation, type Step, type TimerState, now } from './scenario.js';
-import { untilPacket } from './steps.js';
+import { TestSocket } from '../helper/client.js';
+import { type Step } from '../engine/scenario.js';
+import { untilPacket } from '../engine/steps.js';
+import type { Observation, TimerState } from '../core/observation.js';
+import { now } from '../core/clock.js';
 
 /**
  * The server's side of a handshake that has not finished: the connection is a request

@@ -1,5 +1,5 @@
 import { describe, inject } from 'vitest';
-import './case-context.js';
+import './context.js';
 
 /**
  * What every case file shares: both address families, a skip that carries the preflight's one-line

@@ -1,28 +1,8 @@
-import type { Fault, Side } from './faults.js';
+import type { Fault } from './faults.js';
 import { drops } from './faults.js';
-import type { HelperEvent } from './helper/client.js';
-import type { PacketKind } from './model/types.js';
-
-/**
- * The packet timeline of a run. The client's helper records every TCP packet on its end of the
- * veth with AF_PACKET (kernel timestamps, mapped onto CLOCK_MONOTONIC — the clock of every other
- * event). Faults drop at the receiver's input hook, after the tap, so the wire shows every packet;
- * whether one was dropped is derived from the fault that was armed when it crossed.
- */
-export interface Packet {
-  /** CLOCK_MONOTONIC seconds */
-  t: number;
-  from: Side;
-  flags: string;
-  seq: number;
-  ack: number;
-  win: number;
-  len: number;
-  wscale?: number;
-  mss?: number;
-  dropped: boolean;
-  kind: PacketKind;
-}
+import type { PacketKind } from '../model/types.js';
+import type { Packet, Side } from '../core/observation.js';
+import type { HelperEvent } from '../core/protocol.js';
 
 export interface ArmedFault {
   /** when it was armed (both sides in force) */

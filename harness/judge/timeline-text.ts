@@ -1,6 +1,5 @@
-import type { Packet } from './capture.js';
-import type { Observation } from './scenario.js';
 import type { TimelineVerdict } from './verdict.js';
+import type { Packet, Observation } from '../core/observation.js';
 
 /**
  * The side-by-side text timeline for terminals and failure messages: what the model predicted

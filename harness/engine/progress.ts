@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { currentProfile } from './profile.js';
+import { currentProfile } from '../core/profile.js';
 
 /**
  * Progress of long waits: while a case waits for its socket to die, how long it has waited

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { WheelOrigin } from './model/wheel.js';
+import type { WheelOrigin } from '../model/wheel.js';
 
 /**
  * The kernel's jiffies clock against CLOCK_MONOTONIC. Since the tick is aligned to multiples of

@@ -1,9 +1,13 @@
-import { vethCommand, wireEnd, wireEndCommand, type WireEnd } from '../netns/link.js';
+import { vethCommand, wireEnd, wireEndCommand, type WireEnd } from '../../netns/link.js';
 import { existsSync } from 'node:fs';
-import { deleteNamespace, uniqueBase } from '../netns/namespace.js';
-import { applyRules, type NftRule, readDropCounters } from '../netns/nftables.js';
-import { type Fault, nftRulesFor, type Side } from './faults.js';
-import { Helper } from './helper/client.js';
+import { deleteNamespace, uniqueBase } from '../../netns/namespace.js';
+import { applyRules, type NftRule, readDropCounters } from '../../netns/nftables.js';
+import { type Fault, nftRulesFor } from './faults.js';
+import { Helper } from '../helper/client.js';
+import type { Side } from '../core/observation.js';
+
+/** The port every scenario listens on: namespaces isolate, so every pair can reuse it. */
+export const PORT = 4242;
 
 export interface Endpoint extends WireEnd {
   side: Side;

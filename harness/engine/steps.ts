@@ -1,6 +1,9 @@
-import type { Fault, Side } from './faults.js';
+import type { Fault } from './faults.js';
 import { withProgress } from './progress.js';
-import { PORT, type Run, type Step, now } from './scenario.js';
+import { type Run, type Step } from './scenario.js';
+import type { Side } from '../core/observation.js';
+import { now } from '../core/clock.js';
+import { PORT } from './topology.js';
 
 /**
  * The steps a case strings together, packetdrill-style: each does one thing to the sockets or the

@@ -1,12 +1,14 @@
-import { faults } from './faults.js';
-import { predictBusy, tailLossProbeMs } from './model/busy.js';
-import { predictIdle } from './model/idle.js';
-import { predictSynSent } from './model/syn-sent.js';
-import type { BusyInput, Prediction } from './model/types.js';
-import { predictZeroWindow } from './model/zero-window.js';
-import { type EndpointSpec, type RunSettings, type ScenarioSpec, type Step, now, sideInput } from './scenario.js';
-import { arm, awaitClose, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from './steps.js';
+import { faults } from '../engine/faults.js';
+import { predictBusy, tailLossProbeMs } from '../model/busy.js';
+import { predictIdle } from '../model/idle.js';
+import { predictSynSent } from '../model/syn-sent.js';
+import type { BusyInput, Prediction } from '../model/types.js';
+import { predictZeroWindow } from '../model/zero-window.js';
+import { type EndpointSpec, type ScenarioSpec, type Step } from '../engine/scenario.js';
+import { arm, awaitClose, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
 import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js';
+import { type RunSettings, sideInput } from '../core/observation.js';
+import { now } from '../core/clock.js';
 
 /**
  * The four moments at which a user's connection can lose its peer, as ready-made scenarios for a
@@ -163,7 +165,7 @@ export interface ZeroWindowOptions {
 /**
  * Zero window: the server (small SO_RCVBUF) never reads, the client keeps writing until the
  * window closes (t = 0), and the persist timer probes. A vanishing receiver goes silent right
- * after it answered a probe (harness/window-probes.ts), then is blackholed.
+ * after it answered a probe (harness/recipes/window-probes.ts), then is blackholed.
  */
 export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): ScenarioSpec {
   const peer = opts.peer ?? {};

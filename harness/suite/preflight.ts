@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { helperProblem } from './helper/client.js';
+import { helperProblem } from '../helper/client.js';
 
 export interface PreflightEnv {
   uid?: number;

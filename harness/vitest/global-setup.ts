@@ -1,14 +1,14 @@
 import type { TestProject } from 'vitest/node';
 import { reapStale } from '../../netns/reaper.js';
-import { fingerprintDiff, hostFingerprint } from '../../harness/host-guard.js';
-import { preflightProblem } from '../../harness/preflight.js';
-import { type TimingLock, acquireTimingLock } from '../../harness/timing-lock.js';
-import { announceRun } from '../../harness/report/run-summary.js';
-import { resultsDir } from '../../harness/scenario.js';
-import { shareKernelClock } from '../../harness/kernel-clock.js';
-import { runningKernel } from '../../harness/kernel.js';
+import { fingerprintDiff, hostFingerprint } from '../suite/host-guard.js';
+import { preflightProblem } from '../suite/preflight.js';
+import { type TimingLock, acquireTimingLock } from '../suite/timing-lock.js';
+import { announceRun } from '../report/run-summary.js';
+import { shareKernelClock } from '../engine/kernel-clock.js';
+import { runningKernel } from '../engine/kernel.js';
 
-import '../../harness/case-context.js';
+import './context.js';
+import { resultsDir } from '../core/paths.js';
 
 /**
  * Once per vitest run: say in one line what is missing for kernel cases (they then skip with that
@@ -30,7 +30,7 @@ async function prepare() {
     process.stderr.write(`deadpeer: kernel cases will be skipped: ${problem}\n`);
     return { problem };
   }
-  // another suite (or `deadpeer report`) measuring on this machine: wait for it (harness/timing-lock.ts)
+  // another suite (or `deadpeer report`) measuring on this machine: wait for it (harness/suite/timing-lock.ts)
   const lock = await acquireTimingLock(`the test suite ${process.env.DEADPEER_RUN_ID}`, (line) => process.stderr.write(`${line}\n`));
   // the jiffies clock for placing predictions on the timer wheel, read before the workers load the CPU
   shareKernelClock(runningKernel().hz);

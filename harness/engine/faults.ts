@@ -1,4 +1,6 @@
-import type { NftRule } from '../netns/nftables.js';
+import type { NftRule } from '../../netns/nftables.js';
+import type { Side } from '../core/observation.js';
+
 
 /**
  * The vocabulary of faults. A fault is data: which packets, sent by which side, are dropped on
@@ -7,8 +9,6 @@ import type { NftRule } from '../netns/nftables.js';
  * local-congestion path (retry every 500 ms, no backoff) and the experiment would measure the
  * wrong thing. Packets still cross the wire, so the capture sees every one of them.
  */
-export type Side = 'client' | 'server';
-
 export type PacketClass = 'all' | 'syn' | 'syn-ack' | 'bare-ack' | 'neighbour';
 
 export interface DropRule {

@@ -1,0 +1,108 @@
+import type { KernelFeatures, ModelInput, PacketKind, Phase, Prediction, SocketSettings, TcpSysctls } from '../model/types.js';
+import type { ProfileName } from './profile.js';
+import type { HelperEvent, SockOpt, TcpInfo } from './protocol.js';
+
+/**
+ * The vocabulary every layer shares: what a run observed, on one clock (CLOCK_MONOTONIC seconds).
+ * The engine produces an Observation, the judge and the report read it, and it is written as
+ * observation.json; nothing here does anything.
+ */
+/** The two ends of the wire: the client (the socket under test, usually) and the server. */
+export type Side = 'client' | 'server';
+
+/**
+ * The packet timeline of a run. The client's helper records every TCP packet on its end of the
+ * veth with AF_PACKET (kernel timestamps, mapped onto CLOCK_MONOTONIC — the clock of every other
+ * event). Faults drop at the receiver's input hook, after the tap, so the wire shows every packet;
+ * whether one was dropped is derived from the fault that was armed when it crossed.
+ */
+export interface Packet {
+  /** CLOCK_MONOTONIC seconds */
+  t: number;
+  from: Side;
+  flags: string;
+  seq: number;
+  ack: number;
+  win: number;
+  len: number;
+  wscale?: number;
+  mss?: number;
+  dropped: boolean;
+  kind: PacketKind;
+}
+
+export interface EffectiveSettings {
+  sysctls: TcpSysctls;
+  /** every option read back with getsockopt; absent = the kernel refused to tell (ENOPROTOOPT) */
+  raw: Partial<Record<SockOpt, number>>;
+  socket: SocketSettings;
+}
+
+export interface RunSettings {
+  kernel: KernelFeatures;
+  client: EffectiveSettings;
+  server: EffectiveSettings;
+  /** measured on the connection when it matters (busy: the RTO before the fault), else undefined */
+  rtoMs?: number;
+}
+
+/** The model's input for one side of a run: that side's effective settings and the kernel. */
+export function sideInput(s: RunSettings, side: Side): ModelInput {
+  return { sysctls: s[side].sysctls, socket: s[side].socket, features: s.kernel };
+}
+
+export interface CloseEvent {
+  side: Side;
+  t: number;
+  errno: string;
+  /** how the helper learned it: SO_ERROR after poll, the failing connect/recv/send */
+  via: string;
+  info: TcpInfo;
+}
+
+export interface TimerState {
+  t: number;
+  side: Side;
+  /** 'timer' = a change seen; 'gone' = the socket (or request) left the kernel's tables */
+  ev: 'timer' | 'gone';
+  sport: number;
+  dport: number;
+  state: string;
+  timer: 'off' | 'on' | 'keepalive' | 'timewait' | 'persist' | 'unknown';
+  expiresMs: number;
+  retrans: number;
+  /** 'gone' only: when a lookup last found it; it left the tables in (aliveT, t] */
+  aliveT?: number;
+  /** icsk_rto (tcp_info) at that lookup, µs */
+  rtoUs?: number;
+}
+
+/** Everything a run produced, on one clock (CLOCK_MONOTONIC seconds), enough to judge it alone. */
+export interface Observation {
+  name: string;
+  phase: Phase;
+  family: 4 | 6;
+  /** whose fate is observed */
+  subject: Side;
+  profile: ProfileName;
+  kernel: KernelFeatures;
+  settings: { client: EffectiveSettings; server: EffectiveSettings };
+  /** named moments: connect, established, accepted, fault, … */
+  marks: Record<string, number>;
+  faults: Array<{ t: number; name: string }>;
+  packets: Packet[];
+  timers: TimerState[];
+  /** the subject socket's death; null if it was still alive when the run ended */
+  close: CloseEvent | null;
+  /** TCP_INFO snapshots taken by steps, in order */
+  snapshots: Array<TcpInfo & { t: number; side: Side; label: string }>;
+  dropCounters: Record<string, number>;
+  prediction: Prediction;
+  /** t = 0 of the prediction */
+  origin: number;
+  end: number;
+  /** where the run's pcap, Observation JSON and timeline picture were written */
+  artifacts: { dir: string; pcap: string; json: string };
+  /** helper events that are not packets or timer states (connected, closed, errors, …) */
+  events: HelperEvent[];
+}

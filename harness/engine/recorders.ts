@@ -1,0 +1,41 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Observation } from '../core/observation.js';
+import { resultsDir } from '../core/paths.js';
+import { PORT, type Topology } from './topology.js';
+
+/**
+ * The recorders every experiment runs — the client helper's AF_PACKET capture (written as a pcap
+ * as it goes) and both helpers' sock_diag lookups every 5 ms — and the folder their evidence goes
+ * to. Pictures and reports are drawn later from that evidence (harness/report), never here: the
+ * engine's job ends with the Observation.
+ */
+export interface Artifacts {
+  dir: string;
+  pcap: string;
+  json: string;
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
+
+/** The run folder's sub-folder for one experiment (created), and its file names. */
+export function artifactsFor(name: string, json: string): Artifacts {
+  const dir = join(resultsDir(), slug(name));
+  mkdirSync(dir, { recursive: true });
+  return { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, json) };
+}
+
+/** 5 ms: fine enough to place a timer's state changes, cheap enough as exact lookups (docs/DESIGN.md). */
+const DIAG_INTERVAL_MS = 5;
+
+export async function startRecorders(topo: Topology, pcap: string): Promise<void> {
+  await Promise.all([
+    topo.client.helper.request({ cmd: 'capture', ifname: topo.client.ifname, pcap, port: PORT }),
+    topo.client.helper.request({ cmd: 'diag', interval_ms: DIAG_INTERVAL_MS }),
+    topo.server.helper.request({ cmd: 'diag', interval_ms: DIAG_INTERVAL_MS }),
+  ]);
+}
+
+export function writeObservation(obs: Observation): void {
+  writeFileSync(obs.artifacts.json, JSON.stringify(obs, null, 1));
+}
