@@ -5,9 +5,10 @@ import { predictBusy } from '../harness/model/busy.js';
 import type { BusyInput, Prediction } from '../harness/model/types.js';
 import { byProfile } from '../harness/core/profile.js';
 import { type BusyOptions, busyPhase } from '../harness/recipes/phases.js';
-import { type EndpointSpec, runScenario } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { USERSPACE_SLACK } from '../harness/judge/verdict.js';
 import type { Packet, Observation } from '../harness/core/observation.js';
+import type { EndpointSpec } from '../harness/engine/run.js';
 
 /**
  * Busy ESTABLISHED: the client has written data that the peer, gone, never acknowledges (every

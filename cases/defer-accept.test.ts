@@ -7,10 +7,11 @@ import { predictDeferAccept } from '../harness/model/defer-accept.js';
 import { deferAcceptReadBack } from '../harness/model/reqsk.js';
 import type { DeferAcceptClient } from '../harness/model/types.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario, type Step } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { arm, connect, established, listen, send } from '../harness/engine/steps.js';
 import { Topology } from '../harness/engine/topology.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
+import type { Step } from '../harness/engine/run.js';
 
 /**
  * TCP_DEFER_ACCEPT on the listener: the handshake completes, as far as the client knows, but the

@@ -3,12 +3,13 @@ import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, progressed } from '../harness/apps/drain-monitor.js';
 import { type ZeroWindowPeer, zeroWindowModel } from '../harness/recipes/phases.js';
 import { byProfile } from '../harness/core/profile.js';
-import { type Step, runScenario } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { handshake, hold, measureRto, pump, read, snapshot, until } from '../harness/engine/steps.js';
 import { isWindowProbe, readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harness/recipes/window-probes.js';
 import type { HelperEvent, TcpInfo } from '../harness/core/protocol.js';
 import type { Observation } from '../harness/core/observation.js';
 import { now } from '../harness/core/clock.js';
+import type { Step } from '../harness/engine/run.js';
 
 /**
  * Send-buffer drain: the reference's advice for the case the kernel cannot help with. A reader

@@ -5,10 +5,11 @@ import { faults } from '../harness/engine/faults.js';
 import { predictSynRecv } from '../harness/model/syn-recv.js';
 import { byProfile } from '../harness/core/profile.js';
 import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/recipes/listener.js';
-import { type EndpointSpec, runScenario, type Step } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { arm, closeSocket, connect, established, hold, listen, send } from '../harness/engine/steps.js';
 import { CAPTURE_SLACK } from '../harness/judge/verdict.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
+import type { EndpointSpec, Step } from '../harness/engine/run.js';
 
 /**
  * SYN-RECV, the server's view: the client's SYN arrived, the server answered with a SYN+ACK, and

@@ -3,10 +3,11 @@ import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictSynSent } from '../harness/model/syn-sent.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario, type ScenarioSpec } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { arm, awaitClose, connect, listen } from '../harness/engine/steps.js';
 import { judgeTimeline } from '../harness/judge/verdict.js';
 import { sideInput } from '../harness/core/observation.js';
+import type { ScenarioSpec } from '../harness/engine/run.js';
 
 /**
  * SYN-SENT: the server never sees the client's SYNs. connect() retransmits the SYN on the

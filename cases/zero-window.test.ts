@@ -3,9 +3,10 @@ import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { answeredProbes } from '../harness/model/zero-window.js';
 import { type ZeroWindowPeer, zeroWindowPhase } from '../harness/recipes/phases.js';
 import { byProfile } from '../harness/core/profile.js';
-import { type EndpointSpec, runScenario } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { silencing } from '../harness/recipes/window-probes.js';
 import type { Packet, Observation } from '../harness/core/observation.js';
+import type { EndpointSpec } from '../harness/engine/run.js';
 
 /**
  * Zero window: the server accepts and never reads; its small receive buffer fills and it

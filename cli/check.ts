@@ -3,109 +3,17 @@
  * parallel, each phase in its own pair of namespaces), judged against the model, with advice and
  * an optional CI gate on the detection times.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { advise, humanDuration, predictPhases } from '../harness/apps/check/advice.js';
+import { humanDuration } from '../harness/apps/check/advice.js';
+import { CHECK_USAGE, type CheckArgs, parseCheckArgs } from '../harness/apps/check/args.js';
+import { PRESETS, describeConfig, findPreset } from '../harness/apps/check/presets.js';
+import { type CheckPlan, type CheckReport, type PhaseResult, planCheck, runCheckPlan } from '../harness/apps/check/run.js';
+import { FAST_SYSCTLS } from '../harness/core/profile.js';
 import { runningKernel } from '../harness/engine/kernel.js';
-import { defaultSocket, defaultSysctls } from '../harness/model/features.js';
-import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls } from '../harness/model/types.js';
-import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
-import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../harness/recipes/phases.js';
+import type { KernelFeatures, TcpSysctls } from '../harness/model/types.js';
+import type { UserPhase } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
-import { PRESETS, type SocketConfig, describeConfig, findPreset, socketOptions } from '../harness/apps/check/presets.js';
-import { runScenario } from '../harness/engine/scenario.js';
-import { judgeTimeline } from '../harness/judge/verdict.js';
-import { CHECK_USAGE, type CheckArgs, parseCheckArgs } from './check-args.js';
-import type { Observation } from '../harness/core/observation.js';
-import { resultsDir } from '../harness/core/paths.js';
 
-/**
- * The fast profile's sysctls for the client's namespace: the SYN budget and the retransmission
- * budget lowered so connect, busy and zero-window end in seconds. tcp_retries2 5 (12.6 s) keeps
- * the busy give-up clear of timer-wheel slack around a retransmission (see cases/busy-retransmit).
- */
-export const FAST_SYSCTLS: Partial<TcpSysctls> = { tcp_syn_retries: 3, tcp_retries2: 5 };
-
-/** How long a phase whose model says "never" is watched (s): it must stay open and silent that long. */
-const NEVER_HOLD_S = 3;
-
-export interface PhaseResult {
-  phase: UserPhase;
-  /** t = 0 of the times */
-  origin: string;
-  predicted: { closeAt: number | null; errno: string | null };
-  /** absent when the phase was not run */
-  measured?: { closeAt: number | null; errno: string | null; watchedS: number };
-  verdict: 'agrees' | 'differs' | 'not run' | 'error';
-  /** why: the verdict's problems, the reason a phase was not run, or the error */
-  why: string[];
-  /** the settings the kernel really held on the client's socket */
-  readBack?: SocketSettings;
-  budgetS?: number;
-  /** detection time over the budget (a phase that never detects is infinitely over) */
-  overBudget: boolean;
-  artifacts?: string;
-}
-
-/** The sysctls the user's application runs with: this (host) namespace's, read only. */
-export function hostSysctls(features: KernelFeatures): TcpSysctls {
-  const out: TcpSysctls = defaultSysctls(features);
-  for (const k of TCP_SYSCTL_NAMES) {
-    const f = `/proc/sys/net/ipv4/${k}`;
-    if (existsSync(f)) (out as unknown as Record<string, number>)[k] = Number(readFileSync(f, 'utf8').trim());
-  }
-  return out;
-}
-
-/** A configuration on a socket of a namespace with these sysctls, as the model reads it. */
-export function socketSettingsFor(c: SocketConfig, sysctls: TcpSysctls): SocketSettings {
-  const ka = c.keepalive || undefined;
-  return {
-    ...defaultSocket(sysctls),
-    keepalive: !!ka,
-    keepIdle: ka?.idle ?? sysctls.tcp_keepalive_time,
-    keepIntvl: ka?.intvl ?? sysctls.tcp_keepalive_intvl,
-    keepCnt: ka?.cnt ?? sysctls.tcp_keepalive_probes,
-    userTimeoutMs: c.userTimeoutMs ?? 0,
-    synCnt: c.synCnt ?? 0,
-    ...(c.rtoMaxMs !== undefined ? { rtoMaxMs: c.rtoMaxMs } : {}),
-  };
-}
-
-/** How long the model says running a phase takes (s), before anything runs: to skip and to pace the progress lines. */
-export function expectedRunS(phase: UserPhase, input: ModelInput): number {
-  const p = predictPhases(input);
-  const pred: Prediction = { connect: p.connect, idle: p.idle, busy: p.busy, 'zero-window': p.zeroWindow }[phase];
-  if (pred.closeAt !== null) return pred.closeAt;
-  return (pred.events.at(-1)?.t ?? 0) + NEVER_HOLD_S;
-}
-
-/** Detection time for the gate: measured when the phase ran, else predicted; never = infinite. */
-function detectionS(r: Pick<PhaseResult, 'measured' | 'predicted'>): number {
-  const t = r.measured ? r.measured.closeAt : r.predicted.closeAt;
-  return t ?? Infinity;
-}
-
-function resultOf(phase: UserPhase, obs: Observation, budgetS: number | undefined): PhaseResult {
-  const v = judgeTimeline(obs);
-  const r: PhaseResult = {
-    phase,
-    origin: PHASE_ORIGIN[phase],
-    predicted: { closeAt: obs.prediction.closeAt, errno: obs.prediction.errno },
-    measured: { closeAt: ms(v.close.observed), errno: obs.close?.errno ?? null, watchedS: ms(obs.end - obs.origin)! },
-    verdict: v.ok ? 'agrees' : 'differs',
-    why: v.problems,
-    readBack: obs.settings.client.socket,
-    ...(budgetS !== undefined ? { budgetS } : {}),
-    overBudget: false,
-    artifacts: obs.artifacts.dir,
-  };
-  r.overBudget = budgetS !== undefined && detectionS(r) > budgetS;
-  return r;
-}
-
-/** Seconds to the millisecond: what the capture's precision supports, and readable JSON. */
-const ms = (t: number | null) => (t === null ? null : Math.round(t * 1000) / 1000);
 
 const fmtS = (t: number | null) => (t === null ? 'never' : `${t.toFixed(3)} s`);
 
@@ -161,107 +69,37 @@ export async function runCheck(argv: string[]): Promise<number> {
   if (problem) return err(`deadpeer check: ${problem}`, 2);
   const lock = await acquireTimingLock('deadpeer check', (line) => process.stderr.write(`${line}\n`));
   try {
-    return await checkOnKernel(args, features);
+    const plan = planCheck(args, features);
+    if (!args.json) process.stdout.write(headerLines(args, features, plan.options, plan.host).join('\n') + '\n\n');
+    const pace = progress(plan);
+    const report = await runCheckPlan(plan, { phaseDone: pace.done }).finally(pace.stop);
+    process.stdout.write(args.json ? JSON.stringify(report) + '\n' : renderReport(report, plan));
+    return report.exitCode;
   } finally {
     await lock.release();
   }
 }
 
-async function checkOnKernel(args: CheckArgs, features: KernelFeatures): Promise<number> {
-  // the Observations record the profile, and the scenarios read it
-  process.env.DEADPEER_PROFILE = args.profile;
-  const nsSysctls = args.profile === 'fast' ? FAST_SYSCTLS : {};
-  const options = socketOptions(args.config);
-  const host = hostSysctls(features);
-  const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
-  const expected = Object.fromEntries(
-    args.phases.map((p) => [p, expectedRunS(p, { sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features })]),
-  ) as Record<UserPhase, number>;
-
-  const header = headerLines(args, features, options, host);
-  if (!args.json) process.stdout.write(header.join('\n') + '\n\n');
-
-  const toRun = args.phases.filter((p) => expected[p] <= args.maxRunS);
-  const pace = progress(toRun, expected);
-  const settled = await Promise.allSettled(
-    toRun.map((phase) =>
-      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check' })).finally(() => pace.done(phase)),
-    ),
-  ).finally(pace.stop);
-
-  const results: PhaseResult[] = args.phases.map((phase) => {
-    const budgetS = args.maxDetect[phase];
-    const i = toRun.indexOf(phase);
-    if (i < 0) {
-      const pred = predictPhases({ sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features });
-      const p = { connect: pred.connect, idle: pred.idle, busy: pred.busy, 'zero-window': pred.zeroWindow }[phase];
-      const r: PhaseResult = {
-        phase,
-        origin: PHASE_ORIGIN[phase],
-        predicted: { closeAt: p.closeAt, errno: p.errno },
-        verdict: 'not run',
-        why: [`the model says it takes ${humanDuration(expected[phase])}, over --max-run ${humanDuration(args.maxRunS)}; judged by the model alone`],
-        ...(budgetS !== undefined ? { budgetS } : {}),
-        overBudget: false,
-      };
-      r.overBudget = budgetS !== undefined && detectionS(r) > budgetS;
-      return r;
-    }
-    const s = settled[i]!;
-    if (s.status === 'fulfilled') return resultOf(phase, s.value, budgetS);
-    return {
-      phase,
-      origin: PHASE_ORIGIN[phase],
-      predicted: { closeAt: null, errno: null },
-      verdict: 'error',
-      why: [String((s.reason as Error).message).split('\n')[0]!],
-      ...(budgetS !== undefined ? { budgetS } : {}),
-      overBudget: false,
-    };
-  });
-
-  const advice = advise({ sysctls: host, socket: socketSettingsFor(args.config, host), features });
-  const over = results.filter((r) => r.overBudget);
-  const errors = results.filter((r) => r.verdict === 'error');
-  const code = over.length || errors.length ? 1 : 0;
-
-  if (args.json) {
-    const json = {
-      kernel: { release: features.release, hz: features.hz },
-      family: args.family,
-      profile: args.profile,
-      ...(args.preset ? { preset: args.preset } : {}),
-      config: args.config,
-      options,
-      namespaceSysctls: nsSysctls,
-      hostSysctls: { tcp_syn_retries: host.tcp_syn_retries, tcp_retries2: host.tcp_retries2 },
-      phases: results,
-      advice,
-      gate: { budgets: args.maxDetect, over: over.map((r) => r.phase), errors: errors.map((r) => r.phase) },
-      exitCode: code,
-      artifacts: resultsDir(),
-    };
-    process.stdout.write(JSON.stringify(json) + '\n');
-    return code;
-  }
-
+/** The human report after the table: why phases differ, the advice, the artifacts and the gate. */
+function renderReport(report: CheckReport, plan: CheckPlan): string {
+  const { phases: results, advice, gate } = report;
   const lines = [renderTable(results), ''];
   for (const r of results.filter((x) => x.verdict !== 'agrees' && x.why.length)) {
     lines.push(`${r.phase}: ${r.why.join('; ')}${r.artifacts ? ` (timeline: deadpeer show ${r.artifacts})` : ''}`);
   }
-  lines.push(`advice (from the model, at this host's sysctls: tcp_syn_retries ${host.tcp_syn_retries}, tcp_retries2 ${host.tcp_retries2}):`);
+  lines.push(`advice (from the model, at this host's sysctls: tcp_syn_retries ${plan.host.tcp_syn_retries}, tcp_retries2 ${plan.host.tcp_retries2}):`);
   lines.push(...(advice.length ? advice.map((a) => `  - ${a}`) : ['  - none: every phase is detected, and no setting works against another']));
-  lines.push(`artifacts (pcap + observation per phase): ${resultsDir()}`);
-  if (Object.keys(args.maxDetect).length) {
+  lines.push(`artifacts (pcap + observation per phase): ${report.artifacts}`);
+  if (Object.keys(gate.budgets).length) {
+    const over = results.filter((r) => r.overBudget);
     lines.push(
       over.length
         ? `gate: FAILED — over budget: ${over.map((r) => `${r.phase} (${fmtS(r.measured ? r.measured.closeAt : r.predicted.closeAt)} > ${humanDuration(r.budgetS!)})`).join(', ')}`
         : 'gate: passed — every phase within its budget',
     );
   }
-  if (errors.length) lines.push(`could not measure: ${errors.map((r) => r.phase).join(', ')}`);
-  process.stdout.write(lines.join('\n') + '\n');
-  return code;
+  if (gate.errors.length) lines.push(`could not measure: ${gate.errors.join(', ')}`);
+  return lines.join('\n') + '\n';
 }
 
 function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<string, number>, host: TcpSysctls): string[] {
@@ -283,7 +121,7 @@ function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<
 }
 
 /** Progress on stderr for runs the model says are slow: every 30 s, which phases are still running. */
-function progress(phases: UserPhase[], expected: Record<UserPhase, number>): { done: (p: UserPhase) => void; stop: () => void } {
+function progress({ toRun: phases, expected }: CheckPlan): { done: (p: UserPhase) => void; stop: () => void } {
   const finished = new Set<UserPhase>();
   const slow = Math.max(0, ...phases.map((p) => expected[p]));
   if (slow <= 30) return { done: () => undefined, stop: () => undefined };

@@ -11,8 +11,8 @@ import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
 import { findPreset } from '../harness/apps/check/presets.js';
 import type { ProfileName } from '../harness/core/profile.js';
-import { parseDuration } from './check-args.js';
-import { FAST_SYSCTLS } from './check.js';
+import { parseDuration } from '../harness/apps/check/args.js';
+import { FAST_SYSCTLS } from '../harness/core/profile.js';
 
 export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset]
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { ROOT } from '../harness/core/paths.js';
-import type { PhaseResult } from '../cli/check.js';
+import type { PhaseResult } from '../harness/apps/check/run.js';
 import { USER_PHASES } from '../harness/recipes/phases.js';
 import { listNamespaces } from '../netns/namespace.js';
 

@@ -3,11 +3,12 @@ import { expect, it } from 'vitest';
 import { kernelCases } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
-import { runScenario, type ScenarioSpec, type Step } from '../harness/engine/scenario.js';
+import { runScenario } from '../harness/engine/scenario.js';
 import { accept, arm, connect, established, listen } from '../harness/engine/steps.js';
 import { vethInHost } from '../netns/link.js';
 import { listNamespaces } from '../netns/namespace.js';
 import { sideInput } from '../harness/core/observation.js';
+import type { ScenarioSpec, Step } from '../harness/engine/run.js';
 
 
 /** Nothing of a run may outlive it: namespaces (and with them veths and nft tables) and helpers. */

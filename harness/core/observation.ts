@@ -1,3 +1,4 @@
+import type { Side } from './side.js';
 import type { KernelFeatures, ModelInput, PacketKind, Phase, Prediction, SocketSettings, TcpSysctls } from '../model/types.js';
 import type { ProfileName } from './profile.js';
 import type { HelperEvent, SockOpt, TcpInfo } from './protocol.js';
@@ -7,8 +8,6 @@ import type { HelperEvent, SockOpt, TcpInfo } from './protocol.js';
  * The engine produces an Observation, the judge and the report read it, and it is written as
  * observation.json; nothing here does anything.
  */
-/** The two ends of the wire: the client (the socket under test, usually) and the server. */
-export type Side = 'client' | 'server';
 
 /**
  * The packet timeline of a run. The client's helper records every TCP packet on its end of the

@@ -3,7 +3,17 @@
  * faithful (DEADPEER_PROFILE=faithful): kernel defaults, the reference experiments' conditions.
  * The model predicts for whatever values are in force, so both profiles assert the same rules.
  */
+import type { TcpSysctls } from '../model/types.js';
+
 export type ProfileName = 'fast' | 'faithful';
+
+/**
+ * The fast profile's sysctls for a client's namespace in `check` and `exec`: the SYN budget and the
+ * retransmission budget lowered so connect, busy and zero-window end in seconds. tcp_retries2 5
+ * (12.6 s) keeps the busy give-up clear of timer-wheel slack around a retransmission (see
+ * cases/busy-retransmit).
+ */
+export const FAST_SYSCTLS: Partial<TcpSysctls> = { tcp_syn_retries: 3, tcp_retries2: 5 };
 
 export function currentProfile(): ProfileName {
   const p = process.env.DEADPEER_PROFILE ?? 'fast';

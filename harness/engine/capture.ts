@@ -1,8 +1,9 @@
 import type { Fault } from './faults.js';
 import { drops } from './faults.js';
 import type { PacketKind } from '../model/types.js';
-import type { Packet, Side } from '../core/observation.js';
+import type { Packet } from '../core/observation.js';
 import type { HelperEvent } from '../core/protocol.js';
+import type { Side } from '../core/side.js';
 
 export interface ArmedFault {
   /** when it was armed (both sides in force) */

@@ -1,5 +1,5 @@
 import type { NftRule } from '../../netns/nftables.js';
-import type { Side } from '../core/observation.js';
+import type { Side } from '../core/side.js';
 
 
 /**

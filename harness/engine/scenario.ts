@@ -1,166 +1,19 @@
-import { cpuSettled } from './settle.js';
-import { sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
-import { placeOnWheel } from '../model/wheel.js';
-import { type ArmedFault, toPackets } from './capture.js';
-import type { Fault } from './faults.js';
-import type { TestSocket } from '../helper/client.js';
-import { runningKernel } from './kernel.js';
-import type { KernelFeatures, Phase, Prediction, TcpSysctls } from '../model/types.js';
-import { TCP_SYSCTL_NAMES } from '../model/types.js';
+import { now } from '../core/clock.js';
+import type { CloseEvent, Observation, Packet, TimerState } from '../core/observation.js';
 import { currentProfile } from '../core/profile.js';
+import type { TcpInfo } from '../core/protocol.js';
+import type { Phase, TcpSysctls } from '../model/types.js';
+import { TCP_SYSCTL_NAMES } from '../model/types.js';
+import { placeOnWheel } from '../model/wheel.js';
+import { toPackets } from './capture.js';
+import { runningKernel } from './kernel.js';
+import { sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
 import { artifactsFor, startRecorders, writeObservation } from './recorders.js';
+import { type EndpointSpec, Run, type ScenarioSpec } from './run.js';
+import { cpuSettled } from './settle.js';
 import { specProblems } from './spec-check.js';
 import { Topology } from './topology.js';
-import type { Packet } from '../core/observation.js';
-import type { SockOpt, TcpInfo } from '../core/protocol.js';
-import type { CloseEvent, EffectiveSettings, Observation, RunSettings, Side, TimerState } from '../core/observation.js';
-import { now } from '../core/clock.js';
-
-export interface EndpointSpec {
-  /** net.ipv4.* sysctls for this side's namespace, short names (tcp_syn_retries: 3) */
-  sysctls?: Partial<Record<keyof TcpSysctls, number>>;
-  /** socket options set before connect() / listen() */
-  options?: Partial<Record<SockOpt, number>>;
-}
-
-
-
-
-/** One step of the experiment's timeline: a label (for failure messages) and what it does. */
-export interface Step {
-  label: string;
-  run: (r: Run) => Promise<void>;
-  /** the fault this step arms, if any: installed before the experiment starts, so arming is instant */
-  fault?: Fault;
-}
-
-export interface ScenarioSpec {
-  name: string;
-  phase: Phase;
-  family: 4 | 6;
-  client?: EndpointSpec;
-  server?: EndpointSpec;
-  /** whose socket's fate is the observation (default: client) */
-  subject?: Side;
-  /** what the model predicts for this run, from the settings read back from the kernel */
-  model: (input: RunSettings) => Prediction;
-  /** t = 0 of the prediction on the run's clock (default: per phase, see ORIGINS) */
-  origin?: (obs: Omit<Observation, 'origin'>) => number;
-  steps: Step[];
-}
-
-
-
-
-const OPTIONS_READ_BACK: SockOpt[] = [
-  'SO_KEEPALIVE',
-  'TCP_KEEPIDLE',
-  'TCP_KEEPINTVL',
-  'TCP_KEEPCNT',
-  'TCP_USER_TIMEOUT',
-  'TCP_SYNCNT',
-  'TCP_DEFER_ACCEPT',
-  'SO_RCVBUF',
-  'SO_SNDBUF',
-  'TCP_NOTSENT_LOWAT',
-  'TCP_RTO_MAX_MS',
-];
-
-/** The live state of a run, handed to every step. */
-export class Run {
-  readonly marks: Record<string, number> = {};
-  readonly faults: ArmedFault[] = [];
-  readonly snapshots: Observation['snapshots'] = [];
-  readonly settings: Partial<Record<Side, EffectiveSettings>> = {};
-  sysctls: Partial<Record<Side, TcpSysctls>> = {};
-  listener?: TestSocket;
-  clientSock?: TestSocket;
-  serverSock?: TestSocket;
-  rtoMs?: number;
-  private predicted?: Prediction;
-
-  constructor(
-    readonly spec: ScenarioSpec,
-    readonly topo: Topology,
-    readonly kernel: KernelFeatures,
-  ) {}
-
-  get family(): 4 | 6 {
-    return this.spec.family;
-  }
-  get subject(): Side {
-    return this.spec.subject ?? 'client';
-  }
-  subjectSocket(): TestSocket | undefined {
-    return this.subject === 'client' ? this.clientSock : this.serverSock;
-  }
-
-  mark(name: string, t = now()): number {
-    this.marks[name] = t;
-    return t;
-  }
-
-  async arm(fault: Fault): Promise<void> {
-    const at = await this.topo.arm(fault);
-    const t = Math.max(at.client, at.server);
-    this.mark(this.faults.length ? `fault ${this.faults.length + 1}` : 'fault', t);
-    this.faults.push({ t, at, fault });
-  }
-
-  /** A new socket with the side's options applied, and everything read back. */
-  async socketFor(side: Side): Promise<TestSocket> {
-    const s = await this.topo.endpoint(side).helper.socket(this.family);
-    for (const [opt, value] of Object.entries(this.spec[side]?.options ?? {})) await s.set(opt as SockOpt, value);
-    this.settings[side] = await readSettings(s, this.sysctls[side]!, this.spec[side]?.options ?? {});
-    return s;
-  }
-
-  async snapshot(side: Side, label: string, sock?: TestSocket): Promise<TcpInfo> {
-    const s = sock ?? (side === 'client' ? this.clientSock : this.serverSock);
-    if (!s) throw new Error(`no ${side} socket to snapshot (step "${label}")`);
-    const info = await s.info();
-    this.snapshots.push({ ...info, side, label });
-    return info;
-  }
-
-  /** The model's prediction for this run, from the effective settings (computed once). */
-  prediction(): Prediction {
-    if (!this.predicted) {
-      const missing = (['client', 'server'] as Side[]).filter((s) => !this.settings[s]);
-      if (missing.length) throw new Error(`cannot predict before both sockets exist (missing: ${missing.join(', ')})`);
-      this.predicted = this.spec.model({ kernel: this.kernel, client: this.settings.client!, server: this.settings.server!, rtoMs: this.rtoMs });
-    }
-    return this.predicted;
-  }
-}
-
-async function readSettings(s: TestSocket, sysctls: TcpSysctls, requested: Partial<Record<SockOpt, number>>): Promise<EffectiveSettings> {
-  const raw: Partial<Record<SockOpt, number>> = {};
-  for (const opt of OPTIONS_READ_BACK) {
-    try {
-      raw[opt] = await s.get(opt);
-    } catch {
-      /* ENOPROTOOPT on kernels without the option: absent means "not supported here" */
-    }
-  }
-  return {
-    sysctls,
-    raw,
-    socket: {
-      keepalive: raw.SO_KEEPALIVE === 1,
-      keepIdle: raw.TCP_KEEPIDLE ?? sysctls.tcp_keepalive_time,
-      keepIntvl: raw.TCP_KEEPINTVL ?? sysctls.tcp_keepalive_intvl,
-      keepCnt: raw.TCP_KEEPCNT ?? sysctls.tcp_keepalive_probes,
-      userTimeoutMs: raw.TCP_USER_TIMEOUT ?? 0,
-      // getsockopt(TCP_SYNCNT) answers `icsk_syn_retries ?: tcp_syn_retries` (do_tcp_getsockopt):
-      // an unset option reads back as the sysctl, which would look like an override (of
-      // tcp_synack_retries on a listener). Only a set option counts as one.
-      synCnt: requested.TCP_SYNCNT !== undefined ? (raw.TCP_SYNCNT ?? 0) : 0,
-      ...(raw.TCP_DEFER_ACCEPT !== undefined ? { deferAcceptS: raw.TCP_DEFER_ACCEPT } : {}),
-      ...(raw.TCP_RTO_MAX_MS !== undefined ? { rtoMaxMs: raw.TCP_RTO_MAX_MS } : {}),
-    },
-  };
-}
+import type { Side } from '../core/side.js';
 
 async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sysctls']): Promise<TcpSysctls> {
   const h = topo.endpoint(side).helper;

@@ -1,5 +1,5 @@
-import type { ScenarioSpec } from './scenario.js';
 import { SOCK_OPTS } from '../core/protocol.js';
+import type { ScenarioSpec } from './run.js';
 
 const PHASES = ['syn-sent', 'syn-recv', 'defer-accept', 'idle', 'busy', 'zero-window'];
 const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;

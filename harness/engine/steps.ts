@@ -1,9 +1,9 @@
 import type { Fault } from './faults.js';
 import { withProgress } from './progress.js';
-import { type Run, type Step } from './scenario.js';
-import type { Side } from '../core/observation.js';
 import { now } from '../core/clock.js';
 import { PORT } from './topology.js';
+import type { Run, Step } from './run.js';
+import type { Side } from '../core/side.js';
 
 /**
  * The steps a case strings together, packetdrill-style: each does one thing to the sockets or the

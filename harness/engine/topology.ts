@@ -4,7 +4,7 @@ import { deleteNamespace, uniqueBase } from '../../netns/namespace.js';
 import { applyRules, type NftRule, readDropCounters } from '../../netns/nftables.js';
 import { type Fault, nftRulesFor } from './faults.js';
 import { Helper } from '../helper/client.js';
-import type { Side } from '../core/observation.js';
+import type { Side } from '../core/side.js';
 
 /** The port every scenario listens on: namespaces isolate, so every pair can reuse it. */
 export const PORT = 4242;

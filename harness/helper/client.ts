@@ -3,8 +3,8 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { ROOT } from '../core/paths.js';
-import type { Side } from '../core/observation.js';
 import type { HelperEvent, SockOpt, TcpInfo } from '../core/protocol.js';
+import type { Side } from '../core/side.js';
 
 /** Where `make -C harness/helper` puts the binary. */
 export const HELPER_SOURCE = join(ROOT, 'harness', 'helper', 'helper.c');
@@ -43,6 +43,8 @@ export class Helper {
   private nextId = 1;
   private pending = new Map<number, { cmd: Record<string, unknown>; resolve: (e: HelperEvent) => void; reject: (e: Error) => void }>();
   private listeners = new Set<Listener>();
+  /** waitFor()s in progress: they fail when the helper exits instead of holding a timer for nothing */
+  private waiters = new Set<(e: Error) => void>();
   private exited = false;
   private stderr = '';
   private readonly gone: Promise<void>;
@@ -108,6 +110,7 @@ export class Helper {
     const why = `helper (${this.side}) exited with code ${code}${this.stderr ? `: ${this.stderr.trim().split('\n')[0]}` : ''}`;
     for (const p of this.pending.values()) p.reject(new Error(why));
     this.pending.clear();
+    for (const w of [...this.waiters]) w(new Error(why));
   }
 
   /** Send a command and wait for its reply; an error reply becomes a HelperError. */
@@ -137,15 +140,22 @@ export class Helper {
   waitFor(pred: (e: HelperEvent) => boolean, timeoutMs: number, what: string, since = -Infinity): Promise<HelperEvent> {
     const seen = this.events.find((e) => e.t >= since && pred(e));
     if (seen) return Promise.resolve(seen);
+    if (this.exited) return Promise.reject(new Error(`helper (${this.side}) is not running: no ${what}`));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const done = () => {
+        clearTimeout(timer);
         off();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (helper ${this.side} in ${this.netns})`));
-      }, timeoutMs);
+        this.waiters.delete(fail);
+      };
+      const fail = (e: Error) => {
+        done();
+        reject(e);
+      };
+      const timer = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (helper ${this.side} in ${this.netns})`)), timeoutMs);
+      this.waiters.add(fail);
       const off = this.on((e) => {
         if (pred(e)) {
-          clearTimeout(timer);
-          off();
+          done();
           resolve(e);
         }
       });

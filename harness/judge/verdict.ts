@@ -1,7 +1,8 @@
 import { timerSlack } from '../model/slack.js';
 import { placedCloseAt, placedT } from '../model/wheel.js';
 import type { ModelEvent, PacketKind, Prediction } from '../model/types.js';
-import type { Packet, Side, Observation } from '../core/observation.js';
+import type { Packet, Observation } from '../core/observation.js';
+import type { Side } from '../core/side.js';
 
 /**
  * Judging an Observation against a Prediction. Pure: the matchers and the reports share it.

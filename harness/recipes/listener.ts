@@ -1,8 +1,8 @@
 import { TestSocket } from '../helper/client.js';
-import { type Step } from '../engine/scenario.js';
 import { untilPacket } from '../engine/steps.js';
 import type { Observation, TimerState } from '../core/observation.js';
 import { now } from '../core/clock.js';
+import type { Step } from '../engine/run.js';
 
 /**
  * The server's side of a handshake that has not finished: the connection is a request

@@ -4,11 +4,11 @@ import { predictIdle } from '../model/idle.js';
 import { predictSynSent } from '../model/syn-sent.js';
 import type { BusyInput, Prediction } from '../model/types.js';
 import { predictZeroWindow } from '../model/zero-window.js';
-import { type EndpointSpec, type ScenarioSpec, type Step } from '../engine/scenario.js';
 import { arm, awaitClose, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
 import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js';
 import { type RunSettings, sideInput } from '../core/observation.js';
 import { now } from '../core/clock.js';
+import type { EndpointSpec, ScenarioSpec, Step } from '../engine/run.js';
 
 /**
  * The four moments at which a user's connection can lose its peer, as ready-made scenarios for a

@@ -1,9 +1,9 @@
 import { faults } from '../engine/faults.js';
-import { type Run, type Step } from '../engine/scenario.js';
 import { arm } from '../engine/steps.js';
 import type { HelperEvent } from '../core/protocol.js';
 import type { Observation } from '../core/observation.js';
 import { now } from '../core/clock.js';
+import type { Run, Step } from '../engine/run.js';
 
 /**
  * Making a zero-window receiver vanish at a moment known to a few milliseconds.

@@ -1,7 +1,8 @@
 import { type EventVerdict, judgeTimeline, type TimelineVerdict } from '../judge/verdict.js';
 import { backdrop, cross, diamond, group, line, polygon, rect, spans, text, title } from './svg-kit.js';
 import { type Knot, layoutAxis, type TimeAxis } from './time-axis.js';
-import type { Packet, Side, Observation, TimerState } from '../core/observation.js';
+import type { Packet, Observation, TimerState } from '../core/observation.js';
+import type { Side } from '../core/side.js';
 
 /**
  * The timeline picture of one run: what a person debugging a dead peer would otherwise assemble

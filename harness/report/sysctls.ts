@@ -1,5 +1,6 @@
 import type { TcpSysctls } from '../model/types.js';
-import type { Side, Observation } from '../core/observation.js';
+import type { Observation } from '../core/observation.js';
+import type { Side } from '../core/side.js';
 
 /**
  * Effective sysctls across a run, as read back from each case's namespaces. Most cases leave most

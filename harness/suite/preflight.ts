@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { EnvironmentError } from '../core/errors.js';
 import { helperProblem } from '../helper/client.js';
 
 export interface PreflightEnv {
@@ -22,4 +23,10 @@ export async function preflightProblem(env: PreflightEnv = {}): Promise<string |
     if (r.failed) return `\`${tool}\` not found — install it: apt-get install -y ${pkg} (or run: bash setup.sh)`;
   }
   return helperProblem();
+}
+
+/** Throw an EnvironmentError (the preflight's one line) unless kernel experiments can run here. */
+export async function assertCanRun(env: PreflightEnv = {}): Promise<void> {
+  const problem = await preflightProblem(env);
+  if (problem) throw new EnvironmentError(problem);
 }

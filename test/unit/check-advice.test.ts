@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { socketSettingsFor } from '../../cli/check.js';
+import { socketSettingsFor } from '../../harness/apps/check/run.js';
 import { advise, humanDuration, predictPhases } from '../../harness/apps/check/advice.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/features.js';
 import { findPreset, matchingPresets, type SocketConfig } from '../../harness/apps/check/presets.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCheckArgs, parseDuration, type CheckArgs } from '../../cli/check-args.js';
+import { parseCheckArgs, parseDuration, type CheckArgs } from '../../harness/apps/check/args.js';
 import { featuresForRelease } from '../../harness/model/features.js';
 import { USER_PHASES } from '../../harness/recipes/phases.js';
 import { findPreset, socketOptions } from '../../harness/apps/check/presets.js';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { classify } from '../../harness/engine/capture.js';
 import { defaultSocket, defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
 import type { ModelEvent, Phase, Prediction } from '../../harness/model/index.js';
-import type { Side, Observation, TimerState } from '../../harness/core/observation.js';
+import type { Observation, TimerState } from '../../harness/core/observation.js';
+import type { Side } from '../../harness/core/side.js';
 
 export const ORIGIN = 1000;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ScenarioSpec } from '../../harness/engine/scenario.js';
 import { specProblems } from '../../harness/engine/spec-check.js';
 import { listen } from '../../harness/engine/steps.js';
+import type { ScenarioSpec } from '../../harness/engine/run.js';
 
 /** A scenario spec with a mistake gets a message naming the field, the value and what is allowed. */
 const good: ScenarioSpec = {

@@ -1,24 +1,17 @@
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
-import { type ArmedFault, toPackets } from '../../engine/capture.js';
-import { type Fault, faults } from '../../engine/faults.js';
-import { runningKernel } from '../../engine/kernel.js';
-import { defaultSysctls } from '../../model/features.js';
-import { predictIdle } from '../../model/idle.js';
-import { predictSynSent } from '../../model/syn-sent.js';
-import { predictZeroWindow } from '../../model/zero-window.js';
-import { predictBusy, tailLossProbeMs } from '../../model/busy.js';
-import type { KernelFeatures, Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
-import { TCP_SYSCTL_NAMES } from '../../model/types.js';
-import type { UserPhase } from '../../recipes/phases.js';
-import { matchingPresets } from '../check/presets.js';
-import { Topology } from '../../engine/topology.js';
+import { now } from '../../core/clock.js';
 import type { Packet } from '../../core/observation.js';
 import type { HelperEvent } from '../../core/protocol.js';
-import { now } from '../../core/clock.js';
-import { PORT } from '../../engine/topology.js';
-import { resultsDir } from '../../core/paths.js';
+import type { Helper } from '../../helper/client.js';
+import { type PeerConnection, VanishingPeer, type VanishKind } from '../../engine/peer.js';
+import { predictBusy, tailLossProbeMs } from '../../model/busy.js';
+import { predictIdle } from '../../model/idle.js';
+import { predictSynSent } from '../../model/syn-sent.js';
+import type { Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
+import { predictZeroWindow } from '../../model/zero-window.js';
+import { type UserPhase, ZERO_WINDOW_RCVBUF } from '../../recipes/phases.js';
+import { matchingPresets } from '../check/presets.js';
 
 /**
  * A real program under test (`deadpeer exec`): it runs in the client's namespace and connects to
@@ -30,12 +23,6 @@ import { resultsDir } from '../../core/paths.js';
  */
 export type AppFault = 'blackhole' | 'host-vanished' | 'peer-reset';
 export const APP_FAULTS: readonly AppFault[] = ['blackhole', 'host-vanished', 'peer-reset'];
-
-export const FAULT_OF: Record<AppFault, () => Fault> = {
-  blackhole: faults.blackhole,
-  'host-vanished': faults.hostVanished,
-  'peer-reset': faults.peerReset,
-};
 
 export interface AppSpec {
   phase: UserPhase;
@@ -203,12 +190,19 @@ export function settingsFrom(o: Record<string, number>, s: TcpSysctls): SocketSe
 }
 
 export async function runApp(spec: AppSpec): Promise<AppReport> {
-  const kernel = runningKernel();
   const say = spec.say ?? (() => undefined);
-  const topo = await Topology.create();
-  const dir = join(resultsDir(), `exec-${spec.phase}-${spec.fault}-ipv${spec.family}`);
-  mkdirSync(dir, { recursive: true });
-  const artifacts = { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, 'exec.json') };
+  const peer = await VanishingPeer.start({
+    family: spec.family,
+    ...(spec.server !== undefined ? { server: spec.server } : {}),
+    // the builtin server reads (idle) or not (busy: it makes no difference once the peer is gone;
+    // zero-window: it must not, and its small receive buffer closes the window in a few segments)
+    serverReads: spec.phase === 'idle',
+    ...(spec.phase === 'zero-window' ? { serverRcvbuf: ZERO_WINDOW_RCVBUF } : {}),
+    sysctls: spec.sysctls,
+    name: `exec-${spec.phase}-${spec.fault}-ipv${spec.family}`,
+  });
+  const kernel = peer.kernel;
+  const artifacts = { ...peer.artifacts, json: join(peer.artifacts.dir, 'exec.json') };
   const report: AppReport = {
     phase: spec.phase,
     family: spec.family,
@@ -224,107 +218,43 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     packets: [],
     artifacts,
   };
-  const armed: ArmedFault[] = [];
-  let app: ResultPromise | undefined;
-  let server: ResultPromise | undefined;
-  const straceFile = join(dir, 'setsockopt.strace');
+  const straceFile = join(artifacts.dir, 'setsockopt.strace');
   try {
-    const c = topo.client.helper;
-    const s = topo.server.helper;
-    for (const [k, v] of Object.entries(spec.sysctls)) await c.sysctl(k, v);
-    const sysctls = await readSysctls(c, kernel);
+    const c = peer.client;
+    const sysctls = peer.sysctls;
     report.sysctls = sysctls;
-    await Promise.all([
-      c.request({ cmd: 'capture', ifname: topo.client.ifname, pcap: artifacts.pcap, port: PORT }),
-      c.request({ cmd: 'diag', interval_ms: 5 }),
-      s.request({ cmd: 'diag', interval_ms: 5 }),
-    ]);
-    const serverAddr = topo.server.addr[spec.family];
-    const arm = async (f: Fault) => {
-      const at = await topo.arm(f);
-      const t = Math.max(at.client, at.server);
-      armed.push({ t, at, fault: f });
-      report.t.fault ??= t;
-      say(`${f.name} armed`);
+    const vanish = async (kind: VanishKind) => {
+      report.t.fault ??= await peer.vanish(kind);
+      say(`${kind} armed`);
     };
-
-    // the server
-    let listener: number | undefined;
-    if (spec.server === undefined) {
-      const l = (await s.request({ cmd: 'socket', family: spec.family })).sock as number;
-      // a receiver that never reads closes its window with a few segments (the kernel doubles SO_RCVBUF)
-      if (spec.phase === 'zero-window') await s.request({ cmd: 'setopt', sock: l, opt: 'SO_RCVBUF', value: 4096 });
-      await s.request({ cmd: 'bind', sock: l, addr: serverAddr, port: PORT });
-      await s.request({ cmd: 'listen', sock: l });
-      await s.request({ cmd: 'accept', sock: l });
-      listener = l;
-    } else {
-      server = execa('ip', ['netns', 'exec', topo.server.netns, 'sh', '-c', spec.server], {
-        reject: false,
-        env: { DEADPEER_LISTEN: hostPort(serverAddr, spec.family), DEADPEER_LISTEN_HOST: serverAddr, DEADPEER_PORT: String(PORT) },
-        stdin: 'ignore',
-      });
-      await waitListening(topo.server.netns, server);
-    }
-    // the builtin server reads (idle) or not (busy: it makes no difference once the peer is gone;
-    // zero-window: it must not), and never writes
-    if (listener !== undefined && spec.phase === 'idle') {
-      void s.waitFor((e) => e.ev === 'accepted' && e.sock === listener, 600_000, 'accept').then((e) => s.request({ cmd: 'read', sock: e.conn, on: true })).catch(() => undefined);
-    }
     // connect: a blackhole here is the server never seeing the SYNs
-    if (spec.phase === 'connect') await arm(spec.fault === 'blackhole' ? faults.dropSyn() : FAULT_OF[spec.fault]());
+    if (spec.phase === 'connect') await vanish(spec.fault === 'blackhole' ? 'drop-syn' : spec.fault);
 
     // the program
     const strace = spec.strace !== false && existsSync('/usr/bin/strace');
     const argv = strace ? ['strace', '-f', '-qq', '-e', 'trace=setsockopt', '-e', 'signal=none', '-o', straceFile, '--', ...spec.command] : spec.command;
-    app = execa('ip', ['netns', 'exec', topo.client.netns, ...argv], {
-      reject: false,
-      stdin: 'ignore',
-      buffer: false,
-      // its own process group: the program may fork (or run under strace), and all of it must go at the end
-      detached: true,
-      env: {
-        DEADPEER_SERVER: hostPort(serverAddr, spec.family),
-        DEADPEER_HOST: serverAddr,
-        DEADPEER_PORT: String(PORT),
-        DEADPEER_PHASE: spec.phase,
-      },
+    const program = peer.spawn(argv, { env: { DEADPEER_PHASE: spec.phase }, ...(spec.echo ? { onLine: spec.echo } : {}) });
+    report.app.output = program.lines;
+    void program.exited.then((x) => {
+      report.t.exit = x.t;
+      report.app.exitCode = x.exitCode;
+      if (x.signal) report.app.signal = x.signal;
     });
-    void app.then((r) => {
-      report.t.exit = now();
-      report.app.exitCode = r.exitCode ?? null;
-      if (r.signal) report.app.signal = r.signal;
-    });
-    for (const stream of ['stdout', 'stderr'] as const) {
-      let rest = '';
-      app[stream]!.on('data', (d: Buffer) => {
-        const t = now();
-        const parts = (rest + d.toString()).split('\n');
-        rest = parts.pop()!;
-        for (const text of parts) {
-          const line = { t, stream, text };
-          report.app.output.push(line);
-          spec.echo?.(line);
-        }
-      });
-    }
-    const isDone = () => report.t.exit !== undefined;
+    const isDone = () => program.exit !== undefined;
 
     // find its connection
-    const found = await discover(c, isDone, 15);
+    const found = await peer.connection(15, isDone);
     if (!found) {
       report.problems.push(isDone() ? 'the program exited without connecting to DEADPEER_SERVER' : 'the program did not connect to DEADPEER_SERVER within 15 s');
       return report;
     }
-    const owner = socketOwner(found.inode as number);
-    if (!owner) report.problems.push(`no process holds the connection's socket (inode ${String(found.inode)}): its options cannot be read`);
-    const conn = { src: String(found.src), sport: found.sport as number, dst: String(found.dst), dport: found.dport as number, inode: found.inode as number, pid: owner?.pid ?? -1, fd: owner?.fd ?? -1 };
+    const owner = socketOwner(found.inode);
+    if (!owner) report.problems.push(`no process holds the connection's socket (inode ${found.inode}): its options cannot be read`);
+    const conn = { src: found.src, sport: found.sport, dst: found.dst, dport: found.dport, inode: found.inode, pid: owner?.pid ?? -1, fd: owner?.fd ?? -1 };
     report.connection = conn;
-    const fam = found.family as 4 | 6;
-    await Promise.all([c.watch(fam, conn.src, conn.sport, conn.dst, conn.dport), s.watch(fam, conn.dst, conn.dport, conn.src, conn.sport)]);
     say(`found the program's connection ${conn.src}:${conn.sport} → ${conn.dst}:${conn.dport} (pid ${conn.pid}, fd ${conn.fd})`);
-    const peek = async () => (owner ? ((await c.request({ cmd: 'peeksock', pid: owner.pid, fd: owner.fd })) as HelperEvent) : undefined);
-    const clientAddrs = [topo.client.addr[4], topo.client.addr[6]];
+    const peek = async () => (owner ? peer.peek(owner.pid, owner.fd) : undefined);
+    const clientAddrs = [peer.topo.client.addr[4], peer.topo.client.addr[6]];
     const fromClient = (e: HelperEvent) => clientAddrs.includes(String(e.src));
     const isOurs = (e: HelperEvent) => e.ev === 'packet' && (e.sport === conn.sport || e.dport === conn.sport);
 
@@ -346,7 +276,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
         report.problems.push('the connection never went quiet (nothing in flight for 300 ms) within 10 s');
         return report;
       }
-      await arm(FAULT_OF[spec.fault]());
+      await vanish(spec.fault);
     } else if (spec.phase === 'zero-window') {
       const zw = await c.waitFor((e) => isOurs(e) && !fromClient(e) && e.win === 0, 15_000, 'a zero window from the server').catch(() => undefined);
       if (!zw) {
@@ -363,7 +293,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
         return report;
       }
       info = await peek();
-      await arm(FAULT_OF[spec.fault]());
+      await vanish(spec.fault);
     } else {
       info = await peek();
     }
@@ -394,7 +324,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
             rtoMs: (info.rto_us as number) / 1000,
             rtoMinUs: sysctls.tcp_rto_min_us ?? 200_000,
             earlyRetrans: Number(await c.sysctl('net.ipv4.tcp_early_retrans')),
-            sack: Number(await c.sysctl('net.ipv4.tcp_sack')) === 1 && Number(await s.sysctl('net.ipv4.tcp_sack')) === 1,
+            sack: Number(await c.sysctl('net.ipv4.tcp_sack')) === 1 && Number(await peer.serverHelper.sysctl('net.ipv4.tcp_sack')) === 1,
           })
         : undefined;
       report.prediction = predictBusy({ sysctls, socket: report.settings, features: kernel, rtoMs: (info?.rto_us as number) / 1000, ...(tlpMs === undefined ? {} : { tlpMs }) });
@@ -404,7 +334,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
       const goneAtS = report.t.fault! - (report.t.origin ?? report.t.fault!);
       report.prediction =
         spec.phase === 'zero-window'
-          ? predictZeroWindow({ ...input, peer: 'gone', peerInvalidRateLimitMs: Number(await s.sysctl('net.ipv4.tcp_invalid_ratelimit')), peerGoneAtS: goneAtS })
+          ? predictZeroWindow({ ...input, peer: 'gone', peerInvalidRateLimitMs: Number(await peer.serverHelper.sysctl('net.ipv4.tcp_invalid_ratelimit')), peerGoneAtS: goneAtS })
           : spec.phase === 'idle'
             ? predictIdle(input)
             : predictSynSent(input);
@@ -414,82 +344,71 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     const closeAt = report.prediction?.closeAt;
     const deadline = origin + (spec.timeoutS ?? (closeAt !== null && closeAt !== undefined ? closeAt * 1.25 + 10 : 30));
     say(`phase ${spec.phase} reached; the model says: ${closeAt === null || closeAt === undefined ? 'never noticed' : `${report.prediction!.errno} ${closeAt.toFixed(3)} s after t = 0`}`);
-
-    // watch the kernel and the program
-    const grace = spec.graceS ?? 5;
-    let fdClosedAt: number | undefined;
-    const since = report.t.fault ?? origin;
-    for (;;) {
-      const gone = report.t.kernelAbort ?? c.events.find((e) => e.ev === 'gone' && e.sport === conn.sport && e.t >= since - 1)?.t;
-      if (gone !== undefined && report.t.kernelAbort === undefined) {
-        report.t.kernelAbort = gone;
-        say('the kernel aborted the socket');
-      }
-      if (report.t.appNoticed === undefined) {
-        const line = report.app.output.find((l) => l.t >= since && LOOKS_LIKE_ERROR.test(l.text));
-        const fdGone = owner && !isDone() && !holds(owner.pid, owner.fd, conn.inode);
-        if (line) Object.assign(report.app, { noticedBy: 'output', noticedLine: line.text }), (report.t.appNoticed = line.t);
-        else if (isDone()) (report.app.noticedBy = 'exit'), (report.t.appNoticed = report.t.exit);
-        else if (fdGone) (report.app.noticedBy = 'fd closed'), (report.t.appNoticed = fdClosedAt = now());
-      }
-      const t = now();
-      if (isDone()) break;
-      if (report.t.kernelAbort !== undefined && report.t.appNoticed !== undefined && t > Math.max(report.t.kernelAbort, report.t.appNoticed) + 0.5) break;
-      if (report.t.kernelAbort !== undefined && t > report.t.kernelAbort + grace) break;
-      if (t > deadline) break;
-      await sleep(20);
-    }
-    if (report.t.kernelAbort !== undefined && report.t.appNoticed === undefined) {
-      report.unnoticed = true;
-    }
-    // the program's output reaches us through a pipe, a little after it closed its socket or exited:
-    // of the signs seen, the earliest is when it noticed
-    const line = report.app.output.find((l) => l.t >= since && LOOKS_LIKE_ERROR.test(l.text));
-    const signs: [number | undefined, 'output' | 'fd closed' | 'exit'][] = [
-      [line?.t, 'output'],
-      [fdClosedAt, 'fd closed'],
-      [report.t.exit !== undefined && report.t.exit >= since ? report.t.exit : undefined, 'exit'],
-    ];
-    const first = signs.filter((x): x is [number, 'output' | 'fd closed' | 'exit'] => x[0] !== undefined).sort((x, y) => x[0] - y[0])[0];
-    if (first) {
-      report.t.appNoticed = first[0];
-      report.app.noticedBy = first[1];
-      if (line) report.app.noticedLine = line.text;
-    }
-    for (const l of report.app.output.filter((x) => x.t >= since)) {
-      const e = errnoIn(l.text);
-      if (e) {
-        report.app.errno = e.errno;
-        report.app.errnoFrom = e.from;
-        break;
-      }
-    }
+    await watchBoth(report, { peer, found, owner, isDone, since: report.t.fault ?? origin, deadline, graceS: spec.graceS ?? 5, say });
     return report;
   } finally {
     report.t.end = now();
-    if (app?.pid && report.t.exit === undefined) {
-      killGroup(app.pid, 'SIGTERM');
-      await Promise.race([app.catch(() => undefined), sleep(2000)]);
-      if (report.t.exit === undefined) killGroup(app.pid, 'SIGKILL');
-    }
-    if (server) server.kill('SIGTERM');
-    await Promise.race([Promise.allSettled([app, server].filter(Boolean)), sleep(3000)]);
-    await Promise.allSettled([topo.client.helper.request({ cmd: 'ping' })]);
-    const events = [...topo.client.helper.events, ...topo.server.helper.events].sort((a, b) => a.t - b.t);
-    report.packets = toPackets(events, [topo.client.addr[4], topo.client.addr[6]], armed);
+    await peer.dispose();
+    report.app.output = [...report.app.output];
+    report.packets = peer.packets();
     report.kernelHow = kernelHow(report);
     if (existsSync(straceFile)) report.asked = parseStrace(readFileSync(straceFile, 'utf8'));
-    await topo.dispose();
     writeFileSync(artifacts.json, JSON.stringify(report, null, 1));
   }
 }
 
-/** Signal the process group this run started for the program (by its id: nothing else). */
-function killGroup(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    /* already gone */
+/**
+ * Watch the kernel and the program until both have spoken (or the program exited, or the grace
+ * after the kernel's abort ran out, or the deadline passed), then settle when the program noticed:
+ * its output reaches us through a pipe, a little after it closed its socket or exited, so of the
+ * signs seen the earliest counts.
+ */
+async function watchBoth(
+  report: AppReport,
+  w: { peer: VanishingPeer; found: PeerConnection; owner: { pid: number; fd: number } | undefined; isDone: () => boolean; since: number; deadline: number; graceS: number; say: (t: string) => void },
+): Promise<void> {
+  const { peer, found, owner, isDone, since } = w;
+  let fdClosedAt: number | undefined;
+  const errorLine = () => report.app.output.find((l) => l.t >= since && LOOKS_LIKE_ERROR.test(l.text));
+  for (;;) {
+    if (report.t.kernelAbort === undefined) {
+      report.t.kernelAbort = peer.abortedAt(found, since - 1);
+      if (report.t.kernelAbort !== undefined) w.say('the kernel aborted the socket');
+    }
+    if (report.t.appNoticed === undefined) {
+      const line = errorLine();
+      const fdGone = owner && !isDone() && !holds(owner.pid, owner.fd, found.inode);
+      if (line) Object.assign(report.app, { noticedBy: 'output', noticedLine: line.text }), (report.t.appNoticed = line.t);
+      else if (isDone()) (report.app.noticedBy = 'exit'), (report.t.appNoticed = report.t.exit);
+      else if (fdGone) (report.app.noticedBy = 'fd closed'), (report.t.appNoticed = fdClosedAt = now());
+    }
+    const t = now();
+    if (isDone()) break;
+    if (report.t.kernelAbort !== undefined && report.t.appNoticed !== undefined && t > Math.max(report.t.kernelAbort, report.t.appNoticed) + 0.5) break;
+    if (report.t.kernelAbort !== undefined && t > report.t.kernelAbort + w.graceS) break;
+    if (t > w.deadline) break;
+    await sleep(20);
+  }
+  if (report.t.kernelAbort !== undefined && report.t.appNoticed === undefined) report.unnoticed = true;
+  const line = errorLine();
+  const signs: [number | undefined, 'output' | 'fd closed' | 'exit'][] = [
+    [line?.t, 'output'],
+    [fdClosedAt, 'fd closed'],
+    [report.t.exit !== undefined && report.t.exit >= since ? report.t.exit : undefined, 'exit'],
+  ];
+  const first = signs.filter((x): x is [number, 'output' | 'fd closed' | 'exit'] => x[0] !== undefined).sort((x, y) => x[0] - y[0])[0];
+  if (first) {
+    report.t.appNoticed = first[0];
+    report.app.noticedBy = first[1];
+    if (line) report.app.noticedLine = line.text;
+  }
+  for (const l of report.app.output.filter((x) => x.t >= since)) {
+    const e = errnoIn(l.text);
+    if (e) {
+      report.app.errno = e.errno;
+      report.app.errnoFrom = e.from;
+      break;
+    }
   }
 }
 
@@ -511,32 +430,9 @@ function optionsOf(info: HelperEvent | undefined): Record<string, number> {
   return o;
 }
 
-const hostPort = (addr: string, family: 4 | 6) => (family === 6 ? `[${addr}]:${PORT}` : `${addr}:${PORT}`);
-
-async function readSysctls(h: Topology['client']['helper'], kernel: KernelFeatures): Promise<TcpSysctls> {
-  const out = defaultSysctls(kernel) as unknown as Record<string, number>;
-  for (const k of TCP_SYSCTL_NAMES) {
-    const v = await h.sysctl(`net.ipv4.${k}`);
-    if (v !== undefined) out[k] = Number(v);
-  }
-  return out as unknown as TcpSysctls;
-}
-
-/** Poll sock_diag until a connection to the server port shows up (or the program exits). */
-async function discover(h: Topology['client']['helper'], done: () => boolean, timeoutS: number): Promise<HelperEvent | undefined> {
-  const deadline = now() + timeoutS;
-  while (now() < deadline) {
-    const r = await h.request({ cmd: 'discover', port: PORT });
-    if ((r.count as number) > 0) return r;
-    if (done()) return undefined;
-    await sleep(20);
-  }
-  return undefined;
-}
-
 /** Wait until nothing is in flight or waiting on the program's socket and the wire has been silent 300 ms. */
 async function quiet(
-  h: Topology['client']['helper'],
+  h: Helper,
   peek: () => Promise<HelperEvent | undefined>,
   isOurs: (e: HelperEvent) => boolean,
   done: () => boolean,
@@ -559,16 +455,3 @@ async function quiet(
   return undefined;
 }
 
-/** A --server command is up once something listens on the port in the server's namespace. */
-async function waitListening(netns: string, server: ResultPromise): Promise<void> {
-  let exited = false;
-  void server.then(() => (exited = true));
-  const deadline = now() + 10;
-  while (now() < deadline) {
-    const r = await execa('ip', ['netns', 'exec', netns, 'ss', '-Hltn', `sport = :${PORT}`], { reject: false });
-    if (String(r.stdout).trim()) return;
-    if (exited) throw new Error(`the --server command exited before listening on port ${PORT}`);
-    await sleep(50);
-  }
-  throw new Error(`the --server command did not listen on port ${PORT} within 10 s (it gets DEADPEER_LISTEN=host:port)`);
-}

@@ -5,13 +5,14 @@
  * Nothing here touches the system: bad input is refused before any namespace exists.
  */
 import { readFileSync } from 'node:fs';
+import { InputError } from '../../core/errors.js';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import type { KernelFeatures } from '../harness/model/types.js';
-import { USER_PHASES, type UserPhase } from '../harness/recipes/phases.js';
-import { PRESETS, type SocketConfig, findPreset, mergeConfig } from '../harness/apps/check/presets.js';
-import type { ProfileName } from '../harness/core/profile.js';
+import type { KernelFeatures } from '../../model/types.js';
+import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
+import { PRESETS, type SocketConfig, findPreset, mergeConfig } from './presets.js';
+import type { ProfileName } from '../../core/profile.js';
 
 export interface CheckArgs {
   /** the preset the configuration started from, if any */
@@ -110,7 +111,6 @@ const LIMITS = {
   rtoMax: [1000, 120_000],
 } as const;
 
-class InputError extends Error {}
 
 /** "where: "value" is not allowed: expected …" — the shape of every input error. */
 const notAllowed = (where: string, value: unknown, expected: string) =>
@@ -341,4 +341,69 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     if (e instanceof InputError) return { kind: 'error', message: e.message };
     throw e;
   }
+}
+
+/** A duration: seconds as a number, or text such as "30s", "1500ms", "2m". */
+export type Duration = number | string;
+
+/**
+ * The options of `check()`: the config file's fields, camel-cased. Every one is validated exactly
+ * as the flag of the same name (the same limits, the same messages).
+ */
+export interface CheckOptions {
+  /** start from what a client sets (`deadpeer check --list-presets`); the other options override it */
+  preset?: string;
+  /** SO_KEEPALIVE: "IDLE:INTVL:CNT", {idle, interval, count} (seconds, count), true (on, the kernel's values) or false/"off" */
+  keepalive?: string | boolean | { idle?: number; interval?: number; count?: number };
+  /** TCP_USER_TIMEOUT in ms (0 = off) */
+  userTimeout?: number;
+  /** TCP_SYNCNT (1..127) */
+  syncnt?: number;
+  /** TCP_RTO_MAX_MS (1000..120000; Linux 6.15+) */
+  rtoMax?: number;
+  family?: 4 | 6;
+  /** fast (default): budgets lowered in the client's namespace so every phase takes seconds; faithful: the kernel's defaults */
+  profile?: ProfileName;
+  /** which phases to run (default: all) */
+  phases?: UserPhase[];
+  /** the gate: the longest detection allowed, for every phase or per phase */
+  maxDetect?: Duration | Partial<Record<UserPhase, Duration>>;
+  /** don't run a phase the model says takes longer (default 300 s; faithful 1200 s) */
+  maxRun?: Duration;
+}
+
+const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
+  preset: 'preset',
+  keepalive: 'keepalive',
+  userTimeout: 'user-timeout',
+  syncnt: 'syncnt',
+  rtoMax: 'rto-max',
+  family: 'family',
+  profile: 'profile',
+  phases: 'phases',
+  maxDetect: 'max-detect',
+  maxRun: 'max-run',
+};
+
+/** check() options → the same configuration the flags give. Throws an InputError (one line). */
+export function checkArgsFromOptions(options: CheckOptions, features: KernelFeatures): CheckArgs {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InputError(`check(): expected an options object, got ${JSON.stringify(options)}`);
+  const allowed = Object.keys(OPTION_FIELDS);
+  const unknown = Object.keys(options).find((k) => !allowed.includes(k));
+  if (unknown) throw new InputError(`check(): unknown option "${unknown}": allowed options are ${allowed.join(', ')}`);
+  const byField = Object.fromEntries(Object.entries(OPTION_FIELDS).map(([k, f]) => [f, k])) as Record<ConfigField, keyof CheckOptions>;
+  const s = stated((f) => options[byField[f]], (f) => `check(): ${byField[f]}`, features);
+  const preset = s.preset ? findPreset(s.preset)! : undefined;
+  const profile = s.profile ?? 'fast';
+  return {
+    ...(preset ? { preset: preset.name } : {}),
+    config: mergeConfig(preset?.config ?? {}, s.config),
+    family: s.family ?? 4,
+    profile,
+    phases: s.phases ?? [...USER_PHASES],
+    maxDetect: s.maxDetect ?? {},
+    maxRunS: s.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
+    json: true,
+    sources: preset || Object.keys(s.config).length ? [...(preset ? [`preset ${preset.name}`] : []), ...(Object.keys(s.config).length ? ['options'] : [])] : ['kernel defaults (no options given)'],
+  };
 }

@@ -1,0 +1,227 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Observation } from '../../core/observation.js';
+import { resultsDir } from '../../core/paths.js';
+import { FAST_SYSCTLS, type ProfileName } from '../../core/profile.js';
+import type { SockOpt } from '../../core/protocol.js';
+import { runScenario } from '../../engine/scenario.js';
+import { judgeTimeline } from '../../judge/verdict.js';
+import { defaultSocket, defaultSysctls } from '../../model/features.js';
+import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
+import { TCP_SYSCTL_NAMES } from '../../model/types.js';
+import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../../recipes/phases.js';
+import { advise, humanDuration, predictPhases } from './advice.js';
+import type { CheckArgs } from './args.js';
+import { type SocketConfig, socketOptions } from './presets.js';
+
+/**
+ * `check`: a client socket configuration run through every phase on the real kernel (in parallel,
+ * each phase in its own pair of namespaces), judged against the model, with advice and an optional
+ * gate on the detection times. This module plans and runs it and returns the report; the CLI
+ * (cli/check.ts) and the API (check.ts) print or return that same report.
+ */
+
+/** How long a phase whose model says "never" is watched (s): it must stay open and silent that long. */
+const NEVER_HOLD_S = 3;
+
+export interface PhaseResult {
+  phase: UserPhase;
+  /** t = 0 of the times, in words */
+  origin: string;
+  predicted: { closeAt: number | null; errno: string | null };
+  /** absent when the phase was not run */
+  measured?: { closeAt: number | null; errno: string | null; watchedS: number };
+  verdict: 'agrees' | 'differs' | 'not run' | 'error';
+  /** why: the verdict's problems, the reason a phase was not run, or the error */
+  why: string[];
+  /** the settings the kernel really held on the client's socket */
+  readBack?: SocketSettings;
+  budgetS?: number;
+  /** detection time over the budget (a phase that never detects is infinitely over) */
+  overBudget: boolean;
+  /** the phase's artifact folder (pcap, observation.json) */
+  artifacts?: string;
+}
+
+/** What `deadpeer check --json` prints and `check()` returns. */
+export interface CheckReport {
+  kernel: { release: string; hz: number };
+  family: 4 | 6;
+  profile: ProfileName;
+  preset?: string;
+  /** the configuration as given (preset, then config file / options, then flags) */
+  config: SocketConfig;
+  /** the socket options it becomes */
+  options: Partial<Record<SockOpt, number>>;
+  /** what the profile set in the client's namespace */
+  namespaceSysctls: Partial<TcpSysctls>;
+  /** this host's own budgets, which the advice uses */
+  hostSysctls: { tcp_syn_retries: number; tcp_retries2: number };
+  phases: PhaseResult[];
+  /** advice derived from the model at this host's sysctls */
+  advice: string[];
+  gate: { budgets: Partial<Record<UserPhase, number>>; over: UserPhase[]; errors: UserPhase[] };
+  /** 0 within every budget, 1 over budget or a phase could not be measured */
+  exitCode: 0 | 1;
+  /** the run folder */
+  artifacts: string;
+}
+
+/** The sysctls the user's application runs with: this (host) namespace's, read only. */
+export function hostSysctls(features: KernelFeatures): TcpSysctls {
+  const out: TcpSysctls = defaultSysctls(features);
+  for (const k of TCP_SYSCTL_NAMES) {
+    const f = `/proc/sys/net/ipv4/${k}`;
+    if (existsSync(f)) (out as unknown as Record<string, number>)[k] = Number(readFileSync(f, 'utf8').trim());
+  }
+  return out;
+}
+
+/** A configuration on a socket of a namespace with these sysctls, as the model reads it. */
+export function socketSettingsFor(c: SocketConfig, sysctls: TcpSysctls): SocketSettings {
+  const ka = c.keepalive || undefined;
+  return {
+    ...defaultSocket(sysctls),
+    keepalive: !!ka,
+    keepIdle: ka?.idle ?? sysctls.tcp_keepalive_time,
+    keepIntvl: ka?.intvl ?? sysctls.tcp_keepalive_intvl,
+    keepCnt: ka?.cnt ?? sysctls.tcp_keepalive_probes,
+    userTimeoutMs: c.userTimeoutMs ?? 0,
+    synCnt: c.synCnt ?? 0,
+    ...(c.rtoMaxMs !== undefined ? { rtoMaxMs: c.rtoMaxMs } : {}),
+  };
+}
+
+const byPhase = (p: ReturnType<typeof predictPhases>): Record<UserPhase, Prediction> => ({ connect: p.connect, idle: p.idle, busy: p.busy, 'zero-window': p.zeroWindow });
+
+/** How long the model says running a phase takes (s), before anything runs: to skip and to pace progress. */
+export function expectedRunS(phase: UserPhase, input: ModelInput): number {
+  const pred = byPhase(predictPhases(input))[phase];
+  if (pred.closeAt !== null) return pred.closeAt;
+  return (pred.events.at(-1)?.t ?? 0) + NEVER_HOLD_S;
+}
+
+/** Detection time for the gate: measured when the phase ran, else predicted; never = infinite. */
+export function detectionS(r: Pick<PhaseResult, 'measured' | 'predicted'>): number {
+  const t = r.measured ? r.measured.closeAt : r.predicted.closeAt;
+  return t ?? Infinity;
+}
+
+/** Seconds to the millisecond: what the capture's precision supports, and readable JSON. */
+const ms = (t: number | null) => (t === null ? null : Math.round(t * 1000) / 1000);
+
+function withBudget(r: Omit<PhaseResult, 'overBudget'>, budgetS: number | undefined): PhaseResult {
+  const out: PhaseResult = { ...r, ...(budgetS !== undefined ? { budgetS } : {}), overBudget: false };
+  out.overBudget = budgetS !== undefined && detectionS(out) > budgetS;
+  return out;
+}
+
+function resultOf(phase: UserPhase, obs: Observation, budgetS: number | undefined): PhaseResult {
+  const v = judgeTimeline(obs);
+  return withBudget(
+    {
+      phase,
+      origin: PHASE_ORIGIN[phase],
+      predicted: { closeAt: obs.prediction.closeAt, errno: obs.prediction.errno },
+      measured: { closeAt: ms(v.close.observed), errno: obs.close?.errno ?? null, watchedS: ms(obs.end - obs.origin)! },
+      verdict: v.ok ? 'agrees' : 'differs',
+      why: v.problems,
+      readBack: obs.settings.client.socket,
+      artifacts: obs.artifacts.dir,
+    },
+    budgetS,
+  );
+}
+
+/** Everything decided before anything runs. */
+export interface CheckPlan {
+  args: CheckArgs;
+  features: KernelFeatures;
+  options: Partial<Record<SockOpt, number>>;
+  /** the client namespace's sysctls the profile sets */
+  nsSysctls: Partial<TcpSysctls>;
+  /** this host's sysctls (for the advice) */
+  host: TcpSysctls;
+  /** the model's run time of every phase asked for (s) */
+  expected: Record<UserPhase, number>;
+  /** the phases short enough to run (--max-run) */
+  toRun: UserPhase[];
+}
+
+export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan {
+  const nsSysctls = args.profile === 'fast' ? FAST_SYSCTLS : {};
+  const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
+  const socket = socketSettingsFor(args.config, inNamespace);
+  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, { sysctls: inNamespace, socket, features })])) as Record<UserPhase, number>;
+  return {
+    args,
+    features,
+    options: socketOptions(args.config),
+    nsSysctls,
+    host: hostSysctls(features),
+    expected,
+    toRun: args.phases.filter((p) => expected[p] <= args.maxRunS),
+  };
+}
+
+export interface CheckHooks {
+  /** a phase finished (passed, failed or threw) */
+  phaseDone?: (phase: UserPhase) => void;
+}
+
+/** Run the plan's phases on this kernel (the caller holds the timing lock) and build the report. */
+export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Promise<CheckReport> {
+  const { args, features, options, nsSysctls, host, toRun } = plan;
+  // the Observations record the profile, and the scenarios read it
+  process.env.DEADPEER_PROFILE = args.profile;
+  const settled = await Promise.allSettled(
+    toRun.map((phase) =>
+      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check' })).finally(() => hooks.phaseDone?.(phase)),
+    ),
+  );
+  const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
+  const results: PhaseResult[] = args.phases.map((phase) => {
+    const budgetS = args.maxDetect[phase];
+    const i = toRun.indexOf(phase);
+    if (i < 0) {
+      const p = byPhase(predictPhases({ sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features }))[phase];
+      return withBudget(
+        {
+          phase,
+          origin: PHASE_ORIGIN[phase],
+          predicted: { closeAt: p.closeAt, errno: p.errno },
+          verdict: 'not run',
+          why: [`the model says it takes ${humanDuration(plan.expected[phase])}, over --max-run ${humanDuration(args.maxRunS)}; judged by the model alone`],
+        },
+        budgetS,
+      );
+    }
+    const s = settled[i]!;
+    if (s.status === 'fulfilled') return resultOf(phase, s.value, budgetS);
+    return {
+      phase,
+      origin: PHASE_ORIGIN[phase],
+      predicted: { closeAt: null, errno: null },
+      verdict: 'error',
+      why: [String((s.reason as Error).message).split('\n')[0]!],
+      ...(budgetS !== undefined ? { budgetS } : {}),
+      overBudget: false,
+    };
+  });
+  const over = results.filter((r) => r.overBudget).map((r) => r.phase);
+  const errors = results.filter((r) => r.verdict === 'error').map((r) => r.phase);
+  return {
+    kernel: { release: features.release, hz: features.hz },
+    family: args.family,
+    profile: args.profile,
+    ...(args.preset ? { preset: args.preset } : {}),
+    config: args.config,
+    options,
+    namespaceSysctls: nsSysctls,
+    hostSysctls: { tcp_syn_retries: host.tcp_syn_retries, tcp_retries2: host.tcp_retries2 },
+    phases: results,
+    advice: advise({ sysctls: host, socket: socketSettingsFor(args.config, host), features }),
+    gate: { budgets: args.maxDetect, over, errors },
+    exitCode: over.length || errors.length ? 1 : 0,
+    artifacts: resultsDir(),
+  };
+}

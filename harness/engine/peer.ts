@@ -1,0 +1,325 @@
+import { execa, type ResultPromise } from 'execa';
+import { now } from '../core/clock.js';
+import type { Packet } from '../core/observation.js';
+import type { HelperEvent } from '../core/protocol.js';
+import type { Helper } from '../helper/client.js';
+import { defaultSysctls } from '../model/features.js';
+import type { KernelFeatures, TcpSysctls } from '../model/types.js';
+import { TCP_SYSCTL_NAMES } from '../model/types.js';
+import { type ArmedFault, toPackets } from './capture.js';
+import { type Fault, faults } from './faults.js';
+import { runningKernel } from './kernel.js';
+import { type Artifacts, artifactsFor, startRecorders } from './recorders.js';
+import { PORT, Topology } from './topology.js';
+
+/**
+ * A peer that can vanish, for a real program: a server in its own network namespace and a client
+ * namespace the program runs in, joined by a veth, with the recorders running (capture, sock_diag)
+ * and the ways of vanishing installed up front (so vanishing is one rtnetlink message, never an
+ * nft process in the middle of a timeline). `deadpeer exec` is built on it, and the vitest fixture
+ * hands one to a test. Everything it made — namespaces, helpers, the programs it started and their
+ * children, the server command — goes on dispose(), which is safe to call twice and is also what
+ * `await using` calls.
+ */
+export type VanishKind = 'blackhole' | 'host-vanished' | 'peer-reset' | 'drop-syn';
+export const VANISH_KINDS: readonly VanishKind[] = ['blackhole', 'host-vanished', 'peer-reset', 'drop-syn'];
+
+const FAULT_OF: Record<VanishKind, () => Fault> = {
+  blackhole: faults.blackhole,
+  'host-vanished': faults.hostVanished,
+  'peer-reset': faults.peerReset,
+  'drop-syn': faults.dropSyn,
+};
+
+export interface PeerOptions {
+  family?: 4 | 6;
+  /** a shell command run in the server's namespace (it gets DEADPEER_LISTEN=host:port); absent = the builtin server */
+  server?: string;
+  /** the builtin server reads what arrives (default); false = it never reads, so its window closes */
+  serverReads?: boolean;
+  /** the builtin server's SO_RCVBUF (the kernel doubles it): small, so a few segments close its window */
+  serverRcvbuf?: number;
+  /** net.* sysctls of the client's namespace (full names), set before any program starts */
+  sysctls?: Record<string, number>;
+  /** the artifact folder's name in this run's results (default: peer-<n>) */
+  name?: string;
+}
+
+export interface ProgramLine {
+  /** CLOCK_MONOTONIC seconds, when the line arrived */
+  t: number;
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface ProgramExit {
+  t: number;
+  exitCode: number | null;
+  signal?: string;
+}
+
+/** A program started in the client's namespace. */
+export interface PeerProgram {
+  pid: number;
+  /** every line it printed so far, stamped on arrival */
+  readonly lines: ProgramLine[];
+  /** set once it exited */
+  readonly exit: ProgramExit | undefined;
+  /** resolves when it exits */
+  readonly exited: Promise<ProgramExit>;
+}
+
+export interface SpawnOptions {
+  /** more environment (DEADPEER_SERVER, DEADPEER_HOST, DEADPEER_PORT are always set) */
+  env?: Record<string, string>;
+  /** each line as it is printed */
+  onLine?: (line: ProgramLine) => void;
+}
+
+/** The program's connection to the server, as sock_diag and /proc show it. */
+export interface PeerConnection {
+  family: 4 | 6;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  inode: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const hostPort = (addr: string, family: 4 | 6) => (family === 6 ? `[${addr}]:${PORT}` : `${addr}:${PORT}`);
+let peers = 0;
+
+export class VanishingPeer implements AsyncDisposable {
+  readonly kernel: KernelFeatures;
+  /** faults armed so far (when each took effect on each side) */
+  readonly armed: ArmedFault[] = [];
+  private readonly fault = new Map<VanishKind, Fault>();
+  private readonly programs: Array<{ proc: ResultPromise; program: PeerProgram }> = [];
+  private server?: ResultPromise;
+  private disposed = false;
+
+  private constructor(
+    /** @internal the namespaces and their helpers */
+    readonly topo: Topology,
+    readonly family: 4 | 6,
+    readonly artifacts: Omit<Artifacts, 'json'>,
+    /** the client namespace's TCP sysctls, read back */
+    readonly sysctls: TcpSysctls,
+    /** @internal the builtin server's listening socket */
+    readonly listener: number | undefined,
+  ) {
+    this.kernel = runningKernel();
+  }
+
+  static async start(opts: PeerOptions = {}): Promise<VanishingPeer> {
+    const family = opts.family ?? 4;
+    const topo = await Topology.create();
+    try {
+      const c = topo.client.helper;
+      for (const [k, v] of Object.entries(opts.sysctls ?? {})) await c.sysctl(k, v);
+      const sysctls = await readSysctls(c, runningKernel());
+      const artifacts = artifactsFor(opts.name ?? `peer-${++peers}`, 'peer.json');
+      await startRecorders(topo, artifacts.pcap);
+      const kinds = new Map(VANISH_KINDS.map((k) => [k, FAULT_OF[k]()]));
+      await topo.install([...kinds.values()]);
+      const listener = opts.server === undefined ? await builtinServer(topo.server.helper, topo.server.addr[family], family, opts) : undefined;
+      const peer = new VanishingPeer(topo, family, { dir: artifacts.dir, pcap: artifacts.pcap }, sysctls, listener);
+      for (const [k, f] of kinds) peer.fault.set(k, f);
+      if (opts.server !== undefined) await peer.startServer(opts.server);
+      return peer;
+    } catch (e) {
+      await topo.dispose();
+      throw e;
+    }
+  }
+
+  /** The server's address. */
+  get host(): string {
+    return this.topo.server.addr[this.family];
+  }
+  get port(): number {
+    return PORT;
+  }
+  /** host:port ([host]:port for IPv6), what DEADPEER_SERVER holds */
+  get address(): string {
+    return hostPort(this.host, this.family);
+  }
+  /** what every program started here finds in its environment */
+  get env(): Record<string, string> {
+    return { DEADPEER_SERVER: this.address, DEADPEER_HOST: this.host, DEADPEER_PORT: String(PORT) };
+  }
+
+  private async startServer(command: string): Promise<void> {
+    const server = execa('ip', ['netns', 'exec', this.topo.server.netns, 'sh', '-c', command], {
+      reject: false,
+      env: { DEADPEER_LISTEN: this.address, DEADPEER_LISTEN_HOST: this.host, DEADPEER_PORT: String(PORT) },
+      stdin: 'ignore',
+    });
+    this.server = server;
+    let exited = false;
+    void server.then(() => (exited = true));
+    const deadline = now() + 10;
+    while (now() < deadline) {
+      const r = await execa('ip', ['netns', 'exec', this.topo.server.netns, 'ss', '-Hltn', `sport = :${PORT}`], { reject: false });
+      if (String(r.stdout).trim()) return;
+      if (exited) throw new Error(`the server command exited before listening on port ${PORT}`);
+      await sleep(50);
+    }
+    throw new Error(`the server command did not listen on port ${PORT} within 10 s (it gets DEADPEER_LISTEN=host:port)`);
+  }
+
+  /**
+   * Start a program in the client's namespace, in its own process group (it may fork, or run under
+   * strace, and all of it must go at the end).
+   */
+  spawn(command: string[], opts: SpawnOptions = {}): PeerProgram {
+    if (!command.length) throw new Error('spawn: an empty command');
+    const proc = execa('ip', ['netns', 'exec', this.topo.client.netns, ...command], {
+      reject: false,
+      stdin: 'ignore',
+      buffer: false,
+      detached: true,
+      env: { ...this.env, ...opts.env },
+    });
+    const lines: ProgramLine[] = [];
+    let exit: ProgramExit | undefined;
+    const exited = proc.then((r) => (exit = { t: now(), exitCode: r.exitCode ?? null, ...(r.signal ? { signal: r.signal } : {}) }));
+    for (const stream of ['stdout', 'stderr'] as const) {
+      let rest = '';
+      proc[stream]!.on('data', (d: Buffer) => {
+        const t = now();
+        const parts = (rest + d.toString()).split('\n');
+        rest = parts.pop()!;
+        for (const text of parts) {
+          const line = { t, stream, text };
+          lines.push(line);
+          opts.onLine?.(line);
+        }
+      });
+    }
+    const program: PeerProgram = {
+      pid: proc.pid ?? -1,
+      lines,
+      get exit() {
+        return exit;
+      },
+      exited,
+    };
+    this.programs.push({ proc, program });
+    return program;
+  }
+
+  /**
+   * The first connection to the server port that shows up in the client's namespace (polled through
+   * sock_diag), now followed in both kernels' tables; undefined when `stop()` says to give up first
+   * (the program exited) or after timeoutS.
+   */
+  async connection(timeoutS = 15, stop: () => boolean = () => false): Promise<PeerConnection | undefined> {
+    const c = this.topo.client.helper;
+    const deadline = now() + timeoutS;
+    while (now() < deadline) {
+      const r = await c.request({ cmd: 'discover', port: PORT });
+      if ((r.count as number) > 0) {
+        const conn: PeerConnection = { family: r.family as 4 | 6, src: String(r.src), sport: r.sport as number, dst: String(r.dst), dport: r.dport as number, inode: r.inode as number };
+        await Promise.all([
+          c.watch(conn.family, conn.src, conn.sport, conn.dst, conn.dport),
+          this.topo.server.helper.watch(conn.family, conn.dst, conn.dport, conn.src, conn.sport),
+        ]);
+        return conn;
+      }
+      if (stop()) return undefined;
+      await sleep(20);
+    }
+    return undefined;
+  }
+
+  /** Make the peer vanish (or stop, with 'drop-syn', answering SYNs); returns when it took effect on both sides. */
+  async vanish(kind: VanishKind = 'blackhole'): Promise<number> {
+    const fault = this.fault.get(kind);
+    if (!fault) throw new Error(`vanish: unknown kind "${kind}": one of ${VANISH_KINDS.join(', ')}`);
+    const at = await this.topo.arm(fault);
+    const t = Math.max(at.client, at.server);
+    this.armed.push({ t, at, fault });
+    return t;
+  }
+
+  /** When the kernel dropped the connection from its tables (it aborted it) at or after `since`, if it has. */
+  abortedAt(conn: PeerConnection, since = -Infinity): number | undefined {
+    return this.topo.client.helper.events.find((e) => e.ev === 'gone' && e.sport === conn.sport && e.t >= since)?.t;
+  }
+
+  /** Every TCP packet on the wire so far, with sender, kind and whether a fault dropped it. */
+  packets(): Packet[] {
+    const events = [...this.topo.client.helper.events, ...this.topo.server.helper.events].sort((a, b) => a.t - b.t);
+    return toPackets(events, [this.topo.client.addr[4], this.topo.client.addr[6]], this.armed);
+  }
+
+  /** @internal the client namespace's helper (sock_diag events, sysctls, peeks into the program's socket) */
+  get client(): Helper {
+    return this.topo.client.helper;
+  }
+
+  /** @internal the server namespace's helper */
+  get serverHelper(): Helper {
+    return this.topo.server.helper;
+  }
+
+  /** The program's socket options and TCP_INFO, read through pidfd_getfd. */
+  async peek(pid: number, fd: number): Promise<HelperEvent> {
+    return this.client.request({ cmd: 'peeksock', pid, fd });
+  }
+
+  /** End the programs (SIGTERM to their process groups, SIGKILL after 2 s), the server, then the namespaces. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const running = this.programs.filter((p) => p.program.exit === undefined && p.program.pid > 0);
+    for (const p of running) killGroup(p.program.pid, 'SIGTERM');
+    await Promise.race([Promise.allSettled(running.map((p) => p.program.exited)), sleep(2000)]);
+    for (const p of running) if (p.program.exit === undefined) killGroup(p.program.pid, 'SIGKILL');
+    if (this.server) this.server.kill('SIGTERM');
+    await Promise.race([Promise.allSettled([...this.programs.map((p) => p.proc), ...(this.server ? [this.server] : [])]), sleep(3000)]);
+    // flush the helpers' pipes so every packet seen so far is in the events
+    await Promise.allSettled([this.client.request({ cmd: 'ping' })]);
+    await this.topo.dispose();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/** Signal a process group this peer started (by its id: nothing else). */
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** The builtin server: accepts, never writes; reads unless told not to (then its window closes). */
+async function builtinServer(s: Helper, addr: string, family: 4 | 6, opts: PeerOptions): Promise<number> {
+  const l = (await s.request({ cmd: 'socket', family })).sock as number;
+  if (opts.serverRcvbuf !== undefined) await s.request({ cmd: 'setopt', sock: l, opt: 'SO_RCVBUF', value: opts.serverRcvbuf });
+  await s.request({ cmd: 'bind', sock: l, addr, port: PORT });
+  await s.request({ cmd: 'listen', sock: l });
+  await s.request({ cmd: 'accept', sock: l });
+  if (opts.serverReads !== false) {
+    void s
+      .waitFor((e) => e.ev === 'accepted' && e.sock === l, 600_000, 'accept')
+      .then((e) => s.request({ cmd: 'read', sock: e.conn, on: true }))
+      .catch(() => undefined);
+  }
+  return l;
+}
+
+async function readSysctls(h: Helper, kernel: KernelFeatures): Promise<TcpSysctls> {
+  const out = defaultSysctls(kernel) as unknown as Record<string, number>;
+  for (const k of TCP_SYSCTL_NAMES) {
+    const v = await h.sysctl(`net.ipv4.${k}`);
+    if (v !== undefined) out[k] = Number(v);
+  }
+  return out as unknown as TcpSysctls;
+}
