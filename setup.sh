@@ -7,16 +7,20 @@ cd "$(dirname "$0")"
 say() { printf 'deadpeer setup: %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { say "must run as root (it installs packages; the cases create network namespaces)"; exit 1; }
 
-# command -> Debian package that provides it (tcpdump and chromium: the report's tests read the
-# pcaps back and render the HTML report in a real headless browser; python3 runs an example
-# client under `deadpeer exec`)
+# what deadpeer needs to run (harness/helper/requirements.txt, which `deadpeer setup` reads too),
+# then what this checkout's tests need besides: node and npm; tcpdump and chromium, because the
+# report's tests read the pcaps back and render the HTML report in a real headless browser;
+# python3, an example client under `deadpeer exec`
 need=()
-for pair in ip:iproute2 nft:nftables cc:gcc make:make node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3; do
+while read -r what pkg; do
+  case "$what" in ''|'#'*) continue ;; esac
+  if [ "${what#/}" != "$what" ]; then [ -e "$what" ] || need+=("$pkg")
+  else command -v "$what" >/dev/null 2>&1 || need+=("$pkg"); fi
+done < harness/helper/requirements.txt
+for pair in node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
-[ -e /usr/include/linux/inet_diag.h ] || need+=(linux-libc-dev)
-[ -e /usr/include/stdio.h ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -5,12 +5,13 @@ import { defineConfig } from 'vitest/config';
  * 1. unit   — pure code, no root, seconds — together with
  *    kernel — the cases and the harness's own kernel tests. They spend their time waiting for
  *    kernel timers, not computing, so many run at once even on 2 cores (each has its namespaces);
- * 2. tools  — `deadpeer check` / `exec` / the run report, which start whole CLI processes and many
+ * 2. tools  — `deadpeer check` / `exec` / the run report / the package installed in a fresh
+ *    project, which start whole CLI processes and many
  *    scenarios each. Kept apart so they never compete with the cases for the CPU: a case's
  *    timestamps are the kernel's, but its wake-ups and guards are not.
  * Forks (not threads): helper processes and signal handlers need a real process per worker.
  */
-const TOOLS = ['test/check.test.ts', 'test/exec.test.ts', 'test/report-artifacts.test.ts'];
+const TOOLS = ['test/check.test.ts', 'test/exec.test.ts', 'test/report-artifacts.test.ts', 'test/package.test.ts'];
 
 export default defineConfig({
   test: {

@@ -4,15 +4,17 @@
  * socket options it really used.
  */
 import { parseArgs } from 'node:util';
-import { APP_FAULTS, type AppFault, type AppReport, runApp } from '../harness/apps/exec/run.js';
 import { humanDuration } from '../harness/apps/check/advice.js';
-import { USER_PHASES, PHASE_ORIGIN, type UserPhase } from '../harness/recipes/phases.js';
+import { findPreset } from '../harness/apps/check/presets.js';
+import { type ExecArgs, execArgsFrom, execSysctls } from '../harness/apps/exec/args.js';
+import { runExecArgs, toExecReport } from '../harness/apps/exec/exec.js';
+import type { AppReport } from '../harness/apps/exec/run.js';
+import { InputError } from '../harness/core/errors.js';
+import { PHASE_ORIGIN } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
-import { findPreset } from '../harness/apps/check/presets.js';
-import type { ProfileName } from '../harness/core/profile.js';
-import { parseDuration } from '../harness/apps/check/args.js';
-import { FAST_SYSCTLS } from '../harness/core/profile.js';
+
+export { execSysctls };
 
 export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset]
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]
@@ -55,18 +57,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export interface ExecArgs {
-  phase: UserPhase;
-  fault: AppFault;
-  server?: string;
-  family: 4 | 6;
-  profile: ProfileName;
-  timeoutS?: number;
-  graceS: number;
-  json: boolean;
-  strace: boolean;
-  command: string[];
-}
+const NO_COMMAND = 'no client command: put it after --, e.g. deadpeer exec --phase idle -- node client.js';
 
 export type ParsedExecArgs = { kind: 'help' } | { kind: 'args'; args: ExecArgs } | { kind: 'error'; message: string };
 
@@ -85,47 +76,13 @@ export function parseExecArgs(argv: string[]): ParsedExecArgs {
     return { kind: 'error', message: String((e as Error).message).split('\n')[0]! };
   }
   if (values.help) return { kind: 'help' };
-  const fail = (message: string): ParsedExecArgs => ({ kind: 'error', message });
-  if (values.phase === undefined) return fail(`--phase is required: one of ${USER_PHASES.join(', ')}`);
-  if (!USER_PHASES.includes(values.phase as UserPhase)) return fail(`--phase: unknown phase "${values.phase}": expected ${USER_PHASES.join(', ')}`);
-  const fault = values.fault ?? 'blackhole';
-  if (!APP_FAULTS.includes(fault as AppFault)) return fail(`--fault: "${fault}" is not allowed: expected ${APP_FAULTS.join(', ')}`);
-  if (values.family !== undefined && values.family !== '4' && values.family !== '6') return fail(`--family: "${values.family}" is not allowed: expected 4 or 6`);
-  const profile = values.profile ?? 'fast';
-  if (profile !== 'fast' && profile !== 'faithful') return fail(`--profile: "${profile}" is not allowed: expected fast or faithful`);
-  if (!command.length) return fail('no client command: put it after --, e.g. deadpeer exec --phase idle -- node client.js');
   try {
-    return {
-      kind: 'args',
-      args: {
-        phase: values.phase as UserPhase,
-        fault: fault as AppFault,
-        ...(values.server !== undefined ? { server: values.server } : {}),
-        family: values.family === '6' ? 6 : 4,
-        profile,
-        ...(values.timeout !== undefined ? { timeoutS: parseDuration('--timeout', values.timeout) } : {}),
-        graceS: values.grace !== undefined ? parseDuration('--grace', values.grace) : 5,
-        json: !!values.json,
-        strace: !values['no-strace'],
-        command,
-      },
-    };
+    const { 'no-strace': noStrace, json, ...rest } = values;
+    return { kind: 'args', args: execArgsFrom({ ...rest, strace: !noStrace }, command, (f) => `--${f}`, !!json, NO_COMMAND) };
   } catch (e) {
-    return fail((e as Error).message);
+    if (e instanceof InputError) return { kind: 'error', message: e.message };
+    throw e;
   }
-}
-
-/** The client namespace's sysctls for a run: the fast profile's budgets, short neighbour timers for host-vanished. */
-export function execSysctls(a: Pick<ExecArgs, 'profile' | 'fault' | 'family'>): Record<string, number> {
-  if (a.profile !== 'fast') return {};
-  const out: Record<string, number> = Object.fromEntries(Object.entries(FAST_SYSCTLS).map(([k, v]) => [`net.ipv4.${k}`, v as number]));
-  if (a.fault === 'host-vanished') {
-    // the neighbour entry goes stale after ~1 s instead of ~30 s, and is probed after 1 s instead of 5
-    const ip = a.family === 4 ? 'ipv4' : 'ipv6';
-    out[`net.${ip}.neigh.dp0.base_reachable_time_ms`] = 1000;
-    out[`net.${ip}.neigh.dp0.delay_first_probe_time`] = 1;
-  }
-  return out;
 }
 
 /** Closer than this, the program's reaction and the kernel's abort are one event seen twice. */
@@ -200,7 +157,6 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
   return lines.join('\n') + '\n';
 }
 
-export const noticed = (r: AppReport) => !r.problems.length && r.t.appNoticed !== undefined && !r.unnoticed;
 
 export async function runExec(argv: string[]): Promise<number> {
   const parsed = parseExecArgs(argv);
@@ -218,23 +174,14 @@ export async function runExec(argv: string[]): Promise<number> {
     process.stderr.write(`deadpeer exec: ${problem}\n`);
     return 2;
   }
-  process.env.DEADPEER_PROFILE = a.profile;
   const lock = await acquireTimingLock('deadpeer exec', (line) => process.stderr.write(`${line}\n`));
-  const report = await runApp({
-    phase: a.phase,
-    family: a.family,
-    command: a.command,
-    ...(a.server !== undefined ? { server: a.server } : {}),
-    fault: a.fault,
-    sysctls: execSysctls(a),
-    ...(a.timeoutS !== undefined ? { timeoutS: a.timeoutS } : {}),
-    graceS: a.graceS,
-    strace: a.strace,
-    echo: a.json ? undefined : (l) => process.stderr.write(`  program ${l.stream}> ${l.text}\n`),
-    say: a.json ? undefined : (t) => process.stderr.write(`deadpeer exec: ${t}\n`),
-  }).finally(() => lock.release());
-  const code = noticed(report) ? 0 : 1;
-  if (a.json) process.stdout.write(JSON.stringify({ ...report, packets: report.packets.length, noticed: code === 0, exitCode: code }) + '\n');
-  else process.stdout.write(renderExec(report, a));
-  return code;
+  const report = await runExecArgs(
+    a,
+    a.json
+      ? {}
+      : { echo: (l) => process.stderr.write(`  program ${l.stream}> ${l.text}\n`), say: (t) => process.stderr.write(`deadpeer exec: ${t}\n`) },
+  ).finally(() => lock.release());
+  const out = toExecReport(report);
+  process.stdout.write(a.json ? JSON.stringify(out) + '\n' : renderExec(report, a));
+  return out.exitCode;
 }

@@ -6,6 +6,7 @@ import { runHtml } from './html.js';
 import { runKernels } from './kernels.js';
 import { runModel } from './model.js';
 import { runReport } from './report.js';
+import { runSetup } from './setup.js';
 import { runShow } from './show.js';
 
 const USAGE = `usage: deadpeer <command> [options]
@@ -19,6 +20,7 @@ commands:
   kernels <dir…>    the cross-kernel table from kernel-matrix result folders (npm run matrix)
   html <run dir>    (re)write <run dir>/report.html, the run report with every case's timeline picture
   reap              remove namespaces left behind by a killed run (only dp- ones whose owner is dead)
+  setup             install what is missing here (apt packages, as root) and build the native helper
   help              this text`;
 
 /** The CLI. Returns the exit code: 0 ok, 1 a check failed, 2 bad usage. Errors are one line. */
@@ -44,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
         return runKernels(rest);
       case 'html':
         return runHtml(rest);
+      case 'setup':
+        return runSetup(rest);
       case 'reap': {
         if (process.getuid?.() !== 0) return fail('deadpeer reap: must run as root (it deletes network namespaces)', 2);
         const reaped = await reapStale();
@@ -57,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, show, html, reap, help)`, 2);
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, show, kernels, html, reap, setup, help)`, 2);
     }
   } catch (e) {
     return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from '../harness/core/paths.js';
@@ -15,6 +16,10 @@ import { resultsDir } from '../harness/core/paths.js';
 export async function runReport(argv: string[]): Promise<number> {
   if (argv.length) {
     process.stderr.write(`deadpeer report: unexpected argument "${argv[0]}" (it takes none; DEADPEER_PROFILE=faithful for the reference's conditions)\n`);
+    return 2;
+  }
+  if (!existsSync(join(ROOT, 'cases'))) {
+    process.stderr.write("deadpeer report: runs deadpeer's own experiments, which only a clone of its repository has — in your project use deadpeer check or deadpeer exec\n");
     return 2;
   }
   const problem = await preflightProblem();

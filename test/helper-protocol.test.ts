@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it, afterAll, beforeAll } from 'vitest';
 import { kernelCases } from '../harness/vitest/cases.js';
-import { Helper, HelperError, helperProblem } from '../harness/helper/client.js';
+import { Helper, HelperError } from '../harness/helper/client.js';
+import { ensureHelper } from '../harness/helper/build.js';
 import { vethCommand, wireEndCommand } from '../netns/link.js';
 import { uniqueBase } from '../netns/namespace.js';
 
@@ -9,7 +10,7 @@ import { uniqueBase } from '../netns/namespace.js';
  * The helper's protocol, without namespaces (so no root needed): it must survive bad input and
  * say what was wrong in one line.
  */
-const built = !helperProblem();
+const built = !ensureHelper();
 
 describe.skipIf(!built)('native helper protocol', () => {
   let h: Helper;

@@ -1,9 +1,13 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The checkout's root, whether this runs from the TypeScript sources or from the compiled dist/. */
+/** The checkout's (or installed package's) root, whether this runs from the TypeScript sources or from the compiled dist/. */
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = here.endsWith('/dist/harness/core') ? join(here, '..', '..', '..') : join(here, '..', '..');
+
+/** How to install what is missing: a checkout has setup.sh, an installed package `deadpeer setup`. */
+export const SETUP_HINT = existsSync(join(ROOT, 'setup.sh')) ? 'bash setup.sh' : 'npx deadpeer setup';
 
 /**
  * Where this run's artifacts go: $DEADPEER_RESULTS, else deadpeer-results/ in the working directory

@@ -1,2 +1,2 @@
-/** The two ends of the wire: the client (the socket under test, usually) and the server. */
-export type Side = 'client' | 'server';
+/** The two ends of the wire, client and server: the model's word, shared by every layer. */
+export type { Side } from '../model/types.js';

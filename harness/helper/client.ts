@@ -1,24 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { join } from 'node:path';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { ROOT } from '../core/paths.js';
+import { EnvironmentError } from '../core/errors.js';
+import { ensureHelper, helperPath } from './build.js';
 import type { HelperEvent, SockOpt, TcpInfo } from '../core/protocol.js';
 import type { Side } from '../core/side.js';
-
-/** Where `make -C harness/helper` puts the binary. */
-export const HELPER_SOURCE = join(ROOT, 'harness', 'helper', 'helper.c');
-export const HELPER_PATH = join(ROOT, 'harness', 'helper', 'deadpeer-helper');
-
-export function helperProblem(): string | undefined {
-  if (!existsSync(HELPER_PATH)) return `native helper not built (${HELPER_PATH}) — run: make -C harness/helper (or npm install)`;
-  if (existsSync(HELPER_SOURCE) && statSync(HELPER_SOURCE).mtimeMs > statSync(HELPER_PATH).mtimeMs)
-    return `native helper is older than its source — run: make -C harness/helper`;
-  return undefined;
-}
-
-
-
 
 /** The helper refused a command; the message names the command and the reason. */
 export class HelperError extends Error {
@@ -70,12 +55,12 @@ export class Helper {
    * the namespace itself (as `ip netns add` would) and removes it when it exits.
    */
   static async start(side: Side, netns: string, opts: { create?: boolean } = {}): Promise<Helper> {
-    const problem = helperProblem();
-    if (problem) throw new Error(problem);
+    const problem = ensureHelper();
+    if (problem) throw new EnvironmentError(problem);
     const args = netns ? [opts.create ? '--create-netns' : '--netns', netns] : [];
     // node's own spawn, not execa: a topology starts two helpers, and execa's per-process
     // machinery cost more than the helper's whole start (~1 ms each, on the critical path)
-    const proc = spawn(HELPER_PATH, args, { stdio: 'pipe' });
+    const proc = spawn(helperPath(), args, { stdio: 'pipe' });
     const helper = new Helper(side, netns, proc, proc.pid ?? -1);
     // a guard, not a measurement: on a loaded machine a process start can take seconds
     const hello = helper.waitFor((e) => e.ev === 'hello', 20_000, 'the helper to start');

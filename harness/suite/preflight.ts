@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { EnvironmentError } from '../core/errors.js';
-import { helperProblem } from '../helper/client.js';
+import { ensureHelper } from '../helper/build.js';
+import { SETUP_HINT } from '../core/paths.js';
 
 export interface PreflightEnv {
   uid?: number;
@@ -20,9 +21,9 @@ export async function preflightProblem(env: PreflightEnv = {}): Promise<string |
     ['nft', '--version', 'nftables'],
   ] as const) {
     const r = await execa(tool, [flag], { reject: false, env: env.path ? { PATH: env.path } : {} });
-    if (r.failed) return `\`${tool}\` not found — install it: apt-get install -y ${pkg} (or run: bash setup.sh)`;
+    if (r.failed) return `\`${tool}\` not found — install it: apt-get install -y ${pkg} (or run: ${SETUP_HINT})`;
   }
-  return helperProblem();
+  return ensureHelper();
 }
 
 /** Throw an EnvironmentError (the preflight's one line) unless kernel experiments can run here. */

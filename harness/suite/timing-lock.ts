@@ -53,7 +53,36 @@ function holder(name: string): Promise<string> {
  * starts and every 15 s after (progress on anything slow).
  */
 export async function acquireTimingLock(what: string, say: (line: string) => void = () => {}, name = LOCK_NAME): Promise<TimingLock> {
-  if (process.env[ENV] && name === LOCK_NAME) return { release: async () => {} }; // an ancestor holds it for us
+  if (process.env[ENV] && process.env[ENV] !== String(process.pid) && name === LOCK_NAME) return { release: async () => {} }; // an ancestor holds it for us
+  // several experiments of one process (concurrent exec() calls in a test file) share its hold
+  const mine = held.get(name);
+  if (mine) {
+    mine.users += 1;
+    return { release: () => mine.release() };
+  }
+  const pending = acquire(what, say, name);
+  const share = { users: 1, release: async () => {} };
+  held.set(name, share);
+  let server: Server;
+  try {
+    server = await pending;
+  } catch (e) {
+    held.delete(name);
+    throw e;
+  }
+  share.release = async () => {
+    share.users -= 1;
+    if (share.users > 0) return;
+    held.delete(name);
+    await releaseServer(server, name);
+  };
+  return { release: () => share.release() };
+}
+
+/** The holds of this process, by lock name: one listening socket however many experiments share it. */
+const held = new Map<string, { users: number; release: () => Promise<void> }>();
+
+async function acquire(what: string, say: (line: string) => void, name: string): Promise<Server> {
   const t0 = Date.now();
   let lastSaid = -Infinity;
   let server: Server | null;
@@ -66,14 +95,13 @@ export async function acquireTimingLock(what: string, say: (line: string) => voi
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  const mine = name === LOCK_NAME;
-  if (mine) process.env[ENV] = String(process.pid);
-  const held = server;
-  return {
-    release: () =>
-      new Promise<void>((resolve) => {
-        if (mine && process.env[ENV] === String(process.pid)) delete process.env[ENV];
-        held.close(() => resolve());
-      }),
-  };
+  if (name === LOCK_NAME) process.env[ENV] = String(process.pid);
+  return server;
+}
+
+function releaseServer(server: Server, name: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (name === LOCK_NAME && process.env[ENV] === String(process.pid)) delete process.env[ENV];
+    server.close(() => resolve());
+  });
 }

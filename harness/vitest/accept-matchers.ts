@@ -9,7 +9,7 @@ import type { Observation } from '../core/observation.js';
  * (Prediction.acceptAt, windows from accept-verdict.ts), or never when it says never. Registered
  * by importing this module; the failure message carries the side-by-side timeline.
  */
-interface AcceptMatchers<R = unknown> {
+export interface AcceptMatchers<R = unknown> {
   toAcceptAsModelled(): R;
 }
 

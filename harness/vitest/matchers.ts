@@ -14,7 +14,7 @@ export interface CloseExpectation {
   within: number | [number, number];
 }
 
-interface DeadpeerMatchers<R = unknown> {
+export interface ObservationMatchers<R = unknown> {
   /** The subject socket died with this errno at `at` (± within) seconds from the origin. */
   toCloseWith(errno: string, expected: CloseExpectation): R;
   /** Every predicted packet, in count and time, and the close, as the model says (kernel tolerances). */
@@ -24,7 +24,7 @@ interface DeadpeerMatchers<R = unknown> {
 }
 
 declare module 'vitest' {
-  interface Matchers<T = any> extends DeadpeerMatchers<T> {}
+  interface Matchers<T = any> extends ObservationMatchers<T> {}
 }
 
 function timeline(obs: Observation): string {

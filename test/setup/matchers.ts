@@ -1,1 +1,1 @@
-import '../../harness/vitest/matchers.js';
+import '../../harness/vitest/index.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCheckArgs, parseDuration, type CheckArgs } from '../../harness/apps/check/args.js';
+import { type CheckArgs, type CheckOptions, checkArgsFromOptions, parseCheckArgs, parseDuration } from '../../harness/apps/check/args.js';
+import { InputError } from '../../harness/core/errors.js';
 import { featuresForRelease } from '../../harness/model/features.js';
 import { USER_PHASES } from '../../harness/recipes/phases.js';
 import { findPreset, socketOptions } from '../../harness/apps/check/presets.js';
@@ -127,5 +128,31 @@ describe('deadpeer check --config', () => {
 
   it('a missing file', () => {
     expect(error(['--config', 'missing.yaml'])).toBe('--config: cannot read missing.yaml: ENOENT');
+  });
+});
+
+describe('check() options: the same validation as the flags', () => {
+  const fromOptions = (o: object) => checkArgsFromOptions(o as CheckOptions, features);
+  it('options and flags give the same configuration', () => {
+    const viaFlags = args(['--preset', 'go-1.23', '--user-timeout', '20000', '--max-detect', 'idle=20s', '--family', '6']);
+    const viaOptions = fromOptions({ preset: 'go-1.23', userTimeout: 20000, maxDetect: { idle: '20s' }, family: 6 });
+    expect({ ...viaOptions, json: false, sources: [] }).toEqual({ ...viaFlags, sources: [] });
+    expect(fromOptions({ keepalive: { idle: 5, interval: 3, count: 3 } }).config).toEqual(args(['--keepalive', '5:3:3']).config);
+  });
+
+  it.each([
+    [{ userTimeOut: 5 }, 'check(): unknown option "userTimeOut": allowed options are preset, keepalive, userTimeout, syncnt, rtoMax, family, profile, phases, maxDetect, maxRun'],
+    [{ userTimeout: -1 }, 'check(): userTimeout: -1 is not allowed: expected a whole number of ms from 0 to 2147483647'],
+    [{ phases: ['idle', 'nap'] }, 'check(): phases: unknown phase "nap": expected connect, idle, busy, zero-window'],
+    [{ preset: 'nope' }, expect.stringMatching(/^check\(\): preset: unknown preset "nope": expected one of /)],
+    [{ rtoMax: 5000 }, 'check(): rtoMax: this kernel (6.1.0) has no TCP_RTO_MAX_MS (Linux 6.15+)'],
+  ])('%j → one line', (o, message) => {
+    const f = Object.keys(o)[0] === 'rtoMax' ? old : features;
+    expect(() => checkArgsFromOptions(o as CheckOptions, f)).toThrow(InputError);
+    try {
+      checkArgsFromOptions(o as CheckOptions, f);
+    } catch (e) {
+      expect((e as Error).message).toEqual(message);
+    }
   });
 });

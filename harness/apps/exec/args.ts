@@ -1,0 +1,103 @@
+import { InputError } from '../../core/errors.js';
+import { FAST_SYSCTLS, type ProfileName } from '../../core/profile.js';
+import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
+import { type Duration, parseDuration } from '../check/args.js';
+import { APP_FAULTS, type AppFault, type AppLine } from './run.js';
+
+/**
+ * `exec` input, from the command line (cli/exec.ts) or from exec() options: one validation, so
+ * the same value is refused with the same words either way.
+ */
+export interface ExecArgs {
+  phase: UserPhase;
+  fault: AppFault;
+  server?: string;
+  family: 4 | 6;
+  profile: ProfileName;
+  timeoutS?: number;
+  graceS: number;
+  json: boolean;
+  strace: boolean;
+  command: string[];
+}
+
+/** The options of `exec()`: the flags of `deadpeer exec`, camel-cased. */
+export interface ExecOptions {
+  /** when the peer vanishes: during connect(), once the connection is idle, under the program's next write, behind a zero window */
+  phase: UserPhase;
+  /** argv of the program under test; it finds the server in DEADPEER_SERVER (host:port), DEADPEER_HOST, DEADPEER_PORT */
+  command: string[];
+  /** how the peer vanishes (default blackhole) */
+  fault?: AppFault;
+  /** a shell command run in the server's namespace (it gets DEADPEER_LISTEN=host:port); default: a builtin server that accepts and never answers */
+  server?: string;
+  family?: 4 | 6;
+  /** fast (default): the client's namespace gets tcp_syn_retries=3, tcp_retries2=5; faithful: the kernel's defaults */
+  profile?: ProfileName;
+  /** longest wait for the kernel to abort after the phase starts (default: the model's time + 25% + 10 s) */
+  timeout?: Duration;
+  /** how long the program gets to notice once the kernel aborted (default 5 s) */
+  grace?: Duration;
+  /** record the program's setsockopt calls with strace, when installed (default true) */
+  strace?: boolean;
+  /** each line the program prints, as it prints it */
+  onOutput?: (line: AppLine) => void;
+}
+
+/** Validate exec input; `name` says how a field is called where it came from ("--phase", "exec(): phase"). */
+export function execArgsFrom(
+  v: Record<string, unknown>,
+  command: unknown,
+  name: (field: string) => string,
+  json: boolean,
+  noCommand = `no client command: ${name('command')} must name the program, e.g. ['node', 'client.js']`,
+): ExecArgs {
+  const bad = (field: string, value: unknown, expected: string) => new InputError(`${name(field)}: ${JSON.stringify(value)} is not allowed: expected ${expected}`);
+  if (v.phase === undefined) throw new InputError(`${name('phase')} is required: one of ${USER_PHASES.join(', ')}`);
+  if (!USER_PHASES.includes(v.phase as UserPhase)) throw new InputError(`${name('phase')}: unknown phase ${JSON.stringify(v.phase)}: expected ${USER_PHASES.join(', ')}`);
+  const fault = v.fault ?? 'blackhole';
+  if (!APP_FAULTS.includes(fault as AppFault)) throw bad('fault', fault, APP_FAULTS.join(', '));
+  if (v.family !== undefined && ![4, 6, '4', '6'].includes(v.family as number)) throw bad('family', v.family, '4 or 6');
+  const profile = v.profile ?? 'fast';
+  if (profile !== 'fast' && profile !== 'faithful') throw bad('profile', profile, 'fast or faithful');
+  if (v.server !== undefined && (typeof v.server !== 'string' || !v.server.trim())) throw bad('server', v.server, 'a shell command');
+  if (!Array.isArray(command) || !command.length || !command.every((c) => typeof c === 'string'))
+    throw new InputError(noCommand);
+  return {
+    phase: v.phase as UserPhase,
+    fault: fault as AppFault,
+    ...(v.server !== undefined ? { server: v.server as string } : {}),
+    family: v.family === 6 || v.family === '6' ? 6 : 4,
+    profile,
+    ...(v.timeout !== undefined ? { timeoutS: parseDuration(name('timeout'), v.timeout) } : {}),
+    graceS: v.grace !== undefined ? parseDuration(name('grace'), v.grace) : 5,
+    json,
+    strace: v.strace !== false,
+    command: command as string[],
+  };
+}
+
+const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'strace', 'onOutput'];
+
+/** exec() options → ExecArgs. Throws an InputError (one line). */
+export function execArgsFromOptions(options: ExecOptions): ExecArgs {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new InputError(`exec(): expected an options object with phase and command, got ${JSON.stringify(options)}`);
+  const unknown = Object.keys(options).find((k) => !(OPTION_NAMES as readonly string[]).includes(k));
+  if (unknown) throw new InputError(`exec(): unknown option "${unknown}": allowed options are ${OPTION_NAMES.join(', ')}`);
+  if (options.strace !== undefined && typeof options.strace !== 'boolean') throw new InputError(`exec(): strace: ${JSON.stringify(options.strace)} is not allowed: expected true or false`);
+  if (options.onOutput !== undefined && typeof options.onOutput !== 'function') throw new InputError('exec(): onOutput must be a function (line) => void');
+  return execArgsFrom(options as unknown as Record<string, unknown>, options.command, (f) => `exec(): ${f}`, true);
+}
+
+/** The client namespace's sysctls for a run: the fast profile's budgets, short neighbour timers for host-vanished. */
+export function execSysctls(a: Pick<ExecArgs, 'profile' | 'fault' | 'family'>): Record<string, number> {
+  if (a.profile !== 'fast') return {};
+  const out: Record<string, number> = Object.fromEntries(Object.entries(FAST_SYSCTLS).map(([k, v]) => [`net.ipv4.${k}`, v as number]));
+  if (a.fault === 'host-vanished') {
+    // the neighbour entry goes stale after ~1 s instead of ~30 s, and is probed after 1 s instead of 5
+    const ip = a.family === 4 ? 'ipv4' : 'ipv6';
+    out[`net.${ip}.neigh.dp0.base_reachable_time_ms`] = 1000;
+    out[`net.${ip}.neigh.dp0.delay_first_probe_time`] = 1;
+  }
+  return out;
+}

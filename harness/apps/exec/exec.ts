@@ -1,0 +1,56 @@
+import { assertCanRun } from '../../suite/preflight.js';
+import { acquireTimingLock } from '../../suite/timing-lock.js';
+import { type ExecArgs, type ExecOptions, execArgsFromOptions, execSysctls } from './args.js';
+import { type AppLine, type AppReport, runApp } from './run.js';
+
+/** What `deadpeer exec --json` prints and `exec()` returns: the run's report, its packets counted. */
+export type ExecReport = Omit<AppReport, 'packets'> & {
+  /** packets on the wire (the capture itself is artifacts.pcap) */
+  packets: number;
+  /** the experiment ran and the program noticed the dead peer */
+  noticed: boolean;
+  /** 0 noticed, 1 not (or the experiment could not run): what the CLI exits with */
+  exitCode: 0 | 1;
+};
+
+/** The program noticed: the experiment ran, and it showed something before the end (unlike a socket the kernel killed under it). */
+export const noticed = (r: AppReport): boolean => !r.problems.length && r.t.appNoticed !== undefined && !r.unnoticed;
+
+export function toExecReport(r: AppReport): ExecReport {
+  const ok = noticed(r);
+  return { ...r, packets: r.packets.length, noticed: ok, exitCode: ok ? 0 : 1 };
+}
+
+/** Run the experiment these arguments describe (the caller has checked the machine and holds the timing lock). */
+export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => void; say?: (t: string) => void } = {}): Promise<AppReport> {
+  process.env.DEADPEER_PROFILE = a.profile;
+  return runApp({
+    phase: a.phase,
+    family: a.family,
+    command: a.command,
+    ...(a.server !== undefined ? { server: a.server } : {}),
+    fault: a.fault,
+    sysctls: execSysctls(a),
+    ...(a.timeoutS !== undefined ? { timeoutS: a.timeoutS } : {}),
+    graceS: a.graceS,
+    strace: a.strace,
+    ...hooks,
+  });
+}
+
+/**
+ * Run a real program against a peer that vanishes and report when the kernel aborted its
+ * connection and when — or whether — the program noticed: the same report `deadpeer exec --json`
+ * prints. Bad options throw an InputError, a machine that cannot run it an EnvironmentError, both
+ * before anything is created; waits for any other timing run on this machine first.
+ */
+export async function exec(options: ExecOptions): Promise<ExecReport> {
+  const a = execArgsFromOptions(options);
+  await assertCanRun();
+  const lock = await acquireTimingLock('deadpeer exec()');
+  try {
+    return toExecReport(await runExecArgs(a, options.onOutput ? { echo: options.onOutput } : {}));
+  } finally {
+    await lock.release();
+  }
+}
