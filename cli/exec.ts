@@ -18,6 +18,7 @@ export { execSysctls };
 
 export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset]
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]
+                     [--max-notice D]
                      [--json] [--no-strace] -- <client command…>
 
 Runs the client command inside a fresh network namespace with DEADPEER_SERVER=host:port (also
@@ -39,9 +40,11 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
                    (and short neighbour timers for host-vanished); faithful: the kernel's defaults
   --timeout D      longest wait for the kernel to abort after the phase starts (default: the model's time + 25% + 10 s)
   --grace D        how long the program gets to notice once the kernel aborted (default 5s)
+  --max-notice D   CI gate: exit 1 unless the program noticed within D of t = 0
   --no-strace      don't record the program's setsockopt calls (strace, when installed)
 
-Exit: 0 the program noticed the dead peer, 1 it did not (or the experiment could not run), 2 bad input.
+Exit: 0 the program noticed the dead peer (within --max-notice), 1 it did not (or the experiment could
+not run), 2 bad input.
 `;
 
 const OPTIONS = {
@@ -52,6 +55,7 @@ const OPTIONS = {
   profile: { type: 'string' },
   timeout: { type: 'string' },
   grace: { type: 'string' },
+  'max-notice': { type: 'string' },
   json: { type: 'boolean' },
   'no-strace': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -154,6 +158,11 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
   }
   if (r.fault === 'host-vanished') lines.push('  host vanished: once the neighbour entry fails the kernel may report EHOSTUNREACH instead of ETIMEDOUT');
   lines.push(`  artifacts: ${r.artifacts.dir}`);
+  if (a.maxNoticeS !== undefined) {
+    const g = toExecReport(r, a.maxNoticeS);
+    const at = r.t.appNoticed !== undefined && r.t.origin !== undefined ? `noticed at ${(r.t.appNoticed - r.t.origin).toFixed(3)} s` : 'never noticed';
+    lines.push(g.exitCode === 0 ? `gate: passed — ${at}, within ${humanDuration(a.maxNoticeS)}` : `gate: FAILED — ${g.noticed ? at : 'the program did not notice'}, budget ${humanDuration(a.maxNoticeS)}`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -181,7 +190,7 @@ export async function runExec(argv: string[]): Promise<number> {
       ? {}
       : { echo: (l) => process.stderr.write(`  program ${l.stream}> ${l.text}\n`), say: (t) => process.stderr.write(`deadpeer exec: ${t}\n`) },
   ).finally(() => lock.release());
-  const out = toExecReport(report);
+  const out = toExecReport(report, a.maxNoticeS);
   process.stdout.write(a.json ? JSON.stringify(out) + '\n' : renderExec(report, a));
   return out.exitCode;
 }

@@ -87,3 +87,15 @@ describe('deadpeer exec arguments', () => {
     expect(execSysctls({ profile: 'faithful', fault: 'host-vanished', family: 6 })).toEqual({});
   });
 });
+
+describe('deadpeer exec --max-notice: the gate', () => {
+  it('is parsed as a duration and changes the exit code', async () => {
+    const r = parseExecArgs(['--phase', 'idle', '--max-notice', '20s', '--', 'x']);
+    expect(r.kind === 'args' && r.args.maxNoticeS).toBe(20);
+    const { toExecReport } = await import('../../harness/apps/exec/exec.js');
+    const base = { problems: [], unnoticed: false, packets: [], t: { start: 0, origin: 10, appNoticed: 25, end: 40 } } as never;
+    expect(toExecReport(base).exitCode).toBe(0);
+    expect(toExecReport(base, 14)).toMatchObject({ exitCode: 1, overBudget: true, budgetS: 14 }); // noticed 15 s after t = 0
+    expect(toExecReport(base, 15.5)).toMatchObject({ exitCode: 0, overBudget: false });
+  });
+});

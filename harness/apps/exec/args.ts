@@ -16,6 +16,8 @@ export interface ExecArgs {
   profile: ProfileName;
   timeoutS?: number;
   graceS: number;
+  /** the gate: the program must notice within this many seconds of t = 0 */
+  maxNoticeS?: number;
   json: boolean;
   strace: boolean;
   command: string[];
@@ -38,6 +40,8 @@ export interface ExecOptions {
   timeout?: Duration;
   /** how long the program gets to notice once the kernel aborted (default 5 s) */
   grace?: Duration;
+  /** the gate: the program must notice the vanished peer within this of t = 0, or the report's exitCode is 1 */
+  maxNotice?: Duration;
   /** record the program's setsockopt calls with strace, when installed (default true) */
   strace?: boolean;
   /** each line the program prints, as it prints it */
@@ -71,13 +75,14 @@ export function execArgsFrom(
     profile,
     ...(v.timeout !== undefined ? { timeoutS: parseDuration(name('timeout'), v.timeout) } : {}),
     graceS: v.grace !== undefined ? parseDuration(name('grace'), v.grace) : 5,
+    ...(v['max-notice'] !== undefined || v.maxNotice !== undefined ? { maxNoticeS: parseDuration(name(v.maxNotice !== undefined ? 'maxNotice' : 'max-notice'), v.maxNotice ?? v['max-notice']) } : {}),
     json,
     strace: v.strace !== false,
     command: command as string[],
   };
 }
 
-const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'strace', 'onOutput'];
+const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'onOutput'];
 
 /** exec() options → ExecArgs. Throws an InputError (one line). */
 export function execArgsFromOptions(options: ExecOptions): ExecArgs {

@@ -9,16 +9,22 @@ export type ExecReport = Omit<AppReport, 'packets'> & {
   packets: number;
   /** the experiment ran and the program noticed the dead peer */
   noticed: boolean;
-  /** 0 noticed, 1 not (or the experiment could not run): what the CLI exits with */
+  /** the gate (--max-notice / maxNotice), when given: seconds, and whether the program was later (or never noticed) */
+  budgetS?: number;
+  overBudget?: boolean;
+  /** 0 noticed (within the budget, if any), 1 not (or the experiment could not run): what the CLI exits with */
   exitCode: 0 | 1;
 };
 
 /** The program noticed: the experiment ran, and it showed something before the end (unlike a socket the kernel killed under it). */
 export const noticed = (r: AppReport): boolean => !r.problems.length && r.t.appNoticed !== undefined && !r.unnoticed;
 
-export function toExecReport(r: AppReport): ExecReport {
+export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
   const ok = noticed(r);
-  return { ...r, packets: r.packets.length, noticed: ok, exitCode: ok ? 0 : 1 };
+  if (budgetS === undefined) return { ...r, packets: r.packets.length, noticed: ok, exitCode: ok ? 0 : 1 };
+  const at = ok && r.t.origin !== undefined ? r.t.appNoticed! - r.t.origin : Infinity;
+  const overBudget = at > budgetS;
+  return { ...r, packets: r.packets.length, noticed: ok, budgetS, overBudget, exitCode: ok && !overBudget ? 0 : 1 };
 }
 
 /** Run the experiment these arguments describe (the caller has checked the machine and holds the timing lock). */
@@ -49,7 +55,7 @@ export async function exec(options: ExecOptions): Promise<ExecReport> {
   await assertCanRun();
   const lock = await acquireTimingLock('deadpeer exec()');
   try {
-    return toExecReport(await runExecArgs(a, options.onOutput ? { echo: options.onOutput } : {}));
+    return toExecReport(await runExecArgs(a, options.onOutput ? { echo: options.onOutput } : {}), a.maxNoticeS);
   } finally {
     await lock.release();
   }
