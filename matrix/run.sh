@@ -27,7 +27,7 @@ VM_MEM=${DEADPEER_VM_MEM:-3072}
 # modules the initramfs needs to reach the host root; virtio_rng keeps an old guest's getrandom()
 # from blocking node's start-up
 INITRAMFS_MODULES=(virtio_pci virtio_rng 9pnet_virtio 9p overlay)
-KNOWN="5.10 5.15 6.1 6.12 6.16 6.17 6.18 6.19 host"
+KNOWN="5.10 5.15 6.1 6.12 6.16 6.17 6.18 host"
 
 # Where the guest finds what it is given: fixed paths, none under the tmpfs mounts guest.sh makes
 # (/tmp, /run, /dev/*), each its own 9p share (tags and mount points also in matrix/init.sh). The
@@ -49,9 +49,9 @@ kernels (default: 5.10 6.1 6.12):
   5.10   Debian bullseye linux-image-amd64
   6.1    Debian bookworm linux-image-amd64
   6.12   Debian bookworm linux-image-6.12-amd64
-  6.16, 6.17, 6.18, 6.19
-         Debian trixie-backports: the newest linux-image-<X.Y>.*-amd64 it carries (it has no
-         per-version meta package; backports keeps older series until they are removed)
+  6.16, 6.17, 6.18
+         Debian trixie-backports: the newest complete linux-image-<X.Y>.*-amd64 it carries (no
+         per-series meta package there; backports keeps older series until they are removed)
   5.15   Ubuntu jammy linux-image-generic (needs /usr/share/keyrings/ubuntu-archive-keyring.gpg)
   host   the running kernel, no VM
   The current ABI of each is resolved with apt-cache at run time, through a private apt
@@ -105,7 +105,7 @@ source_of() {
     5.10) echo "debian bullseye linux-image-amd64" ;;
     6.1) echo "debian bookworm linux-image-amd64" ;;
     6.12) echo "debian bookworm linux-image-6.12-amd64" ;;
-    6.16 | 6.17 | 6.18 | 6.19) echo "debian trixie-backports linux-image-$1.*-amd64" ;;
+    6.16 | 6.17 | 6.18) echo "debian trixie-backports linux-image-$1.*-amd64" ;;
     5.15) echo "ubuntu jammy linux-image-generic" ;;
   esac
 }
@@ -238,17 +238,45 @@ use_suite() {
   fi
 }
 
+# The packages an image needs, one per line: the image and the packages of its own ABI it
+# depends on (newer Debian kernels split it into linux-binary-, linux-modules- and linux-base-
+# <abi>); "missing <name>" for such a dependency the suite no longer carries (apt shows it as
+# <virtual>: backports removes older series' parts before their images).
+image_packages() {
+  local image=$1
+  printf '%s\n' "$image"
+  apt-cache "${APT_OPTS[@]}" depends --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances "$image" 2>/dev/null |
+    awk -v sfx="-${image#linux-image-}" '
+      $1 ~ /Depends:$/ {
+        n = $2
+        virtual = n ~ /^</
+        gsub(/[<>]/, "", n)
+        if (length(n) > length(sfx) && substr(n, length(n) - length(sfx) + 1) == sfx) print (virtual ? "missing " : "") n
+      }' | sort -u
+}
+# an image whose binary or modules package is gone cannot boot (linux-base-<abi> only carries
+# files the matrix does not use, and older images name it without anyone providing it)
+image_complete() {
+  ! image_packages "$1" | grep -qE '^missing linux-(binary|modules)-'
+}
+
 # The image a spec's package stands for: a meta package's current dependency (linux-image-<abi>),
-# or for a pattern linux-image-X.Y.*-amd64 the newest generic image of that series in the suite.
-# Never a hard-coded ABI.
+# or for a pattern linux-image-X.Y.*-amd64 the newest complete generic image of that series in
+# the suite. Never a hard-coded ABI.
 resolve_image() {
-  local pkg=$1 series
+  local pkg=$1 series c
   case $pkg in
     *'*'*)
       series=${pkg#linux-image-}
       series=${series%%.\**}
-      apt-cache "${APT_OPTS[@]}" pkgnames "linux-image-$series." 2>/dev/null |
-        grep -E "^linux-image-${series//./\\.}\.[0-9]+\+deb[0-9.]+-amd64\$" | sort -V | tail -1 || true
+      for c in $(apt-cache "${APT_OPTS[@]}" pkgnames "linux-image-$series." 2>/dev/null |
+        grep -E "^linux-image-${series//./\\.}\.[0-9]+\+deb[0-9.]+-amd64\$" | sort -rV); do
+        if image_complete "$c"; then
+          echo "$c"
+          return
+        fi
+        say "$series: $c lacks $(image_packages "$c" | sed -n 's/^missing //p' | tr '\n' ' ')in this suite; trying an older one"
+      done
       ;;
     *)
       apt-cache "${APT_OPTS[@]}" depends --no-recommends --no-suggests "$pkg" 2>/dev/null |
@@ -269,7 +297,7 @@ prepare_kernel() {
     return
   fi
   image=$(resolve_image "$meta")
-  [ -n "$image" ] || die "$spec: cannot resolve $meta in $suite (apt-cache found no linux-image-* for it)"
+  [ -n "$image" ] || die "$spec: cannot resolve $meta in $suite (apt-cache found no complete linux-image-* for it)"
   case $image in *-cloud-*) die "$spec: $meta resolved to $image, a cloud kernel without 9p" 2 ;; esac
   abi=${image#linux-image-}
   case $abi in "$spec".*) ;; *) die "$spec: $meta in $suite now resolves to $image, not a $spec kernel" ;; esac
@@ -281,8 +309,11 @@ prepare_kernel() {
     return
   fi
 
-  local pkgs=("$image")
-  [ "$distro" = ubuntu ] && pkgs+=("linux-modules-$abi" "linux-modules-extra-$abi")
+  image_complete "$image" || die "$spec: $image needs $(image_packages "$image" | sed -n 's/^missing //p' | tr '\n' ' ')which $suite does not carry"
+  local pkgs
+  mapfile -t pkgs < <(image_packages "$image" | grep -v '^missing ')
+  [ "$distro" = ubuntu ] && pkgs+=("linux-modules-extra-$abi")
+  mapfile -t pkgs < <(printf '%s\n' "${pkgs[@]}" | sort -u)
   mkdir -p "$CACHE/debs"
   for f in "${pkgs[@]}"; do
     if ! compgen -G "$CACHE/debs/${f}_*.deb" >/dev/null; then
@@ -293,7 +324,7 @@ prepare_kernel() {
   done
   # a new ABI replaces the old one: drop that kernel's older packages and trees (~300 MB each)
   # ("linux-image-6.1.*" does not match 6.12's packages: the dot after the spec is literal)
-  for f in linux-image linux-modules linux-modules-extra; do
+  for f in linux-image linux-binary linux-base linux-modules linux-modules-extra; do
     find "$CACHE/debs" -maxdepth 1 -name "$f-$spec.*.deb" ! -name "*-${abi}_*" -delete
   done
   find "$CACHE/trees" -mindepth 1 -maxdepth 1 -name "$spec-*" ! -name "$spec-$abi" -exec rm -rf {} + 2>/dev/null || true
@@ -302,6 +333,8 @@ prepare_kernel() {
   rm -rf "$tree"
   mkdir -p "$tree/root"
   for f in "${debs[@]}"; do dpkg-deb -x "$f" "$tree/root"; done
+  # merged-/usr packages (trixie on) ship usr/lib/modules; depmod, modprobe -d and guest.sh look in lib/modules
+  if [ ! -e "$tree/root/lib" ] && [ -d "$tree/root/usr/lib/modules" ]; then ln -s usr/lib "$tree/root/lib"; fi
   rel=$(ls -1 "$tree/root/lib/modules" | head -1)
   [ -n "$rel" ] && [ -f "$tree/root/boot/vmlinuz-$rel" ] || die "$spec: $image has no /boot/vmlinuz-<release> and /lib/modules/<release>"
   depmod -b "$tree/root" "$rel"
