@@ -7,8 +7,10 @@
 # Why a VM and not a container: the kernel is the thing under test. Each guest boots a distro's
 # stock kernel with the host's root filesystem shared read-only over 9p (a tmpfs overlay on top
 # inside), so node, nft, iproute2 and the compiled helper are the host's and only the kernel
-# varies. The guest has no NIC: all traffic stays between namespaces made inside it. Results come
-# back through a second, read-write 9p share; nothing else the guest writes survives.
+# varies. The checkout snapshot, its node_modules and the kernel's tree come as their own
+# read-only shares at fixed guest paths (see G_* below). The guest has no NIC: all traffic stays
+# between namespaces made inside it. Results come back through a read-write 9p share; nothing
+# else the guest writes survives.
 set -euo pipefail
 
 # Physical paths (symlinks resolved): QEMU shares host directories by path, and a symlinked
@@ -99,7 +101,7 @@ done
 
 # ---------- kernels: where each comes from ----------
 # kernel spec -> "distro suite package", where package is a meta package whose current dependency
-# is the image, or a pattern (X.Y.*) of which the newest image in the suite is taken
+# is the image, or a pattern (X.Y.*) of which the newest complete image in the suite is taken
 source_of() {
   case $1 in
     5.10) echo "debian bullseye linux-image-amd64" ;;
