@@ -22,6 +22,12 @@ export interface KernelFeatures {
   zeroWindowUserTimeout: boolean;
   /** TCP_USER_TIMEOUT ends SYN-SENT cleanly at U (5.4+, a66b10c05ee2); before it an odd SYN burst. */
   synSentUserTimeoutClean: boolean;
+  /**
+   * The request timer's SYN+ACK backoff is capped by the listener's tcp_rto_max, not the constant
+   * TCP_RTO_MAX (6.19+, 1e9d3005e02c). No probe exists: gated on the release. Observations
+   * recorded before the gate existed lack it (read as false: they come from 6.18 and older).
+   */
+  synAckRtoMax: boolean;
 }
 
 /** Per-namespace sysctls, read back from /proc/sys/net/ipv4 inside the namespace. */
