@@ -79,5 +79,10 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
     errno: null,
     acceptAt: acceptJ === null ? null : jiffiesToSeconds(acceptJ, hz),
     notes,
+    inputs: {
+      finalAckLost: !!input.finalAckLost,
+      ...(input.clientAcksLost ? { clientAcksLost: true } : {}),
+      ...(input.clientDataAtS !== undefined ? { clientDataAtS: input.clientDataAtS } : {}),
+    },
   };
 }
