@@ -300,6 +300,26 @@ function describeParseError(err: unknown): string {
 
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
 
+/**
+ * A flag that none of the phases to run reads would be accepted and ignored: refused instead.
+ * Only flags: a preset or a config file describes the application as a whole, and a --phases
+ * subset of it leaves its other settings standing.
+ */
+function ignoredFlag(flags: Stated, maxDetectFlag: string | undefined, phases: readonly UserPhase[]): string | null {
+  const none = (which: UserPhase[]) => !which.some((p) => phases.includes(p));
+  if (flags.config.synCnt !== undefined && none(['connect'])) return '--syncnt: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect is among --phases';
+  if (flags.config.keepalive !== undefined && none(['idle'])) return '--keepalive: keepalive probes only an idle connection: it changes nothing unless idle is among --phases';
+  if (flags.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
+    return '--rto-max: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window is among --phases';
+  }
+  // a per-phase budget (idle=20s) for a phase not run would never be checked; a single one applies to those that run
+  if (maxDetectFlag?.includes('=')) {
+    const unrun = (Object.keys(flags.maxDetect ?? {}) as UserPhase[]).find((p) => !phases.includes(p));
+    if (unrun) return `--max-detect: ${unrun} is not among --phases (${phases.join(',')}): its budget would never be checked`;
+  }
+  return null;
+}
+
 /** Parse `deadpeer check` argv (without "check"). Never throws. */
 export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
   let values;
@@ -309,7 +329,10 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     return { kind: 'error', message: describeParseError(err) };
   }
   if (values.help) return { kind: 'help' };
-  if (values['list-presets']) return { kind: 'list-presets' };
+  if (values['list-presets']) {
+    const other = Object.keys(values).find((k) => k !== 'list-presets');
+    return other ? { kind: 'error', message: `--list-presets takes no other option (--${other} would be ignored)` } : { kind: 'list-presets' };
+  }
   try {
     const read = env.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
     const f: Stated = values.config !== undefined ? validateConfig(readConfig(values.config, read), values.config, env.features) : { config: {} };
@@ -318,6 +341,9 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const preset = presetName ? findPreset(presetName)! : undefined;
     const config = mergeConfig(mergeConfig(preset?.config ?? {}, f.config), flags.config);
     const profile = flags.profile ?? f.profile ?? 'fast';
+    const phases = flags.phases ?? f.phases ?? [...USER_PHASES];
+    const ignored = ignoredFlag(flags, values['max-detect'], phases);
+    if (ignored) throw new InputError(ignored);
     const sources = [
       ...(preset ? [`preset ${preset.name}`] : []),
       ...(values.config !== undefined ? [`config ${values.config}`] : []),
@@ -330,7 +356,7 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
         config,
         family: flags.family ?? f.family ?? 4,
         profile,
-        phases: flags.phases ?? f.phases ?? [...USER_PHASES],
+        phases,
         maxDetect: { ...f.maxDetect, ...flags.maxDetect },
         maxRunS: flags.maxRunS ?? f.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
         json: !!values.json,

@@ -94,6 +94,8 @@ export function parseExecArgs(argv: string[]): ParsedExecArgs {
   const profile = values.profile ?? 'fast';
   if (profile !== 'fast' && profile !== 'faithful') return fail(`--profile: "${profile}" is not allowed: expected fast or faithful`);
   if (!command.length) return fail('no client command: put it after --, e.g. deadpeer exec --phase idle -- node client.js');
+  // connect: the SYNs never reach the server's namespace, so its program would be accepted and ignored
+  if (values.server !== undefined && values.phase === 'connect') return fail('--server: in phase connect the SYNs never reach the server, so its program plays no part');
   try {
     return {
       kind: 'args',

@@ -22,7 +22,7 @@ import type {
 } from '../harness/model/index.js';
 import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
-import { MODEL_USAGE, type ModelArgs, parseModelArgs, refusals } from './model-args.js';
+import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
 
 export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals } from './model-args.js';
 export type { ModelArgs, ParsedModelArgs, Refusal } from './model-args.js';
@@ -162,12 +162,45 @@ function humanTable(a: ModelAnswer, family: 4 | 6): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Under TCP_USER_TIMEOUT a setting can be read by the model and still never matter: U ends the
+ * connection before the SYN count limit or an RTO cap could bind, or before it makes a difference
+ * whether a zero-window receiver answers. The model decides: the answer at these extremes of the
+ * setting (each effect is monotone in it) equals the answer as given.
+ */
+const UNDER_USER_TIMEOUT: [option: string, extremes: (a: ModelArgs, v: number) => ModelArgs, values: number[]][] = [
+  ['--syncnt', (a, v) => ({ ...a, synCnt: v }), [1, 127]],
+  ['--sysctl tcp_syn_retries', (a, v) => ({ ...a, sysctls: { ...a.sysctls, tcp_syn_retries: v } }), [1, 127]],
+  ['--rto-max', (a, v) => ({ ...a, rtoMaxMs: v }), [1000, 120_000]],
+  ['--sysctl tcp_rto_max_ms', (a, v) => ({ ...a, sysctls: { ...a.sysctls, tcp_rto_max_ms: v } }), [1000, 120_000]],
+  ['--peer', (a, v) => ({ ...a, peer: v ? 'alive' : 'gone', ...(v ? { peerGoneAtS: undefined } : {}) }), [0, 1]],
+  ['--peer-gone-at', (a, v) => ({ ...a, peerGoneAtS: v }), [0, 86_400]],
+];
+
+const timeline = (a: ModelArgs, running: KernelFeatures) => {
+  const { json } = answerModel(a, running);
+  return JSON.stringify([json.events, json.closeAt, json.errno, json.acceptAt]);
+};
+
+/** refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot. */
+export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal[] {
+  const structural = refusals(args, featuresFor(args, running));
+  if (structural.length || !args.userTimeoutMs) return structural;
+  const given = (option: string) =>
+    option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option);
+  const asGiven = timeline(args, running);
+  return UNDER_USER_TIMEOUT.filter(([option, at, values]) => given(option) && values.every((v) => timeline(at(args, v), running) === asGiven)).map(([option]) => ({
+    option,
+    why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter: the answer is the same whatever its value`,
+  }));
+}
+
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {
   const parsed = parseModelArgs(argv);
   if (parsed.kind === 'help') return { code: 0, stdout: MODEL_USAGE, stderr: '' };
   if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `deadpeer model: ${parsed.message}\n` };
   const { args } = parsed;
-  const refused = refusals(args, featuresFor(args, env.features))[0];
+  const refused = modelRefusals(args, env.features)[0];
   if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} changes nothing in ${args.phase}: ${refused.why}\n` };
   const answer = answerModel(args, env.features);
   if (!args.json) return { code: 0, stdout: humanTable(answer, args.family), stderr: '' };
