@@ -266,6 +266,33 @@ export function modelArgv(a: ModelArgs): string[] {
   return out;
 }
 
+/** The field of ModelArgs each option sets. */
+const FIELD: Record<string, keyof ModelArgs> = {
+  '--keepalive': 'keepalive',
+  '--user-timeout': 'userTimeoutMs',
+  '--syncnt': 'synCnt',
+  '--defer-accept': 'deferAcceptS',
+  '--peer': 'peer',
+  '--peer-gone-at': 'peerGoneAtS',
+  '--rto': 'rtoMs',
+  '--tlp': 'tlpMs',
+  '--rto-max': 'rtoMaxMs',
+};
+
+/** The arguments without one option ("--rto", "--sysctl tcp_retries2"), as if it had not been given. */
+export function withoutOption(a: ModelArgs, option: string): ModelArgs {
+  if (option.startsWith('--sysctl ')) {
+    const sysctls = { ...a.sysctls };
+    delete sysctls[option.slice('--sysctl '.length) as keyof TcpSysctls];
+    return { ...a, sysctls };
+  }
+  const field = FIELD[option];
+  if (!field) throw new Error(`withoutOption: ${option} is not a setting`);
+  const out = { ...a };
+  delete out[field];
+  return out;
+}
+
 /** A given option that cannot change the answer, and why. `option` as typed: "--rto", "--sysctl tcp_retries2". */
 export interface Refusal {
   option: string;

@@ -24,7 +24,7 @@ import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
 import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
 
-export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals } from './model-args.js';
+export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
 export type { ModelArgs, ParsedModelArgs, Refusal } from './model-args.js';
 
 export interface CliResult {

@@ -7,7 +7,7 @@ import { parseExecArgs } from '../../cli/exec.js';
 import { runHtml } from '../../cli/html.js';
 import { runKernels } from '../../cli/kernels.js';
 import { main } from '../../cli/main.js';
-import { MODEL_OPTIONS, answerModel, parseModelArgs, runModel } from '../../cli/model.js';
+import { MODEL_OPTIONS, answerModel, parseModelArgs, runModel, withoutOption } from '../../cli/model.js';
 import type { ModelArgs } from '../../cli/model.js';
 import { runReport } from '../../cli/report.js';
 import { runShow } from '../../cli/show.js';
@@ -117,22 +117,6 @@ describe('deadpeer model: every phase × option changes the answer or is refused
 
   /** The option a refusal names: "deadpeer model: --sysctl tcp_retries2 changes nothing in busy: …" */
   const named = (stderr: string) => /^deadpeer model: (--\S+(?: tcp_[a-z0-9_]+)?) changes nothing in /.exec(stderr)?.[1];
-  /** The arguments without the option a refusal named. */
-  const without = (a: ModelArgs, option: string): ModelArgs => {
-    const key = {
-      '--keepalive': 'keepalive', '--user-timeout': 'userTimeoutMs', '--syncnt': 'synCnt', '--defer-accept': 'deferAcceptS', '--peer': 'peer',
-      '--peer-gone-at': 'peerGoneAtS', '--rto': 'rtoMs', '--tlp': 'tlpMs', '--rto-max': 'rtoMaxMs',
-    }[option] as keyof ModelArgs | undefined;
-    if (option.startsWith('--sysctl ')) {
-      const sysctls = { ...a.sysctls };
-      delete sysctls[option.slice(9) as keyof TcpSysctls];
-      return { ...a, sysctls };
-    }
-    const out = { ...a };
-    delete out[key!];
-    return out;
-  };
-
   const rows = PHASES.flatMap((phase) => CONTEXTS[phase].map((context) => [phase, context] as const));
   it.each(rows)('%s %j', (phase, context) => {
     const base = [phase, ...context];
@@ -157,7 +141,7 @@ describe('deadpeer model: every phase × option changes the answer or is refused
         if (option.startsWith('--sysctl ') && !(name in defaultSysctls(features))) continue; // the kernel has no such file
         if (option === '--rto-max' && !features.rtoMax) continue; // the kernel has no such option
         const a = args(argv);
-        if (timeline(a) !== timeline(without(a, option))) problems.push(`${argv.join(' ')}: refused, but ${option} changes the answer: ${r.stderr.trim()}`);
+        if (timeline(a) !== timeline(withoutOption(a, option))) problems.push(`${argv.join(' ')}: refused, but ${option} changes the answer: ${r.stderr.trim()}`);
       }
       const isDefault = (argv: string[]) => DEFAULT_VALUES[probe.option] !== undefined && argv.at(-1) === DEFAULT_VALUES[probe.option];
       for (const x of runs.filter((x) => x.r.code === 0 && isDefault(x.argv))) {
