@@ -24,6 +24,8 @@ export interface ModelArgs {
   peer?: Peer;
   /** zero-window, --peer gone: when the receiver vanished, s after the window closed */
   peerGoneAtS?: number;
+  /** zero-window: the receiver last answered an out-of-window segment this many s before t = 0 */
+  peerAnsweredBeforeS?: number;
   /** icsk_rto, ms (busy, zero-window) */
   rtoMs?: number;
   /** busy: the tail loss probe, ms after the data, or none */
@@ -41,7 +43,7 @@ export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs
 
 export const MODEL_USAGE = `usage: deadpeer model <phase> [--json] [--family 4|6] [--keepalive IDLE:INTVL:CNT|on]
                       [--user-timeout MS] [--syncnt N] [--defer-accept S] [--peer alive|gone]
-                      [--peer-gone-at S] [--rto MS] [--tlp MS|off] [--rto-max MS]
+                      [--peer-gone-at S] [--peer-answered-before S] [--rto MS] [--tlp MS|off] [--rto-max MS]
                       [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N]
 
 Prints what the kernel model predicts when the peer vanishes in <phase>: the packets the dying
@@ -67,6 +69,8 @@ phases: ${PHASES.join(', ')}
                            client answers the SYN+ACK at the deferral's end. Not in syn-sent.
   --peer-gone-at S         zero-window with --peer gone: the receiver vanished S s after the window
                            closed, answering probes until then (default 0)
+  --peer-answered-before S zero-window: the receiver last answered a probe S s before the window closed
+                           (an earlier zero-window episode): within its rate limit it skips the next
   --rto MS                 busy, zero-window: the connection's RTO (tcpi_rto) when the data went out /
                            the window closed (default: tcp_rto_min + a tiny RTT, as on a veth; said in the notes)
   --tlp MS|off             busy: the tail loss probe's timeout, or none (default: one segment, SACK,
@@ -108,6 +112,7 @@ const OPTIONS = {
   'defer-accept': { type: 'string' },
   peer: { type: 'string' },
   'peer-gone-at': { type: 'string' },
+  'peer-answered-before': { type: 'string' },
   rto: { type: 'string' },
   tlp: { type: 'string' },
   'rto-max': { type: 'string' },
@@ -205,6 +210,7 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
     [values.syncnt, () => intIn('--syncnt', values.syncnt!, 1, 127), (n) => (args.synCnt = n)], // MAX_TCP_SYNCNT
     [values['defer-accept'], () => intIn('--defer-accept', values['defer-accept']!, 0, 2 ** 31 - 1), (n) => (args.deferAcceptS = n)],
     [values['peer-gone-at'], () => decimalIn('--peer-gone-at', values['peer-gone-at']!, 0, 86_400, 'seconds'), (n) => (args.peerGoneAtS = n)],
+    [values['peer-answered-before'], () => decimalIn('--peer-answered-before', values['peer-answered-before']!, 0, 86_400, 'seconds'), (n) => (args.peerAnsweredBeforeS = n)],
     // icsk_rto lies between tcp_rto_min (≥ 1 ms, tcp_rto_min_us) and TCP_RTO_MAX (120 s)
     [values.rto, () => decimalIn('--rto', values.rto!, 1, 120_000, 'ms'), (n) => (args.rtoMs = n)],
     // TCP_RTO_MAX_MS accepts 1000..120000 (net/ipv4/tcp.c, 6.15), as `deadpeer check --rto-max`
@@ -257,6 +263,7 @@ export function modelArgv(a: ModelArgs): string[] {
   opt('defer-accept', a.deferAcceptS);
   opt('peer', a.peer);
   opt('peer-gone-at', a.peerGoneAtS);
+  opt('peer-answered-before', a.peerAnsweredBeforeS);
   opt('rto', a.rtoMs);
   opt('tlp', a.tlpMs);
   opt('rto-max', a.rtoMaxMs);
@@ -274,6 +281,7 @@ const FIELD: Record<string, keyof ModelArgs> = {
   '--defer-accept': 'deferAcceptS',
   '--peer': 'peer',
   '--peer-gone-at': 'peerGoneAtS',
+  '--peer-answered-before': 'peerAnsweredBeforeS',
   '--rto': 'rtoMs',
   '--tlp': 'tlpMs',
   '--rto-max': 'rtoMaxMs',
@@ -300,7 +308,7 @@ export interface Refusal {
 }
 
 /** The options of ModelArgs that say something about the connection (--json, --family, --kernel, --hz always matter). */
-type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'rto' | 'tlp' | 'rto-max';
+type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rto' | 'tlp' | 'rto-max';
 
 const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   keepalive: (a) => a.keepalive !== undefined,
@@ -309,6 +317,7 @@ const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   'defer-accept': (a) => a.deferAcceptS !== undefined,
   peer: (a) => a.peer !== undefined,
   'peer-gone-at': (a) => a.peerGoneAtS !== undefined,
+  'peer-answered-before': (a) => a.peerAnsweredBeforeS !== undefined,
   rto: (a) => a.rtoMs !== undefined,
   tlp: (a) => a.tlpMs !== undefined,
   'rto-max': (a) => a.rtoMaxMs !== undefined,
@@ -359,6 +368,9 @@ function knobIgnored(k: Knob, c: Context): string | null {
         : null;
     case 'peer-gone-at':
       return phase === 'zero-window' && peer === 'gone' ? null : '--peer-gone-at applies to zero-window with --peer gone (when the receiver vanished)';
+    case 'peer-answered-before':
+      if (phase !== 'zero-window') return '--peer-answered-before applies to zero-window (a receiver answering window probes)';
+      return peer === 'gone' && !c.a.peerGoneAtS ? 'a receiver gone when the window closed answers no probe (--peer-gone-at says until when it did)' : null;
     case 'rto':
       if (phase === 'busy' || phase === 'zero-window') return null;
       if (phase === 'idle') return 'no retransmission timer runs on an idle connection (--rto applies to busy and zero-window)';

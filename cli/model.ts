@@ -91,6 +91,7 @@ export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, f
     peer,
     ...(tlpMs !== undefined ? { tlpMs } : {}),
     ...(args.peerGoneAtS !== undefined ? { peerGoneAtS: args.peerGoneAtS } : {}),
+    ...(args.peerAnsweredBeforeS !== undefined ? { peerLastAnswerAtS: -args.peerAnsweredBeforeS } : {}),
     deferAcceptS: args.deferAcceptS,
     finalAckLost: peer === 'alive',
     client: peer === 'alive' ? 'ack' : 'gone',
@@ -175,7 +176,11 @@ const UNDER_USER_TIMEOUT: [option: string, extremes: (a: ModelArgs, v: number) =
   ['--sysctl tcp_rto_max_ms', (a, v) => ({ ...a, sysctls: { ...a.sysctls, tcp_rto_max_ms: v } }), [1000, 120_000]],
   ['--peer', (a, v) => ({ ...a, peer: v ? 'alive' : 'gone', ...(v ? { peerGoneAtS: undefined } : {}) }), [0, 1]],
   ['--peer-gone-at', (a, v) => ({ ...a, peerGoneAtS: v }), [0, 86_400]],
+  ['--peer-answered-before', (a, v) => ({ ...a, peerAnsweredBeforeS: v }), [0, 86_400]],
 ];
+
+/** Just answered (the first probe falls inside its rate limit) or long ago (no effect): the two things it can do. */
+const ANSWERED_BEFORE_EXTREMES = [0, 86_400];
 
 const timeline = (a: ModelArgs, running: KernelFeatures) => {
   const { json } = answerModel(a, running);
@@ -185,14 +190,22 @@ const timeline = (a: ModelArgs, running: KernelFeatures) => {
 /** refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot. */
 export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal[] {
   const structural = refusals(args, featuresFor(args, running));
-  if (structural.length || !args.userTimeoutMs) return structural;
+  if (structural.length) return structural;
   const given = (option: string) =>
     option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option);
   const asGiven = timeline(args, running);
-  return UNDER_USER_TIMEOUT.filter(([option, at, values]) => given(option) && values.every((v) => timeline(at(args, v), running) === asGiven)).map(([option]) => ({
-    option,
-    why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter: the answer is the same whatever its value`,
-  }));
+  const moot = (at: (a: ModelArgs, v: number) => ModelArgs, values: number[]) => values.every((v) => timeline(at(args, v), running) === asGiven);
+  const out: Refusal[] = [];
+  if (args.userTimeoutMs) {
+    for (const [option, at, values] of UNDER_USER_TIMEOUT) {
+      if (given(option) && moot(at, values)) out.push({ option, why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter: the answer is the same whatever its value` });
+    }
+  }
+  // a skipped first answer only counts towards tcp_retries2 unanswered probes in a row
+  if (!out.length && given('--peer-answered-before') && moot((a, v) => ({ ...a, peerAnsweredBeforeS: v }), ANSWERED_BEFORE_EXTREMES)) {
+    out.push({ option: '--peer-answered-before', why: 'one probe more or less left unanswered changes nothing here: the unanswered ones never reach tcp_retries2 in a row' });
+  }
+  return out;
 }
 
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {

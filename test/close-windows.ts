@@ -48,10 +48,10 @@ export function describeRun(obs: Observation): Described {
       args.rtoMs = inputs.rtoMs;
       if (obs.phase === 'busy') args.tlpMs = inputs.tlpMs == null ? 'off' : inputs.tlpMs;
       if (obs.phase === 'zero-window') {
-        if (inputs.peerLastAnswerAtS !== undefined) return { inexpressible: 'the receiver answered a probe before t = 0: not a `deadpeer model` option' };
         if ((inputs.peerInvalidRateLimitMs ?? 500) !== 500) return { inexpressible: `the receiver's tcp_invalid_ratelimit was ${inputs.peerInvalidRateLimitMs} ms: \`deadpeer model\` assumes its 500 ms default` };
         // µs: the option's resolution, far below a jiffy
         if (args.peer === 'gone' && inputs.peerGoneAtS) args.peerGoneAtS = Math.round(inputs.peerGoneAtS * 1e6) / 1e6;
+        if (inputs.peerLastAnswerAtS !== undefined) args.peerAnsweredBeforeS = Math.round(-inputs.peerLastAnswerAtS * 1e6) / 1e6;
       }
       break;
     case 'syn-recv':
@@ -113,7 +113,10 @@ export function judgeClose(obs: Observation, args: ModelArgs): CloseJudgement {
   const answer = JSON.parse(r.stdout) as { events: []; closeAt: number | null; closeWindow: [number, number] | null; errno: string | null; acceptAt?: number | null };
   out.closeAt = answer.closeAt;
   out.closeWindow = answer.closeWindow;
-  // the command answers what the case's own model answered: the same code, fed from the same run
+  // the command answers what the case's own model answered: the same code, fed from the same run.
+  // An answer that never ends lists its firings up to a horizon: the case's is how long it watched.
+  const watched = obs.end - obs.origin;
+  if (answer.closeAt === null && obs.prediction.closeAt === null) answer.events = answer.events.filter((e: { t: number }) => e.t <= watched) as [];
   if (core(answer) !== core(obs.prediction)) out.problems.push(`deadpeer model ${argv.join(' ')} answers ${core(answer)}, the case's model ${core(obs.prediction)}`);
   const seen = out.observed;
   if (answer.closeAt === null || answer.closeWindow === null) {

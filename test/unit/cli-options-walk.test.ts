@@ -35,6 +35,7 @@ const TRIES: Record<string, string[][]> = {
   '--defer-accept': [['0'], ['2'], ['5'], ['30']],
   '--peer': [['alive'], ['gone']],
   '--peer-gone-at': [['0'], ['0.3'], ['2']],
+  '--peer-answered-before': [['0.1'], ['0.45'], ['10']],
   '--rto': [['56'], ['300'], ['1000']],
   '--tlp': [['off'], ['4'], ['300']],
   '--rto-max': [['1000'], ['5000'], ['120000']],
@@ -63,7 +64,7 @@ const CONTEXTS: Record<Phase, string[][]> = {
   'defer-accept': [[], ['--defer-accept', '5'], ['--defer-accept', '5', '--peer', 'alive'], ['--defer-accept', '1', '--peer', 'alive', '--kernel', '6.19'], ['--defer-accept', '5', '--kernel', '6.19']],
   idle: [[], ['--keepalive', '5:3:3'], ['--keepalive', 'on'], ['--keepalive', '5:3:3', '--peer', 'alive'], ['--keepalive', 'on', '--user-timeout', '12000'], ['--keepalive', 'on', '--peer', 'alive']],
   busy: [[], ['--peer', 'alive'], ['--user-timeout', '5002'], ['--rto', '300'], ['--rto', '300', '--tlp', 'off'], ['--kernel', '6.1']],
-  'zero-window': [[], ['--peer', 'alive'], ['--rto', '300'], ['--user-timeout', '2000'], ['--kernel', '6.1']],
+  'zero-window': [[], ['--peer', 'alive'], ['--peer-gone-at', '0.7'], ['--rto', '300'], ['--user-timeout', '2000'], ['--kernel', '6.1']],
 };
 
 /**
@@ -79,6 +80,7 @@ const OUTPUT_ONLY = (option: string, phase: Phase, context: string[], baseTimeli
 
 /** Values that name the default: honoured (the answer is the default's), so they change nothing by design. */
 const DEFAULT_VALUES: Record<string, string> = { '--peer': 'gone', '--user-timeout': '0', '--peer-gone-at': '0', '--defer-accept': '0' };
+// (--peer-answered-before has no default value: absent = the receiver never answered before)
 
 const args = (argv: string[]): ModelArgs => {
   const p = parseModelArgs(argv);
@@ -117,6 +119,8 @@ describe('deadpeer model: every phase × option changes the answer or is refused
 
   /** The option a refusal names: "deadpeer model: --sysctl tcp_retries2 changes nothing in busy: …" */
   const named = (stderr: string) => /^deadpeer model: (--\S+(?: tcp_[a-z0-9_]+)?) changes nothing in /.exec(stderr)?.[1];
+  /** options some row accepted and was changed by: every option must be of use somewhere */
+  const acceptedSomewhere = new Set<string>();
   const rows = PHASES.flatMap((phase) => CONTEXTS[phase].map((context) => [phase, context] as const));
   it.each(rows)('%s %j', (phase, context) => {
     const base = [phase, ...context];
@@ -153,11 +157,17 @@ describe('deadpeer model: every phase × option changes the answer or is refused
       const changedOutput = accepted.some((x) => x.r.stdout !== baseOut);
       const changedTimeline = accepted.some((x) => probe.option === '--help' || timeline(args(x.argv)) !== baseTimeline);
       const tried = accepted.map((x) => x.argv.slice(base.length).join(' ')).join(', ');
+      if (changedOutput) acceptedSomewhere.add(probe.option);
       if (!changedOutput) problems.push(`${probe.option}: accepted and ignored (${tried})`);
       else if (!changedTimeline && !OUTPUT_ONLY(probe.option, phase, context, baseTimeline)) problems.push(`${probe.option}: accepted, the timeline never moves (${tried})`);
     }
     if (process.env.WALK_DEBUG) for (const x of problems) console.log(`WALK ${phase} ${JSON.stringify(context)} :: ${x}`);
     expect(problems).toEqual([]);
+  });
+
+  it('and every option is accepted, and changes the answer, somewhere: none is refused everywhere', () => {
+    const every = [...MODEL_OPTIONS.filter((o) => o !== '--sysctl'), ...TCP_SYSCTL_NAMES.filter((n) => n !== 'tcp_retries1' && n !== 'tcp_syncookies').map((n) => `--sysctl ${n}`)];
+    expect(every.filter((o) => !acceptedSomewhere.has(o))).toEqual([]);
   });
 });
 
