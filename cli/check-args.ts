@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeParseError, joinNegativeValues } from './parse-args-common.js';
 import { parse as parseYaml } from 'yaml';
 import type { KernelFeatures } from '../harness/model/types.js';
 import { USER_PHASES, type UserPhase } from '../harness/phases.js';
@@ -272,31 +273,7 @@ function readConfig(path: string, read: (p: string) => string): unknown {
   }
 }
 
-/** "--user-timeout -5" would read as two options: glue a negative-looking value to its option so the value check reports it. */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (/^--[a-z-]+$/.test(argv[i]!) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${argv[i]}=${next}`);
-      i++;
-    } else out.push(argv[i]!);
-  }
-  return out;
-}
 
-function describeParseError(err: unknown): string {
-  const message = String((err as Error).message);
-  const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `unknown option "${unknown[1]}": allowed options are ${ALLOWED}`;
-  const missing = /Option '(-[^' ]+)[^']*' argument missing/.exec(message);
-  if (missing) return `${missing[1]} needs a value (see --help)`;
-  const notValue = /Option '(-[^' ]+)[^']*' does not take an argument/.exec(message);
-  if (notValue) return `${notValue[1]} takes no value`;
-  const positional = /Unexpected argument '([^']+)'/.exec(message);
-  if (positional) return `unexpected argument "${positional[1]}" (check takes only options; see --help)`;
-  return `${message.split('\n')[0]} (allowed options: ${ALLOWED})`;
-}
 
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
 
@@ -326,7 +303,7 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
   try {
     ({ values } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (err) {
-    return { kind: 'error', message: describeParseError(err) };
+    return { kind: 'error', message: describeParseError(err, ALLOWED, (a) => `unexpected argument "${a}" (check takes only options; see --help)`) };
   }
   if (values.help) return { kind: 'help' };
   if (values['list-presets']) {

@@ -4,6 +4,7 @@
  * phase's answer, with the kernel's reason, and the CLI refuses it (exit 2). Pure, unit-tested.
  */
 import { parseArgs } from 'node:util';
+import { describeParseError, joinNegativeValues } from './parse-args-common.js';
 import { PHASES, defaultSysctls } from '../harness/model/index.js';
 import type { KernelFeatures, Phase, TcpSysctls } from '../harness/model/index.js';
 import { deferAcceptRetrans } from '../harness/model/reqsk.js';
@@ -129,43 +130,13 @@ const ALLOWED_OPTIONS = MODEL_OPTIONS.join(' ');
 /** The CONFIG_HZ choices of kernel/Kconfig.hz. */
 export const HZ_CHOICES = [100, 250, 300, 1000] as const;
 
-/**
- * "--user-timeout -5" would read as two options; join a value that looks like a negative number to
- * its option so that the value check, not the option parser, reports it.
- */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (/^--[a-z-]+$/.test(argv[i]!) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${argv[i]}=${next}`);
-      i++;
-    } else {
-      out.push(argv[i]!);
-    }
-  }
-  return out;
-}
-
-/** node:util parseArgs errors, as one line that says what is allowed. */
-function describeParseError(err: unknown): string {
-  const message = String((err as Error).message);
-  const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `unknown option "${unknown[1]}": allowed options are ${ALLOWED_OPTIONS}`;
-  const missing = /Option '(-[^' ]+)[^']*' argument missing/.exec(message);
-  if (missing) return `${missing[1]} needs a value (see --help)`;
-  const notValue = /Option '(-[^' ]+)[^']*' does not take an argument/.exec(message);
-  if (notValue) return `${notValue[1]} takes no value`;
-  return `${message.split('\n')[0]} (allowed options: ${ALLOWED_OPTIONS})`;
-}
-
 /** Parse argv (without "model"). Never throws. Says nothing yet about whether an option matters (refusals). */
 export function parseModelArgs(argv: string[]): ParsedModelArgs {
   let parsed;
   try {
     parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS });
   } catch (err) {
-    return { kind: 'error', message: describeParseError(err) };
+    return { kind: 'error', message: describeParseError(err, ALLOWED_OPTIONS) };
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
