@@ -273,8 +273,6 @@ function readConfig(path: string, read: (p: string) => string): unknown {
   }
 }
 
-
-
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
 
 /**
