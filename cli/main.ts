@@ -49,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'setup':
         return runSetup(rest);
       case 'reap': {
+        if (rest.length) return fail(`deadpeer reap: unexpected argument "${rest[0]}" (it takes none)`, 2);
         if (process.getuid?.() !== 0) return fail('deadpeer reap: must run as root (it deletes network namespaces)', 2);
         const reaped = await reapStale();
         process.stdout.write(reaped.length ? `reaped: ${reaped.join(' ')}\n` : 'nothing to reap\n');
