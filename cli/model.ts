@@ -3,23 +3,8 @@
  * timer wheel each predicted firing can land, without running anything. Pure: argv in,
  * { code, stdout, stderr } out, so it is unit-tested without a process.
  */
-import {
-  defaultSocket,
-  defaultSysctls,
-  featuresForRelease,
-  predict,
-  predictionWindows,
-  tinyRttRtoMs,
-} from '../harness/model/index.js';
-import type {
-  KernelFeatures,
-  Phase,
-  PhaseInput,
-  Prediction,
-  PredictionWindows,
-  SocketSettings,
-  TcpSysctls,
-} from '../harness/model/index.js';
+import { defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, tinyRttRtoMs } from '../harness/model/index.js';
+import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
 import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
 import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';

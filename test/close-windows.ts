@@ -9,8 +9,8 @@ import { type ModelArgs, modelArgv, modelRefusals, runModel, withoutOption } fro
 import { defaultSysctls } from '../harness/model/features.js';
 import type { TcpSysctls } from '../harness/model/types.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
-import type { Observation } from '../harness/scenario.js';
-import { CAPTURE_SLACK, USERSPACE_SLACK, observedEndSpan } from '../harness/verdict.js';
+import { CAPTURE_SLACK, USERSPACE_SLACK, observedEndSpan } from '../harness/judge/verdict.js';
+import type { Observation } from '../harness/core/observation.js';
 
 export type Described = { args: ModelArgs; dropped: string[] } | { inexpressible: string };
 

@@ -1,16 +1,19 @@
 import { describe, expect, inject, it } from 'vitest';
-import '../harness/case-context.js';
-import { faults } from '../harness/faults.js';
-import { armAccept, awaitRequestEnd, firstSynAck } from '../harness/listener.js';
+import '../harness/vitest/context.js';
+import { faults } from '../harness/engine/faults.js';
+import { armAccept, awaitRequestEnd, firstSynAck } from '../harness/recipes/listener.js';
 import { predictDeferAccept } from '../harness/model/defer-accept.js';
 import { PHASES } from '../harness/model/index.js';
 import { predictSynRecv } from '../harness/model/syn-recv.js';
 import type { Phase } from '../harness/model/types.js';
-import { busyPhase, connectPhase, idlePhase, zeroWindowPhase } from '../harness/phases.js';
+import { busyPhase, connectPhase, idlePhase, zeroWindowPhase } from '../harness/recipes/phases.js';
 import { loadObservations } from '../harness/report/summary.js';
-import { type Observation, type ScenarioSpec, resultsDir, runScenario, sideInput } from '../harness/scenario.js';
-import { arm, closeSocket, connect, established, listen } from '../harness/steps.js';
+import { runScenario } from '../harness/engine/scenario.js';
+import { arm, closeSocket, connect, established, listen } from '../harness/engine/steps.js';
 import { type CloseJudgement, describeRun, judgeClose } from './close-windows.js';
+import { type Observation, sideInput } from '../harness/core/observation.js';
+import { resultsDir } from '../harness/core/paths.js';
+import type { ScenarioSpec } from '../harness/engine/run.js';
 
 /**
  * Acceptance of `deadpeer model`'s closeWindow: for every phase, the range the command prints

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseCheckArgs } from '../../cli/check-args.js';
+import { parseCheckArgs } from '../../harness/apps/check/args.js';
 import { parseExecArgs } from '../../cli/exec.js';
 import { runHtml } from '../../cli/html.js';
 import { runKernels } from '../../cli/kernels.js';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../harness/paths.js';
-import type { Observation } from '../../harness/scenario.js';
+import { ROOT } from '../../harness/core/paths.js';
 import { describeRun, judgeClose } from '../close-windows.js';
+import type { Observation } from '../../harness/core/observation.js';
 
 /**
  * The judge of `deadpeer model`'s closeWindow against a run (test/model-close-windows.test.ts

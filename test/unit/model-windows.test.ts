@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { predict, predictionWindows, levelGranularityJiffies, timerWheelLevel } from '../../harness/model/index.js';
 import type { Phase, PhaseInput, Prediction } from '../../harness/model/index.js';
 import { placeOnWheel } from '../../harness/model/wheel.js';
-import { CAPTURE_SLACK, USERSPACE_SLACK, windows } from '../../harness/verdict.js';
+import { CAPTURE_SLACK, USERSPACE_SLACK, windows } from '../../harness/judge/verdict.js';
 import { inputFor } from './model-fixtures.js';
 
 const busy = (hz: number) => predict('busy', { ...inputFor('6.18', { hz, sysctls: { tcp_retries2: 5 } }), rtoMs: 204, tlpMs: 204 });
