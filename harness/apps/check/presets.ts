@@ -54,12 +54,14 @@ export const PRESETS: readonly Preset[] = [
   {
     name: 'node-keepalive',
     title: 'Node.js socket.setKeepAlive(true)',
-    // libuv uv__tcp_keepalive(): SO_KEEPALIVE 1, then TCP_KEEPIDLE = delay = 0, which the kernel refuses (EINVAL),
-    // so INTVL/CNT are never set either; Node ignores the error. Seen with strace on Node 20.20 (libuv 1.46).
+    // libuv applies a pending keepalive when the connection opens with a fixed 60 s delay
+    // (uv__stream_open → uv__tcp_keepalive(fd, 1, 60): KEEPIDLE 60, KEEPINTVL 1, KEEPCNT 10); Node
+    // then applies its own initialDelay 0 on 'connect', which the kernel refuses (TCP_KEEPIDLE 0:
+    // EINVAL) and Node ignores. Read back and straced by `npm run clients` on Node 20.20.2.
     source:
-      'Node.js net docs (setKeepAlive: initialDelay 0 leaves the kernel value); libuv uv__tcp_keepalive sets SO_KEEPALIVE, ' +
-      'its TCP_KEEPIDLE=0 fails with EINVAL: keepalive on with the kernel\'s 7200/75/9',
-    config: { keepalive: {} },
+      'libuv uv__stream_open/uv__tcp_keepalive (delay 60 s, interval 1 s, count 10 when the connection opens); ' +
+      "Node's setKeepAlive(true) then asks for TCP_KEEPIDLE 0, refused with EINVAL: keepalive 60/1/10 (docs/CLIENTS.md)",
+    config: { keepalive: { idle: 60, intvl: 1, cnt: 10 } },
     backedBy: [{ client: 'node-net-keepalive' }],
   },
   {
