@@ -10,13 +10,6 @@ export interface Verification {
 }
 
 export const VERIFIED: Record<string, Verification[]> = {
-  "node-keepalive-5s": [
-    {
-      "client": "Node.js net + setKeepAlive(true, 5000)",
-      "version": "v20.20.2",
-      "date": "2026-12-03"
-    }
-  ],
   "kernel-defaults": [
     {
       "client": "Python socket.create_connection",
@@ -31,7 +24,21 @@ export const VERIFIED: Record<string, Verification[]> = {
   ],
   "node-keepalive": [
     {
-      "client": "psql (libpq) against PostgreSQL",
+      "client": "Node.js net + setKeepAlive(true)",
+      "version": "v20.20.2",
+      "date": "2026-12-03"
+    }
+  ],
+  "node-keepalive-5s": [
+    {
+      "client": "Node.js net + setKeepAlive(true, 5000)",
+      "version": "v20.20.2",
+      "date": "2026-12-03"
+    }
+  ],
+  "libpq": [
+    {
+      "client": "psql (libpq) with keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=25000",
       "version": "psql 15.18, server 15.18",
       "date": "2026-12-03"
     }
@@ -43,12 +50,17 @@ export const VERIFIED: Record<string, Verification[]> = {
       "date": "2026-12-03"
     }
   ],
-  "go-1.23": [
+  "reference": [
     {
-      "client": "Go net.Dial (default Dialer)",
-      "version": "go1.19.8",
+      "client": "Python with the reference's advice (examples/python-client.py)",
+      "version": "Python 3.11.7",
       "date": "2026-12-03"
     }
   ]
 };
-export const UNBACKED: Record<string, string> = {};
+
+/** Why no run backs a preset, for those none did. */
+export const UNBACKED: Record<string, string> = {
+  "go-1.23": "needs go ≥ 1.23, this machine has go1.19.8",
+  "grpc": "no client it describes is run here"
+};
