@@ -43,6 +43,8 @@ export interface RunSettings {
   server: EffectiveSettings;
   /** measured on the connection when it matters (busy: the RTO before the fault), else undefined */
   rtoMs?: number;
+  /** a blip: when the outage ended, s from the phase's t = 0 (planned while the run waits, measured once it healed) */
+  healS?: number;
 }
 
 /** The model's input for one side of a run: that side's effective settings and the kernel. */

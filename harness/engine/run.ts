@@ -19,9 +19,6 @@ export interface EndpointSpec {
   options?: Partial<Record<SockOpt, number>>;
 }
 
-
-
-
 /** One step of the experiment's timeline: a label (for failure messages) and what it does. */
 export interface Step {
   label: string;
@@ -44,9 +41,6 @@ export interface ScenarioSpec {
   origin?: (obs: Omit<Observation, 'origin'>) => number;
   steps: Step[];
 }
-
-
-
 
 const OPTIONS_READ_BACK: SockOpt[] = [
   'SO_KEEPALIVE',
@@ -73,7 +67,11 @@ export class Run {
   clientSock?: TestSocket;
   serverSock?: TestSocket;
   rtoMs?: number;
+  /** the heal a blip step planned, s from the phase's t = 0 (as near as the step can tell it) */
+  plannedHealS?: number;
   private predicted?: Prediction;
+  private healTimer?: NodeJS.Timeout;
+  private healing?: Promise<void>;
 
   constructor(
     readonly spec: ScenarioSpec,
@@ -103,6 +101,40 @@ export class Run {
     this.faults.push({ t, at, fault });
   }
 
+  /**
+   * A fault that heals: armed now, lifted `seconds` later (both sides back to interface group 0,
+   * stamped by the helpers, recorded as the mark 'healed' and as a 'none' fault so packets after it
+   * are not counted dropped). `heal` undoes whatever else the vanishing did (a silenced receiver),
+   * returning when it took effect. The heal is timed from the arming, not from the step's end.
+   */
+  async blip(fault: Fault, seconds: number, heal?: () => Promise<number>): Promise<void> {
+    await this.arm(fault);
+    const due = this.faults.at(-1)!.t + seconds;
+    this.healing = new Promise<void>((resolve) => {
+      this.healTimer = setTimeout(
+        () => {
+          void (async () => {
+            const at = await this.topo.arm(null);
+            const extra = heal ? await heal() : 0;
+            const t = Math.max(at.client, at.server, extra);
+            this.faults.push({ t, at, fault: { name: 'healed', drops: [] } });
+            this.mark('healed', t);
+          })()
+            .catch(() => undefined) // the run ended (and its topology went) before the heal was due
+            .finally(resolve);
+        },
+        Math.max(0, (due - now()) * 1000),
+      );
+    });
+  }
+
+  /** Wait for a pending heal (a run that must see it), or drop it (a run that is over). */
+  async settleHeal(mode: 'wait' | 'cancel'): Promise<void> {
+    if (mode === 'cancel' && this.healTimer) clearTimeout(this.healTimer);
+    if (mode === 'wait') await this.healing;
+    this.healTimer = undefined;
+  }
+
   /** A new socket with the side's options applied, and everything read back. */
   async socketFor(side: Side): Promise<TestSocket> {
     const s = await this.topo.endpoint(side).helper.socket(this.family);
@@ -122,11 +154,16 @@ export class Run {
   /** The model's prediction for this run, from the effective settings (computed once). */
   prediction(): Prediction {
     if (!this.predicted) {
-      const missing = (['client', 'server'] as Side[]).filter((s) => !this.settings[s]);
-      if (missing.length) throw new Error(`cannot predict before both sockets exist (missing: ${missing.join(', ')})`);
-      this.predicted = this.spec.model({ kernel: this.kernel, client: this.settings.client!, server: this.settings.server!, rtoMs: this.rtoMs });
+      this.predicted = this.spec.model(this.runSettings(this.plannedHealS));
     }
     return this.predicted;
+  }
+
+  /** What the model reads: the effective settings, what the run measured, and the heal (s from t = 0) if a blip healed. */
+  runSettings(healS?: number): RunSettings {
+    const missing = (['client', 'server'] as Side[]).filter((s) => !this.settings[s]);
+    if (missing.length) throw new Error(`cannot predict before both sockets exist (missing: ${missing.join(', ')})`);
+    return { kernel: this.kernel, client: this.settings.client!, server: this.settings.server!, rtoMs: this.rtoMs, ...(healS !== undefined ? { healS } : {}) };
   }
 }
 

@@ -61,6 +61,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     failure = e;
     throw e;
   } finally {
+    await run.settleHeal('cancel');
     try {
       await topo.dispose();
     } catch (e) {
@@ -120,6 +121,8 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     events: events.filter((e) => e.ev !== 'packet' && e.ev !== 'timer' && e.ev !== 'gone'),
   };
   const origin = (spec.origin ?? defaultOrigin(spec.phase))(partial);
+  // a blip healed: the model is asked again with when it really healed, from the t = 0 now known
+  if (run.marks.healed !== undefined) partial.prediction = spec.model(run.runSettings(run.marks.healed - origin));
   // t = 0 is now a moment on the kernel's jiffies clock: the model's times go where the timer
   // wheel really fires them (the verdict's windows stay those of the ideal times)
   const clock = sharedKernelClock(run.kernel.hz);
@@ -142,10 +145,11 @@ function defaultOrigin(phase: Phase): (obs: Omit<Observation, 'origin'>) => numb
     case 'defer-accept':
       return (o) => first(o, (p) => p.from === 'server' && p.kind === 'SYN-ACK', 'SYN+ACK from the server');
     case 'idle':
-      // the last packet the subject received before the peer vanished
+      // the last packet the subject received before the peer vanished (not the answers after a blip healed)
       return (o) => {
         const other: Side = o.subject === 'client' ? 'server' : 'client';
-        const got = o.packets.filter((p) => p.from === other && !p.dropped);
+        const vanished = o.faults[0]?.t ?? Infinity;
+        const got = o.packets.filter((p) => p.from === other && !p.dropped && p.t <= vanished);
         if (!got.length) throw new Error(`cannot place t=0 of ${o.name}: nothing ever reached the subject`);
         return got[got.length - 1]!.t;
       };

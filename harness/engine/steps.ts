@@ -72,6 +72,19 @@ export const snapshot = (side: Side, label: string): Step => ({
   },
 });
 
+/**
+ * The peer is unreachable for `seconds`, then the network heals (harness/model/blip.ts predicts
+ * which): `fault` is armed now and lifted `seconds` later, while the next steps go on.
+ */
+export const blip = (fault: Fault, seconds: number): Step => ({
+  label: `blip: ${fault.name} for ${seconds} s`,
+  fault,
+  run: async (r) => {
+    r.plannedHealS = seconds;
+    await r.blip(fault, seconds);
+  },
+});
+
 /** Let time pass. */
 export const hold = (seconds: number): Step => ({
   label: `hold ${seconds}s`,
@@ -95,7 +108,8 @@ export const awaitClose = (opts: { aliveFor?: number } = {}): Step => ({
     const from = Math.max(origin, now());
     if (pred.closeAt === null) {
       const lastEvent = pred.events.length ? pred.events[pred.events.length - 1]!.t : 0;
-      const until = from + lastEvent + (opts.aliveFor ?? 3);
+      // a survived blip says itself how long to watch: past the recovery, before the next timer
+      const until = pred.watchUntil !== undefined ? from + pred.watchUntil : from + lastEvent + (opts.aliveFor ?? 3);
       const held = new Promise((res) => setTimeout(res, Math.max(0, until - now()) * 1000));
       await withProgress(`${r.spec.name} (IPv${r.family})`, origin, { holdS: until - origin }, held);
       return;

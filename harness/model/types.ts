@@ -157,6 +157,11 @@ export interface Prediction {
   /** Why: the rules applied, each citing the kernel change / source line. */
   notes: string[];
   /**
+   * Where a run watching a connection the model says survives may stop (s from t = 0): past the
+   * last predicted event, before the next timer it does not predict (a blip's recovery).
+   */
+  watchUntil?: number;
+  /**
    * What the prediction rests on beyond the dying side's settings and the kernel: the peer's
    * behaviour and what was measured on the connection (or, from `deadpeer model`, given or
    * assumed). Recorded so that a saved run says what its model was told.

@@ -1,10 +1,11 @@
-import { faults } from '../engine/faults.js';
+import { type Fault, faults } from '../engine/faults.js';
+import { predictBlip } from '../model/blip.js';
 import { predictBusy, tailLossProbeMs } from '../model/busy.js';
 import { predictIdle } from '../model/idle.js';
 import { predictSynSent } from '../model/syn-sent.js';
 import type { BusyInput, Prediction } from '../model/types.js';
 import { predictZeroWindow } from '../model/zero-window.js';
-import { arm, awaitClose, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
+import { arm, awaitClose, blip, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
 import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js';
 import { type RunSettings, sideInput } from '../core/observation.js';
 import { now } from '../core/clock.js';
@@ -34,6 +35,11 @@ export const PHASE_ORIGIN: Record<UserPhase, string> = {
 
 export interface PhaseSetup {
   family: 4 | 6;
+  /**
+   * A blip instead of a vanished peer: the outage heals after this many seconds (from when it
+   * began), and the model says whether the connection survives it (harness/model/blip.ts).
+   */
+  blipS?: number;
   /** the client's socket options and namespace sysctls */
   client?: EndpointSpec;
   /** scenario name prefix (the run folder is named after it) */
@@ -44,7 +50,13 @@ export interface PhaseSetup {
 export const BUSY_BYTES = 1000;
 /** The server's SO_RCVBUF in the zero-window phase (the kernel doubles it): a few segments close the window. */
 export const ZERO_WINDOW_RCVBUF = 4096;
-const named = (s: PhaseSetup, phase: UserPhase) => `${s.name ?? 'phase'}/${phase}`;
+const named = (s: PhaseSetup, phase: UserPhase) => `${s.name ?? 'phase'}/${phase}${s.blipS !== undefined ? `-blip-${s.blipS}s` : ''}`;
+
+/** The peer goes for good, or for the setup's blip. */
+const vanish = (s: PhaseSetup, fault: Fault): Step => (s.blipS === undefined ? arm(fault) : blip(fault, s.blipS));
+
+/** The prediction with the peer gone, or — once the run knows when a blip healed — with the blip. */
+export const withBlip = (gone: Prediction, r: RunSettings): Prediction => (r.healS === undefined ? gone : predictBlip(gone, r.healS, r.kernel.hz).prediction);
 
 /** connect(): the server's namespace drops every SYN. */
 export function connectPhase(s: PhaseSetup): ScenarioSpec {
@@ -53,8 +65,8 @@ export function connectPhase(s: PhaseSetup): ScenarioSpec {
     phase: 'syn-sent',
     family: s.family,
     client: s.client,
-    model: (r) => predictSynSent(sideInput(r, 'client')),
-    steps: [arm(faults.dropSyn()), listen(), connect(), awaitClose()],
+    model: (r) => withBlip(predictSynSent(sideInput(r, 'client')), r),
+    steps: [vanish(s, faults.dropSyn()), listen(), connect(), awaitClose()],
   };
 }
 
@@ -65,8 +77,8 @@ export function idlePhase(s: PhaseSetup, opts: { aliveFor?: number } = {}): Scen
     phase: 'idle',
     family: s.family,
     client: s.client,
-    model: (r) => predictIdle(sideInput(r, 'client')),
-    steps: [...handshake(), arm(faults.blackhole()), awaitClose({ aliveFor: opts.aliveFor })],
+    model: (r) => withBlip(predictIdle(sideInput(r, 'client')), r),
+    steps: [...handshake(), vanish(s, faults.blackhole()), awaitClose({ aliveFor: opts.aliveFor })],
   };
 }
 
@@ -115,13 +127,13 @@ export function busyPhase(s: PhaseSetup, opts: BusyOptions = {}): ScenarioSpec {
     model: (r) => {
       const input: BusyInput = { ...sideInput(r, 'client'), rtoMs: r.rtoMs!, ...(tlpMs === undefined ? {} : { tlpMs }) };
       opts.onModelInput?.(input);
-      return predictBusy(input);
+      return withBlip(predictBusy(input), r);
     },
     steps: [
       ...handshake(),
       measureRto('client'),
       tailLossProbe(bytes, (ms) => (tlpMs = ms)),
-      arm(faults.blackhole()),
+      vanish(s, faults.blackhole()),
       ...(opts.silentFor ? [hold(opts.silentFor)] : []),
       send('client', bytes),
       awaitClose(),
@@ -176,14 +188,14 @@ export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): Sc
     client: s.client,
     // on the listener before listen(): the accepted socket inherits it (and the window scale that fits it)
     server: { options: { SO_RCVBUF: ZERO_WINDOW_RCVBUF } },
-    model: zeroWindowModel(peer, opts),
+    model: (r) => withBlip(zeroWindowModel(peer, opts)(r), r),
     steps: [
       ...handshake(),
       readPeerRateLimit(peer),
       pump('client'),
       // the first win 0 acknowledges everything sent: a receiver never shrinks its offered window
       untilPacket('zero-window', (p) => p.from === 'server' && p.win === 0),
-      ...(opts.alive ? [] : vanishAfterAnsweredProbe('zero-window', peer)),
+      ...(opts.alive ? [] : vanishAfterAnsweredProbe('zero-window', peer, { blipS: s.blipS })),
       measureRto('client', { asOf: 'zero-window' }),
       opts.horizonS ? holdPast('zero-window', opts.horizonS) : awaitClose(),
     ],

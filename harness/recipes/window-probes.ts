@@ -81,7 +81,24 @@ const silenceReceiver = (from: string, peer: { goneAtS?: number }): Step => ({
  * zero-window ACK): silent at once, then blackholed. `peer.goneAtS` (seconds from `from`) is the
  * zero-window model's peerGoneAtS.
  */
-export function vanishAfterAnsweredProbe(from: string, peer: { goneAtS?: number }): Step[] {
-  return [untilProbeAnswered(from), silenceReceiver(from, peer), arm(faults.blackhole())];
+export function vanishAfterAnsweredProbe(from: string, peer: { goneAtS?: number; rateLimitMs?: number }, opts: { blipS?: number } = {}): Step[] {
+  const blackhole = faults.blackhole();
+  if (opts.blipS === undefined) return [untilProbeAnswered(from), silenceReceiver(from, peer), arm(blackhole)];
+  const seconds = opts.blipS;
+  return [
+    untilProbeAnswered(from),
+    silenceReceiver(from, peer),
+    {
+      // a blip: the blackhole lifts `seconds` after the receiver fell silent, and it answers again
+      label: `blip: the receiver is gone for ${seconds} s`,
+      fault: blackhole,
+      run: async (r) => {
+        if (peer.rateLimitMs === undefined) throw new Error('the receiver’s tcp_invalid_ratelimit was not read (readPeerRateLimit first)');
+        r.plannedHealS = peer.goneAtS! + seconds;
+        const restore = async () => (await r.topo.server.helper.request({ cmd: 'sysctl', name: 'net.ipv4.tcp_invalid_ratelimit', value: peer.rateLimitMs! })).t;
+        await r.blip(blackhole, Math.max(0, r.marks['receiver silent']! + seconds - now()), restore);
+      },
+    },
+  ];
 }
 

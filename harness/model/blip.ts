@@ -1,0 +1,99 @@
+/**
+ * A blip: the peer is unreachable for a while, then the network heals. Whether the connection
+ * survives is decided by the same timers that notice a vanished peer — the model of the phase with
+ * the peer gone (its transmissions and its give-up) — and one rule: every transmission that fires
+ * inside the outage is lost, the first one that fires after the heal reaches the peer and is
+ * answered (the SYN gets its SYN+ACK, the retransmission its ACK, the keepalive or window probe
+ * its answer), and that ends the episode — unless the give-up comes first:
+ *   tcp_retransmit_timer / tcp_probe_timer / tcp_keepalive_timer give up at their budget whatever
+ *   happens later, so a blip that outlasts the budget kills the connection exactly as a vanished
+ *   peer would; one that heals before it costs nothing but the wait for the next firing.
+ * Where a firing can land on either side of the heal (its timer-wheel window contains it), the
+ * outcome is not decided by the settings and is said to be uncertain rather than guessed.
+ */
+import { predictionWindows } from './windows.js';
+import type { ModelEvent, Prediction } from './types.js';
+
+export interface BlipVerdict {
+  /** true: some transmission certainly fires after the heal and before the give-up; false: none can */
+  survives: boolean | 'uncertain';
+  /** seconds from t = 0 when the outage ends */
+  healS: number;
+  /** the transmission that gets through (an index into the gone prediction's events), when it survives */
+  recoveredBy?: number;
+  /** its ideal time, s from t = 0 */
+  recoveredAt?: number;
+  /**
+   * How much later the outage could end and the connection still survive for certain (s); negative:
+   * how much earlier it would have had to end. Infinite when nothing would ever notice.
+   */
+  marginS: number;
+  /** until when (s from t = 0) a run should watch: past the recovery, before the next timer */
+  watchUntilS: number | null;
+  /** the timeline with the blip: the gone timeline up to the recovery, or to the give-up */
+  prediction: Prediction;
+}
+
+/** Transmissions that can carry the connection across: not the RST or FIN of a give-up. */
+const carries = (e: ModelEvent) => e.packet !== 'RST' && e.packet !== 'FIN';
+
+/**
+ * The blip verdict from the phase's prediction with the peer gone for good (same settings, same
+ * kernel), the heal (s from that prediction's t = 0) and HZ (for the wheel's windows).
+ */
+export function predictBlip(gone: Prediction, healS: number, hz: number): BlipVerdict {
+  const w = predictionWindows(gone, hz);
+  const closeLo = w.close ? w.close.window[0] : Infinity;
+  const candidates = gone.events.map((e, i) => ({ e, i, win: w.events[i]!.window })).filter((c) => carries(c.e) && c.e.t < (gone.closeAt ?? Infinity));
+  // the latest heal that still certainly survives: a candidate that surely fires before the give-up,
+  // and after its predecessor surely fired
+  let maxHeal = gone.closeAt === null && !candidates.length ? Infinity : -Infinity;
+  candidates.forEach((c, k) => {
+    const prevHi = k ? candidates[k - 1]!.win[1] : -Infinity;
+    if (c.win[1] < closeLo && prevHi < c.win[0]) maxHeal = Math.max(maxHeal, c.win[0]);
+  });
+  if (gone.closeAt === null && candidates.length) maxHeal = Infinity; // nothing ever gives up: a later firing always comes
+  const marginS = maxHeal - healS;
+  const base = { healS, marginS };
+
+  for (const c of candidates) {
+    if (c.win[1] < healS) continue; // fires inside the outage: lost
+    if (c.win[0] < healS) return uncertain(gone, base, `the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s can fire on either side of the heal (${c.win[0].toFixed(3)}…${c.win[1].toFixed(3)} s)`);
+    if (c.win[1] >= closeLo) return uncertain(gone, base, `the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s and the give-up at ${gone.closeAt!.toFixed(3)} s are within the timer wheel's range of each other`);
+    const next = gone.events[c.i + 1];
+    const gap = next ? next.t - c.e.t : Infinity;
+    return {
+      ...base,
+      survives: true,
+      recoveredBy: c.i,
+      recoveredAt: c.e.t,
+      // the answer comes back within the RTT; the next timer after an answered transmission is no
+      // sooner than the gone chain's next gap would be, so watching 40 % of it (at most 0.2 s) sees nothing more
+      watchUntilS: c.win[1] + Math.min(0.2, 0.4 * gap),
+      prediction: {
+        ...gone,
+        watchUntil: c.win[1] + Math.min(0.2, 0.4 * gap),
+        events: gone.events.slice(0, c.i + 1),
+        closeAt: null,
+        errno: null,
+        closeTimer: undefined,
+        notes: [
+          ...gone.notes,
+          `blip: the outage ends at ${healS.toFixed(3)} s; ${c.i ? `the ${c.i} transmission${c.i > 1 ? 's' : ''} before it are lost, ` : ''}the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s reaches the peer and is answered: the connection survives (no errno)`,
+        ],
+      },
+    };
+  }
+  if (gone.closeAt === null)
+    return { ...base, survives: true, watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: nothing is sent and nothing gives up: an outage ending at ${healS.toFixed(3)} s goes unnoticed`] } };
+  return {
+    ...base,
+    survives: false,
+    watchUntilS: null,
+    prediction: { ...gone, notes: [...gone.notes, `blip: the outage lasts until ${healS.toFixed(3)} s, past the give-up at ${gone.closeAt.toFixed(3)} s: it kills the connection as a vanished peer would`] },
+  };
+}
+
+function uncertain(gone: Prediction, base: { healS: number; marginS: number }, why: string): BlipVerdict {
+  return { ...base, survives: 'uncertain', watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: too close to call — ${why}`] } };
+}
