@@ -21,11 +21,21 @@ const fmtS = (t: number | null) => (t === null ? 'never' : `${t.toFixed(3)} s`);
 function measuredCell(r: PhaseResult): string {
   if (r.verdict === 'not run') return '(not run)';
   if (r.verdict === 'error' || !r.measured) return '(error)';
+  if (r.blip) return r.measured.closeAt === null ? `survived (open at ${r.measured.watchedS.toFixed(1)} s)` : `died at ${fmtS(r.measured.closeAt)}`;
   return r.measured.closeAt === null ? `open at ${r.measured.watchedS.toFixed(1)} s` : fmtS(r.measured.closeAt);
 }
 
+/** The model's column: when it notices — or, with a blip, whether it survives and with how much to spare. */
+function modelCell(r: PhaseResult): string {
+  if (!r.blip) return fmtS(r.predicted.closeAt);
+  const margin = Number.isFinite(r.blip.marginS) ? `, ${Math.abs(r.blip.marginS).toFixed(1)} s ${r.blip.marginS >= 0 ? 'to spare' : 'short'}` : '';
+  if (r.blip.predicted === 'survives') return `survives${margin}`;
+  if (r.blip.predicted === 'dies') return `dies at ${fmtS(r.predicted.closeAt)}`;
+  return 'too close to call';
+}
+
 function verdictCell(r: PhaseResult): string {
-  return { agrees: 'agrees with the model', differs: 'DIFFERS from the model', 'not run': 'model only', error: 'ERROR' }[r.verdict];
+  return { agrees: 'agrees with the model', differs: 'DIFFERS from the model', 'not run': 'model only', error: 'ERROR', uncertain: 'model cannot call it' }[r.verdict];
 }
 
 /** The plain-text table, columns sized to their content. */
@@ -35,7 +45,7 @@ export function renderTable(results: PhaseResult[]): string {
   const rows = results.map((r) => [
     r.phase,
     r.origin,
-    fmtS(r.predicted.closeAt),
+    modelCell(r),
     measuredCell(r),
     (r.measured ? r.measured.errno : r.predicted.errno) ?? '—',
     verdictCell(r),
@@ -99,6 +109,10 @@ function renderReport(report: CheckReport, plan: CheckPlan): string {
         : 'gate: passed — every phase within its budget',
     );
   }
+  if (report.blipS !== undefined) {
+    const died = results.filter((r) => r.blip?.survived === false);
+    lines.push(died.length ? `gate: FAILED — did not survive the ${humanDuration(report.blipS)} blip: ${died.map((r) => r.phase).join(', ')}` : `gate: passed — every phase run survived the ${humanDuration(report.blipS)} blip`);
+  }
   if (gate.errors.length) lines.push(`could not measure: ${gate.errors.join(', ')}`);
   return lines.join('\n') + '\n';
 }
@@ -118,6 +132,9 @@ function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<
     `  kernel ${features.release} (HZ ${features.hz}), IPv${args.family}`,
     `  ${profile}`,
     `  phases run in parallel; times in seconds from each phase's t = 0; "never" = no timer would ever notice`,
+    ...(args.blipS !== undefined
+      ? [`  fault: a ${humanDuration(args.blipS)} blip — the network goes dark when the phase starts and heals ${humanDuration(args.blipS)} later; every phase must survive it`]
+      : []),
   ];
 }
 

@@ -16,7 +16,7 @@ import { acquireTimingLock } from '../harness/suite/timing-lock.js';
 
 export { execSysctls };
 
-export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset]
+export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset|blip:D]
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]
                      [--max-notice D]
                      [--json] [--no-strace] -- <client command…>
@@ -33,7 +33,8 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
                    never reads, the window closes, then the peer vanishes
   --fault F        blackhole (default): nothing gets through; host-vanished: ARP / neighbour
                    discovery unanswered too (the kernel may report EHOSTUNREACH); peer-reset: the
-                   peer answers with RST, as after a reboot
+                   peer answers with RST, as after a reboot; blip:5s: a blackhole that heals after
+                   5 s — the program passes (exit 0) by surviving it
   --server CMD     a shell command run in the server's namespace (it gets DEADPEER_LISTEN=host:port);
                    default: a builtin server that accepts and never answers (never reads for zero-window)
   --profile        fast (default): the client's namespace gets tcp_syn_retries=3, tcp_retries2=5
@@ -60,6 +61,9 @@ const OPTIONS = {
   'no-strace': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Every flag `deadpeer exec` takes (the option-walk test tries each one). */
+export const EXEC_FLAGS = Object.keys(OPTIONS).map((o) => `--${o}`);
 
 const NO_COMMAND = 'no client command: put it after --, e.g. deadpeer exec --phase idle -- node client.js';
 
@@ -98,7 +102,7 @@ const rel = (r: AppReport, t: number | undefined) => (t === undefined || r.t.ori
 export function renderExec(r: AppReport, a: ExecArgs): string {
   const lines: string[] = [];
   const sysctls = execSysctls(a);
-  lines.push(`deadpeer exec: ${r.command.join(' ')} — phase ${r.phase}, fault ${r.fault}, IPv${r.family}, kernel ${r.kernel.release} (HZ ${r.kernel.hz})`);
+  lines.push(`deadpeer exec: ${r.command.join(' ')} — phase ${r.phase}, fault ${r.blip ? `blip ${humanDuration(r.blip.seconds)}` : r.fault}, IPv${r.family}, kernel ${r.kernel.release} (HZ ${r.kernel.hz})`);
   lines.push(
     `  profile ${a.profile}${Object.keys(sysctls).length ? `: the client's namespace runs with ${Object.entries(sysctls).map(([k, v]) => `${k.replace(/^net\.ipv[46]\./, '')}=${v}`).join(', ')}` : ": the kernel's default sysctls"}`,
   );
@@ -126,7 +130,8 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
   if (r.t.origin !== undefined) {
     lines.push('', `  timeline, seconds from t = 0 = ${PHASE_ORIGIN[r.phase]}:`);
     const ev: [number, string][] = [];
-    if (r.t.fault !== undefined) ev.push([r.t.fault, `peer vanished (${r.fault})`]);
+    if (r.t.fault !== undefined) ev.push([r.t.fault, r.blip ? `the network went dark (a ${humanDuration(r.blip.seconds)} blip)` : `peer vanished (${r.fault})`]);
+    if (r.blip?.healed !== undefined) ev.push([r.blip.healed, 'the network healed']);
     if (r.t.kernelAbort !== undefined) ev.push([r.t.kernelAbort, `the kernel aborted the socket: ${r.kernelHow}`]);
     if (r.t.appNoticed !== undefined && r.app.noticedBy !== 'exit') ev.push([r.t.appNoticed, `the program noticed (${r.app.noticedBy}${r.app.noticedLine ? `: "${r.app.noticedLine}"` : ''})`]);
     if (r.t.exit !== undefined) ev.push([r.t.exit, `the program exited (${r.app.signal ?? `code ${r.app.exitCode}`})`]);
@@ -146,6 +151,13 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
       d >= -SAME_MOMENT_S
         ? `  the program noticed ${Math.max(0, d).toFixed(3)} s after the kernel`
         : `  the program gave up ${(-d).toFixed(3)} s BEFORE the kernel (its own timeout)`,
+    );
+  }
+  if (r.blip) {
+    const came = !r.problems.length && r.t.kernelAbort === undefined && r.t.appNoticed === undefined;
+    lines.push(
+      `  blip: the model says the connection ${r.blip.predicted === 'survives' ? 'survives it' : r.blip.predicted === 'dies' ? 'does not survive it' : 'may or may not survive it (too close to call)'}; ` +
+        (came ? 'it SURVIVED: the kernel kept it and the program carried on' : 'it did NOT survive'),
     );
   }
   if (r.unnoticed) {

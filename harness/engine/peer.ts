@@ -244,6 +244,14 @@ export class VanishingPeer implements AsyncDisposable {
     return t;
   }
 
+  /** The network heals: whatever vanish() armed is lifted; returns when it took effect on both sides. */
+  async heal(): Promise<number> {
+    const at = await this.topo.arm(null);
+    const t = Math.max(at.client, at.server);
+    this.armed.push({ t, at, fault: { name: 'healed', drops: [] } });
+    return t;
+  }
+
   /** When the kernel dropped the connection from its tables (it aborted it) at or after `since`, if it has. */
   abortedAt(conn: PeerConnection, since = -Infinity): number | undefined {
     return this.topo.client.helper.events.find((e) => e.ev === 'gone' && e.sport === conn.sport && e.t >= since)?.t;

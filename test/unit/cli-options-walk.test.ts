@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { parseCheckArgs } from '../../harness/apps/check/args.js';
-import { parseExecArgs } from '../../cli/exec.js';
+import { CHECK_FLAGS, parseCheckArgs } from '../../harness/apps/check/args.js';
+import { EXEC_FLAGS, parseExecArgs } from '../../cli/exec.js';
 import { runHtml } from '../../cli/html.js';
 import { runKernels } from '../../cli/kernels.js';
 import { main } from '../../cli/main.js';
@@ -179,7 +179,7 @@ describe('deadpeer check: every option changes the parsed arguments or is refuse
   const parse = (argv: string[], f = features) => parseCheckArgs(argv, { features: f, readFile: (p) => files[p]! });
   const base = JSON.stringify(parse([]));
 
-  it.each([
+  const TRIED: Array<[string, string[]]> = [
     ['--preset', ['--preset', 'go-1.23']],
     ['--config', ['--config', 'app.yaml']],
     ['--keepalive', ['--keepalive', '5:3:3']],
@@ -191,10 +191,13 @@ describe('deadpeer check: every option changes the parsed arguments or is refuse
     ['--phases', ['--phases', 'idle']],
     ['--max-detect', ['--max-detect', '30s']],
     ['--max-run', ['--max-run', '10s']],
+    ['--fault', ['--fault', 'blip:5s']],
     ['--json', ['--json']],
     ['--list-presets', ['--list-presets']],
     ['--help', ['--help']],
-  ])('%s', (_, argv) => {
+  ];
+  it('every flag check takes is tried here', () => expect(TRIED.map(([f]) => f).sort()).toEqual([...CHECK_FLAGS].sort()));
+  it.each(TRIED)('%s', (_, argv) => {
     expect(JSON.stringify(parse(argv))).not.toBe(base);
   });
 
@@ -210,6 +213,9 @@ describe('deadpeer check: every option changes the parsed arguments or is refuse
     refused(['--max-detect', 'busy=30s', '--phases', 'idle'], /^--max-detect: busy is not among --phases \(idle\)/);
     refused(['--list-presets', '--json'], /^--list-presets takes no other option \(--json would be ignored\)/);
     refused(['--rto-max', '5000'], /no TCP_RTO_MAX_MS/, featuresForRelease('6.1.0', 250));
+    refused(['--fault', 'blip:5s', '--max-detect', '30s'], /^--max-detect: a blip heals, so nothing is there to detect/);
+    refused(['--fault', 'blip:0s'], /^--fault: "blip:0s" is not allowed/);
+    refused(['--fault', 'meteor'], /^--fault: "meteor" is not allowed: expected blackhole or blip:DURATION/);
     // where a chosen phase reads it, it stands; from a preset or a file it describes the application and stays
     expect(parse(['--syncnt', '2', '--phases', 'connect']).kind).toBe('args');
     expect(parse(['--max-detect', '30s', '--phases', 'idle']).kind).toBe('args');
@@ -224,7 +230,7 @@ describe('deadpeer exec: every option changes the parsed arguments or is refused
   const cmd = ['--', 'node', 'client.js'];
   const parsed = (argv: string[]) => JSON.stringify(parseExecArgs([...argv, ...cmd]));
 
-  it.each([
+  const TRIED: Array<[string, string[]]> = [
     ['--phase', ['--phase', 'busy']],
     ['--fault', ['--fault', 'peer-reset']],
     ['--server', ['--server', 'nc -l 4242']],
@@ -232,10 +238,13 @@ describe('deadpeer exec: every option changes the parsed arguments or is refused
     ['--profile', ['--profile', 'faithful']],
     ['--timeout', ['--timeout', '30s']],
     ['--grace', ['--grace', '1s']],
+    ['--max-notice', ['--max-notice', '20s']],
     ['--json', ['--json']],
     ['--no-strace', ['--no-strace']],
     ['--help', ['--help']],
-  ])('%s', (option, argv) => {
+  ];
+  it('every flag exec takes is tried here', () => expect(TRIED.map(([f]) => f).sort()).toEqual([...EXEC_FLAGS].sort()));
+  it.each(TRIED)('%s', (option, argv) => {
     const withIt = option === '--phase' ? argv : [...base, ...argv];
     expect(parsed(withIt)).not.toBe(parsed(base));
   });

@@ -27,6 +27,8 @@ export interface CheckArgs {
   maxDetect: Partial<Record<UserPhase, number>>;
   /** phases the model says take longer than this (s) are not run, only predicted */
   maxRunS: number;
+  /** a blip instead of a vanished peer: the outage heals after this many seconds, and the gate is surviving it */
+  blipS?: number;
   json: boolean;
   /** where the configuration came from, for the output's first line */
   sources: string[];
@@ -46,7 +48,8 @@ export interface CheckEnv {
 export const CHECK_USAGE = `usage: deadpeer check [--preset NAME] [--config FILE] [--keepalive IDLE:INTVL:CNT|off]
                       [--user-timeout MS] [--syncnt N] [--rto-max MS] [--family 4|6]
                       [--profile fast|faithful] [--phases connect,idle,busy,zero-window]
-                      [--max-detect 30s | --max-detect idle=20s,busy=30s] [--max-run 300s] [--json]
+                      [--max-detect 30s | --max-detect idle=20s,busy=30s] [--max-run 300s]
+                      [--fault blackhole|blip:D] [--json]
        deadpeer check --list-presets
 
 Runs every phase (the peer vanishes during connect(), while idle, while sending, while the window
@@ -71,6 +74,8 @@ kernel really did, the errno, and whether they agree; then advice derived from t
   --phases LIST            which phases to run (default: all)
   --max-detect D | P=D,…   CI gate: exit 1 when a phase's detection time exceeds D (never = infinite)
   --max-run D              don't run a phase the model says takes longer (default 300s; faithful 1200s)
+  --fault blackhole|blip:D blackhole (default): the peer vanishes for good; blip:5s: the network goes dark
+                           for 5 s and heals — every phase must survive it (exit 1 if one does not)
   --json                   one JSON object on stdout
   --list-presets           the presets and where their values come from
 
@@ -90,10 +95,14 @@ const OPTIONS = {
   phases: { type: 'string' },
   'max-detect': { type: 'string' },
   'max-run': { type: 'string' },
+  fault: { type: 'string' },
   json: { type: 'boolean' },
   'list-presets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Every flag `deadpeer check` takes (the option-walk test tries each one). */
+export const CHECK_FLAGS = Object.keys(OPTIONS).map((o) => `--${o}`);
 
 const ALLOWED = Object.keys(OPTIONS)
   .map((o) => `--${o}`)
@@ -211,8 +220,22 @@ function rtoMaxFrom(where: string, value: unknown, features: KernelFeatures): nu
   return v;
 }
 
+/**
+ * How the peer goes: 'blackhole' (for good: the default) or 'blip:D', an outage that heals after
+ * D — then the question is not how soon it is noticed but whether the connection survives it.
+ * Returns the blip's seconds, or undefined for a blackhole.
+ */
+export function faultFrom(where: string, value: unknown): number | undefined {
+  if (value === 'blackhole') return undefined;
+  const m = typeof value === 'string' ? /^blip:(.+)$/.exec(value.trim()) : null;
+  if (!m) throw notAllowed(where, value, 'blackhole or blip:DURATION (e.g. blip:5s)');
+  const d = parseDuration(`${where} blip`, m[1]);
+  if (d <= 0) throw notAllowed(where, value, 'a blip longer than 0 s');
+  return d;
+}
+
 /** Every field a config file may hold; the same names as the flags. */
-const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run'] as const;
+const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run', 'fault'] as const;
 type ConfigField = (typeof CONFIG_FIELDS)[number];
 
 /** The settings one source (the config file, or the flags) states; absent = not stated. */
@@ -224,6 +247,8 @@ interface Stated {
   phases?: UserPhase[];
   maxDetect?: Partial<Record<UserPhase, number>>;
   maxRunS?: number;
+  /** 'blackhole' (undefined) or a blip's seconds */
+  blipS?: number;
 }
 
 function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => string, features: KernelFeatures): Stated {
@@ -239,6 +264,10 @@ function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => stri
   if (has('phases')) out.phases = phasesFrom(name('phases'), get('phases'));
   if (has('max-detect')) out.maxDetect = maxDetectFrom(name('max-detect'), get('max-detect'));
   if (has('max-run')) out.maxRunS = parseDuration(name('max-run'), get('max-run'));
+  if (has('fault')) {
+    const b = faultFrom(name('fault'), get('fault'));
+    if (b !== undefined) out.blipS = b;
+  }
   return out;
 }
 
@@ -274,6 +303,9 @@ function readConfig(path: string, read: (p: string) => string): unknown {
 }
 
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
+
+/** A detection budget judges a peer that stays gone; with a blip the gate is surviving it. */
+const blipBudget = (flag: string) => `${flag}: a blip heals, so nothing is there to detect: with --fault blip:D the gate is surviving it (exit 1 if a phase does not); drop ${flag} or the blip`;
 
 /**
  * A flag that none of the phases to run reads would be accepted and ignored: refused instead.
@@ -319,6 +351,9 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const phases = flags.phases ?? f.phases ?? [...USER_PHASES];
     const ignored = ignoredFlag(flags, values['max-detect'], phases);
     if (ignored) throw new InputError(ignored);
+    const blipS = flags.blipS ?? f.blipS;
+    const maxDetect = { ...f.maxDetect, ...flags.maxDetect };
+    if (blipS !== undefined && Object.keys(maxDetect).length) throw new InputError(blipBudget('--max-detect'));
     const sources = [
       ...(preset ? [`preset ${preset.name}`] : []),
       ...(values.config !== undefined ? [`config ${values.config}`] : []),
@@ -332,8 +367,9 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
         family: flags.family ?? f.family ?? 4,
         profile,
         phases,
-        maxDetect: { ...f.maxDetect, ...flags.maxDetect },
+        maxDetect,
         maxRunS: flags.maxRunS ?? f.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
+        ...(blipS !== undefined ? { blipS } : {}),
         json: !!values.json,
         sources: sources.length ? sources : ['kernel defaults (no options given)'],
       },
@@ -371,6 +407,8 @@ export interface CheckOptions {
   maxDetect?: Duration | Partial<Record<UserPhase, Duration>>;
   /** don't run a phase the model says takes longer (default 300 s; faithful 1200 s) */
   maxRun?: Duration;
+  /** 'blackhole' (default: the peer goes for good) or 'blip:5s': an outage that heals, which every phase must survive */
+  fault?: string;
 }
 
 const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
@@ -384,6 +422,7 @@ const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
   phases: 'phases',
   maxDetect: 'max-detect',
   maxRun: 'max-run',
+  fault: 'fault',
 };
 
 /** check() options → the same configuration the flags give. Throws an InputError (one line). */
@@ -396,6 +435,7 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
   const s = stated((f) => options[byField[f]], (f) => `check(): ${byField[f]}`, features);
   const preset = s.preset ? findPreset(s.preset)! : undefined;
   const profile = s.profile ?? 'fast';
+  if (s.blipS !== undefined && s.maxDetect && Object.keys(s.maxDetect).length) throw new InputError(blipBudget('check(): maxDetect'));
   return {
     ...(preset ? { preset: preset.name } : {}),
     config: mergeConfig(preset?.config ?? {}, s.config),
@@ -404,6 +444,7 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
     phases: s.phases ?? [...USER_PHASES],
     maxDetect: s.maxDetect ?? {},
     maxRunS: s.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
+    ...(s.blipS !== undefined ? { blipS: s.blipS } : {}),
     json: true,
     sources: preset || Object.keys(s.config).length ? [...(preset ? [`preset ${preset.name}`] : []), ...(Object.keys(s.config).length ? ['options'] : [])] : ['kernel defaults (no options given)'],
   };

@@ -10,6 +10,7 @@ import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls
 import { TCP_SYSCTL_NAMES } from '../../model/types.js';
 import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../../recipes/phases.js';
 import { advise, humanDuration, predictPhases } from './advice.js';
+import { type BlipVerdict, predictBlip } from '../../model/blip.js';
 import type { CheckArgs } from './args.js';
 import { type SocketConfig, socketOptions } from './presets.js';
 
@@ -30,7 +31,8 @@ export interface PhaseResult {
   predicted: { closeAt: number | null; errno: string | null };
   /** absent when the phase was not run */
   measured?: { closeAt: number | null; errno: string | null; watchedS: number };
-  verdict: 'agrees' | 'differs' | 'not run' | 'error';
+  /** 'uncertain': a blip whose heal falls inside a firing's timer-wheel window — either outcome is the kernel's right */
+  verdict: 'agrees' | 'differs' | 'not run' | 'error' | 'uncertain';
   /** why: the verdict's problems, the reason a phase was not run, or the error */
   why: string[];
   /** the settings the kernel really held on the client's socket */
@@ -40,6 +42,11 @@ export interface PhaseResult {
   overBudget: boolean;
   /** the phase's artifact folder (pcap, observation.json) */
   artifacts?: string;
+  /**
+   * --fault blip:D: the model's answer for the outage (from the settings alone, before the run)
+   * and whether the kernel's connection came through it (absent when the phase did not run)
+   */
+  blip?: { seconds: number; predicted: 'survives' | 'dies' | 'uncertain'; marginS: number; survived?: boolean };
 }
 
 /** What `deadpeer check --json` prints and `check()` returns. */
@@ -59,7 +66,10 @@ export interface CheckReport {
   phases: PhaseResult[];
   /** advice derived from the model at this host's sysctls */
   advice: string[];
+  /** over: phases detected later than their budget — or, with a blip, phases whose connection did not survive it */
   gate: { budgets: Partial<Record<UserPhase, number>>; over: UserPhase[]; errors: UserPhase[] };
+  /** --fault blip:D: the outage's seconds */
+  blipS?: number;
   /** 0 within every budget, 1 over budget or a phase could not be measured */
   exitCode: 0 | 1;
   /** the run folder */
@@ -93,10 +103,16 @@ export function socketSettingsFor(c: SocketConfig, sysctls: TcpSysctls): SocketS
 
 const byPhase = (p: ReturnType<typeof predictPhases>): Record<UserPhase, Prediction> => ({ connect: p.connect, idle: p.idle, busy: p.busy, 'zero-window': p.zeroWindow });
 
+/** The model's blip verdict for a phase, from the settings alone (the heal D after the phase's t = 0). */
+export function blipFor(phase: UserPhase, input: ModelInput, blipS: number): BlipVerdict {
+  return predictBlip(byPhase(predictPhases(input))[phase], blipS, input.features.hz);
+}
+
 /** How long the model says running a phase takes (s), before anything runs: to skip and to pace progress. */
-export function expectedRunS(phase: UserPhase, input: ModelInput): number {
-  const pred = byPhase(predictPhases(input))[phase];
+export function expectedRunS(phase: UserPhase, input: ModelInput, blipS?: number): number {
+  const pred = blipS === undefined ? byPhase(predictPhases(input))[phase] : blipFor(phase, input, blipS).prediction;
   if (pred.closeAt !== null) return pred.closeAt;
+  if (pred.watchUntil !== undefined) return pred.watchUntil;
   return (pred.events.at(-1)?.t ?? 0) + NEVER_HOLD_S;
 }
 
@@ -151,7 +167,7 @@ export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan 
   const nsSysctls = args.profile === 'fast' ? FAST_SYSCTLS : {};
   const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
   const socket = socketSettingsFor(args.config, inNamespace);
-  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, { sysctls: inNamespace, socket, features })])) as Record<UserPhase, number>;
+  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, { sysctls: inNamespace, socket, features }, args.blipS)])) as Record<UserPhase, number>;
   return {
     args,
     features,
@@ -175,7 +191,9 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   process.env.DEADPEER_PROFILE = args.profile;
   const settled = await Promise.allSettled(
     toRun.map((phase) =>
-      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check' })).finally(() => hooks.phaseDone?.(phase)),
+      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS } : {}) })).finally(() =>
+        hooks.phaseDone?.(phase),
+      ),
     ),
   );
   const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
@@ -207,6 +225,20 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
       overBudget: false,
     };
   });
+  if (args.blipS !== undefined) {
+    const input = { sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features };
+    for (const r of results) {
+      const b = blipFor(r.phase, input, args.blipS);
+      const predicted = b.survives === 'uncertain' ? 'uncertain' : b.survives ? 'survives' : 'dies';
+      r.blip = { seconds: args.blipS, predicted, marginS: b.marginS, ...(r.measured ? { survived: r.measured.closeAt === null } : {}) };
+      if (predicted === 'uncertain' && (r.verdict === 'agrees' || r.verdict === 'differs')) {
+        r.verdict = 'uncertain';
+        r.why = [b.prediction.notes.at(-1)!.replace(/^blip: /, '')];
+      }
+    }
+  }
+  // with a blip the gate is surviving it: a phase whose connection died fails it, as an over-budget one does
+  for (const r of results) if (r.blip?.survived === false) r.overBudget = true;
   const over = results.filter((r) => r.overBudget).map((r) => r.phase);
   const errors = results.filter((r) => r.verdict === 'error').map((r) => r.phase);
   return {
@@ -219,6 +251,7 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
     namespaceSysctls: nsSysctls,
     hostSysctls: { tcp_syn_retries: host.tcp_syn_retries, tcp_retries2: host.tcp_retries2 },
     phases: results,
+    ...(args.blipS !== undefined ? { blipS: args.blipS } : {}),
     advice: advise({ sysctls: host, socket: socketSettingsFor(args.config, host), features }),
     gate: { budgets: args.maxDetect, over, errors },
     exitCode: over.length || errors.length ? 1 : 0,

@@ -1,7 +1,7 @@
 import { InputError } from '../../core/errors.js';
 import { FAST_SYSCTLS, type ProfileName } from '../../core/profile.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
-import { type Duration, parseDuration } from '../check/args.js';
+import { type Duration, faultFrom, parseDuration } from '../check/args.js';
 import { APP_FAULTS, type AppFault, type AppLine } from './run.js';
 
 /**
@@ -11,6 +11,8 @@ import { APP_FAULTS, type AppFault, type AppLine } from './run.js';
 export interface ExecArgs {
   phase: UserPhase;
   fault: AppFault;
+  /** --fault blip:D: the blackhole lifts after this many seconds, and the program must survive it */
+  blipS?: number;
   server?: string;
   family: 4 | 6;
   profile: ProfileName;
@@ -29,8 +31,8 @@ export interface ExecOptions {
   phase: UserPhase;
   /** argv of the program under test; it finds the server in DEADPEER_SERVER (host:port), DEADPEER_HOST, DEADPEER_PORT */
   command: string[];
-  /** how the peer vanishes (default blackhole) */
-  fault?: AppFault;
+  /** how the peer vanishes (default blackhole), or 'blip:5s': an outage that heals, which the program must survive */
+  fault?: AppFault | `blip:${string}`;
   /** a shell command run in the server's namespace (it gets DEADPEER_LISTEN=host:port); default: a builtin server that accepts and never answers */
   server?: string;
   family?: 4 | 6;
@@ -59,8 +61,12 @@ export function execArgsFrom(
   const bad = (field: string, value: unknown, expected: string) => new InputError(`${name(field)}: ${JSON.stringify(value)} is not allowed: expected ${expected}`);
   if (v.phase === undefined) throw new InputError(`${name('phase')} is required: one of ${USER_PHASES.join(', ')}`);
   if (!USER_PHASES.includes(v.phase as UserPhase)) throw new InputError(`${name('phase')}: unknown phase ${JSON.stringify(v.phase)}: expected ${USER_PHASES.join(', ')}`);
-  const fault = v.fault ?? 'blackhole';
-  if (!APP_FAULTS.includes(fault as AppFault)) throw bad('fault', fault, APP_FAULTS.join(', '));
+  const isBlip = typeof v.fault === 'string' && v.fault.startsWith('blip:');
+  const blipS = isBlip ? faultFrom(name('fault'), v.fault) : undefined;
+  const fault = isBlip ? 'blackhole' : (v.fault ?? 'blackhole');
+  if (!APP_FAULTS.includes(fault as AppFault)) throw bad('fault', fault, `${APP_FAULTS.join(', ')} or blip:DURATION`);
+  if (blipS !== undefined && v['max-notice'] !== undefined) throw new InputError(`${name('max-notice')}: a blip heals, so there is nothing to notice: with blip:D the program passes by surviving it`);
+  if (blipS !== undefined && v.maxNotice !== undefined) throw new InputError(`${name('maxNotice')}: a blip heals, so there is nothing to notice: with blip:D the program passes by surviving it`);
   if (v.family !== undefined && ![4, 6, '4', '6'].includes(v.family as number)) throw bad('family', v.family, '4 or 6');
   const profile = v.profile ?? 'fast';
   if (profile !== 'fast' && profile !== 'faithful') throw bad('profile', profile, 'fast or faithful');
@@ -72,6 +78,7 @@ export function execArgsFrom(
   return {
     phase: v.phase as UserPhase,
     fault: fault as AppFault,
+    ...(blipS !== undefined ? { blipS } : {}),
     ...(v.server !== undefined ? { server: v.server as string } : {}),
     family: v.family === 6 || v.family === '6' ? 6 : 4,
     profile,

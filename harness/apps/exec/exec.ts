@@ -12,7 +12,9 @@ export type ExecReport = Omit<AppReport, 'packets'> & {
   /** the gate (--max-notice / maxNotice), when given: seconds, and whether the program was later (or never noticed) */
   budgetS?: number;
   overBudget?: boolean;
-  /** 0 noticed (within the budget, if any), 1 not (or the experiment could not run): what the CLI exits with */
+  /** --fault blip:D: the connection came through — the kernel did not abort it and the program showed no failure */
+  survived?: boolean;
+  /** 0 noticed (within the budget, if any) — with a blip: survived; 1 not (or the experiment could not run): what the CLI exits with */
   exitCode: 0 | 1;
 };
 
@@ -21,6 +23,11 @@ export const noticed = (r: AppReport): boolean => !r.problems.length && r.t.appN
 
 export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
   const ok = noticed(r);
+  if (r.blip) {
+    // a blip heals: passing is the connection coming through, and the program carrying on
+    const survived = !r.problems.length && r.t.kernelAbort === undefined && r.t.appNoticed === undefined;
+    return { ...r, packets: r.packets.length, noticed: ok, survived, exitCode: survived ? 0 : 1 };
+  }
   if (budgetS === undefined) return { ...r, packets: r.packets.length, noticed: ok, exitCode: ok ? 0 : 1 };
   const at = ok && r.t.origin !== undefined ? r.t.appNoticed! - r.t.origin : Infinity;
   const overBudget = at > budgetS;
@@ -36,6 +43,7 @@ export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => v
     command: a.command,
     ...(a.server !== undefined ? { server: a.server } : {}),
     fault: a.fault,
+    ...(a.blipS !== undefined ? { blipS: a.blipS } : {}),
     sysctls: execSysctls(a),
     ...(a.timeoutS !== undefined ? { timeoutS: a.timeoutS } : {}),
     graceS: a.graceS,

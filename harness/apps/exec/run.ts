@@ -10,6 +10,7 @@ import { predictIdle } from '../../model/idle.js';
 import { predictSynSent } from '../../model/syn-sent.js';
 import type { Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
 import { predictZeroWindow } from '../../model/zero-window.js';
+import { predictBlip } from '../../model/blip.js';
 import { type UserPhase, ZERO_WINDOW_RCVBUF } from '../../recipes/phases.js';
 import { matchingPresets } from '../check/presets.js';
 
@@ -32,6 +33,8 @@ export interface AppSpec {
   /** a shell command for the server's namespace; absent = the builtin server */
   server?: string;
   fault: AppFault;
+  /** a blip: the fault lifts this many seconds after it was armed */
+  blipS?: number;
   /** the client namespace's net.* sysctls (full names), set before the program starts */
   sysctls: Record<string, number>;
   /** longest wait for the kernel to abort, from the phase's start (s); default from the model */
@@ -106,6 +109,8 @@ export interface AppReport {
   };
   /** the kernel killed the socket but the program still holds it and has shown nothing */
   unnoticed: boolean;
+  /** --fault blip:D: the outage's seconds, when it healed (t.healed), and the model's verdict for it */
+  blip?: { seconds: number; healed?: number; predicted?: 'survives' | 'dies' | 'uncertain' };
   /** what went wrong with the experiment itself (never connected, never reached the phase, …) */
   problems: string[];
   packets: Packet[];
@@ -223,9 +228,14 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     const c = peer.client;
     const sysctls = peer.sysctls;
     report.sysctls = sysctls;
+    let healing: NodeJS.Timeout | undefined;
+    if (spec.blipS !== undefined) report.blip = { seconds: spec.blipS };
     const vanish = async (kind: VanishKind) => {
       report.t.fault ??= await peer.vanish(kind);
       say(`${kind} armed`);
+      // a blip lifts on time, whatever the phase logic is waiting for meanwhile
+      if (spec.blipS !== undefined && !healing)
+        healing = setTimeout(() => void peer.heal().then((t) => ((report.blip!.healed = t), say('healed'))).catch(() => undefined), spec.blipS * 1000);
     };
     // connect: a blackhole here is the server never seeing the SYNs
     if (spec.phase === 'connect') await vanish(spec.fault === 'blackhole' ? 'drop-syn' : spec.fault);
@@ -339,12 +349,21 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
             ? predictIdle(input)
             : predictSynSent(input);
     }
+    if (spec.blipS !== undefined && report.prediction && report.t.fault !== undefined) {
+      const origin0 = report.t.origin ?? report.t.fault;
+      const b = predictBlip(report.prediction, report.t.fault + spec.blipS - origin0, kernel.hz);
+      report.prediction = b.prediction;
+      report.blip!.predicted = b.survives === 'uncertain' ? 'uncertain' : b.survives ? 'survives' : 'dies';
+    }
     report.expectedErrno = spec.fault === 'peer-reset' ? (spec.phase === 'connect' ? 'ECONNREFUSED' : 'ECONNRESET') : (report.prediction?.errno ?? null);
     const origin = report.t.origin ?? report.t.fault ?? now();
     const closeAt = report.prediction?.closeAt;
-    const deadline = origin + (spec.timeoutS ?? (closeAt !== null && closeAt !== undefined ? closeAt * 1.25 + 10 : 30));
+    // a survived blip is watched past the heal and the recovery, for the grace a program gets to react
+    const blipWatch = spec.blipS !== undefined ? Math.max(report.t.fault! + spec.blipS - origin, report.prediction?.watchUntil ?? 0) + (spec.graceS ?? 5) : undefined;
+    const deadline = origin + (spec.timeoutS ?? (closeAt !== null && closeAt !== undefined ? closeAt * 1.25 + 10 : (blipWatch ?? 30)));
     say(`phase ${spec.phase} reached; the model says: ${closeAt === null || closeAt === undefined ? 'never noticed' : `${report.prediction!.errno} ${closeAt.toFixed(3)} s after t = 0`}`);
     await watchBoth(report, { peer, found, owner, isDone, since: report.t.fault ?? origin, deadline, graceS: spec.graceS ?? 5, say });
+    clearTimeout(healing);
     return report;
   } finally {
     report.t.end = now();
