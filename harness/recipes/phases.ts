@@ -40,6 +40,8 @@ export interface PhaseSetup {
    * began), and the model says whether the connection survives it (harness/model/blip.ts).
    */
   blipS?: number;
+  /** idle only: the blip begins this long after the handshake (just before the first keepalive probe: its worst moment) */
+  blipAtS?: number;
   /** the client's socket options and namespace sysctls */
   client?: EndpointSpec;
   /** scenario name prefix (the run folder is named after it) */
@@ -54,6 +56,19 @@ const named = (s: PhaseSetup, phase: UserPhase) => `${s.name ?? 'phase'}/${phase
 
 /** The peer goes for good, or for the setup's blip. */
 const vanish = (s: PhaseSetup, fault: Fault): Step => (s.blipS === undefined ? arm(fault) : blip(fault, s.blipS));
+
+/** A late blip's heal counts from t = 0, not from its start: the model's healS is start + length. */
+const vanishIdle = (s: PhaseSetup): Step => {
+  const step = vanish(s, faults.blackhole());
+  if (s.blipS === undefined || !s.blipAtS) return step;
+  return {
+    ...step,
+    run: async (r) => {
+      await step.run(r);
+      r.plannedHealS = s.blipAtS! + s.blipS!;
+    },
+  };
+};
 
 /** The prediction with the peer gone, or — once the run knows when a blip healed — with the blip. */
 export const withBlip = (gone: Prediction, r: RunSettings): Prediction => (r.healS === undefined ? gone : predictBlip(gone, r.healS, r.kernel.hz).prediction);
@@ -78,7 +93,7 @@ export function idlePhase(s: PhaseSetup, opts: { aliveFor?: number } = {}): Scen
     family: s.family,
     client: s.client,
     model: (r) => withBlip(predictIdle(sideInput(r, 'client')), r),
-    steps: [...handshake(), vanish(s, faults.blackhole()), awaitClose({ aliveFor: opts.aliveFor })],
+    steps: [...handshake(), ...(s.blipS !== undefined && s.blipAtS ? [hold(s.blipAtS)] : []), vanishIdle(s), awaitClose({ aliveFor: opts.aliveFor })],
   };
 }
 

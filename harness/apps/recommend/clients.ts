@@ -1,0 +1,149 @@
+import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
+
+/**
+ * What each client can set on its socket, and how — the recommendation is searched among what the
+ * client can reach, and printed as the code that reaches it. Where a client cannot set something
+ * the search needs, the reasons say so and name the way around it.
+ */
+export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl';
+export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl'];
+
+export interface ClientSpec {
+  /** "Node.js", for sentences: "no setting Node.js can make …" */
+  label: string;
+  can: {
+    /** 'full': idle, interval and count; 'idle=interval': one value for both (curl); an object: the count is fixed */
+    keepalive: 'full' | 'idle=interval' | { cnt: number };
+    userTimeout: boolean;
+    synCnt: boolean;
+    rtoMax: boolean;
+  };
+  /** what it cannot set, and the way around it */
+  cannot?: string;
+  /** the code that gets these settings */
+  code: (c: SocketConfig) => string[];
+}
+
+/** A recommendation states all three keepalive values. */
+const ka = (c: SocketConfig) => (c.keepalive ? (c.keepalive as Required<KeepaliveConfig>) : undefined);
+const ms = (c: SocketConfig) => c.userTimeoutMs ?? 0;
+
+export const CLIENTS: Record<ClientName, ClientSpec> = {
+  raw: {
+    label: 'a C program',
+    can: { keepalive: 'full', userTimeout: true, synCnt: true, rtoMax: true },
+    code: (c) => [
+      '/* before connect(); values in the kernel\'s units (s, s, count, ms) */',
+      ...(ka(c)
+        ? [
+            'int on = 1; setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);',
+            `int idle = ${ka(c)!.idle}, intvl = ${ka(c)!.intvl}, cnt = ${ka(c)!.cnt};`,
+            'setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);',
+            'setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);',
+            'setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);',
+          ]
+        : []),
+      ...(ms(c) ? [`unsigned int ut = ${ms(c)}; setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);`] : []),
+      ...(c.synCnt ? [`int syncnt = ${c.synCnt}; setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof syncnt);`] : []),
+      ...(c.rtoMaxMs ? [`int rto_max = ${c.rtoMaxMs}; setsockopt(fd, IPPROTO_TCP, TCP_RTO_MAX_MS, &rto_max, sizeof rto_max); /* Linux 6.15+ */`] : []),
+    ],
+  },
+  python: {
+    label: 'Python',
+    can: { keepalive: 'full', userTimeout: true, synCnt: true, rtoMax: true },
+    code: (c) => [
+      'import socket',
+      's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
+      ...(ka(c)
+        ? [
+            's.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)',
+            `s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, ${ka(c)!.idle})`,
+            `s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, ${ka(c)!.intvl})`,
+            `s.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, ${ka(c)!.cnt})`,
+          ]
+        : []),
+      ...(ms(c) ? [`s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, ${ms(c)})`] : []),
+      ...(c.synCnt ? [`s.setsockopt(socket.IPPROTO_TCP, socket.TCP_SYNCNT, ${c.synCnt})`] : []),
+      ...(c.rtoMaxMs ? [`s.setsockopt(socket.IPPROTO_TCP, 44, ${c.rtoMaxMs})  # TCP_RTO_MAX_MS (Linux 6.15+; no name in the socket module yet)`] : []),
+      's.connect((host, port))',
+    ],
+  },
+  node: {
+    label: 'Node.js',
+    // libuv: setKeepAlive(true, ms) sets TCP_KEEPIDLE = ms/1000, TCP_KEEPINTVL 1, TCP_KEEPCNT 10 (docs/CLIENTS.md)
+    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    cannot: "Node's net sets only TCP_KEEPIDLE (libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10) and nothing else; the rest needs setsockopt on the socket's fd, e.g. the net-keepalive package; TCP_SYNCNT (before connect()) cannot be reached",
+    code: (c) => [
+      "import net from 'node:net';",
+      "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what node:net cannot set",
+      'const socket = net.connect({ host, port });',
+      ...(ka(c) ? [`socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s (libuv also sets TCP_KEEPINTVL 1, TCP_KEEPCNT 10)`] : []),
+      "socket.once('connect', () => {",
+      ...(ka(c)
+        ? [`  NetKeepAlive.setKeepAliveInterval(socket, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `  NetKeepAlive.setKeepAliveProbes(socket, ${ka(c)!.cnt}); // TCP_KEEPCNT`]
+        : []),
+      ...(ms(c) ? [`  NetKeepAlive.setUserTimeout(socket, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+      '});',
+    ],
+  },
+  go: {
+    label: 'Go',
+    can: { keepalive: 'full', userTimeout: true, synCnt: true, rtoMax: true },
+    code: (c) => [
+      '// Go 1.23+: KeepAliveConfig; the rest through the dialer\'s Control (golang.org/x/sys/unix)',
+      'd := net.Dialer{',
+      ...(ka(c) ? [`\tKeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: ${ka(c)!.idle} * time.Second, Interval: ${ka(c)!.intvl} * time.Second, Count: ${ka(c)!.cnt}},`] : ['\tKeepAlive: -1, // no keepalive']),
+      '\tControl: func(network, address string, rc syscall.RawConn) error {',
+      '\t\tvar serr error',
+      '\t\terr := rc.Control(func(fd uintptr) {',
+      ...(ms(c) ? [`\t\t\tserr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, ${ms(c)})`] : []),
+      ...(c.synCnt ? [`\t\t\tif serr == nil { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_SYNCNT, ${c.synCnt}) }`] : []),
+      ...(c.rtoMaxMs ? [`\t\t\tif serr == nil { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, 44 /* TCP_RTO_MAX_MS, 6.15+ */, ${c.rtoMaxMs}) }`] : []),
+      '\t\t})',
+      '\t\tif err != nil { return err }',
+      '\t\treturn serr',
+      '\t},',
+      '}',
+      'conn, err := d.Dial("tcp", address)',
+    ],
+  },
+  libpq: {
+    label: 'libpq',
+    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    cannot: 'libpq has no TCP_SYNCNT or TCP_RTO_MAX_MS parameter (connect_timeout bounds the connect at the application level)',
+    code: (c) => [
+      '# libpq connection parameters (a conninfo string, or PG* environment variables)',
+      [
+        'keepalives=' + (ka(c) ? 1 : 0),
+        ...(ka(c) ? [`keepalives_idle=${ka(c)!.idle}`, `keepalives_interval=${ka(c)!.intvl}`, `keepalives_count=${ka(c)!.cnt}`] : []),
+        ...(ms(c) ? [`tcp_user_timeout=${ms(c)}`] : []),
+      ].join(' '),
+    ],
+  },
+  java: {
+    label: 'Java',
+    can: { keepalive: 'full', userTimeout: false, synCnt: false, rtoMax: false },
+    cannot: "java.net.Socket has no TCP_USER_TIMEOUT (jdk.net.ExtendedSocketOptions has only the keepalive three; Netty's epoll transport has EpollChannelOption.TCP_USER_TIMEOUT), so unacknowledged data waits for tcp_retries2",
+    code: (c) => [
+      'Socket s = new Socket();',
+      ...(ka(c)
+        ? [
+            's.setKeepAlive(true);',
+            `s.setOption(jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE, ${ka(c)!.idle});`,
+            `s.setOption(jdk.net.ExtendedSocketOptions.TCP_KEEPINTERVAL, ${ka(c)!.intvl});`,
+            `s.setOption(jdk.net.ExtendedSocketOptions.TCP_KEEPCOUNT, ${ka(c)!.cnt});`,
+          ]
+        : []),
+      's.connect(new InetSocketAddress(host, port));',
+    ],
+  },
+  curl: {
+    label: 'curl',
+    // curl's --keepalive-time sets TCP_KEEPIDLE and TCP_KEEPINTVL to the same value; the count stays the kernel's (9) before curl 8.9's --keepalive-cnt
+    can: { keepalive: 'idle=interval', userTimeout: false, synCnt: false, rtoMax: false },
+    cannot: 'curl sets no TCP_USER_TIMEOUT: a transfer whose data is unacknowledged waits for tcp_retries2 unless --speed-limit/--speed-time or --max-time end it at the application level',
+    code: (c) => [
+      `curl${ka(c) ? ` --keepalive-time ${ka(c)!.idle}${ka(c)!.cnt !== 9 ? ` --keepalive-cnt ${ka(c)!.cnt}  # --keepalive-cnt: curl 8.9+` : ''}` : ' --no-keepalive'} URL`,
+    ],
+  },
+};
