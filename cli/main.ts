@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   process.env.PATH = withSystemDirs(process.env.PATH); // ip and nft live in /usr/sbin
   try {
     if (cmd && EXPERIMENTS[cmd] && needsUserNamespace() && !onlyPrints(cmd, rest))
-      return await runWhereExperimentsRun([process.execPath, join(ROOT, 'bin', 'deadpeer.js'), ...argv], { what: EXPERIMENTS[cmd] });
+      return await runWhereExperimentsRun([process.execPath, join(ROOT, 'bin', 'deadpeer.js'), ...argv], { what: EXPERIMENTS[cmd], prefix: EXPERIMENTS[cmd] });
     switch (cmd) {
       case 'model': {
         const r = runModel(rest, { features: runningKernel() });
@@ -78,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': {
         const command = rest[0] === '--' ? rest.slice(1) : rest;
         if (!command.length) return fail('deadpeer run: no command: deadpeer run -- <command…>, e.g. deadpeer run -- vitest run', 2);
-        return await runWhereExperimentsRun(command, { what: `deadpeer run -- ${command.join(' ')}` });
+        return await runWhereExperimentsRun(command, { what: `deadpeer run -- ${command.join(' ')}`, prefix: 'deadpeer run' });
       }
       case 'reap': {
         if (needsUserNamespace()) {

@@ -117,8 +117,10 @@ export function userNamespaceArgv(argv: string[]): string[] {
 }
 
 export interface RootlessRun {
-  /** what the run is, for a waiting run's message ("the test suite", "deadpeer check") */
+  /** what the run is, for a waiting run's message ("deadpeer check") */
   what: string;
+  /** what starts its one-line refusals (default "deadpeer") */
+  prefix?: string;
   say?: (line: string) => void;
 }
 
@@ -133,7 +135,7 @@ export async function runWhereExperimentsRun(argv: string[], run: RootlessRun): 
   if (!needsUserNamespace()) return await passThrough(argv, undefined);
   const problem = (await preflightProblem({ rootless: true })) ?? userNamespaceProblem();
   if (problem) {
-    say(`deadpeer: ${problem}`);
+    say(`${run.prefix ?? 'deadpeer'}: ${problem}`);
     return 2;
   }
   const uid = process.getuid?.();
