@@ -21,3 +21,23 @@ export function inUserNamespace(): boolean {
     return false; // no /proc/self/uid_map: a kernel without user namespaces
   }
 }
+
+/** This process's uid as the host sees it: the outer uid its own maps onto (pure: the map's text, the uid inside). */
+export function hostUid(uidMap: string, uid: number): number | undefined {
+  for (const line of uidMap.split('\n')) {
+    const [inner, outer, count] = line.trim().split(/\s+/).map(Number);
+    if (inner !== undefined && outer !== undefined && count !== undefined && uid >= inner && uid < inner + count) return outer + (uid - inner);
+  }
+  return undefined;
+}
+
+/** This process's uid on the host (in deadpeer's user namespace, the user who started the run). */
+export function hostUidOfThisProcess(): number | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  try {
+    return hostUid(readFileSync('/proc/self/uid_map', 'utf8'), uid);
+  } catch {
+    return uid;
+  }
+}

@@ -100,6 +100,7 @@ else
   for e in "$old"/* "$old"/.[!.]*; do
     [ -e "$e" ] || [ -L "$e" ] || continue
     n=/run/\${e##*/}
+    if [ -e "$n" ] || [ -L "$n" ]; then continue; fi # mount(8) itself made it (/run/mount)
     if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$n"
     elif [ -d "$e" ]; then mkdir "$n" && mount --rbind "$e" "$n" || true
     else : > "$n" && mount --bind "$e" "$n" || true

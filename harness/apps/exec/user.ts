@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { InputError } from '../../core/errors.js';
-import { inUserNamespace } from '../../../netns/userns.js';
+import { hostUidOfThisProcess, inUserNamespace } from '../../../netns/userns.js';
 
 /** The account a program under test runs as (`exec --user`). */
 export interface ProgramUser {
@@ -17,7 +17,7 @@ export interface ProgramUser {
  */
 export function resolveProgramUser(user: string, flag: string): ProgramUser {
   if (process.getuid?.() !== 0 || inUserNamespace())
-    throw new InputError(`${flag} needs root: rootless, the program already runs as you (uid ${process.getuid?.()} outside) with no privilege beyond deadpeer's namespaces — drop ${flag}`);
+    throw new InputError(`${flag} needs root: rootless, the program already runs as you (uid ${hostUidOfThisProcess()} on the host) with no privilege beyond deadpeer's namespaces — drop ${flag}`);
   const r = spawnSync('getent', ['passwd', user], { encoding: 'utf8' });
   const [name, , uid, gid, , home] = (r.status === 0 ? r.stdout.split('\n')[0]! : '').split(':');
   if (!name || uid === undefined || gid === undefined) throw new InputError(`${flag}: no such user ${JSON.stringify(user)} (a name or uid that getent passwd knows)`);
