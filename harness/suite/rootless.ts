@@ -141,6 +141,7 @@ export async function runWhereExperimentsRun(argv: string[], run: RootlessRun): 
   }
   const uid = process.getuid?.();
   const lock = await acquireTimingLock(`${run.what} (rootless, uid ${uid})`, say);
+  say(`deadpeer: rootless (uid ${uid}), in a user namespace of its own: the helpers run without SCHED_FIFO and the model's times are the ideal ones (/proc/timer_list is root-only) — README, "Without root"`);
   try {
     return await passThrough(userNamespaceArgv(argv), uid);
   } finally {
