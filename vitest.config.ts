@@ -6,12 +6,12 @@ import { defineConfig } from 'vitest/config';
  *    kernel — the cases and the harness's own kernel tests. They spend their time waiting for
  *    kernel timers, not computing, so many run at once even on 2 cores (each has its namespaces);
  * 2. tools  — `deadpeer check` / `exec` / the run report / the package installed in a fresh
- *    project, which start whole CLI processes and many
- *    scenarios each. Kept apart so they never compete with the cases for the CPU: a case's
+ *    project, which start whole CLI processes and many scenarios each, and the check of
+ *    `deadpeer model`'s windows against the cases' observations (it must run after them). Kept apart so they never compete with the cases for the CPU: a case's
  *    timestamps are the kernel's, but its wake-ups and guards are not.
  * Forks (not threads): helper processes and signal handlers need a real process per worker.
  */
-const TOOLS = ['test/check.test.ts', 'test/exec.test.ts', 'test/report-artifacts.test.ts', 'test/package.test.ts'];
+const TOOLS = ['test/check.test.ts', 'test/exec.test.ts', 'test/report-artifacts.test.ts', 'test/package.test.ts', 'test/model-close-windows.test.ts'];
 
 export default defineConfig({
   test: {

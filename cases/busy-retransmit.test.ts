@@ -9,6 +9,7 @@ import { runScenario } from '../harness/engine/scenario.js';
 import { USERSPACE_SLACK } from '../harness/judge/verdict.js';
 import type { Packet, Observation } from '../harness/core/observation.js';
 import type { EndpointSpec } from '../harness/engine/run.js';
+import { sent, timerSamples } from '../harness/judge/premises.js';
 
 /**
  * Busy ESTABLISHED: the client has written data that the peer, gone, never acknowledges (every
@@ -55,11 +56,10 @@ async function busy(name: string, family: 4 | 6, opts: { client?: EndpointSpec }
 }
 
 /** The client's packets of a kind from the write on (a keepalive case may probe while still idle, before it). */
-const fromClient = (obs: Observation, kind: Packet['kind']) => obs.packets.filter((p) => p.from === 'client' && p.kind === kind && p.t >= obs.origin);
+const fromClient = (obs: Observation, kind: Packet['kind']) => sent(obs, 'client', { kind, since: 'origin' });
 const predicted = (p: Prediction, kind: Packet['kind']) => p.events.filter((e) => e.packet === kind);
 /** The client's timer samples (what `ss -o` shows) from the write on; before it, an idle socket with keepalive shows that. */
-const clientSamples = (obs: Observation) =>
-  obs.timers.filter((s) => s.side === 'client' && s.ev === 'timer' && s.state === 'ESTABLISHED' && s.t >= obs.origin);
+const clientSamples = (obs: Observation) => timerSamples(obs, 'client', { state: 'ESTABLISHED', since: 'origin' });
 const clientTimers = (obs: Observation) => clientSamples(obs).map((s) => s.timer);
 
 /**
@@ -72,7 +72,7 @@ const clientTimers = (obs: Observation) => clientSamples(obs).map((s) => s.timer
  * was what was pending.
  */
 function keepaliveAwayFromFirings(obs: Observation): number[] {
-  const firings = obs.packets.filter((p) => p.from === 'client' && p.kind === 'RETRANSMIT').map((p) => p.t);
+  const firings = sent(obs, 'client', { kind: 'RETRANSMIT' }).map((p) => p.t);
   if (obs.close) firings.push(obs.close.t);
   // USERSPACE_SLACK: the close is stamped when the helper saw it
   return clientSamples(obs)

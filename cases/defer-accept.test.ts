@@ -2,7 +2,8 @@ import { expect, it } from 'vitest';
 import '../harness/vitest/accept-matchers.js';
 import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
-import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/recipes/listener.js';
+import { armAccept, awaitRequestEnd, firstSynAck, timeClientData } from '../harness/recipes/listener.js';
+import { requestStates, sent } from '../harness/judge/premises.js';
 import { predictDeferAccept } from '../harness/model/defer-accept.js';
 import { deferAcceptReadBack } from '../harness/model/reqsk.js';
 import type { DeferAcceptClient } from '../harness/model/types.js';
@@ -78,7 +79,7 @@ function expectFinalAckIgnored(obs: Observation) {
   const finalAck = obs.packets.find((p) => p.from === 'client' && p.kind === 'ACK');
   expect(finalAck?.dropped).toBe(false);
   // still a request after it: what ended the request came only after the deferral's SYN+ACK
-  const resent = obs.packets.filter((p) => p.from === 'server' && p.kind === 'SYN-ACK')[1];
+  const resent = sent(obs, 'server', { kind: 'SYN-ACK' })[1];
   const { during, after } = requestStates(obs);
   expect(during.length).toBeGreaterThan(0);
   expect(after!.t).toBeGreaterThan(resent!.t);

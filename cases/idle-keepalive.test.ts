@@ -5,6 +5,7 @@ import { predictIdle } from '../harness/model/idle.js';
 import { runScenario } from '../harness/engine/scenario.js';
 import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
 import { sideInput } from '../harness/core/observation.js';
+import { timerSamples } from '../harness/judge/premises.js';
 
 /**
  * Idle ESTABLISHED: the handshake completes, then the peer vanishes (every packet dropped both
@@ -33,7 +34,7 @@ for (const family of FAMILIES) {
       expect(obs).toFollowModel();
       expect(obs.close?.errno).toBe('ETIMEDOUT');
       // what `ss -o` shows while it waits: the keepalive timer, not the retransmit timer
-      const timers = obs.timers.filter((s) => s.side === 'client' && s.state === 'ESTABLISHED').map((s) => s.timer);
+      const timers = timerSamples(obs, 'client', { state: 'ESTABLISHED' }).map((s) => s.timer);
       expect(timers).toContain('keepalive');
       expect(timers).not.toContain('on');
     });

@@ -6,6 +6,7 @@ import { byProfile } from '../harness/core/profile.js';
 import { runScenario } from '../harness/engine/scenario.js';
 import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
+import { sent } from '../harness/judge/premises.js';
 
 /**
  * Idle ESTABLISHED with keepalive AND TCP_USER_TIMEOUT: the handshake completes, then the peer
@@ -59,7 +60,7 @@ const idleWithUserTimeout = (name: string, family: 4 | 6, userTimeoutMs: number)
     steps: [listen(), connect(), established(), accept(), arm(faults.blackhole()), awaitClose()],
   });
 
-const probesSent = (obs: Observation) => obs.packets.filter((p) => p.from === 'client' && p.kind === 'KEEPALIVE');
+const probesSent = (obs: Observation) => sent(obs, 'client', { kind: 'KEEPALIVE' });
 
 /** Everything every case here asserts: the model followed, and the abort where the kernel's rule puts it. */
 async function expectAbortPerRule(name: string, family: 4 | 6, userTimeoutMs: number): Promise<Observation> {
@@ -70,7 +71,7 @@ async function expectAbortPerRule(name: string, family: 4 | 6, userTimeoutMs: nu
   const rule = abortFiring(userTimeoutMs);
   expect(obs.prediction.closeAt).toBe(rule.at);
   expect(probesSent(obs)).toHaveLength(rule.probes);
-  expect(obs.packets.filter((p) => p.from === 'client' && p.kind === 'RST')).toHaveLength(1);
+  expect(sent(obs, 'client', { kind: 'RST' })).toHaveLength(1);
   return obs;
 }
 

@@ -5,7 +5,8 @@ import { type ZeroWindowPeer, zeroWindowModel } from '../harness/recipes/phases.
 import { byProfile } from '../harness/core/profile.js';
 import { runScenario } from '../harness/engine/scenario.js';
 import { handshake, hold, measureRto, pump, read, snapshot, until } from '../harness/engine/steps.js';
-import { isWindowProbe, readPeerRateLimit, silencing, vanishAfterAnsweredProbe } from '../harness/recipes/window-probes.js';
+import { isWindowProbe, readPeerRateLimit, vanishAfterAnsweredProbe } from '../harness/recipes/window-probes.js';
+import { silencing } from '../harness/judge/premises.js';
 import type { HelperEvent, TcpInfo } from '../harness/core/protocol.js';
 import type { Observation } from '../harness/core/observation.js';
 import { now } from '../harness/core/clock.js';

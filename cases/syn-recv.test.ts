@@ -4,12 +4,14 @@ import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictSynRecv } from '../harness/model/syn-recv.js';
 import { byProfile } from '../harness/core/profile.js';
-import { armAccept, awaitRequestEnd, firstSynAck, requestStates, timeClientData } from '../harness/recipes/listener.js';
+import { armAccept, awaitRequestEnd, firstSynAck, timeClientData } from '../harness/recipes/listener.js';
+import { requestStates, sent } from '../harness/judge/premises.js';
 import { runScenario } from '../harness/engine/scenario.js';
 import { arm, closeSocket, connect, established, hold, listen, send } from '../harness/engine/steps.js';
 import { CAPTURE_SLACK } from '../harness/judge/verdict.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
 import type { EndpointSpec, Step } from '../harness/engine/run.js';
+
 
 /**
  * SYN-RECV, the server's view: the client's SYN arrived, the server answered with a SYN+ACK, and
@@ -103,7 +105,7 @@ for (const family of FAMILIES) {
       expect(after?.ev).toBe('gone');
       expect(obs).toAcceptAsModelled(); // the model says never; the armed accept() must not return
       // the experiment is what it claims: the client went away silently
-      expect(obs.packets.filter((p) => p.from === 'client').map((p) => p.kind)).toEqual(['SYN']);
+      expect(sent(obs, 'client').map((p) => p.kind)).toEqual(['SYN']);
     });
 
     it('SO_KEEPALIVE and TCP_USER_TIMEOUT on the listener change nothing', { timeout: timeoutFor(DROPPED_BY_S) }, async () => {
@@ -123,14 +125,14 @@ for (const family of FAMILIES) {
       expect(obs.prediction.events).toEqual(plain.events);
       expect(obs.prediction.closeAt).toBe(plain.closeAt);
       expect(obs).toFollowModel();
-      expect(obs.packets.filter((p) => p.from === 'server' && p.kind === 'KEEPALIVE')).toHaveLength(0);
+      expect(sent(obs, 'server', { kind: 'KEEPALIVE' })).toHaveLength(0);
       expect(obs).toAcceptAsModelled();
     });
 
     it('only the final ACK lost: the client is ESTABLISHED, its ACK to the resent SYN+ACK gets it accepted', { timeout: timeoutFor(2) }, async () => {
       const obs = await finalAckLost('final-ack-lost', family, 'disarm');
       expectClientCompletedOnFirstSynAck(obs);
-      const clientAcks = obs.packets.filter((p) => p.from === 'client' && p.kind === 'ACK');
+      const clientAcks = sent(obs, 'client', { kind: 'ACK' });
       expect(clientAcks[0]?.dropped).toBe(true);
       expect(clientAcks.slice(1).length).toBeGreaterThan(0); // the answer to the resent SYN+ACK went through
       expect(clientAcks.slice(1).every((p) => !p.dropped)).toBe(true);

@@ -4,9 +4,10 @@ import { answeredProbes } from '../harness/model/zero-window.js';
 import { type ZeroWindowPeer, zeroWindowPhase } from '../harness/recipes/phases.js';
 import { byProfile } from '../harness/core/profile.js';
 import { runScenario } from '../harness/engine/scenario.js';
-import { silencing } from '../harness/recipes/window-probes.js';
+import { silencing } from '../harness/judge/premises.js';
 import type { Packet, Observation } from '../harness/core/observation.js';
 import type { EndpointSpec } from '../harness/engine/run.js';
+import { sent, timerSamples } from '../harness/judge/premises.js';
 
 /**
  * Zero window: the server accepts and never reads; its small receive buffer fills and it
@@ -45,7 +46,7 @@ async function zeroWindow(name: string, family: 4 | 6, spec: ZeroWindowSpec): Pr
   return { obs, peerRateLimitMs: peer.rateLimitMs! };
 }
 
-const fromClient = (obs: Observation) => obs.packets.filter((p) => p.from === 'client');
+const fromClient = (obs: Observation) => sent(obs, 'client');
 const rel = (seq: number, isn: number) => (seq - isn) >>> 0;
 
 /**
@@ -72,7 +73,7 @@ function expectVanishedAfterFirstAnswer(obs: Observation): void {
 
 /** `ss -tno` showed timer:(persist,…) on the client: the persist timer, not the retransmit timer, ran. */
 function expectPersistTimer(obs: Observation): void {
-  const after = obs.timers.filter((s) => s.side === 'client' && s.ev === 'timer' && s.t >= obs.origin);
+  const after = timerSamples(obs, 'client', { since: 'origin' });
   expect(after.map((s) => s.timer)).toContain('persist');
   expect(after.map((s) => s.timer)).not.toContain('on');
 }

@@ -6,6 +6,7 @@
 import { humanDuration } from '../harness/apps/check/advice.js';
 import { CHECK_USAGE, type CheckArgs, parseCheckArgs } from '../harness/apps/check/args.js';
 import { PRESETS, describeConfig, findPreset } from '../harness/apps/check/presets.js';
+import { verificationLine } from '../harness/apps/check/verification.js';
 import { type CheckPlan, type CheckReport, type PhaseResult, planCheck, runCheckPlan } from '../harness/apps/check/run.js';
 import { FAST_SYSCTLS } from '../harness/core/profile.js';
 import { runningKernel } from '../harness/engine/kernel.js';
@@ -48,7 +49,7 @@ export function renderTable(results: PhaseResult[]): string {
 function listPresets(): string {
   const w = Math.max(...PRESETS.map((p) => p.name.length));
   return (
-    PRESETS.map((p) => `${p.name.padEnd(w)}  ${p.title}: ${describeConfig(p.config)}\n${' '.repeat(w)}  source: ${p.source}`).join('\n') +
+    PRESETS.map((p) => `${p.name.padEnd(w)}  ${p.title}: ${describeConfig(p.config)}\n${' '.repeat(w)}  source: ${p.source}\n${' '.repeat(w)}  ${verificationLine(p.name)}`).join('\n') +
     '\n\ncombine with overrides, e.g. deadpeer check --preset go-1.23 --user-timeout 30000\n'
   );
 }

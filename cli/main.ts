@@ -81,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runWhereExperimentsRun(command, { what: `deadpeer run -- ${command.join(' ')}`, prefix: 'deadpeer run' });
       }
       case 'reap': {
+        if (rest.length) return fail(`deadpeer reap: unexpected argument "${rest[0]}" (it takes none)`, 2);
         if (needsUserNamespace()) {
           // a rootless run's namespaces live in its own user and mount namespaces and die with it
           process.stdout.write("nothing to reap: a rootless run's namespaces die with it\n");

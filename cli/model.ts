@@ -1,27 +1,16 @@
 /**
- * `deadpeer model <phase>`: print what the kernel model predicts for a phase, without running
- * anything. Pure: argv in, { code, stdout, stderr } out, so it is unit-tested without a process.
+ * `deadpeer model <phase>`: print what the kernel model predicts for a phase, and where on the
+ * timer wheel each predicted firing can land, without running anything. Pure: argv in,
+ * { code, stdout, stderr } out, so it is unit-tested without a process.
  */
-import { parseArgs } from 'node:util';
-import { PHASES, defaultSocket, defaultSysctls, featuresForRelease, predict, tinyRttRtoMs } from '../harness/model/index.js';
-import type { KernelFeatures, Phase, PhaseInput, Prediction, SocketSettings, TcpSysctls } from '../harness/model/index.js';
-import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
+import { defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, tinyRttRtoMs } from '../harness/model/index.js';
+import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
+import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
+import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
+import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
 
-export interface ModelArgs {
-  phase: Phase;
-  json: boolean;
-  family: 4 | 6;
-  keepalive?: { idle: number; intvl: number; cnt: number };
-  userTimeoutMs?: number;
-  synCnt?: number;
-  deferAcceptS?: number;
-  peer: 'alive' | 'gone';
-  sysctls: Partial<TcpSysctls>;
-  /** --kernel X.Y */
-  kernel?: string;
-}
-
-export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs } | { kind: 'error'; message: string };
+export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
+export type { ModelArgs, ParsedModelArgs, Refusal } from './model-args.js';
 
 export interface CliResult {
   code: number;
@@ -29,212 +18,189 @@ export interface CliResult {
   stderr: string;
 }
 
-const USAGE = `usage: deadpeer model <phase> [--json] [--family 4|6] [--keepalive IDLE:INTVL:CNT]
-                      [--user-timeout MS] [--syncnt N] [--defer-accept S] [--peer alive|gone]
-                      [--sysctl NAME=VALUE]... [--kernel X.Y]
-
-Prints what the kernel model predicts when the peer vanishes in <phase>: the packets the dying
-side sends, when the socket gives up and with which errno. Nothing is run.
-
-phases: ${PHASES.join(', ')}
-
-  --json                   one JSON line {"phase","kernel","origin","events":[{"t","side","packet","n"}],"closeAt","errno",...}
-  --family 4|6             address family (the TCP timers are the same; recorded in the output)
-  --keepalive I:V:C        SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL V s, TCP_KEEPCNT C
-  --user-timeout MS        TCP_USER_TIMEOUT in ms (0 = off)
-  --syncnt N               TCP_SYNCNT (1..127)
-  --defer-accept S         TCP_DEFER_ACCEPT in seconds on the listener (defer-accept phase)
-  --peer alive|gone        zero-window: the receiver answers probes (alive) or vanished (gone); default alive
-  --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults)
-  --kernel X.Y             predict for that kernel release instead of the running one
-  -h, --help               this text
-`;
-
-/** A whole number in [min, max], or an error message saying what is allowed. */
-function intIn(option: string, text: string, min: number, max: number): number | string {
-  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
-    return `${option}: "${text}" is not allowed: expected a whole number from ${min} to ${max}`;
-  }
-  return Number(text);
+/** The kernel the answer is for: the running one, or --kernel at --hz (else the running HZ). */
+export function featuresFor(args: Pick<ModelArgs, 'kernel' | 'hz'>, running: KernelFeatures): KernelFeatures {
+  const hz = args.hz ?? running.hz;
+  if (args.kernel) return featuresForRelease(args.kernel, hz);
+  return { ...running, hz };
 }
 
-const OPTIONS = {
-  json: { type: 'boolean' },
-  family: { type: 'string' },
-  keepalive: { type: 'string' },
-  'user-timeout': { type: 'string' },
-  syncnt: { type: 'string' },
-  'defer-accept': { type: 'string' },
-  peer: { type: 'string' },
-  sysctl: { type: 'string', multiple: true },
-  kernel: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** tcp_rto_min_us as the kernel uses it: the sysctl where it exists (6.11+), else TCP_RTO_MIN. */
+const rtoMinUs = (sysctls: TcpSysctls, f: KernelFeatures) => (f.rtoMinUsSysctl ? sysctls.tcp_rto_min_us : undefined) ?? 200_000;
 
-const ALLOWED_OPTIONS = Object.keys(OPTIONS)
-  .map((o) => `--${o}`)
-  .join(' ');
-
-/**
- * "--user-timeout -5" would read as two options; join a value that looks like a negative number to
- * its option so that the value check, not the option parser, reports it.
- */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (/^--[a-z-]+$/.test(argv[i]) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${argv[i]}=${next}`);
-      i++;
-    } else {
-      out.push(argv[i]);
-    }
-  }
-  return out;
-}
-
-/** node:util parseArgs errors, as one line that says what is allowed. */
-function describeParseError(err: unknown): string {
-  const message = String((err as Error).message);
-  const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `unknown option "${unknown[1]}": allowed options are ${ALLOWED_OPTIONS}`;
-  const missing = /Option '(-[^' ]+)[^']*' argument missing/.exec(message);
-  if (missing) return `${missing[1]} needs a value (see --help)`;
-  const notValue = /Option '(-[^' ]+)[^']*' does not take an argument/.exec(message);
-  if (notValue) return `${notValue[1]} takes no value`;
-  return `${message.split('\n')[0]} (allowed options: ${ALLOWED_OPTIONS})`;
-}
-
-/** Parse argv (without "model"). Never throws. */
-export function parseModelArgs(argv: string[]): ParsedModelArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS });
-  } catch (err) {
-    return { kind: 'error', message: describeParseError(err) };
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { kind: 'help' };
-  const fail = (message: string): ParsedModelArgs => ({ kind: 'error', message });
-
-  if (positionals.length !== 1) {
-    return fail(
-      positionals.length === 0
-        ? `missing phase: expected one of ${PHASES.join(', ')}`
-        : `expected exactly one phase, got ${positionals.length} (${positionals.join(' ')})`,
-    );
-  }
-  const phase = positionals[0] as Phase;
-  if (!PHASES.includes(phase)) return fail(`unknown phase "${positionals[0]}": expected one of ${PHASES.join(', ')}`);
-
-  const args: ModelArgs = { phase, json: !!values.json, family: 4, peer: 'alive', sysctls: {} };
-
-  if (values.family !== undefined) {
-    if (values.family !== '4' && values.family !== '6') return fail(`--family: "${values.family}" is not allowed: expected 4 or 6`);
-    args.family = values.family === '4' ? 4 : 6;
-  }
-  if (values.keepalive !== undefined) {
-    const parts = values.keepalive.split(':');
-    if (parts.length !== 3) {
-      return fail(`--keepalive: "${values.keepalive}" is not allowed: expected IDLE:INTVL:CNT, e.g. 5:3:3`);
-    }
-    // MAX_TCP_KEEPIDLE / MAX_TCP_KEEPINTVL 32767, MAX_TCP_KEEPCNT 127 (include/net/tcp.h)
-    const idle = intIn('--keepalive IDLE', parts[0], 1, 32767);
-    const intvl = intIn('--keepalive INTVL', parts[1], 1, 32767);
-    const cnt = intIn('--keepalive CNT', parts[2], 1, 127);
-    for (const v of [idle, intvl, cnt]) if (typeof v === 'string') return fail(v);
-    args.keepalive = { idle: idle as number, intvl: intvl as number, cnt: cnt as number };
-  }
-  if (values['user-timeout'] !== undefined) {
-    const v = intIn('--user-timeout', values['user-timeout'], 0, 2 ** 31 - 1);
-    if (typeof v === 'string') return fail(v);
-    args.userTimeoutMs = v;
-  }
-  if (values.syncnt !== undefined) {
-    const v = intIn('--syncnt', values.syncnt, 1, 127); // MAX_TCP_SYNCNT
-    if (typeof v === 'string') return fail(v);
-    args.synCnt = v;
-  }
-  if (values['defer-accept'] !== undefined) {
-    const v = intIn('--defer-accept', values['defer-accept'], 0, 2 ** 31 - 1);
-    if (typeof v === 'string') return fail(v);
-    args.deferAcceptS = v;
-  }
-  if (values.peer !== undefined) {
-    if (values.peer !== 'alive' && values.peer !== 'gone') return fail(`--peer: "${values.peer}" is not allowed: expected alive or gone`);
-    args.peer = values.peer;
-  }
-  for (const assignment of values.sysctl ?? []) {
-    const m = /^(?:net\.ipv4\.)?([a-z0-9_]+)=(.*)$/.exec(assignment);
-    if (!m) return fail(`--sysctl: "${assignment}" is not allowed: expected NAME=VALUE, e.g. tcp_syn_retries=3`);
-    const name = m[1] as keyof TcpSysctls;
-    if (!TCP_SYSCTL_NAMES.includes(name)) return fail(`--sysctl: unknown sysctl "${m[1]}": expected one of ${TCP_SYSCTL_NAMES.join(', ')}`);
-    const v = intIn(`--sysctl ${name}`, m[2], 0, 2 ** 31 - 1);
-    if (typeof v === 'string') return fail(v);
-    args.sysctls[name] = v;
-  }
-  if (values.kernel !== undefined) {
-    if (!/^\d+\.\d+(\.\d+)?$/.test(values.kernel)) return fail(`--kernel: "${values.kernel}" is not allowed: expected X.Y or X.Y.Z, e.g. 6.1`);
-    args.kernel = values.kernel;
-  }
-  return { kind: 'args', args };
-}
-
-/** The model input the options describe, on top of a new namespace's defaults. */
-export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, features: KernelFeatures): PhaseInput[P] {
+/** The model input the options describe, on top of a new namespace's defaults, and what it had to assume. */
+export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, features: KernelFeatures): { input: PhaseInput[P]; assumed: string[] } {
   const sysctls: TcpSysctls = { ...defaultSysctls(features), ...args.sysctls };
+  const ka = args.keepalive;
   const socket: SocketSettings = {
     ...defaultSocket(sysctls),
-    ...(args.keepalive
-      ? { keepalive: true, keepIdle: args.keepalive.idle, keepIntvl: args.keepalive.intvl, keepCnt: args.keepalive.cnt }
-      : {}),
+    ...(ka === 'on' ? { keepalive: true } : ka ? { keepalive: true, keepIdle: ka.idle, keepIntvl: ka.intvl, keepCnt: ka.cnt } : {}),
     userTimeoutMs: args.userTimeoutMs ?? 0,
     synCnt: args.synCnt ?? 0,
     ...(args.deferAcceptS !== undefined ? { deferAcceptS: args.deferAcceptS } : {}),
+    ...(args.rtoMaxMs !== undefined ? { rtoMaxMs: args.rtoMaxMs } : {}),
   };
-  const rtoMs = tinyRttRtoMs(sysctls, features.hz);
+  const { hz } = features;
+  const peer = args.peer ?? 'gone';
+  const assumed: string[] = [];
+  const rtoMs = args.rtoMs ?? tinyRttRtoMs({ ...sysctls, tcp_rto_min_us: rtoMinUs(sysctls, features) }, hz);
+  if ((args.phase === 'busy' && peer === 'gone') || args.phase === 'zero-window') {
+    if (args.rtoMs === undefined) {
+      assumed.push(
+        `assumed: the RTO is ${rtoMs} ms, tcp_rto_min (${rtoMinUs(sysctls, features) / 1000} ms) plus a tiny RTT rounded up to the next ` +
+          "jiffy (__tcp_set_rto), as on a veth; a real path's is larger: give the connection's tcpi_rto with --rto MS",
+      );
+    }
+  }
+  let tlpMs: number | undefined;
+  if (args.phase === 'busy' && peer === 'gone') {
+    tlpMs = args.tlpMs === 'off' ? undefined : (args.tlpMs ?? tinyRttTailLossProbeMs(rtoMs, rtoMinUs(sysctls, features), hz));
+    if (args.tlpMs === undefined) {
+      assumed.push(
+        `assumed: a tail loss probe ${tlpMs} ms after the data (tcp_schedule_loss_probe: one segment in flight, SACK on, ` +
+          'tcp_early_retrans 3, a tiny RTT); give what your connection does with --tlp MS, or --tlp off',
+      );
+    }
+  }
+  if (args.phase === 'zero-window' && (peer === 'alive' || (args.peerGoneAtS ?? 0) > 0)) {
+    assumed.push(`assumed: the receiver answers at most one probe per ${DEFAULT_INVALID_RATELIMIT_MS} ms (its net.ipv4.tcp_invalid_ratelimit default)`);
+  }
+  if (args.kernel && args.hz === undefined) assumed.push(`assumed: HZ ${hz} (this machine's) for Linux ${args.kernel}: --hz N to give the target's CONFIG_HZ`);
   // Every phase input is ModelInput plus optional extras; the extras below are ignored by the
-  // phases that do not read them.
-  return { sysctls, socket, features, rtoMs, peer: args.peer, deferAcceptS: args.deferAcceptS } as PhaseInput[P];
+  // phases that do not read them (and refusals() has refused the options that would set them).
+  const input = {
+    sysctls,
+    socket,
+    features,
+    rtoMs,
+    peer,
+    ...(tlpMs !== undefined ? { tlpMs } : {}),
+    ...(args.peerGoneAtS !== undefined ? { peerGoneAtS: args.peerGoneAtS } : {}),
+    ...(args.peerAnsweredBeforeS !== undefined ? { peerLastAnswerAtS: -args.peerAnsweredBeforeS } : {}),
+    deferAcceptS: args.deferAcceptS,
+    finalAckLost: peer === 'alive',
+    client: peer === 'alive' ? 'ack' : 'gone',
+  };
+  return { input: input as unknown as PhaseInput[P], assumed };
 }
 
-function humanTable(p: Prediction, family: 4 | 6): string {
+/** The prediction and its wheel windows, for arguments refusals() accepts. */
+export interface ModelAnswer {
+  prediction: Prediction;
+  windows: PredictionWindows;
+  features: KernelFeatures;
+  /** the answer as `--json` prints it */
+  json: Record<string, unknown>;
+}
+
+const round = (x: number) => Math.round(x * 1e6) / 1e6;
+const pair = (w: [number, number]): [number, number] => [round(w[0]), round(w[1])];
+
+export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnswer {
+  const features = featuresFor(args, running);
+  const { input, assumed } = modelInputFor(args, features);
+  const raw = predict(args.phase, input);
+  const prediction = { ...raw, notes: [...assumed, ...raw.notes] };
+  const windows = predictionWindows(prediction, features.hz);
+  const json = {
+    phase: prediction.phase,
+    kernel: prediction.kernel,
+    hz: features.hz,
+    family: args.family,
+    ...(args.phase === 'syn-sent' ? {} : { peer: args.peer ?? 'gone' }),
+    origin: prediction.origin,
+    events: prediction.events.map(({ t, side, packet, n }, i) => ({ t, side, packet, n, window: pair(windows.events[i]!.window) })),
+    closeAt: prediction.closeAt,
+    closeWindow: windows.close && pair(windows.close.window),
+    errno: prediction.errno,
+    ...(prediction.acceptAt !== undefined ? { acceptAt: prediction.acceptAt } : {}),
+    ...(prediction.inputs ? { inputs: prediction.inputs } : {}),
+    notes: prediction.notes,
+  };
+  return { prediction, windows, features, json };
+}
+
+const s3 = (x: number) => x.toFixed(3);
+
+function humanTable(a: ModelAnswer, family: 4 | 6): string {
+  const { prediction: p, windows: w, features } = a;
+  const jiffyMs = 1000 / features.hz;
   const lines = [
-    `phase ${p.phase}  kernel ${p.kernel}  IPv${family}`,
+    `phase ${p.phase}  kernel ${p.kernel} (HZ ${features.hz})  IPv${family}`,
     `t = 0: ${p.origin}`,
-    '     t (s)  side    packet        n',
+    '     t (s)  side    packet        n   the kernel fires it between (s)',
     ...p.events.map(
-      (e) => `${e.t.toFixed(3).padStart(10)}  ${e.side.padEnd(6)}  ${e.packet.padEnd(12)}  ${e.n}`,
+      (e, i) =>
+        `${s3(e.t).padStart(10)}  ${e.side.padEnd(6)}  ${e.packet.padEnd(12)}  ${String(e.n).padEnd(3)} ${s3(w.events[i]!.window[0]).padStart(9)} … ${s3(w.events[i]!.window[1])}`,
     ),
   ];
-  if (p.acceptAt !== undefined) lines.push(p.acceptAt === null ? 'never accepted' : `accepted at ${p.acceptAt.toFixed(3)} s`);
-  lines.push(
-    p.closeAt === null
-      ? 'never gives up'
-      : `gives up at ${p.closeAt.toFixed(3)} s${p.errno ? `: ${p.errno}` : ' (the application never sees an error)'}`,
-  );
+  if (p.acceptAt !== undefined) lines.push(p.acceptAt === null ? 'never accepted' : `accepted at ${s3(p.acceptAt)} s`);
+  if (p.closeAt === null) lines.push('never gives up');
+  else {
+    const c = w.close!;
+    lines.push(
+      `gives up at ${s3(p.closeAt)} s${p.errno ? `: ${p.errno}` : ' (the application never sees an error)'}`,
+      `  on the timer wheel: between ${s3(c.window[0])} and ${s3(c.window[1])} s — at most ${jiffyMs} ms (one jiffy) early, where t = 0 ` +
+        `falls late in its jiffy, and up to ${s3(c.late)} s late: each timer fires at the end of its wheel granule and the next is armed from there`,
+    );
+  }
   lines.push('why:', ...p.notes.map((n) => `  - ${n}`));
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Under TCP_USER_TIMEOUT a setting can be read by the model and still never matter: U ends the
+ * connection before the SYN count limit or an RTO cap could bind, or before it makes a difference
+ * whether a zero-window receiver answers. The model decides: the answer at these extremes of the
+ * setting (each effect is monotone in it) equals the answer as given.
+ */
+const UNDER_USER_TIMEOUT: [option: string, extremes: (a: ModelArgs, v: number) => ModelArgs, values: number[]][] = [
+  ['--syncnt', (a, v) => ({ ...a, synCnt: v }), [1, 127]],
+  ['--sysctl tcp_syn_retries', (a, v) => ({ ...a, sysctls: { ...a.sysctls, tcp_syn_retries: v } }), [1, 127]],
+  ['--rto-max', (a, v) => ({ ...a, rtoMaxMs: v }), [1000, 120_000]],
+  ['--sysctl tcp_rto_max_ms', (a, v) => ({ ...a, sysctls: { ...a.sysctls, tcp_rto_max_ms: v } }), [1000, 120_000]],
+  ['--peer', (a, v) => ({ ...a, peer: v ? 'alive' : 'gone', ...(v ? { peerGoneAtS: undefined } : {}) }), [0, 1]],
+  ['--peer-gone-at', (a, v) => ({ ...a, peerGoneAtS: v }), [0, 86_400]],
+  ['--peer-answered-before', (a, v) => ({ ...a, peerAnsweredBeforeS: v }), [0, 86_400]],
+];
+
+/** Just answered (the first probe falls inside its rate limit) or long ago (no effect): the two things it can do. */
+const ANSWERED_BEFORE_EXTREMES = [0, 86_400];
+
+const timeline = (a: ModelArgs, running: KernelFeatures) => {
+  const { json } = answerModel(a, running);
+  return JSON.stringify([json.events, json.closeAt, json.errno, json.acceptAt]);
+};
+
+/** refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot. */
+export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal[] {
+  const structural = refusals(args, featuresFor(args, running));
+  if (structural.length) return structural;
+  const given = (option: string) =>
+    option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option);
+  const asGiven = timeline(args, running);
+  const moot = (at: (a: ModelArgs, v: number) => ModelArgs, values: number[]) => values.every((v) => timeline(at(args, v), running) === asGiven);
+  const out: Refusal[] = [];
+  if (args.userTimeoutMs) {
+    for (const [option, at, values] of UNDER_USER_TIMEOUT) {
+      if (given(option) && moot(at, values)) out.push({ option, why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter: the answer is the same whatever its value` });
+    }
+  }
+  // a skipped first answer only counts towards tcp_retries2 unanswered probes in a row
+  if (!out.length && given('--peer-answered-before') && moot((a, v) => ({ ...a, peerAnsweredBeforeS: v }), ANSWERED_BEFORE_EXTREMES)) {
+    out.push({ option: '--peer-answered-before', why: 'one probe more or less left unanswered changes nothing here: the unanswered ones never reach tcp_retries2 in a row' });
+  }
+  return out;
+}
+
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {
   const parsed = parseModelArgs(argv);
-  if (parsed.kind === 'help') return { code: 0, stdout: USAGE, stderr: '' };
+  if (parsed.kind === 'help') return { code: 0, stdout: MODEL_USAGE, stderr: '' };
   if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `deadpeer model: ${parsed.message}\n` };
   const { args } = parsed;
-  const features = args.kernel ? featuresForRelease(args.kernel, env.features.hz) : env.features;
-  const prediction = predict(args.phase, modelInputFor(args, features));
-  if (!args.json) return { code: 0, stdout: humanTable(prediction, args.family), stderr: '' };
-  const out = {
-    phase: prediction.phase,
-    kernel: prediction.kernel,
-    family: args.family,
-    origin: prediction.origin,
-    events: prediction.events,
-    closeAt: prediction.closeAt,
-    errno: prediction.errno,
-    ...(prediction.acceptAt !== undefined ? { acceptAt: prediction.acceptAt } : {}),
-    notes: prediction.notes,
-  };
-  return { code: 0, stdout: JSON.stringify(out) + '\n', stderr: '' };
+  const refused = modelRefusals(args, env.features)[0];
+  if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} changes nothing in ${args.phase}: ${refused.why}\n` };
+  const answer = answerModel(args, env.features);
+  if (!args.json) return { code: 0, stdout: humanTable(answer, args.family), stderr: '' };
+  return { code: 0, stdout: JSON.stringify(answer.json) + '\n', stderr: '' };
 }

@@ -3,6 +3,7 @@
 //   node examples/node-client.mjs idle     connect, then wait for the server to say something
 //   node examples/node-client.mjs busy     connect, send one request 3 s later, wait for the answer
 //   node examples/node-client.mjs stream   connect, then write as fast as the connection takes it
+//   a second argument is setKeepAlive's initial delay in ms (default 5000; 0 = setKeepAlive(true))
 import net from 'node:net';
 
 const mode = process.argv[2] ?? 'idle';
@@ -12,7 +13,7 @@ if (!m) {
   process.exit(2);
 }
 const socket = net.connect({ host: m[1], port: Number(m[2]) });
-socket.setKeepAlive(true, 5000);
+socket.setKeepAlive(true, Number(process.argv[3] ?? 5000));
 socket.on('connect', () => {
   console.log(`connected from ${socket.localAddress}:${socket.localPort}`);
   if (mode === 'busy') setTimeout(() => socket.write('GET /answer\n'), 3000);

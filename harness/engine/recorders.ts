@@ -18,10 +18,24 @@ export interface Artifacts {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
-/** The run folder's sub-folder for one experiment (created), and its file names. */
+/**
+ * The run folder's sub-folder for one experiment (created, and its own: a second experiment of the
+ * same name in the same run — two exec runs of one phase at once — gets "-2", never the first one's
+ * files), and its file names.
+ */
 export function artifactsFor(name: string, json: string): Artifacts {
-  const dir = join(resultsDir(), slug(name));
-  mkdirSync(dir, { recursive: true });
+  const base = join(resultsDir(), slug(name));
+  let dir = base;
+  for (let n = 2; ; n++) {
+    try {
+      mkdirSync(join(dir, '..'), { recursive: true });
+      mkdirSync(dir); // atomic: fails if another experiment took the name first
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      dir = `${base}-${n}`;
+    }
+  }
   return { dir, pcap: join(dir, 'capture.pcap'), json: join(dir, json) };
 }
 

@@ -1,14 +1,13 @@
-import { timerSlack } from '../model/slack.js';
+import type { Observation, Packet } from '../core/observation.js';
+import { predictionWindows } from '../model/windows.js';
 import { placedCloseAt, placedT } from '../model/wheel.js';
 import type { ModelEvent, PacketKind, Prediction } from '../model/types.js';
-import type { Packet, Observation } from '../core/observation.js';
-import type { Side } from '../core/side.js';
 
 /**
  * Judging an Observation against a Prediction. Pure: the matchers and the reports share it.
  *
- * Tolerances come from the timer wheel of the running kernel (model/slack.ts), never from
- * widening until green:
+ * Tolerances come from the timer wheel of the running kernel (model/windows.ts, on
+ * model/slack.ts), never from widening until green:
  * - a TCP timer never fires early, but it is armed from somewhere inside a jiffy, so an event can
  *   look up to one jiffy early; plus 1 ms for the capture's and the helper's own latency;
  * - a timer fires late by up to its wheel level's granularity plus one jiffy, and each timer in
@@ -39,24 +38,16 @@ export interface TimelineVerdict {
   problems: string[];
 }
 
-/** Windows for each predicted event and for the close, from the chain of gaps. */
+/**
+ * Windows for each predicted event and for the close: where the wheel can fire it
+ * (model/windows.ts predictionWindows, the range `deadpeer model` prints) widened by what
+ * observing it adds — the capture's latency around a packet, the helper's wake-up after a close.
+ */
 export function windows(pred: Prediction, hz: number): { events: [number, number][]; close: [number, number] | null } {
-  const early = 1 / hz + CAPTURE_SLACK;
-  const bySide: Partial<Record<Side, { last: number; late: number }>> = {};
-  const events = pred.events.map((e): [number, number] => {
-    const chain = (bySide[e.side] ??= { last: 0, late: 0 });
-    const gap = e.t - chain.last;
-    if (gap > 0) chain.late += timerSlack(gap, hz).late;
-    chain.last = e.t;
-    return [e.t - early, e.t + chain.late + CAPTURE_SLACK];
-  });
-  if (pred.closeAt === null) return { events, close: null };
-  // the close fires on the dying side's chain
-  const side = pred.events.length ? pred.events[pred.events.length - 1]!.side : 'client';
-  const chain = bySide[side] ?? { last: 0, late: 0 };
-  const gap = pred.closeAt - chain.last;
-  const late = chain.late + (gap > 0 ? timerSlack(gap, hz).late : 0);
-  return { events, close: [pred.closeAt - early, pred.closeAt + late + USERSPACE_SLACK] };
+  const wheel = predictionWindows(pred, hz);
+  const events = wheel.events.map((w): [number, number] => [w.t - (w.early + CAPTURE_SLACK), w.t + w.late + CAPTURE_SLACK]);
+  const c = wheel.close;
+  return { events, close: c && [c.t - (c.early + CAPTURE_SLACK), c.t + c.late + USERSPACE_SLACK] };
 }
 
 /** The observed packets that correspond to the prediction's events: same senders and kinds, from origin on. */

@@ -59,9 +59,21 @@ export function tailLossProbeMs(i: TailLossProbeInput): number | undefined {
   return jiffiesToMs(tlpJ, i.hz);
 }
 
+/** A veth's round trip is tens of µs: what the defaults below assume when nothing was measured. */
+export const TINY_SRTT_US = 50;
+
+/**
+ * The tail loss probe of one segment sent on a tiny-RTT link with the kernel's defaults (SACK on,
+ * tcp_early_retrans 3): 2·srtt + tcp_rto_min, capped by the RTO — on a veth the RTO itself.
+ */
+export function tinyRttTailLossProbeMs(rtoMs: number, rtoMinUs: number, hz: number): number | undefined {
+  return tailLossProbeMs({ hz, srttUs: TINY_SRTT_US, packetsOut: 1, rtoMs, rtoMinUs, earlyRetrans: 3, sack: true });
+}
+
 export function predictBusy(input: BusyInput): Prediction {
   const { sysctls, socket, features } = input;
   const { hz } = features;
+  if (input.peer === 'alive') return busyAcknowledged(input);
   const { TCP_RTO_MIN } = tcpConstants(hz);
   const rtoMaxMsValue = rtoMaxMs(sysctls, socket, features);
   const rtoMaxJ = msecsToJiffies(rtoMaxMsValue, hz);
@@ -86,7 +98,7 @@ export function predictBusy(input: BusyInput): Prediction {
 
   const rtoStart = tlpJ === null ? 1 : 2;
   const notes = [
-    `first RTO ${input.rtoMs} ms (measured icsk_rto), doubled at each timeout up to tcp_rto_max ${rtoMaxMsValue} ms` +
+    `first RTO ${input.rtoMs} ms (icsk_rto as the data left), doubled at each timeout up to tcp_rto_max ${rtoMaxMsValue} ms` +
       (features.rtoMax ? ' (6.15+: tcp_rto_max_ms / TCP_RTO_MAX_MS, 54a378f43425)' : ' (TCP_RTO_MAX before 6.15)'),
     'retrans_stamp = the first RETRANSMISSION: tcp_retransmit_skb() saves tcp_skb_timestamp(head) after ' +
       '__tcp_transmit_skb() re-stamped the skb (7ae189759cc4 "tcp: always set retrans_stamp on recovery"); ' +
@@ -125,5 +137,23 @@ export function predictBusy(input: BusyInput): Prediction {
     closeAt: seconds(outcome.closeJ, hz),
     errno: 'ETIMEDOUT',
     notes,
+    inputs: { peer: 'gone', rtoMs: input.rtoMs, tlpMs: input.tlpMs ?? null },
+  };
+}
+
+/** The peer acknowledges the data: nothing is outstanding, no timer is left to give up. */
+function busyAcknowledged({ features }: BusyInput): Prediction {
+  return {
+    phase: 'busy',
+    kernel: features.release,
+    origin: 'the first transmission of the oldest unacknowledged segment',
+    events: [{ t: 0, side: 'client', packet: 'DATA', n: 0 }],
+    closeAt: null,
+    errno: null,
+    notes: [
+      'peer alive: its ACK covers the data, tcp_ack() → tcp_rearm_rto() stops the retransmit timer once nothing is in ' +
+        'flight; no retransmission, no budget, the connection stays open',
+    ],
+    inputs: { peer: 'alive' },
   };
 }

@@ -84,5 +84,6 @@ export function predictDeferAccept(input: DeferAcceptInput): Prediction {
     errno: null,
     acceptAt: seconds(outcome.acceptJ, hz),
     notes,
+    inputs: { client, ...(client === 'data' ? { clientDataAtS: input.clientDataAtS ?? 0 } : {}) },
   };
 }

@@ -43,6 +43,11 @@ export function featuresForRelease(release: string, hz: number, version: [number
       (version[0] === 5 && version[1] === 4 && version[2] >= 93),
     // 5.4: a66b10c05ee2, 3256a2d6ab1f: TCP_USER_TIMEOUT ends SYN-SENT at U
     synSentUserTimeoutClean: releaseAtLeast(version, 5, 4),
+    // 6.19: 1e9d3005e02c "tcp: Apply max RTO to non-TFO SYN+ACK" (net-next, Nov 2025, merged for 6.19):
+    // tcp_reqsk_timeout() = min(req->timeout << num_timeout, tcp_rto_max(req->rsk_listener)), where it
+    // was min(…, TCP_RTO_MAX); TFO SYN+ACKs had the cap since 54a378f43425 (6.15). Nothing to probe:
+    // the sysctl and the socket option are 6.15's, only their reach into the request timer changed.
+    synAckRtoMax: releaseAtLeast(version, 6, 19),
   };
 }
 

@@ -8,15 +8,22 @@
  *   - U unset: abort when icsk_probes_out >= TCP_KEEPCNT;
  *   - else send a probe (probes_out++) and re-arm at TCP_KEEPINTVL.
  * Abort = tcp_send_active_reset() (an RST) + tcp_write_err() (ETIMEDOUT).
+ *
+ * A peer that is still there answers each probe (a dupack): tcp_ack() zeroes icsk_probes_out and
+ * stamps rcv_tstamp, so no abort condition is ever met and the probes go on for ever.
  */
 import { msecsToJiffies } from './jiffies.js';
 import { packetSeries, seconds } from './timeline.js';
 import type { IdleInput, Prediction } from './types.js';
 
 const MAX_PROBES = 100_000;
+/** An alive peer's probes repeat for ever: without a horizon, the first few show the pattern. */
+const LISTED_PROBES = 3;
 
-export function predictIdle({ socket, features }: IdleInput): Prediction {
+export function predictIdle(input: IdleInput): Prediction {
+  const { socket, features } = input;
   const { hz } = features;
+  const peer = input.peer ?? 'gone';
   const origin = 'the last packet received (or enabling SO_KEEPALIVE, if later)';
   if (!socket.keepalive) {
     return {
@@ -27,10 +34,14 @@ export function predictIdle({ socket, features }: IdleInput): Prediction {
       closeAt: null,
       errno: null,
       notes: [
-        'SO_KEEPALIVE off: no TCP timer runs on an idle connection, a vanished peer is never noticed',
+        peer === 'alive'
+          ? 'SO_KEEPALIVE off and the peer still there: no TCP timer runs on an idle connection, and there is nothing to notice'
+          : 'SO_KEEPALIVE off: no TCP timer runs on an idle connection, a vanished peer is never noticed',
       ],
+      inputs: { peer },
     };
   }
+  if (peer === 'alive') return idleAnswered(input);
 
   const idleJ = socket.keepIdle * hz;
   const intvlJ = socket.keepIntvl * hz;
@@ -74,5 +85,37 @@ export function predictIdle({ socket, features }: IdleInput): Prediction {
     closeAt: seconds(nowJ, hz),
     errno: 'ETIMEDOUT',
     notes,
+    inputs: { peer },
+  };
+}
+
+/**
+ * Keepalive probes a live peer answers. tcp_keepalive_timer() re-arms at TCP_KEEPINTVL after a
+ * probe; the answer arrives within the same jiffy (a tiny RTT), so at that firing the idle time
+ * is TCP_KEEPINTVL: at least TCP_KEEPIDLE → the next probe; less → a silent re-arm for what is
+ * left of TCP_KEEPIDLE since the answer. Probes every max(TCP_KEEPIDLE, TCP_KEEPINTVL), never a close.
+ */
+function idleAnswered({ socket, features, horizonS }: IdleInput): Prediction {
+  const { hz } = features;
+  const periodS = Math.max(socket.keepIdle, socket.keepIntvl);
+  const probesJ: number[] = [];
+  for (let t = socket.keepIdle; horizonS === undefined ? probesJ.length < LISTED_PROBES : t <= horizonS; t += periodS) probesJ.push(t * hz);
+  return {
+    phase: 'idle',
+    kernel: features.release,
+    origin: 'the last packet received (or enabling SO_KEEPALIVE, if later)',
+    events: packetSeries(probesJ, hz, 'client', 'KEEPALIVE'),
+    closeAt: null,
+    errno: null,
+    notes: [
+      `peer alive: it answers every keepalive probe; tcp_ack() zeroes icsk_probes_out and stamps rcv_tstamp, so neither ` +
+        'TCP_KEEPCNT nor TCP_USER_TIMEOUT is ever reached: the connection stays open',
+      socket.keepIntvl >= socket.keepIdle
+        ? `a probe every TCP_KEEPINTVL ${socket.keepIntvl} s (the idle time at each firing is already >= TCP_KEEPIDLE ${socket.keepIdle} s)`
+        : `a probe every TCP_KEEPIDLE ${socket.keepIdle} s: the firing TCP_KEEPINTVL ${socket.keepIntvl} s after a probe finds the ` +
+          'connection idle for less than TCP_KEEPIDLE and only re-arms for the rest (tcp_keepalive_timer)',
+      horizonS === undefined ? `the first ${LISTED_PROBES} probes listed; they go on for ever` : `probes listed up to the ${horizonS} s horizon`,
+    ],
+    inputs: { peer: 'alive' },
   };
 }

@@ -20,6 +20,8 @@ export { predictBusy } from './busy.js';
 export { predictZeroWindow } from './zero-window.js';
 export { timerSlack, cumulativeSlack, timerWheelLevel, levelGranularityJiffies } from './slack.js';
 export type { Slack, TimerSlack } from './slack.js';
+export { predictionWindows } from './windows.js';
+export type { FiringWindow, PredictionWindows } from './windows.js';
 export {
   featuresForRelease,
   defaultSysctls,

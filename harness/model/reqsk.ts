@@ -5,7 +5,6 @@
  * timeouts: only num_timeout, the retry limit and the defer count.
  */
 import { msecsToJiffies, tcpConstants } from './jiffies.js';
-import { versionAtLeast } from './effective.js';
 import type { KernelFeatures, ModelEvent, ModelInput, TimerHint } from './types.js';
 
 /** include/net/tcp.h secs_to_retrans() is in net/ipv4/tcp.c: seconds → retransmit count. */
@@ -52,9 +51,9 @@ export function deferAcceptReadBack(seconds: number): number {
 }
 
 /**
- * The cap on the SYN+ACK backoff. tcp_reqsk_timeout()/reqsk_timeout() caps at the constant
- * TCP_RTO_MAX up to and including 6.18; "tcp: Apply max RTO to non-TFO SYN+ACK" (Kuniyuki
- * Iwashima, net-next Nov 2025, after 6.18) makes it the listener's tcp_rto_max().
+ * The cap on the SYN+ACK backoff, tcp_reqsk_timeout(): the constant TCP_RTO_MAX up to and including
+ * 6.18; the listener's tcp_rto_max() (TCP_RTO_MAX_MS on it, else net.ipv4.tcp_rto_max_ms) from 6.19
+ * (features.synAckRtoMax, 1e9d3005e02c "tcp: Apply max RTO to non-TFO SYN+ACK").
  */
 export function synAckRtoMaxJ(input: ModelInput): number {
   const { features, sysctls, socket } = input;
@@ -64,7 +63,7 @@ export function synAckRtoMaxJ(input: ModelInput): number {
 }
 
 export function synAckRtoMaxApplies(features: KernelFeatures): boolean {
-  return features.rtoMax && versionAtLeast(features, 6, 19);
+  return !!features.synAckRtoMax;
 }
 
 export interface ReqskSpec {

@@ -48,9 +48,9 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
       'at TCP_TIMEOUT_INIT << num_timeout (1, 3, 7, 15, 31 s, ...) per reqsk_timer_handler(); the request is dropped ' +
       'at the first timer with num_timeout >= max (syn_ack_recalc)',
     synAckRtoMaxApplies(features)
-      ? 'SYN+ACK backoff capped by the listener\'s tcp_rto_max ("tcp: Apply max RTO to non-TFO SYN+ACK", after 6.18)'
+      ? 'SYN+ACK backoff capped by the listener\'s tcp_rto_max (6.19+: tcp_reqsk_timeout(), 1e9d3005e02c "tcp: Apply max RTO to non-TFO SYN+ACK")'
       : 'SYN+ACK backoff capped by the constant TCP_RTO_MAX (120 s): tcp_rto_max_ms does not reach the request ' +
-        'timer up to 6.18 (reqsk_timeout(req, TCP_RTO_MAX))',
+        'timer before 6.19 (reqsk_timeout(req, TCP_RTO_MAX); 1e9d3005e02c applies it from 6.19)',
     'tcp_syn_linear_timeouts does not apply (SYN-SENT only); SO_KEEPALIVE and TCP_USER_TIMEOUT have no effect ' +
       'on the request minisocket',
     'the application never sees this connection (errno null); with syncookies the SYN queue may be skipped ' +
@@ -79,5 +79,10 @@ export function predictSynRecv(input: SynRecvInput): Prediction {
     errno: null,
     acceptAt: acceptJ === null ? null : jiffiesToSeconds(acceptJ, hz),
     notes,
+    inputs: {
+      finalAckLost: !!input.finalAckLost,
+      ...(input.clientAcksLost ? { clientAcksLost: true } : {}),
+      ...(input.clientDataAtS !== undefined ? { clientDataAtS: input.clientDataAtS } : {}),
+    },
   };
 }

@@ -22,6 +22,12 @@ export interface KernelFeatures {
   zeroWindowUserTimeout: boolean;
   /** TCP_USER_TIMEOUT ends SYN-SENT cleanly at U (5.4+, a66b10c05ee2); before it an odd SYN burst. */
   synSentUserTimeoutClean: boolean;
+  /**
+   * The request timer's SYN+ACK backoff is capped by the listener's tcp_rto_max, not the constant
+   * TCP_RTO_MAX (6.19+, 1e9d3005e02c). No probe exists: gated on the release. Observations
+   * recorded before the gate existed lack it (read as false: they come from 6.18 and older).
+   */
+  synAckRtoMax: boolean;
 }
 
 /** Per-namespace sysctls, read back from /proc/sys/net/ipv4 inside the namespace. */
@@ -150,6 +156,36 @@ export interface Prediction {
   acceptAt?: number | null;
   /** Why: the rules applied, each citing the kernel change / source line. */
   notes: string[];
+  /**
+   * What the prediction rests on beyond the dying side's settings and the kernel: the peer's
+   * behaviour and what was measured on the connection (or, from `deadpeer model`, given or
+   * assumed). Recorded so that a saved run says what its model was told.
+   */
+  inputs?: PredictionInputs;
+}
+
+/** See Prediction.inputs; each phase records the fields it reads. */
+export interface PredictionInputs {
+  /** idle, busy, zero-window: whether the peer is still there */
+  peer?: 'alive' | 'gone';
+  /** busy, zero-window: icsk_rto, ms */
+  rtoMs?: number;
+  /** busy: the tail loss probe, ms after the data; null = none */
+  tlpMs?: number | null;
+  /** zero-window: when the receiver vanished, s */
+  peerGoneAtS?: number;
+  /** zero-window: the receiver's tcp_invalid_ratelimit, ms */
+  peerInvalidRateLimitMs?: number;
+  /** zero-window: the receiver's last answer before t = 0, s */
+  peerLastAnswerAtS?: number;
+  /** syn-recv: only the client's final ACK was lost (the client is ESTABLISHED, alive) */
+  finalAckLost?: boolean;
+  /** syn-recv: every bare ACK of the client is lost */
+  clientAcksLost?: boolean;
+  /** syn-recv, defer-accept: when the client's data arrives, s */
+  clientDataAtS?: number;
+  /** defer-accept: what the client does */
+  client?: DeferAcceptClient;
 }
 
 /** What every phase model reads: the effective settings of the dying side and the kernel. */
@@ -195,9 +231,19 @@ export interface DeferAcceptInput extends ModelInput {
   clientDataAtS?: number;
 }
 
-export type IdleInput = ModelInput;
+export interface IdleInput extends ModelInput {
+  /**
+   * gone (default): nothing the peer sends arrives any more. alive: it answers every keepalive
+   * probe, so the keepalive timer never gives up.
+   */
+  peer?: 'alive' | 'gone';
+  /** alive, keepalive on: list the probes up to this many seconds (default: the first three) */
+  horizonS?: number;
+}
 
 export interface BusyInput extends ModelInput {
+  /** gone (default): nothing is acknowledged. alive: the peer acknowledges the data. */
+  peer?: 'alive' | 'gone';
   /** icsk_rto when the data was sent, ms (TCP_INFO tcpi_rto; ≈204 on veth at HZ=250). */
   rtoMs: number;
   /**

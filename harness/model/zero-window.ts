@@ -181,5 +181,12 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
     closeAt: seconds(closeJ, hz),
     errno: closeJ === null ? null : 'ETIMEDOUT',
     notes,
+    inputs: {
+      peer,
+      rtoMs: input.rtoMs,
+      peerInvalidRateLimitMs: rateLimitMs,
+      ...(peer === 'gone' ? { peerGoneAtS: input.peerGoneAtS ?? 0 } : {}),
+      ...(input.peerLastAnswerAtS !== undefined ? { peerLastAnswerAtS: input.peerLastAnswerAtS } : {}),
+    },
   };
 }

@@ -1,6 +1,5 @@
 import { TestSocket } from '../helper/client.js';
 import { untilPacket } from '../engine/steps.js';
-import type { Observation, TimerState } from '../core/observation.js';
 import { now } from '../core/clock.js';
 import type { Step } from '../engine/run.js';
 
@@ -90,12 +89,3 @@ export const awaitRequestEnd = (opts: { aliveFor?: number } = {}): Step => ({
   },
 });
 
-/**
- * What `ss -tno` showed for the server's side of the connection while it was a request
- * (SYN-RECV), and the state that ended that: 'gone' (dropped) or the accepted socket's state.
- */
-export function requestStates(obs: Observation): { during: TimerState[]; after: TimerState | undefined } {
-  const server = obs.timers.filter((s) => s.side === 'server');
-  const leaves = server.findIndex((s) => s.ev === 'gone' || s.state !== 'SYN-RECV');
-  return { during: leaves < 0 ? server : server.slice(0, leaves), after: leaves < 0 ? undefined : server[leaves] };
-}

@@ -1,7 +1,6 @@
 import { faults } from '../engine/faults.js';
 import { arm } from '../engine/steps.js';
 import type { HelperEvent } from '../core/protocol.js';
-import type { Observation } from '../core/observation.js';
 import { now } from '../core/clock.js';
 import type { Run, Step } from '../engine/run.js';
 
@@ -86,13 +85,3 @@ export function vanishAfterAnsweredProbe(from: string, peer: { goneAtS?: number 
   return [untilProbeAnswered(from), silenceReceiver(from, peer), arm(faults.blackhole())];
 }
 
-/**
- * To check the experiment: the window probes sent while the receiver was being silenced (its
- * sysctl write lies somewhere in that interval, so their fate is unknown: there must be none),
- * and whether silencing began after the answered probe.
- */
-export function silencing(obs: Observation): { afterAnswer: boolean; probesDuring: number } {
-  const [from, to] = [obs.marks.silencing!, obs.marks['receiver silent']!];
-  const probesDuring = obs.packets.filter((p) => p.from === 'client' && p.kind === 'WINDOW-PROBE' && p.t >= from && p.t <= to).length;
-  return { afterAnswer: from > obs.marks['probe answered']!, probesDuring };
-}

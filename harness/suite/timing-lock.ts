@@ -27,7 +27,11 @@ export interface TimingLock {
 
 function tryListen(what: string, name: string): Promise<Server | null> {
   return new Promise((resolve, reject) => {
-    const server = createServer((c) => c.end(`${what} (pid ${process.pid})`));
+    const server = createServer((c) => {
+      // a waiter that gave up (or died) before the answer arrives must not take the holder down with EPIPE
+      c.on('error', () => {});
+      c.end(`${what} (pid ${process.pid})`);
+    });
     server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(null) : reject(e)));
     server.listen({ path: name }, () => {
       server.unref(); // holding the lock must not keep a finished process alive

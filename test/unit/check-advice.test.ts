@@ -42,7 +42,7 @@ describe('deadpeer check advice', () => {
   });
 
   it('slow keepalive and slow connect() are stated with the model’s times', () => {
-    const lines = adviceFor(preset('node-keepalive'));
+    const lines = adviceFor(preset('libpq-defaults'));
     expect(lines.find((l) => l.startsWith('keepalive is on but'))).toContain(humanDuration(7200 + 75 * 9));
     expect(lines.find((l) => l.startsWith('connect() to a dead host'))).toContain(humanDuration(predictPhases(input({})).connect.closeAt));
     expect(adviceFor({ ...preset('reference'), synCnt: 2 }).some((l) => l.startsWith('connect()'))).toBe(false);
@@ -65,7 +65,11 @@ describe('presets a socket matches', () => {
   });
   it('keepalive with the kernel values matches every preset that means that', () => {
     const s = socketSettingsFor({ keepalive: {} }, sysctls);
-    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['node-keepalive', 'libpq-defaults']);
+    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['libpq-defaults']);
+  });
+  it("Node's setKeepAlive(true), as libuv really leaves it (60/1/10), is node-keepalive", () => {
+    const s = socketSettingsFor({ keepalive: { idle: 60, intvl: 1, cnt: 10 } }, sysctls);
+    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['node-keepalive']);
   });
   it('a plain socket is kernel-defaults; an unusual one matches nothing', () => {
     expect(matchingPresets(socketSettingsFor({}, sysctls), kernel).map((p) => p.name)).toEqual(['kernel-defaults']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseModelArgs, runModel } from '../../cli/model.js';
+import { modelArgv, parseModelArgs, runModel } from '../../cli/model.js';
 import { featuresForRelease } from '../../harness/model/index.js';
 
 const env = { features: featuresForRelease('6.18.44-fc-v657', 250) };
@@ -24,8 +24,10 @@ describe('deadpeer model', () => {
     expect(out.phase).toBe('syn-sent');
     expect(out.kernel).toBe('6.18.44-fc-v657');
     expect(out.events.map((e: { t: number }) => e.t)).toEqual([0, 1, 2, 3, 4, 5, 7, 11, 19, 35, 67]);
-    expect(out.events[0]).toEqual({ t: 0, side: 'client', packet: 'SYN', n: 0 });
+    expect(out.events[0]).toEqual({ t: 0, side: 'client', packet: 'SYN', n: 0, window: [-0.004, 0] });
     expect(out.closeAt).toBe(131);
+    expect(out.hz).toBe(250);
+    expect(out.peer).toBeUndefined(); // no peer to speak of in SYN-SENT
     expect(out.errno).toBe('ETIMEDOUT');
     expect(Array.isArray(out.notes)).toBe(true);
   });
@@ -47,13 +49,87 @@ describe('deadpeer model', () => {
 
   it('--syncnt, --defer-accept, --peer, --family', () => {
     expect(json(['syn-sent', '--json', '--syncnt', '2', '--sysctl', 'tcp_syn_linear_timeouts=0']).closeAt).toBe(7);
-    const d = json(['defer-accept', '--json', '--defer-accept', '5']);
+    const d = json(['defer-accept', '--json', '--defer-accept', '5', '--peer', 'alive']);
     expect(d.acceptAt).toBe(7);
-    expect(json(['zero-window', '--json', '--peer', 'gone']).errno).toBe('ETIMEDOUT');
+    expect(d.closeAt).toBeNull();
+    const gone = json(['defer-accept', '--json', '--defer-accept', '5']);
+    expect(gone.peer).toBe('gone'); // the default: the question is a vanished peer
+    expect(gone.acceptAt).toBeNull();
+    expect(gone.closeAt).toBe(63);
+    expect(json(['zero-window', '--json']).errno).toBe('ETIMEDOUT');
     expect(json(['zero-window', '--json', '--peer', 'alive']).closeAt).toBeNull();
     expect(json(['busy', '--json', '--family', '6']).family).toBe(6);
-    expect(json(['busy', '--json', '--user-timeout', '5000']).closeAt).toBe(5.204);
+    // U from the first RTO retransmission, which comes after the tail loss probe (0.204 + 0.204 s)
+    expect(json(['busy', '--json', '--user-timeout', '5000']).closeAt).toBe(5.408);
+    expect(json(['busy', '--json', '--user-timeout', '5000', '--tlp', 'off']).closeAt).toBe(5.204);
     expect(json(['syn-recv', '--json']).closeAt).toBe(63);
+  });
+
+  it('--peer alive is modelled where it means something: idle and busy never give up, a SYN-RECV client answers', () => {
+    // the example: the peer answers its keepalives, so the kernel never gives up
+    const idle = json(['idle', '--keepalive', '5:3:3', '--peer', 'alive', '--json']);
+    expect(idle.closeAt).toBeNull();
+    expect(idle.closeWindow).toBeNull();
+    expect(idle.errno).toBeNull();
+    // each probe answered: the next comes TCP_KEEPIDLE after it (the firing at +INTVL finds the connection idle 3 s < 5 s)
+    expect(idle.events.map((e: { t: number }) => e.t)).toEqual([5, 10, 15]);
+    expect(json(['idle', '--keepalive', '2:3:3', '--peer', 'alive', '--json']).events.map((e: { t: number }) => e.t)).toEqual([2, 5, 8]);
+    expect(json(['idle', '--keepalive', '5:3:3', '--json']).closeAt).toBe(14);
+    const busy = json(['busy', '--peer', 'alive', '--json']);
+    expect(busy.closeAt).toBeNull();
+    expect(busy.events).toHaveLength(1);
+    const recv = json(['syn-recv', '--peer', 'alive', '--json']);
+    expect(recv.acceptAt).toBe(1);
+    expect(recv.closeAt).toBeNull();
+    rejects(['syn-sent', '--peer', 'alive'], /^deadpeer model: --peer changes nothing in syn-sent: --peer applies to syn-recv, defer-accept, idle, busy and zero-window/);
+  });
+
+  it('closeWindow and each event window come from the timer wheel, and the text prints the range', () => {
+    // the example: the kernel lands 0.3–0.8 s after the old single number (12.852 s, no TLP)
+    const busy = json(['busy', '--sysctl', 'net.ipv4.tcp_retries2=5', '--json']);
+    expect(busy.closeAt).toBe(13.056);
+    expect(busy.closeWindow).toEqual([13.052, 13.7]);
+    expect(busy.events.at(-1).window).toEqual([6.524, 6.912]);
+    expect(busy.inputs).toEqual({ peer: 'gone', rtoMs: 204, tlpMs: 204 });
+    expect(json(['busy', '--sysctl', 'tcp_retries2=5', '--tlp', 'off', '--json']).closeAt).toBe(12.852);
+    // at HZ 1000 the jiffy is 1 ms and the granules differ
+    const fine = json(['busy', '--sysctl', 'tcp_retries2=5', '--hz', '1000', '--json']);
+    expect(fine.hz).toBe(1000);
+    expect(fine.closeWindow[0]).toBeCloseTo(fine.closeAt - 0.001, 9);
+    const text = runModel(['busy', '--sysctl', 'tcp_retries2=5'], env).stdout;
+    expect(text).toMatch(/gives up at 13\.056 s: ETIMEDOUT\n  on the timer wheel: between 13\.052 and 13\.700 s — at most 4 ms \(one jiffy\) early.* up to 0\.644 s late/);
+    expect(text).toMatch(/6\.528 +client +RETRANSMIT +6 +6\.524 … 6\.912/);
+  });
+
+  it('--rto sets the initial RTO; without it the assumption is in the notes', () => {
+    const assumed = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--json']);
+    expect(assumed.inputs.rtoMs).toBe(52);
+    expect(assumed.notes.join('\n')).toMatch(/assumed: the RTO is 52 ms, tcp_rto_min \(50 ms\) plus a tiny RTT/);
+    const given = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--rto', '56', '--json']);
+    expect(given.inputs.rtoMs).toBe(56);
+    expect(given.notes.join('\n')).not.toMatch(/assumed: the RTO/);
+    expect(given.closeAt).not.toBe(assumed.closeAt);
+    expect(json(['zero-window', '--rto', '300', '--json']).events[0].t).toBe(0.3); // tcp_probe0_base = max(rto, TCP_RTO_MIN)
+    expect(json(['zero-window', '--json']).notes.join('\n')).toMatch(/assumed: the RTO is 204 ms/);
+  });
+
+  it('zero-window --peer-gone-at: the receiver answers (rate-limited) until it vanishes', () => {
+    const now = json(['zero-window', '--sysctl', 'tcp_retries2=3', '--json']);
+    const later = json(['zero-window', '--sysctl', 'tcp_retries2=3', '--peer-gone-at', '0.3', '--json']);
+    // the first probe (0.204 s) is answered, so three unanswered ones in a row take one probe more
+    // (the backoff stops growing at tcp_retries2: the fourth waits 1.632 s again)
+    expect(now.closeAt).toBe(3.06);
+    expect(later.events).toHaveLength(4);
+    expect(later.closeAt).toBe(4.692);
+    rejects(['zero-window', '--peer', 'alive', '--peer-gone-at', '1'], /--peer-gone-at changes nothing in zero-window: --peer-gone-at applies to zero-window with --peer gone/);
+  });
+
+  it('6.19: --rto-max (and tcp_rto_max_ms) reach the SYN-RECV request timer; before, refused with the reason', () => {
+    expect(json(['syn-recv', '--kernel', '6.19', '--rto-max', '2000', '--json']).closeAt).toBe(11);
+    expect(json(['syn-recv', '--kernel', '6.19', '--sysctl', 'tcp_rto_max_ms=2000', '--json']).closeAt).toBe(11);
+    rejects(['syn-recv', '--kernel', '6.18', '--rto-max', '2000'], /--rto-max changes nothing in syn-recv: before 6\.19 the request timer's backoff is capped by the constant TCP_RTO_MAX.*1e9d3005e02c/);
+    rejects(['busy', '--kernel', '6.14', '--rto-max', '2000'], /Linux 6\.14\.0 has no TCP_RTO_MAX_MS \(6\.15\+\)/);
+    rejects(['busy', '--kernel', '6.1', '--sysctl', 'tcp_rto_max_ms=2000'], /--sysctl tcp_rto_max_ms changes nothing in busy: does not exist on Linux 6\.1\.0 \(6\.15\+\)/);
   });
 
   it('without --json: a short human table', () => {
@@ -90,6 +166,15 @@ describe('deadpeer model', () => {
     rejects(['syn-sent', '--sysctl', 'tcp_syn_retries=x'], /--sysctl tcp_syn_retries: "x" is not allowed/);
     rejects(['syn-sent', '--kernel', 'six'], /--kernel: "six" is not allowed: expected X.Y/);
     rejects(['syn-sent', '--json=yes'], /--json takes no value/);
+    rejects(['busy', '--rto', '0'], /--rto: "0" is not allowed: expected ms from 1 to 120000/);
+    rejects(['busy', '--tlp', 'never'], /--tlp: "never" is not allowed: expected ms \(or off\)/);
+    rejects(['busy', '--hz', '200'], /--hz: "200" is not allowed: expected one of 100, 250, 300, 1000/);
+    rejects(['busy', '--rto-max', '500'], /--rto-max: "500" is not allowed: expected a whole number from 1000 to 120000/);
+    rejects(['zero-window', '--peer-gone-at', '-1'], /--peer-gone-at: "-1" is not allowed/);
+    // an option that cannot change the answer is refused, with the kernel's reason, in one line
+    rejects(['busy', '--keepalive', '5:3:3'], /^deadpeer model: --keepalive changes nothing in busy: tcp_keepalive_timer\(\) only reschedules while data is unacknowledged/);
+    rejects(['busy', '--user-timeout', '5000', '--sysctl', 'tcp_retries2=5'], /--sysctl tcp_retries2 changes nothing in busy: TCP_USER_TIMEOUT \(--user-timeout\) replaces the tcp_retries2 budget/);
+    rejects(['idle', '--user-timeout', '5000'], /without --keepalive no timer runs on an idle connection/);
   });
 
   it('parseModelArgs returns the parsed options', () => {
@@ -100,10 +185,24 @@ describe('deadpeer model', () => {
         phase: 'idle',
         json: false,
         family: 4,
-        peer: 'alive',
         keepalive: { idle: 5, intvl: 3, cnt: 3 },
         sysctls: { tcp_retries2: 5, tcp_syn_retries: 2 },
       },
     });
+  });
+
+  it('modelArgv is the inverse of parseModelArgs', () => {
+    const argvs = [
+      ['busy', '--json', '--family', '6', '--user-timeout', '5002', '--rto', '56.5', '--tlp', 'off', '--rto-max', '1000', '--sysctl', 'tcp_retries2=5', '--kernel', '6.18', '--hz', '1000'],
+      ['zero-window', '--peer', 'gone', '--peer-gone-at', '0.25', '--tlp', '4'],
+      ['idle', '--keepalive', 'on', '--peer', 'alive'],
+      ['defer-accept', '--syncnt', '3', '--defer-accept', '5'],
+    ];
+    for (const argv of argvs) {
+      const p = parseModelArgs(argv);
+      expect(p.kind).toBe('args');
+      const args = (p as { args: Parameters<typeof modelArgv>[0] }).args;
+      expect(parseModelArgs(modelArgv(args))).toEqual(p);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { predictBusy, tcpModelTimeoutMs } from '../../harness/model/index.js';
-import { tailLossProbeMs } from '../../harness/model/busy.js';
+import { tailLossProbeMs, tinyRttTailLossProbeMs } from '../../harness/model/busy.js';
 import { inputFor, timesOf } from './model-fixtures.js';
 
 const HZ = 250;
@@ -111,5 +111,26 @@ describe('tail loss probe (tcp_schedule_loss_probe)', () => {
     expect(timesOf(p.events, 'RETRANSMIT')).toEqual([0.204, 0.408, 0.816, 1.632, 3.264, 6.528]);
     // retrans_stamp = 0.408 (TLP goes through __tcp_retransmit_skb, which does not set it); 0.408 + 12.6 → next firing
     expect(p.closeAt).toBe(13.056);
+  });
+
+  it('a live peer acknowledges the data: no retransmission, never a close', () => {
+    const p = predictBusy({ ...inputFor('6.18', { sysctls: { tcp_retries2: 5 } }), rtoMs: 204, tlpMs: 204, peer: 'alive' });
+    expect(p.events.map((e) => e.packet)).toEqual(['DATA']);
+    expect(p.closeAt).toBeNull();
+    expect(p.errno).toBeNull();
+    const gone = predictBusy({ ...inputFor('6.18', { sysctls: { tcp_retries2: 5 } }), rtoMs: 204, tlpMs: 204 });
+    expect(gone.inputs).toEqual({ peer: 'gone', rtoMs: 204, tlpMs: 204 });
+    expect(gone.closeAt).toBe(13.056);
+  });
+
+  it("what deadpeer model assumes for the TLP without --tlp: one segment on a tiny-RTT link, the kernel's defaults", () => {
+    // 2·srtt + rto_min is a few µs over 200 ms: the next jiffy, 204 ms — the RTO itself on a veth
+    expect(tinyRttTailLossProbeMs(204, 200_000, 250)).toBe(204);
+    // tcp_rto_min_us 50 ms is 13 jiffies (52 ms) in the kernel, and 2·srtt on top crosses into the
+    // 14th: 56 ms, the RTO measured on these veths — the probe lands on the RTO again
+    expect(tinyRttTailLossProbeMs(56, 50_000, 250)).toBe(56);
+    // a longer RTO than the path needs: the probe comes first
+    expect(tinyRttTailLossProbeMs(300, 200_000, 250)).toBe(204);
+    expect(tinyRttTailLossProbeMs(201, 200_000, 1000)).toBe(201);
   });
 });

@@ -29,6 +29,17 @@ describe('TCP_DEFER_ACCEPT rounding (secs_to_retrans / retrans_to_secs)', () => 
 });
 
 describe('TCP_DEFER_ACCEPT model', () => {
+  it("the deferral's SYN+ACK timer is capped by the listener's tcp_rto_max from 6.19 (1e9d3005e02c), by TCP_RTO_MAX before", () => {
+    const at = (release: string) => predictDeferAccept({ ...inputFor(release, { sysctls: { tcp_rto_max_ms: 1000 } }), deferAcceptS: 5, client: 'ack' });
+    // D = 3: silent firings at 1 and 3 s, the SYN+ACK at 7 s — or, with every backoff capped at 1 s, at 1, 2 and 3 s
+    expect(timesOf(at('6.18').events, 'SYN-ACK')).toEqual([0, 7]);
+    expect(at('6.18').acceptAt).toBe(7);
+    expect(timesOf(at('6.19').events, 'SYN-ACK')).toEqual([0, 3]);
+    expect(at('6.19').acceptAt).toBe(3);
+    // the read-back rounding keeps using the constant (secs_to_retrans(…, TCP_RTO_MAX / HZ)): D is 3 either way
+    expect(at('6.19').notes[0]).toMatch(/= 3 SYN\+ACK timeouts/);
+  });
+
   it('5 s (D=3), client alive: no SYN+ACK during the deferral, one at 7 s, accepted then', () => {
     const p = predictDeferAccept({ ...inputFor('6.18'), deferAcceptS: 5, client: 'ack' });
     expect(timesOf(p.events, 'SYN-ACK')).toEqual([0, 7]);

@@ -26,6 +26,11 @@ describe('features by release', () => {
     expect(f('5.3').synSentUserTimeoutClean).toBe(false);
     expect(f('5.4').synSentUserTimeoutClean).toBe(true);
     expect(f('6.18').hz).toBe(250);
+    // 1e9d3005e02c "tcp: Apply max RTO to non-TFO SYN+ACK" (6.19): release-gated, nothing to probe
+    expect(f('6.18').synAckRtoMax).toBe(false);
+    expect(f('6.18.99').synAckRtoMax).toBe(false);
+    expect(f('6.19').synAckRtoMax).toBe(true);
+    expect(f('7.0').synAckRtoMax).toBe(true);
   });
 
   it('new-namespace defaults, with the newer sysctls only where they exist', () => {

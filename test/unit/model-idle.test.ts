@@ -55,4 +55,21 @@ describe('idle ESTABLISHED model', () => {
   it('U exactly on a firing aborts there (elapsed >= U): 1/11/3, U 12000 → 12 s', () => {
     expect(predictIdle(keepalive(1, 11, 3, 12000)).closeAt).toBe(12);
   });
+
+  it('a live peer answers every probe: probes every max(KEEPIDLE, KEEPINTVL), never a close, no RST', () => {
+    const alive = (idle: number, intvl: number, u = 0) => predictIdle({ ...keepalive(idle, intvl, 3, u), peer: 'alive' });
+    // KEEPINTVL < KEEPIDLE: the firing after a probe finds the connection idle only KEEPINTVL and re-arms for the rest
+    expect(timesOf(alive(5, 3).events, 'KEEPALIVE')).toEqual([5, 10, 15]);
+    // KEEPINTVL >= KEEPIDLE: each firing finds it idle long enough and probes
+    expect(timesOf(alive(2, 3).events, 'KEEPALIVE')).toEqual([2, 5, 8]);
+    for (const p of [alive(5, 3), alive(1, 11, 5000)]) {
+      expect(p.closeAt).toBeNull();
+      expect(p.errno).toBeNull();
+      expect(timesOf(p.events, 'RST')).toEqual([]);
+      expect(p.inputs).toEqual({ peer: 'alive' });
+    }
+    expect(timesOf(predictIdle({ ...keepalive(5, 3, 3), peer: 'alive', horizonS: 30 }).events, 'KEEPALIVE')).toEqual([5, 10, 15, 20, 25, 30]);
+    // and the same socket with the peer gone gives up as ever
+    expect(predictIdle({ ...keepalive(5, 3, 3), peer: 'gone' }).closeAt).toBe(14);
+  });
 });

@@ -64,4 +64,21 @@ describe('one timing run per machine', () => {
     expect(got).toBe(true);
     await lock.release();
   });
+
+  it('a waiter that hangs up before the answer does not take the holder down', async () => {
+    const name = uniqueName();
+    const lock = await acquireTimingLock('the holder', undefined, name);
+    // connect and hang up at once, many times: the holder's answer meets a closed socket (EPIPE)
+    const { createConnection } = await import('node:net');
+    await Promise.all(
+      Array.from({ length: 20 }, () => new Promise<void>((resolve) => {
+        const c = createConnection({ path: name });
+        c.on('connect', () => c.destroy());
+        c.on('error', () => resolve());
+        c.on('close', () => resolve());
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    await lock.release(); // still here to release it
+  });
 });

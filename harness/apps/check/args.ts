@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../../core/errors.js';
 import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeParseError, joinNegativeValues } from '../parse-args.js';
 import { parse as parseYaml } from 'yaml';
 import type { KernelFeatures } from '../../model/types.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
@@ -272,33 +273,27 @@ function readConfig(path: string, read: (p: string) => string): unknown {
   }
 }
 
-/** "--user-timeout -5" would read as two options: glue a negative-looking value to its option so the value check reports it. */
-function joinNegativeValues(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (/^--[a-z-]+$/.test(argv[i]!) && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${argv[i]}=${next}`);
-      i++;
-    } else out.push(argv[i]!);
-  }
-  return out;
-}
-
-function describeParseError(err: unknown): string {
-  const message = String((err as Error).message);
-  const unknown = /Unknown option '([^']+)'/.exec(message);
-  if (unknown) return `unknown option "${unknown[1]}": allowed options are ${ALLOWED}`;
-  const missing = /Option '(-[^' ]+)[^']*' argument missing/.exec(message);
-  if (missing) return `${missing[1]} needs a value (see --help)`;
-  const notValue = /Option '(-[^' ]+)[^']*' does not take an argument/.exec(message);
-  if (notValue) return `${notValue[1]} takes no value`;
-  const positional = /Unexpected argument '([^']+)'/.exec(message);
-  if (positional) return `unexpected argument "${positional[1]}" (check takes only options; see --help)`;
-  return `${message.split('\n')[0]} (allowed options: ${ALLOWED})`;
-}
-
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
+
+/**
+ * A flag that none of the phases to run reads would be accepted and ignored: refused instead.
+ * Only flags: a preset or a config file describes the application as a whole, and a --phases
+ * subset of it leaves its other settings standing.
+ */
+function ignoredFlag(flags: Stated, maxDetectFlag: string | undefined, phases: readonly UserPhase[]): string | null {
+  const none = (which: UserPhase[]) => !which.some((p) => phases.includes(p));
+  if (flags.config.synCnt !== undefined && none(['connect'])) return '--syncnt: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect is among --phases';
+  if (flags.config.keepalive !== undefined && none(['idle'])) return '--keepalive: keepalive probes only an idle connection: it changes nothing unless idle is among --phases';
+  if (flags.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
+    return '--rto-max: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window is among --phases';
+  }
+  // a per-phase budget (idle=20s) for a phase not run would never be checked; a single one applies to those that run
+  if (maxDetectFlag?.includes('=')) {
+    const unrun = (Object.keys(flags.maxDetect ?? {}) as UserPhase[]).find((p) => !phases.includes(p));
+    if (unrun) return `--max-detect: ${unrun} is not among --phases (${phases.join(',')}): its budget would never be checked`;
+  }
+  return null;
+}
 
 /** Parse `deadpeer check` argv (without "check"). Never throws. */
 export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
@@ -306,10 +301,13 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
   try {
     ({ values } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (err) {
-    return { kind: 'error', message: describeParseError(err) };
+    return { kind: 'error', message: describeParseError(err, ALLOWED, (a) => `unexpected argument "${a}" (check takes only options; see --help)`) };
   }
   if (values.help) return { kind: 'help' };
-  if (values['list-presets']) return { kind: 'list-presets' };
+  if (values['list-presets']) {
+    const other = Object.keys(values).find((k) => k !== 'list-presets');
+    return other ? { kind: 'error', message: `--list-presets takes no other option (--${other} would be ignored)` } : { kind: 'list-presets' };
+  }
   try {
     const read = env.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
     const f: Stated = values.config !== undefined ? validateConfig(readConfig(values.config, read), values.config, env.features) : { config: {} };
@@ -318,6 +316,9 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const preset = presetName ? findPreset(presetName)! : undefined;
     const config = mergeConfig(mergeConfig(preset?.config ?? {}, f.config), flags.config);
     const profile = flags.profile ?? f.profile ?? 'fast';
+    const phases = flags.phases ?? f.phases ?? [...USER_PHASES];
+    const ignored = ignoredFlag(flags, values['max-detect'], phases);
+    if (ignored) throw new InputError(ignored);
     const sources = [
       ...(preset ? [`preset ${preset.name}`] : []),
       ...(values.config !== undefined ? [`config ${values.config}`] : []),
@@ -330,7 +331,7 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
         config,
         family: flags.family ?? f.family ?? 4,
         profile,
-        phases: flags.phases ?? f.phases ?? [...USER_PHASES],
+        phases,
         maxDetect: { ...f.maxDetect, ...flags.maxDetect },
         maxRunS: flags.maxRunS ?? f.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
         json: !!values.json,

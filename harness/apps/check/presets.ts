@@ -34,6 +34,12 @@ export interface Preset {
   /** where the values come from */
   source: string;
   config: SocketConfig;
+  /**
+   * The real clients (`npm run clients` ids) whose own behaviour this preset describes: a run of
+   * one of them whose socket read back these settings verifies it (docs/CLIENTS.md), given its
+   * version is at least `minVersion`. Absent: nothing here can back it.
+   */
+  backedBy?: Array<{ client: string; minVersion?: string }>;
 }
 
 export const PRESETS: readonly Preset[] = [
@@ -43,16 +49,20 @@ export const PRESETS: readonly Preset[] = [
     // tcp_sk_init() in net/ipv4/tcp_ipv4.c: tcp_syn_retries 6, tcp_retries2 15, keepalive 7200/75/9 but SO_KEEPALIVE off
     source: 'Linux defaults (net/ipv4/tcp_ipv4.c tcp_sk_init; Documentation/networking/ip-sysctl.rst): SO_KEEPALIVE off, no TCP_USER_TIMEOUT',
     config: {},
+    backedBy: [{ client: 'python-plain' }, { client: 'java' }],
   },
   {
     name: 'node-keepalive',
     title: 'Node.js socket.setKeepAlive(true)',
-    // libuv uv__tcp_keepalive(): SO_KEEPALIVE 1, then TCP_KEEPIDLE = delay = 0, which the kernel refuses (EINVAL),
-    // so INTVL/CNT are never set either; Node ignores the error. Seen with strace on Node 20.20 (libuv 1.46).
+    // libuv applies a pending keepalive when the connection opens with a fixed 60 s delay
+    // (uv__stream_open → uv__tcp_keepalive(fd, 1, 60): KEEPIDLE 60, KEEPINTVL 1, KEEPCNT 10); Node
+    // then applies its own initialDelay 0 on 'connect', which the kernel refuses (TCP_KEEPIDLE 0:
+    // EINVAL) and Node ignores. Read back and straced by `npm run clients` on Node 20.20.2.
     source:
-      'Node.js net docs (setKeepAlive: initialDelay 0 leaves the kernel value); libuv uv__tcp_keepalive sets SO_KEEPALIVE, ' +
-      'its TCP_KEEPIDLE=0 fails with EINVAL: keepalive on with the kernel\'s 7200/75/9',
-    config: { keepalive: {} },
+      'libuv uv__stream_open/uv__tcp_keepalive (delay 60 s, interval 1 s, count 10 when the connection opens); ' +
+      "Node's setKeepAlive(true) then asks for TCP_KEEPIDLE 0, refused with EINVAL: keepalive 60/1/10 (docs/CLIENTS.md)",
+    config: { keepalive: { idle: 60, intvl: 1, cnt: 10 } },
+    backedBy: [{ client: 'node-net-keepalive' }],
   },
   {
     name: 'node-keepalive-5s',
@@ -62,12 +72,14 @@ export const PRESETS: readonly Preset[] = [
       'libuv uv__tcp_keepalive (libuv ≥ 1.35; strace of Node 20.20 / libuv 1.46 confirms): TCP_KEEPIDLE = ms/1000, TCP_KEEPINTVL 1, ' +
       'TCP_KEEPCNT 10; Node has no TCP_USER_TIMEOUT',
     config: { keepalive: { idle: 5, intvl: 1, cnt: 10 } },
+    backedBy: [{ client: 'node-net-5s' }],
   },
   {
     name: 'go-1.23',
     title: 'Go ≥ 1.23 net.Dialer defaults',
     source: 'Go net.KeepAliveConfig (Go 1.23+): Idle 15 s, Interval 15 s, Count 9 when unset; no TCP_USER_TIMEOUT',
     config: { keepalive: { idle: 15, intvl: 15, cnt: 9 } },
+    backedBy: [{ client: 'go', minVersion: '1.23' }],
   },
   {
     name: 'libpq',
@@ -77,12 +89,14 @@ export const PRESETS: readonly Preset[] = [
       'libpq connection parameters keepalives_idle / keepalives_interval / keepalives_count / tcp_user_timeout; ' +
       'EXAMPLE values 10/5/3 and 25000 ms (= 10 + 5×3 s), not defaults',
     config: { keepalive: { idle: 10, intvl: 5, cnt: 3 }, userTimeoutMs: 25_000 },
+    backedBy: [{ client: 'psql-keepalive-params' }],
   },
   {
     name: 'libpq-defaults',
     title: 'PostgreSQL libpq with no keepalive parameters',
     source: 'libpq: keepalives=1 by default (kernel keepalive values), tcp_user_timeout=0',
     config: { keepalive: {} },
+    backedBy: [{ client: 'psql' }],
   },
   {
     name: 'grpc',
@@ -100,6 +114,7 @@ export const PRESETS: readonly Preset[] = [
     // the values are the reference's idle experiment's 5/3/3
     source: '"When TCP sockets refuse to die" (2019): keepalive on, TCP_USER_TIMEOUT = IDLE + INTVL×CNT; values 5/3/3 → 14000 ms',
     config: { keepalive: { idle: 5, intvl: 3, cnt: 3 }, userTimeoutMs: 14_000 },
+    backedBy: [{ client: 'python-reference' }],
   },
 ];
 

@@ -69,6 +69,8 @@ export function execArgsFrom(
   const profile = v.profile ?? 'fast';
   if (profile !== 'fast' && profile !== 'faithful') throw bad('profile', profile, 'fast or faithful');
   if (v.server !== undefined && (typeof v.server !== 'string' || !v.server.trim())) throw bad('server', v.server, 'a shell command');
+  // connect: the SYNs never reach the server's namespace, so its program would be accepted and ignored
+  if (v.server !== undefined && v.phase === 'connect') throw new InputError(`${name('server')}: in phase connect the SYNs never reach the server, so its program plays no part`);
   if (v.user !== undefined && (typeof v.user !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(v.user))) throw bad('user', v.user, 'a user name or uid');
   if (!Array.isArray(command) || !command.length || !command.every((c) => typeof c === 'string'))
     throw new InputError(noCommand);

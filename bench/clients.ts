@@ -1,0 +1,234 @@
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, release } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { spawnSync } from 'node:child_process';
+import { runExecArgs } from '../harness/apps/exec/exec.js';
+import type { ExecArgs } from '../harness/apps/exec/args.js';
+import type { AppReport } from '../harness/apps/exec/run.js';
+import { ROOT } from '../harness/core/paths.js';
+import { preflightProblem } from '../harness/suite/preflight.js';
+import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
+
+/**
+ * `npm run clients`: every client found on this machine through `deadpeer exec`, idle and busy,
+ * and what it really did — docs/CLIENTS.md, and the presets' evidence
+ * (harness/apps/check/verified.ts). Clients whose toolchain is missing are listed as skipped, with
+ * what to install. Slow (minutes): its own command, like the faithful profile, not the fast suite.
+ */
+const EX = join(ROOT, 'examples');
+const WATCH_S = 60; // the longest a phase is watched: clients that rely on the kernel's 2-hour keepalive never notice within it
+const CONCURRENCY = 3;
+
+interface Client {
+  /** what presets call it (Preset.backedBy) */
+  id: string;
+  name: string;
+  /** its version, or why it is not here */
+  probe: () => { version: string } | { missing: string };
+  /** build what it needs into `tmp` (once) */
+  prepare?: (tmp: string) => void;
+  command: (phase: 'idle' | 'busy', tmp: string) => string[];
+  /** a shell command for the server's namespace (a real server), given `tmp` and the run's own folder */
+  server?: (tmp: string, run: string) => string;
+}
+
+const sh = (cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+const firstLine = (r: ReturnType<typeof sh>) => `${r.stdout}${r.stderr}`.trim().split('\n')[0]!;
+const has = (cmd: string) => sh('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const versionOf = (cmd: string, args: string[], missing: string, short: (v: string) => string = (v) => v) => () => (has(cmd) ? { version: short(firstLine(sh(cmd, args))) } : { missing });
+/** "psql (PostgreSQL) 15.18 (Debian …)" → "15.18" */
+const pgVersion = (bin: string) => /\) (\S+)/.exec(firstLine(sh(bin, ['--version'])))?.[1] ?? '?';
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** psql against a real PostgreSQL in the server's namespace, with these libpq connection parameters. */
+function psqlClient(id: string, name: string, params: string): Client {
+  const conn = `conn="host=$DEADPEER_HOST port=$DEADPEER_PORT user=postgres${params}";`;
+  const client: Client = {
+    id,
+    name,
+    probe: () => (has('psql') && existsSync(`${PG_BIN}/postgres`) ? { version: `psql ${pgVersion('psql')}, server ${pgVersion(`${PG_BIN}/postgres`)}` } : { missing: 'psql and a PostgreSQL server (apt-get install postgresql)' }),
+    prepare: (tmp) => {
+      // initdb refuses root; the data directory belongs to the postgres user, and each run copies it
+      const data = join(tmp, 'pg-template');
+      if (existsSync(join(data, 'PG_VERSION'))) return; // made for the other psql client already
+      sh('install', ['-d', '-o', 'postgres', '-g', 'postgres', data]);
+      const r = sh('runuser', ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
+      if (r.status !== 0) throw new Error(`initdb failed: ${firstLine(r)}`);
+      // the test addresses, and nothing else, may connect without a password
+      appendFileSync(join(data, 'pg_hba.conf'), 'host all all 198.18.0.0/15 trust\nhost all all 2001:2::/48 trust\n');
+    },
+    // idle: a query the server takes an hour to answer (sent, acknowledged, then silence);
+    // busy: psql connects, and its first query comes 3 s later
+    command: (p) =>
+      p === 'idle'
+        ? ['sh', '-c', `${conn} exec psql "$conn" -c "select pg_sleep(3600)"`]
+        : ['sh', '-c', `${conn} (sleep 3; echo "select 1;"; sleep 3600) | psql "$conn"`],
+    server: (tmp, run) =>
+      `cp -a ${join(tmp, 'pg-template')} ${run} && exec runuser -u postgres -- ${PG_BIN}/postgres -D ${run} -k ${run} -p "$DEADPEER_PORT" -c listen_addresses="$DEADPEER_LISTEN_HOST" -c fsync=off`,
+  };
+  return client;
+}
+
+const CLIENTS: Client[] = [
+  { id: 'node-net-5s', name: 'Node.js net + setKeepAlive(true, 5000)', probe: versionOf('node', ['--version'], 'node'), command: (p) => ['node', join(EX, 'node-client.mjs'), p] },
+  { id: 'node-net-keepalive', name: 'Node.js net + setKeepAlive(true)', probe: versionOf('node', ['--version'], 'node'), command: (p) => ['node', join(EX, 'node-client.mjs'), p, '0'] },
+  { id: 'node-http', name: 'Node.js http.get (global agent)', probe: versionOf('node', ['--version'], 'node'), command: (p) => ['node', join(EX, 'clients', 'node-http.mjs'), p] },
+  { id: 'node-fetch', name: 'Node.js fetch (undici)', probe: versionOf('node', ['--version'], 'node'), command: (p) => ['node', join(EX, 'clients', 'node-fetch.mjs'), p] },
+  { id: 'python-plain', name: 'Python socket.create_connection', probe: versionOf('python3', ['--version'], 'python3'), command: (p) => ['python3', join(EX, 'clients', 'python-plain.py'), p] },
+  {
+    id: 'python-reference',
+    name: 'Python with the reference\'s advice (examples/python-client.py)',
+    probe: versionOf('python3', ['--version'], 'python3'),
+    command: (p) => ['python3', join(EX, 'python-client.py'), p],
+  },
+  {
+    id: 'curl',
+    name: 'curl',
+    probe: versionOf('curl', ['--version'], 'curl (apt-get install curl)', (v) => v.split(' ').slice(0, 2).join(' ')),
+    // busy: curl sends the headers at once, the body 3 s later (chunked upload from a pipe)
+    command: (p) =>
+      p === 'idle'
+        ? ['sh', '-c', 'exec curl -sS "http://$DEADPEER_SERVER/answer"']
+        : ['sh', '-c', '(sleep 3; echo hello) | curl -sS -T - "http://$DEADPEER_SERVER/answer"'],
+  },
+  psqlClient('psql', 'psql (libpq) against PostgreSQL', ''),
+  psqlClient('psql-keepalive-params', 'psql (libpq) with keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=25000', ' keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=25000'),
+  {
+    id: 'go',
+    name: 'Go net.Dial (default Dialer)',
+    probe: versionOf('go', ['version'], 'Go (apt-get install golang-go)', (v) => v.split(' ')[2] ?? v),
+    prepare: (tmp) => {
+      const r = sh('go', ['build', '-o', join(tmp, 'go-client'), '.'], { cwd: join(EX, 'clients', 'go'), env: { ...process.env, GOCACHE: join(tmp, 'gocache'), GOFLAGS: '-mod=mod', GOPROXY: 'off' } });
+      if (r.status !== 0) throw new Error(`go build failed: ${firstLine(r)}`);
+    },
+    command: (p, tmp) => [join(tmp, 'go-client'), p],
+  },
+  {
+    id: 'java',
+    name: 'Java java.net.Socket',
+    probe: () => (has('javac') && has('java') ? { version: firstLine(sh('java', ['-version'])).replace(/^openjdk version "([^"]+)".*/, 'OpenJDK $1') } : { missing: 'a JDK (apt-get install default-jdk-headless)' }),
+    prepare: (tmp) => {
+      const r = sh('javac', ['-d', join(tmp, 'java'), join(EX, 'clients', 'JavaClient.java')]);
+      if (r.status !== 0) throw new Error(`javac failed: ${firstLine(r)}`);
+    },
+    command: (p, tmp) => ['java', '-cp', join(tmp, 'java'), 'JavaClient', p],
+  },
+];
+
+/** The options its socket held that a plain socket would not, for the table. */
+function setsLine(r: AppReport): string {
+  const o = r.options ?? {};
+  const parts: string[] = [];
+  if (o.SO_KEEPALIVE === 1) parts.push(`SO_KEEPALIVE=1 KEEPIDLE=${o.TCP_KEEPIDLE} KEEPINTVL=${o.TCP_KEEPINTVL} KEEPCNT=${o.TCP_KEEPCNT}`);
+  if (o.TCP_USER_TIMEOUT) parts.push(`TCP_USER_TIMEOUT=${o.TCP_USER_TIMEOUT}`);
+  if (o.TCP_NODELAY) parts.push('TCP_NODELAY=1');
+  const syn = r.asked?.find((a) => a.opt === 'TCP_SYNCNT' && a.result === '0');
+  if (syn) parts.push(`TCP_SYNCNT=${syn.value}`);
+  return parts.join(' ');
+}
+
+const rel = (r: AppReport, t: number | undefined) => (t === undefined || r.t.origin === undefined ? null : Math.round((t - r.t.origin) * 100) / 100);
+
+function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport): ClientRun {
+  return {
+    id: c.id,
+    client: c.name,
+    version,
+    phase,
+    sets: setsLine(r),
+    refused: (r.asked ?? []).filter((a) => a.result !== '0').map((a) => `${a.opt}=${a.value} → ${a.result}`),
+    kernelAbortS: rel(r, r.t.kernelAbort),
+    noticedS: r.unnoticed ? null : rel(r, r.t.appNoticed),
+    ...(r.app.noticedBy ? { noticedBy: r.app.noticedBy } : {}),
+    ...(r.app.noticedLine ? { printed: r.app.noticedLine.trim() } : {}),
+    ...(r.app.errno ? { errno: r.app.errno } : {}),
+    modelS: r.prediction?.closeAt ?? null,
+    watchedS: r.t.origin !== undefined ? r.t.end - r.t.origin : r.t.end - r.t.start,
+    presets: r.presets,
+    problems: r.problems,
+  };
+}
+
+async function pool<T>(items: (() => Promise<T>)[], n: number): Promise<T[]> {
+  const out: T[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await items[i]!();
+      }
+    }),
+  );
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length) {
+    process.stderr.write(`deadpeer clients: unexpected argument "${argv[0]}" (it takes none)\n`);
+    return 2;
+  }
+  const problem = await preflightProblem();
+  if (problem) {
+    process.stderr.write(`deadpeer clients: ${problem}\n`);
+    return 2;
+  }
+  const t0 = performance.now();
+  const tmp = mkdtempSync(join(tmpdir(), 'deadpeer-clients-'));
+  // programs run as other users (PostgreSQL as postgres) must reach their part of it
+  spawnSync('chmod', ['755', tmp]);
+  const lock = await acquireTimingLock('npm run clients', (l) => process.stderr.write(`${l}\n`));
+  try {
+    const found: Array<{ c: Client; version: string }> = [];
+    for (const c of CLIENTS) {
+      const p = c.probe();
+      if ('missing' in p) {
+        process.stderr.write(`deadpeer clients: ${c.name}: skipped, not installed (${p.missing})\n`);
+        continue;
+      }
+      try {
+        c.prepare?.(tmp);
+      } catch (e) {
+        process.stderr.write(`deadpeer clients: ${c.name}: skipped, ${(e as Error).message}\n`);
+        continue;
+      }
+      found.push({ c, version: p.version });
+    }
+    process.env.DEADPEER_PROFILE = 'fast';
+    let n = 0;
+    const jobs = found.flatMap(({ c, version }) =>
+      (['idle', 'busy'] as const).map((phase) => async () => {
+        const args: ExecArgs = {
+          phase,
+          fault: 'blackhole',
+          family: 4,
+          profile: 'fast',
+          timeoutS: WATCH_S,
+          graceS: 5,
+          json: true,
+          strace: true,
+          command: c.command(phase, tmp),
+          ...(c.server ? { server: c.server(tmp, join(tmp, `pg-${c.id}-${phase}`)) } : {}),
+        };
+        const r = await runExecArgs(args);
+        process.stderr.write(`deadpeer clients: [${++n}/${found.length * 2}] ${c.name}, ${phase}: ${r.problems[0] ?? (r.t.appNoticed !== undefined && !r.unnoticed ? `noticed ${rel(r, r.t.appNoticed)} s after t = 0` : 'did not notice')}\n`);
+        return toRun(c, version, phase, r);
+      }),
+    );
+    const runs = await pool(jobs, CONCURRENCY);
+    const date = new Date().toISOString().slice(0, 10);
+    const wallS = (performance.now() - t0) / 1000;
+    writeFileSync(join(ROOT, 'docs', 'CLIENTS.md'), renderClientsTable(runs, { date, kernel: release(), profile: 'fast', wallS }));
+    writeFileSync(join(ROOT, 'harness', 'apps', 'check', 'verified.ts'), renderVerifiedModule(verifiedPresets(runs, date), unbackedReasons(runs)));
+    process.stdout.write(`docs/CLIENTS.md: ${runs.length} runs of ${found.length} clients in ${wallS.toFixed(0)} s; harness/apps/check/verified.ts regenerated (npm run build to ship it)\n`);
+    return runs.some((r) => r.problems.length) ? 1 : 0;
+  } finally {
+    await lock.release();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,3 @@
+module deadpeer.example/go-client
+
+go 1.19

@@ -1,0 +1,42 @@
+import type { Observation, Packet, TimerState } from '../core/observation.js';
+import type { Side } from '../core/side.js';
+import type { PacketKind } from '../model/types.js';
+
+/**
+ * The premises cases check before (or beside) the verdict — that the experiment is the one it
+ * claims to be — and the queries they are written in. Shared here so two cases asking the same
+ * question of an Observation ask it the same way.
+ */
+
+/** The packets `side` put on the wire, optionally of one kind, optionally from a moment on (t ≥ since; 'origin' = t = 0). */
+export function sent(obs: Observation, side: Side, opts: { kind?: PacketKind; since?: number | 'origin' } = {}): Packet[] {
+  const since = opts.since === 'origin' ? obs.origin : (opts.since ?? -Infinity);
+  return obs.packets.filter((p) => p.from === side && (opts.kind === undefined || p.kind === opts.kind) && p.t >= since);
+}
+
+/** What `ss -tno` showed of a side's connection (changes, not departures), optionally in one state, from a moment on. */
+export function timerSamples(obs: Observation, side: Side, opts: { state?: string; since?: number | 'origin' } = {}): TimerState[] {
+  const since = opts.since === 'origin' ? obs.origin : (opts.since ?? -Infinity);
+  return obs.timers.filter((s) => s.side === side && s.ev === 'timer' && (opts.state === undefined || s.state === opts.state) && s.t >= since);
+}
+
+/**
+ * What `ss -tno` showed for the server's side of the connection while it was a request
+ * (SYN-RECV), and the state that ended that: 'gone' (dropped) or the accepted socket's state.
+ */
+export function requestStates(obs: Observation): { during: TimerState[]; after: TimerState | undefined } {
+  const server = obs.timers.filter((s) => s.side === 'server');
+  const leaves = server.findIndex((s) => s.ev === 'gone' || s.state !== 'SYN-RECV');
+  return { during: leaves < 0 ? server : server.slice(0, leaves), after: leaves < 0 ? undefined : server[leaves] };
+}
+
+/**
+ * To check the experiment: the window probes sent while the receiver was being silenced (its
+ * sysctl write lies somewhere in that interval, so their fate is unknown: there must be none),
+ * and whether silencing began after the answered probe.
+ */
+export function silencing(obs: Observation): { afterAnswer: boolean; probesDuring: number } {
+  const [from, to] = [obs.marks.silencing!, obs.marks['receiver silent']!];
+  const probesDuring = obs.packets.filter((p) => p.from === 'client' && p.kind === 'WINDOW-PROBE' && p.t >= from && p.t <= to).length;
+  return { afterAnswer: from > obs.marks['probe answered']!, probesDuring };
+}

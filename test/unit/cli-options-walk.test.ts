@@ -1,0 +1,294 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseCheckArgs } from '../../harness/apps/check/args.js';
+import { parseExecArgs } from '../../cli/exec.js';
+import { runHtml } from '../../cli/html.js';
+import { runKernels } from '../../cli/kernels.js';
+import { main } from '../../cli/main.js';
+import { MODEL_OPTIONS, answerModel, parseModelArgs, runModel, withoutOption } from '../../cli/model.js';
+import type { ModelArgs } from '../../cli/model.js';
+import { runReport } from '../../cli/report.js';
+import { runShow } from '../../cli/show.js';
+import { PHASES, defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
+import type { KernelFeatures, Phase, TcpSysctls } from '../../harness/model/index.js';
+import { TCP_SYSCTL_NAMES } from '../../harness/model/types.js';
+
+/**
+ * No option is accepted and ignored: for every command and every option it accepts, either the
+ * option changes the outcome (the parsed arguments, the prediction, the output), or the
+ * combination is refused with exit 2 and one line. Pure parse-level and model-level calls only.
+ */
+
+const running = featuresForRelease('6.18.44-fc-v657', 250);
+
+// ─── deadpeer model ─────────────────────────────────────────────────────────────────────────
+
+/** Values to try for each option: enough to move whatever the option can move. */
+const TRIES: Record<string, string[][]> = {
+  '--json': [[]],
+  '--family': [['6']],
+  '--keepalive': [['5:3:3'], ['1:11:3'], ['on']],
+  '--user-timeout': [['0'], ['3002'], ['12000'], ['40000']],
+  '--syncnt': [['1'], ['2'], ['5']],
+  '--defer-accept': [['0'], ['2'], ['5'], ['30']],
+  '--peer': [['alive'], ['gone']],
+  '--peer-gone-at': [['0'], ['0.3'], ['2']],
+  '--peer-answered-before': [['0.1'], ['0.45'], ['10']],
+  '--rto': [['56'], ['300'], ['1000']],
+  '--tlp': [['off'], ['4'], ['300']],
+  '--rto-max': [['1000'], ['5000'], ['120000']],
+  '--kernel': [['5.2'], ['6.1'], ['6.19']],
+  '--hz': [['100'], ['1000']],
+  '--help': [[]],
+};
+const SYSCTL_TRIES: Record<keyof TcpSysctls, number[]> = {
+  tcp_syn_retries: [1, 3, 8],
+  tcp_synack_retries: [0, 2, 8],
+  tcp_retries1: [1, 8],
+  tcp_retries2: [1, 3, 8],
+  tcp_keepalive_time: [1, 5, 100],
+  tcp_keepalive_intvl: [1, 7, 100, 10_000],
+  tcp_keepalive_probes: [1, 3, 20],
+  tcp_syn_linear_timeouts: [0, 1, 8],
+  tcp_rto_min_us: [10_000, 50_000, 500_000],
+  tcp_rto_max_ms: [1000, 3000, 120_000],
+  tcp_syncookies: [0, 2],
+};
+
+/** Starting points per phase: the peer alive and gone, options that open up others. */
+const CONTEXTS: Record<Phase, string[][]> = {
+  'syn-sent': [[], ['--user-timeout', '5002'], ['--kernel', '6.1'], ['--kernel', '6.19']],
+  'syn-recv': [[], ['--peer', 'alive'], ['--kernel', '6.19'], ['--kernel', '6.19', '--peer', 'alive']],
+  'defer-accept': [[], ['--defer-accept', '5'], ['--defer-accept', '5', '--peer', 'alive'], ['--defer-accept', '1', '--peer', 'alive', '--kernel', '6.19'], ['--defer-accept', '5', '--kernel', '6.19']],
+  idle: [[], ['--keepalive', '5:3:3'], ['--keepalive', 'on'], ['--keepalive', '5:3:3', '--peer', 'alive'], ['--keepalive', 'on', '--user-timeout', '12000'], ['--keepalive', 'on', '--peer', 'alive']],
+  busy: [[], ['--peer', 'alive'], ['--user-timeout', '5002'], ['--rto', '300'], ['--rto', '300', '--tlp', 'off'], ['--kernel', '6.1']],
+  'zero-window': [[], ['--peer', 'alive'], ['--peer-gone-at', '0.7'], ['--rto', '300'], ['--user-timeout', '2000'], ['--kernel', '6.1']],
+};
+
+/**
+ * Options whose effect is only recorded or explained, never a different timeline: --json (the
+ * format), --family (recorded; the help says the timers are the same), --kernel (recorded, and the
+ * features where they differ), --help; --peer in idle without keepalive (nothing to notice vs
+ * never noticed: the same empty timeline, a different note); --hz where there is no timer to place.
+ */
+const OUTPUT_ONLY = (option: string, phase: Phase, context: string[], baseTimeline: string) =>
+  ['--json', '--family', '--kernel', '--help'].includes(option) ||
+  (option === '--peer' && phase === 'idle' && !context.includes('--keepalive')) ||
+  (option === '--hz' && baseTimeline === JSON.stringify([[], null, null, null, undefined]));
+
+/** Values that name the default: honoured (the answer is the default's), so they change nothing by design. */
+const DEFAULT_VALUES: Record<string, string> = { '--peer': 'gone', '--user-timeout': '0', '--peer-gone-at': '0', '--defer-accept': '0' };
+// (--peer-answered-before has no default value: absent = the receiver never answered before)
+
+const args = (argv: string[]): ModelArgs => {
+  const p = parseModelArgs(argv);
+  if (p.kind !== 'args') throw new Error(`${argv.join(' ')}: ${JSON.stringify(p)}`);
+  return p.args;
+};
+/** The timeline an answer gives: what a different setting must move (notes and recorded fields aside). */
+const timeline = (a: ModelArgs) => {
+  const { json } = answerModel(a, running);
+  return JSON.stringify([json.events, json.closeAt, json.closeWindow, json.errno, json.acceptAt]);
+};
+const optionsIn = (argv: string[]) => argv.filter((x) => x.startsWith('--'));
+
+interface Probe {
+  option: string;
+  argv: (value: string[]) => string[];
+  values: string[][];
+}
+const probes = (context: string[]): Probe[] => [
+  ...MODEL_OPTIONS.filter((o) => o !== '--sysctl' && !optionsIn(context).includes(o)).map((option) => ({
+    option,
+    argv: (v: string[]) => [option, ...v],
+    values: TRIES[option]!,
+  })),
+  ...TCP_SYSCTL_NAMES.map((name) => ({
+    option: `--sysctl ${name}`,
+    argv: (v: string[]) => ['--sysctl', `${name}=${v[0]}`],
+    values: SYSCTL_TRIES[name].map((n) => [String(n)]),
+  })),
+];
+
+describe('deadpeer model: every phase × option changes the answer or is refused', () => {
+  it('every option of the parser is walked', () => {
+    expect([...MODEL_OPTIONS].sort()).toEqual([...Object.keys(TRIES), '--sysctl'].sort());
+  });
+
+  /** The option a refusal names: "deadpeer model: --sysctl tcp_retries2 changes nothing in busy: …" */
+  const named = (stderr: string) => /^deadpeer model: (--\S+(?: tcp_[a-z0-9_]+)?) changes nothing in /.exec(stderr)?.[1];
+  /** options some row accepted and was changed by: every option must be of use somewhere */
+  const acceptedSomewhere = new Set<string>();
+  const rows = PHASES.flatMap((phase) => CONTEXTS[phase].map((context) => [phase, context] as const));
+  it.each(rows)('%s %j', (phase, context) => {
+    const base = [phase, ...context];
+    const baseJson = runModel([...base, '--json'], { features: running });
+    expect(baseJson.code, baseJson.stderr).toBe(0);
+    const baseTimeline = timeline(args(base));
+    const features: KernelFeatures = answerModel(args(base), running).features;
+    const problems: string[] = [];
+    for (const probe of probes(context)) {
+      // --json against the text; everything else as JSON, against the JSON
+      const asJson = probe.option === '--json' ? [] : ['--json'];
+      const baseOut = probe.option === '--json' ? runModel(base, { features: running }).stdout : baseJson.stdout;
+      const runs = probe.values.map((v) => [...base, ...probe.argv(v)]).map((argv) => ({ argv, r: runModel([...argv, ...asJson], { features: running }) }));
+      for (const { argv, r } of runs.filter((x) => x.r.code === 2)) {
+        // refused: one line naming an option given, and true — fed to the model anyway, that option moves nothing
+        const option = named(r.stderr);
+        if (r.stderr.trimEnd().split('\n').length !== 1 || !option) {
+          problems.push(`${argv.join(' ')}: not a one-line refusal naming the option: ${r.stderr}`);
+          continue;
+        }
+        const name = option.replace('--sysctl ', '') as keyof TcpSysctls;
+        if (option.startsWith('--sysctl ') && !(name in defaultSysctls(features))) continue; // the kernel has no such file
+        if (option === '--rto-max' && !features.rtoMax) continue; // the kernel has no such option
+        const a = args(argv);
+        if (timeline(a) !== timeline(withoutOption(a, option))) problems.push(`${argv.join(' ')}: refused, but ${option} changes the answer: ${r.stderr.trim()}`);
+      }
+      const isDefault = (argv: string[]) => DEFAULT_VALUES[probe.option] !== undefined && argv.at(-1) === DEFAULT_VALUES[probe.option];
+      for (const x of runs.filter((x) => x.r.code === 0 && isDefault(x.argv))) {
+        if (x.r.stdout !== baseOut) problems.push(`${x.argv.join(' ')}: the default value gives another answer than leaving it out`);
+      }
+      // a combination can leave only the default value standing (the others refused): honoured, not ignored
+      const accepted = runs.filter((x) => x.r.code === 0 && !isDefault(x.argv));
+      if (!accepted.length) continue;
+      const changedOutput = accepted.some((x) => x.r.stdout !== baseOut);
+      const changedTimeline = accepted.some((x) => probe.option === '--help' || timeline(args(x.argv)) !== baseTimeline);
+      const tried = accepted.map((x) => x.argv.slice(base.length).join(' ')).join(', ');
+      if (changedOutput) acceptedSomewhere.add(probe.option);
+      if (!changedOutput) problems.push(`${probe.option}: accepted and ignored (${tried})`);
+      else if (!changedTimeline && !OUTPUT_ONLY(probe.option, phase, context, baseTimeline)) problems.push(`${probe.option}: accepted, the timeline never moves (${tried})`);
+    }
+    if (process.env.WALK_DEBUG) for (const x of problems) console.log(`WALK ${phase} ${JSON.stringify(context)} :: ${x}`);
+    expect(problems).toEqual([]);
+  });
+
+  it('and every option is accepted, and changes the answer, somewhere: none is refused everywhere', () => {
+    const every = [...MODEL_OPTIONS.filter((o) => o !== '--sysctl'), ...TCP_SYSCTL_NAMES.filter((n) => n !== 'tcp_retries1' && n !== 'tcp_syncookies').map((n) => `--sysctl ${n}`)];
+    expect(every.filter((o) => !acceptedSomewhere.has(o))).toEqual([]);
+  });
+});
+
+// ─── deadpeer check ─────────────────────────────────────────────────────────────────────────
+
+describe('deadpeer check: every option changes the parsed arguments or is refused', () => {
+  const features = featuresForRelease('6.18.0', 250);
+  const files: Record<string, string> = { 'app.yaml': 'user-timeout: 20000\n' };
+  const parse = (argv: string[], f = features) => parseCheckArgs(argv, { features: f, readFile: (p) => files[p]! });
+  const base = JSON.stringify(parse([]));
+
+  it.each([
+    ['--preset', ['--preset', 'go-1.23']],
+    ['--config', ['--config', 'app.yaml']],
+    ['--keepalive', ['--keepalive', '5:3:3']],
+    ['--user-timeout', ['--user-timeout', '14000']],
+    ['--syncnt', ['--syncnt', '2']],
+    ['--rto-max', ['--rto-max', '5000']],
+    ['--family', ['--family', '6']],
+    ['--profile', ['--profile', 'faithful']],
+    ['--phases', ['--phases', 'idle']],
+    ['--max-detect', ['--max-detect', '30s']],
+    ['--max-run', ['--max-run', '10s']],
+    ['--json', ['--json']],
+    ['--list-presets', ['--list-presets']],
+    ['--help', ['--help']],
+  ])('%s', (_, argv) => {
+    expect(JSON.stringify(parse(argv))).not.toBe(base);
+  });
+
+  it('a flag no chosen phase reads is refused', () => {
+    const refused = (argv: string[], why: RegExp, f = features) => {
+      const r = parse(argv, f);
+      expect(r.kind).toBe('error');
+      expect((r as { message: string }).message).toMatch(why);
+    };
+    refused(['--syncnt', '2', '--phases', 'idle,busy'], /^--syncnt: .* unless connect is among --phases/);
+    refused(['--keepalive', '5:3:3', '--phases', 'connect,busy'], /^--keepalive: .* unless idle is among --phases/);
+    refused(['--rto-max', '5000', '--phases', 'idle'], /^--rto-max: .* unless connect, busy or zero-window is among --phases/);
+    refused(['--max-detect', 'busy=30s', '--phases', 'idle'], /^--max-detect: busy is not among --phases \(idle\)/);
+    refused(['--list-presets', '--json'], /^--list-presets takes no other option \(--json would be ignored\)/);
+    refused(['--rto-max', '5000'], /no TCP_RTO_MAX_MS/, featuresForRelease('6.1.0', 250));
+    // where a chosen phase reads it, it stands; from a preset or a file it describes the application and stays
+    expect(parse(['--syncnt', '2', '--phases', 'connect']).kind).toBe('args');
+    expect(parse(['--max-detect', '30s', '--phases', 'idle']).kind).toBe('args');
+    expect(parse(['--preset', 'reference', '--phases', 'busy']).kind).toBe('args');
+  });
+});
+
+// ─── deadpeer exec ──────────────────────────────────────────────────────────────────────────
+
+describe('deadpeer exec: every option changes the parsed arguments or is refused', () => {
+  const base = ['--phase', 'idle'];
+  const cmd = ['--', 'node', 'client.js'];
+  const parsed = (argv: string[]) => JSON.stringify(parseExecArgs([...argv, ...cmd]));
+
+  it.each([
+    ['--phase', ['--phase', 'busy']],
+    ['--fault', ['--fault', 'peer-reset']],
+    ['--server', ['--server', 'nc -l 4242']],
+    ['--family', ['--family', '6']],
+    ['--profile', ['--profile', 'faithful']],
+    ['--timeout', ['--timeout', '30s']],
+    ['--grace', ['--grace', '1s']],
+    ['--json', ['--json']],
+    ['--no-strace', ['--no-strace']],
+    ['--user', ['--user', 'nobody']],
+    ['--help', ['--help']],
+  ])('%s', (option, argv) => {
+    const withIt = option === '--phase' ? argv : [...base, ...argv];
+    expect(parsed(withIt)).not.toBe(parsed(base));
+  });
+
+  it('--server in phase connect is refused: the SYNs never reach it', () => {
+    expect(parseExecArgs(['--phase', 'connect', '--server', 'nc -l 4242', ...cmd])).toEqual({
+      kind: 'error',
+      message: '--server: in phase connect the SYNs never reach the server, so its program plays no part',
+    });
+  });
+});
+
+// ─── show, html, kernels, report, reap ──────────────────────────────────────────────────────
+
+describe('deadpeer show, html, kernels, report, reap', () => {
+  let stderr: string[];
+  let stdout: string[];
+  beforeEach(() => {
+    stderr = [];
+    stdout = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => (stderr.push(String(s)), true));
+    vi.spyOn(process.stdout, 'write').mockImplementation((s) => (stdout.push(String(s)), true));
+  });
+  afterEach(() => vi.restoreAllMocks());
+  const dir = mkdtempSync(join(tmpdir(), 'deadpeer-walk-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('show and html take no option: one is refused with exit 2', () => {
+    for (const extra of [['--json'], ['--json', 'observation.json']]) {
+      expect(runShow(extra)).toBe(2);
+      expect(runHtml(extra)).toBe(2);
+    }
+  });
+
+  it('report and reap take no argument: one is refused with exit 2 before anything runs', async () => {
+    expect(await runReport(['--fast'])).toBe(2);
+    expect(await main(['reap', '--dry-run'])).toBe(2);
+    expect(stderr.join('')).toMatch(/deadpeer reap: unexpected argument "--dry-run" \(it takes none\)/);
+  });
+
+  it('kernels: --out writes the table to a file instead of stdout, --html writes the page; -h the usage; anything else exit 2', () => {
+    const out = join(dir, 'k.md');
+    const html = join(dir, 'k.html');
+    runKernels([dir]);
+    expect(stdout.join('')).toMatch(/\|/);
+    stdout.length = 0;
+    runKernels(['--out', out, dir]);
+    expect(stdout.join('')).toBe('');
+    expect(readFileSync(out, 'utf8')).toMatch(/\|/);
+    runKernels(['--html', html, '--out', out, dir]);
+    expect(existsSync(html)).toBe(true);
+    expect(runKernels(['-h'])).toBe(0);
+    expect(runKernels(['--frobnicate', dir])).toBe(2);
+  });
+});

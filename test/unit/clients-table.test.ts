@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedPresets, verifiedPresets } from '../../bench/clients-table.js';
+
+/** docs/CLIENTS.md and the presets' evidence, from runs made up here. */
+const run = (o: Partial<ClientRun>): ClientRun => ({
+  id: 'node-net-5s',
+  client: 'Node.js net',
+  version: 'v20.20.2',
+  phase: 'idle',
+  sets: 'SO_KEEPALIVE=1 KEEPIDLE=5 KEEPINTVL=1 KEEPCNT=10',
+  refused: [],
+  kernelAbortS: 15.46,
+  noticedS: 15.55,
+  noticedBy: 'output',
+  printed: 'error: ETIMEDOUT: read ETIMEDOUT',
+  errno: 'ETIMEDOUT',
+  modelS: 15,
+  watchedS: 21,
+  presets: ['node-keepalive-5s'],
+  problems: [],
+  ...o,
+});
+
+describe('npm run clients: the table', () => {
+  it('a row per run, with what it set, when the kernel and the program noticed, and what it printed', () => {
+    const md = renderClientsTable([run({}), run({ client: 'psql', version: 'psql 15', sets: '', kernelAbortS: null, noticedS: null, printed: undefined, errno: undefined, modelS: 7245, watchedS: 60, presets: [] })], { date: '2026-12-03', kernel: '6.18', profile: 'fast', wallS: 300 });
+    expect(md).toContain('| Node.js net | v20.20.2 | idle | SO_KEEPALIVE=1 KEEPIDLE=5 KEEPINTVL=1 KEEPCNT=10 | 15.46 s | 15.55 s (output) | `error: ETIMEDOUT: read ETIMEDOUT` → ETIMEDOUT | 15.00 s |');
+    expect(md).toContain('| psql | psql 15 | idle | (nothing: a plain socket) | not within 60 s | not within 60 s | — | 7245.00 s |');
+    expect(md).toContain('- `node-keepalive-5s`: Node.js net (v20.20.2)');
+  });
+
+  it('a preset is backed only by runs that ran, once per client and version', () => {
+    const v = verifiedPresets([run({}), run({ phase: 'busy' }), run({ client: 'x', problems: ['never connected'] })], '2026-12-03');
+    expect(v).toEqual({ 'node-keepalive-5s': [{ client: 'Node.js net', version: 'v20.20.2', date: '2026-12-03' }] });
+    // the same values from a client the preset does not describe back nothing
+    expect(verifiedPresets([run({ id: 'psql', presets: ['node-keepalive', 'libpq-defaults'] })], 'd')).toEqual({ 'libpq-defaults': [{ client: 'Node.js net', version: 'v20.20.2', date: 'd' }] });
+    // a version below the preset's minimum backs nothing, and the table says why
+    const go = run({ id: 'go', client: 'Go', version: 'go version go1.19.8 linux/amd64', presets: ['go-1.23'] });
+    expect(verifiedPresets([go], 'd')).toEqual({});
+    expect(unbackedPresets([go])).toContain('`go-1.23`: needs go ≥ 1.23, this machine has go version go1.19.8 linux/amd64');
+    expect(verifiedPresets([{ ...go, version: 'go1.23.1' }], 'd')['go-1.23']).toHaveLength(1);
+    expect(renderVerifiedModule(v)).toMatch(/export const VERIFIED: Record<string, Verification\[\]> = \{\n {2}"node-keepalive-5s"/);
+  });
+});

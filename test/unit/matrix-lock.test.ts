@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../../harness/core/paths.js';
+
+/**
+ * matrix/timing-lock.mjs, the helper through which matrix/run.sh holds the machine's timing lock
+ * while it boots kernels: it says "held" once it has the lock, keeps it until its stdin closes
+ * (the script ended), and a second one waits, saying for whom. On a lock name of its own (the
+ * suite running this test holds the real one). Needs the build (dist/), as run.sh does.
+ */
+const script = join(ROOT, 'matrix', 'timing-lock.mjs');
+
+function holder(name: string, who: string) {
+  const child = spawn(process.execPath, [script, '--name', name, who], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+const until = async (cond: () => boolean, ms = 5000) => {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe("the matrix runner's hold on the timing lock", () => {
+  it('held until stdin closes; a second waits and says for whom', async () => {
+    const name = `deadpeer-test-matrix-lock-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const first = holder(name, 'the kernel matrix (6.1)');
+    await until(() => /^held \d+\n$/.test(first.out()));
+    const second = holder(name, 'the kernel matrix (6.12)');
+    await until(() => /waiting for the kernel matrix \(6\.1\) \(pid \d+\) to finish/.test(second.err()));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second.out()).toBe('');
+    first.child.stdin.end(); // the script that started it ended
+    expect(await first.exited).toBe(0);
+    await until(() => second.out().startsWith('held '));
+    second.child.stdin.end();
+    expect(await second.exited).toBe(0);
+  });
+
+  it('bad arguments: one line, exit 2', async () => {
+    const h = holder('x', '');
+    expect(await h.exited).toBe(2);
+    expect(h.err()).toMatch(/^deadpeer matrix: usage: .*\n$/);
+  });
+});
