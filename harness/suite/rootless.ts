@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { delimiter } from 'node:path';
 import { preflightProblem } from './preflight.js';
 import { acquireTimingLock } from './timing-lock.js';
@@ -170,8 +171,6 @@ function passThrough(argv: string[], uid: number | undefined): Promise<number> {
       process.stderr.write(`deadpeer: cannot run ${argv[0]}: ${e.code === 'ENOENT' ? 'not found' : e.message}${uid !== undefined ? ' (rootless)' : ''}\n`);
       done(2);
     });
-    child.once('exit', (code, signal) => done(code ?? (signal ? 128 + signalNumber(signal) : 1)));
+    child.once('exit', (code, signal) => done(code ?? (signal ? 128 + constants.signals[signal] : 1)));
   });
 }
-
-const signalNumber = (s: NodeJS.Signals) => ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 })[s as string] ?? 1;
