@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what deadpeer needs and is missing, then builds it. Idempotent: a second run only
-# checks. Debian/Ubuntu, as root. Touches nothing but packages and this checkout.
+# checks. Debian/Ubuntu, as root (a normal user's run only checks and builds, once root's has
+# installed the packages). Touches nothing but packages and this checkout.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 say() { printf 'deadpeer setup: %s\n' "$*" >&2; }
-[ "$(id -u)" = 0 ] || { say "must run as root (it installs packages; the cases create network namespaces)"; exit 1; }
 
 # what deadpeer needs to run (harness/helper/requirements.txt, which `deadpeer setup` reads too),
 # then what this checkout's tests need besides: node and npm; tcpdump and chromium, because the
@@ -22,6 +22,7 @@ for pair in node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { say "missing ${need[*]}: run this once as root (it installs packages): sudo bash setup.sh"; exit 1; }
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -31,9 +32,23 @@ fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$node_major" -ge 20 ] || { say "Node $node_major is too old: deadpeer needs Node >= 20"; exit 1; }
 
+# A normal user's checkout stays theirs: root installs the packages, and the npm steps run as the
+# checkout's owner (so its npm cache, which test/package.test.ts installs offline from, is theirs
+# too); an owner without a home of its own gets what root built handed over instead.
+owner=$(stat -c %u .)
+as_owner=()
+if [ "$(id -u)" = 0 ] && [ "$owner" != 0 ]; then
+  home=$(getent passwd "$owner" | cut -d: -f6 || true)
+  if [ -n "$home" ] && [ -d "$home" ] && [ "$(stat -c %u "$home")" = "$owner" ]; then
+    as_owner=(setpriv --reuid="$owner" --regid="$(stat -c %g .)" --init-groups env HOME="$home")
+  fi
+fi
 if [ ! -d node_modules ] || [ package.json -nt node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm dependencies"
-  npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
+  "${as_owner[@]}" npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
 fi
 say "building (tsc + native helper)"
-npm run --silent build
+"${as_owner[@]}" npm run --silent build
+if [ "$(id -u)" = 0 ] && [ "$owner" != 0 ] && [ ${#as_owner[@]} = 0 ]; then
+  chown -R "$owner:$(stat -c %g .)" node_modules dist harness/helper/deadpeer-helper
+fi

@@ -8,7 +8,8 @@ import { humanDuration } from '../harness/apps/check/advice.js';
 import { findPreset } from '../harness/apps/check/presets.js';
 import { type ExecArgs, execArgsFrom, execSysctls } from '../harness/apps/exec/args.js';
 import { runExecArgs, toExecReport } from '../harness/apps/exec/exec.js';
-import type { AppReport } from '../harness/apps/exec/run.js';
+import type { AppLine, AppReport } from '../harness/apps/exec/run.js';
+import { type ProgramUser, resolveProgramUser } from '../harness/apps/exec/user.js';
 import { InputError } from '../harness/core/errors.js';
 import { PHASE_ORIGIN } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
@@ -18,7 +19,7 @@ export { execSysctls };
 
 export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset|blip:D]
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]
-                     [--max-notice D]
+                     [--max-notice D] [--user NAME]
                      [--json] [--no-strace] -- <client command…>
 
 Runs the client command inside a fresh network namespace with DEADPEER_SERVER=host:port (also
@@ -43,6 +44,8 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
   --grace D        how long the program gets to notice once the kernel aborted (default 5s)
   --max-notice D   CI gate: exit 1 unless the program noticed within D of t = 0
   --no-strace      don't record the program's setsockopt calls (strace, when installed)
+  --user NAME      run the program as that user (a name or uid), not as root; root only (rootless,
+                   it already runs as you)
 
 Exit: 0 the program noticed the dead peer (within --max-notice), 1 it did not (or the experiment could
 not run), 2 bad input.
@@ -59,6 +62,7 @@ const OPTIONS = {
   'max-notice': { type: 'string' },
   json: { type: 'boolean' },
   'no-strace': { type: 'boolean' },
+  user: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -107,7 +111,8 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
     `  profile ${a.profile}${Object.keys(sysctls).length ? `: the client's namespace runs with ${Object.entries(sysctls).map(([k, v]) => `${k.replace(/^net\.ipv[46]\./, '')}=${v}`).join(', ')}` : ": the kernel's default sysctls"}`,
   );
   lines.push(`  server: ${r.server === 'builtin' ? 'builtin (accepts, never answers)' : r.server}`);
-  if (r.connection) lines.push(`  the program's connection: ${r.connection.src}:${r.connection.sport} → ${r.connection.dst}:${r.connection.dport} (pid ${r.connection.pid}, fd ${r.connection.fd})`);
+  if (r.user) lines.push(`  the program runs as ${r.user.name} (uid ${r.user.uid}), not as root`);
+  if (r.connection) lines.push(`  the program's connection: ${r.connection.src}:${r.connection.sport} → ${r.connection.dst}:${r.connection.dport} (pid ${r.connection.pid}, fd ${r.connection.fd}${r.connection.uid !== undefined ? `, uid ${r.connection.uid}` : ''})`);
   if (r.options) {
     lines.push('', '  socket option       asked for (setsockopt)      really has (getsockopt)');
     const names = ['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT', 'TCP_SYNCNT', 'TCP_NODELAY', 'SO_RCVBUF', 'SO_SNDBUF'];
@@ -190,18 +195,23 @@ export async function runExec(argv: string[]): Promise<number> {
     return 2;
   }
   const a = parsed.args;
+  let user: ProgramUser | undefined;
+  try {
+    user = a.user !== undefined ? resolveProgramUser(a.user, '--user') : undefined;
+  } catch (e) {
+    process.stderr.write(`deadpeer exec: ${(e as Error).message}\n`);
+    return 2;
+  }
   const problem = await preflightProblem();
   if (problem) {
     process.stderr.write(`deadpeer exec: ${problem}\n`);
     return 2;
   }
   const lock = await acquireTimingLock('deadpeer exec', (line) => process.stderr.write(`${line}\n`));
-  const report = await runExecArgs(
-    a,
-    a.json
-      ? {}
-      : { echo: (l) => process.stderr.write(`  program ${l.stream}> ${l.text}\n`), say: (t) => process.stderr.write(`deadpeer exec: ${t}\n`) },
-  ).finally(() => lock.release());
+  const report = await runExecArgs(a, {
+    ...(user ? { user } : {}),
+    ...(a.json ? {} : { echo: (l: AppLine) => process.stderr.write(`  program ${l.stream}> ${l.text}\n`), say: (t: string) => process.stderr.write(`deadpeer exec: ${t}\n`) }),
+  }).finally(() => lock.release());
   const out = toExecReport(report, a.maxNoticeS);
   process.stdout.write(a.json ? JSON.stringify(out) + '\n' : renderExec(report, a));
   return out.exitCode;

@@ -1,5 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCheckArgs } from '../harness/apps/check/args.js';
+import { ROOT } from '../harness/core/paths.js';
 import { runningKernel } from '../harness/engine/kernel.js';
+import { needsUserNamespace, runWhereExperimentsRun, withSystemDirs } from '../harness/suite/rootless.js';
 import { reapStale } from '../netns/reaper.js';
+import { parseExecArgs } from './exec.js';
 import { runCheck } from './check.js';
 import { runExec } from './exec.js';
 import { runHtml } from './html.js';
@@ -20,13 +26,34 @@ commands:
   kernels <dir…>    the cross-kernel table from kernel-matrix result folders (npm run matrix)
   html <run dir>    (re)write <run dir>/report.html, the run report with every case's timeline picture
   reap              remove namespaces left behind by a killed run (only dp- ones whose owner is dead)
+  run -- CMD…       run a command where deadpeer's experiments can run (as root: as it is; as a normal
+                    user: in a user namespace of deadpeer's own — npm test is \`deadpeer run -- vitest run\`)
   setup             install what is missing here (apt packages, as root) and build the native helper
-  help              this text`;
+  help              this text
+
+As a normal user, report, check, exec and run go on rootless, inside a user namespace of their own:
+no SCHED_FIFO for the helpers, and the model's times are the ideal ones (docs/DESIGN.md).`;
+
+/** The commands that run experiments: a normal user's go on inside a user namespace of their own. */
+const EXPERIMENTS: Record<string, string> = { report: 'deadpeer report', check: 'deadpeer check', exec: 'deadpeer exec' };
+
+/**
+ * Whether this invocation only prints (help, a refused argument) and needs no namespace: answered
+ * here, at once, rather than after waiting for another run's timing lock.
+ */
+function onlyPrints(cmd: string, rest: string[]): boolean {
+  if (cmd === 'check') return parseCheckArgs(rest, { features: runningKernel() }).kind !== 'args';
+  if (cmd === 'exec') return parseExecArgs(rest).kind !== 'args';
+  return rest.length > 0 || !existsSync(join(ROOT, 'cases')); // report takes no arguments, and runs a checkout's cases
+}
 
 /** The CLI. Returns the exit code: 0 ok, 1 a check failed, 2 bad usage. Errors are one line. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  process.env.PATH = withSystemDirs(process.env.PATH); // ip and nft live in /usr/sbin
   try {
+    if (cmd && EXPERIMENTS[cmd] && needsUserNamespace() && !onlyPrints(cmd, rest))
+      return await runWhereExperimentsRun([process.execPath, join(ROOT, 'bin', 'deadpeer.js'), ...argv], { what: EXPERIMENTS[cmd], prefix: EXPERIMENTS[cmd] });
     switch (cmd) {
       case 'model': {
         const r = runModel(rest, { features: runningKernel() });
@@ -48,9 +75,18 @@ export async function main(argv: string[]): Promise<number> {
         return runHtml(rest);
       case 'setup':
         return runSetup(rest);
+      case 'run': {
+        const command = rest[0] === '--' ? rest.slice(1) : rest;
+        if (!command.length) return fail('deadpeer run: no command: deadpeer run -- <command…>, e.g. deadpeer run -- vitest run', 2);
+        return await runWhereExperimentsRun(command, { what: `deadpeer run -- ${command.join(' ')}`, prefix: 'deadpeer run' });
+      }
       case 'reap': {
         if (rest.length) return fail(`deadpeer reap: unexpected argument "${rest[0]}" (it takes none)`, 2);
-        if (process.getuid?.() !== 0) return fail('deadpeer reap: must run as root (it deletes network namespaces)', 2);
+        if (needsUserNamespace()) {
+          // a rootless run's namespaces live in its own user and mount namespaces and die with it
+          process.stdout.write("nothing to reap: a rootless run's namespaces die with it\n");
+          return 0;
+        }
         const reaped = await reapStale();
         process.stdout.write(reaped.length ? `reaped: ${reaped.join(' ')}\n` : 'nothing to reap\n');
         return 0;
@@ -62,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, show, kernels, html, reap, setup, help)`, 2);
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, show, kernels, html, reap, run, setup, help)`, 2);
     }
   } catch (e) {
     return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -8,6 +8,7 @@ import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { ROOT } from '../harness/core/paths.js';
 import { windows } from '../harness/judge/verdict.js';
 import { listNamespaces } from '../netns/namespace.js';
+import { inUserNamespace } from '../netns/userns.js';
 
 /**
  * `deadpeer exec` on programs nobody in deadpeer configured: the example Node client (which only
@@ -18,6 +19,7 @@ import { listNamespaces } from '../netns/namespace.js';
 const BIN = join(ROOT, 'bin', 'deadpeer.js');
 const built = existsSync(join(ROOT, 'dist', 'cli', 'exec.js'));
 const strace = existsSync('/usr/bin/strace');
+const rootless = inUserNamespace();
 const folders: string[] = [];
 afterAll(() => folders.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
@@ -88,6 +90,37 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.unnoticed).toBe(true);
       expect(r!.t.appNoticed).toBeUndefined();
       expect(stdout).toContain('"unnoticed":true');
+    });
+  });
+
+  kernelCases('--user: the program under test not as root', () => {
+    it.runIf(!rootless)('--user nobody: it runs as that user, and its socket is still read through pidfd_getfd', { timeout: timeoutFor(10) }, async () => {
+      // where that user can read it, whoever owns the checkout
+      const dir = mkdtempSync(join(tmpdir(), 'deadpeer-user-'));
+      folders.push(dir);
+      copyFileSync(join(ROOT, 'examples', 'node-client.mjs'), join(dir, 'client.mjs'));
+      chmodSync(dir, 0o755);
+      const { report: r, exitCode } = await exec(['--phase', 'idle', '--fault', 'peer-reset', '--user', 'nobody', '--json'], [process.execPath, join(dir, 'client.mjs'), 'idle']);
+      expect(exitCode).toBe(0);
+      expect(r!.user).toEqual({ name: 'nobody', uid: 65534 });
+      expect(r!.connection!.uid).toBe(65534); // the process holding the socket, from /proc
+      expect(r!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 5, TCP_KEEPINTVL: 1, TCP_KEEPCNT: 10 });
+      if (strace) expect(r!.asked).toContainEqual({ opt: 'TCP_KEEPIDLE', value: '5', result: '0' });
+      expect(r!.app.errno).toBe('ECONNRESET');
+    });
+
+    it.runIf(!rootless)('--user with a user the system does not know: one line, exit 2, nothing made', async () => {
+      const r = await exec(['--phase', 'idle', '--user', 'no-such-user-dp'], ['true']);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toBe('deadpeer exec: --user: no such user "no-such-user-dp" (a name or uid that getent passwd knows)');
+      expect(readdirSync(r.results)).toEqual([]);
+    });
+
+    it.runIf(rootless)('rootless, --user is refused in one line (only uid 0 exists in the run’s user namespace, and the program is not root anyway)', async () => {
+      const r = await exec(['--phase', 'idle', '--user', 'nobody'], ['true']);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toMatch(/^deadpeer exec: --user needs root: rootless, the program already runs as you .* — drop --user$/);
+      expect(readdirSync(r.results)).toEqual([]);
     });
   });
 

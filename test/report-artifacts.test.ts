@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { inUserNamespace } from '../netns/userns.js';
 import { beforeAll, expect, it } from 'vitest';
 import { writeRunReport } from '../harness/report/run-summary.js';
 import { kernelCases } from '../harness/vitest/cases.js';
@@ -63,7 +64,10 @@ const chromium = (...args: string[]) =>
 
 /** Packets as tcpdump reads them: capture time (s, CLOCK_REALTIME) and flags. */
 async function tcpdumpRead(pcap: string): Promise<Array<{ t: number; flags: string }>> {
-  const r = await execa(TCPDUMP!, ['-nn', '-tt', '--time-stamp-precision=nano', '-r', pcap]);
+  // uid 0 of a user namespace (rootless), tcpdump fails to drop to its own user (setgroups is
+  // denied there): in a nested one it is not uid 0 and keeps the run's own access to the file
+  const argv = [TCPDUMP!, '-nn', '-tt', '--time-stamp-precision=nano', '-r', pcap];
+  const r = inUserNamespace() ? await execa('unshare', ['--user', '--', ...argv]) : await execa(argv[0]!, argv.slice(1));
   return r.stdout
     .split('\n')
     .filter(Boolean)

@@ -78,6 +78,21 @@ export interface TimerState {
   rtoUs?: number;
 }
 
+/**
+ * What a run had of the machine, where it bears on its times. A rootless run (a user namespace of
+ * its own) is root only of its own namespaces: its helpers cannot run SCHED_FIFO and it cannot read
+ * the jiffies clock, so its model times are the ideal ones. Absent in observations older than this.
+ */
+export interface RunConditions {
+  /** inside a user namespace, not root of the host */
+  rootless: boolean;
+  /** both helpers ran SCHED_FIFO; when not, realtimeOff says why (EPERM in a user namespace) */
+  realtime: boolean;
+  realtimeOff?: string;
+  /** why the model's times are the ideal ones, not placed on the timer wheel; absent = placed */
+  unplaced?: string;
+}
+
 /** Everything a run produced, on one clock (CLOCK_MONOTONIC seconds), enough to judge it alone. */
 export interface Observation {
   name: string;
@@ -106,4 +121,5 @@ export interface Observation {
   artifacts: { dir: string; pcap: string; json: string };
   /** helper events that are not packets or timer states (connected, closed, errors, …) */
   events: HelperEvent[];
+  conditions?: RunConditions;
 }

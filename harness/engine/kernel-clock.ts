@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
 import type { WheelOrigin } from '../model/wheel.js';
 
 /**
@@ -72,6 +72,20 @@ export function kernelClock(hz: number): KernelClock | undefined {
 export function offsetFromReadings(readings: ReadonlyArray<{ offset: number; sameTick: boolean }>): number | undefined {
   const within = readings.filter((r) => r.sameTick).map((r) => r.offset);
   return within.length >= 3 ? Math.max(...within) : undefined;
+}
+
+/**
+ * Why the jiffies clock cannot be had, in words for a listing: /proc/timer_list is root-only (0400)
+ * and a rootless run, root only of its own user namespace, cannot read it; or it was readable but
+ * gave no consistent reading.
+ */
+export function kernelClockProblem(): string {
+  try {
+    accessSync('/proc/timer_list', constants.R_OK);
+    return 'the jiffies clock gave no consistent reading (/proc/timer_list)';
+  } catch {
+    return 'the jiffies clock is unreadable (/proc/timer_list is root-only)';
+  }
 }
 
 const JIFFIES_ENV = 'DEADPEER_JIFFIES_OFFSET';

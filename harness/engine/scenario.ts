@@ -1,5 +1,5 @@
 import { now } from '../core/clock.js';
-import type { CloseEvent, Observation, Packet, TimerState } from '../core/observation.js';
+import type { CloseEvent, Observation, Packet, RunConditions, TimerState } from '../core/observation.js';
 import { currentProfile } from '../core/profile.js';
 import type { TcpInfo } from '../core/protocol.js';
 import type { Phase, TcpSysctls } from '../model/types.js';
@@ -7,7 +7,8 @@ import { TCP_SYSCTL_NAMES } from '../model/types.js';
 import { placeOnWheel } from '../model/wheel.js';
 import { toPackets } from './capture.js';
 import { runningKernel } from './kernel.js';
-import { sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
+import { kernelClockProblem, sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
+import { inUserNamespace } from '../../netns/userns.js';
 import { artifactsFor, startRecorders, writeObservation } from './recorders.js';
 import { type EndpointSpec, Run, type ScenarioSpec } from './run.js';
 import { cpuSettled } from './settle.js';
@@ -127,7 +128,14 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
   // wheel really fires them (the verdict's windows stay those of the ideal times)
   const clock = sharedKernelClock(run.kernel.hz);
   const prediction = clock ? placeOnWheel(partial.prediction, wheelOriginAt(clock, origin)) : partial.prediction;
-  return { ...partial, prediction, origin };
+  const rt = topo.realtime;
+  const conditions: RunConditions = {
+    rootless: inUserNamespace(),
+    realtime: rt.on,
+    ...(rt.off ? { realtimeOff: rt.off } : {}),
+    ...(clock ? {} : { unplaced: kernelClockProblem() }),
+  };
+  return { ...partial, prediction, origin, conditions };
 }
 
 

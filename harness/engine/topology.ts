@@ -57,6 +57,12 @@ export class Topology {
     }
   }
 
+  /** Whether both helpers got SCHED_FIFO; when not, why (the first refusal). */
+  get realtime(): { on: boolean; off?: string } {
+    const off = [this.client.helper.realtime, this.server.helper.realtime].find((r) => !r.on);
+    return off ?? { on: true };
+  }
+
   endpoint(side: Side): Endpoint {
     return side === 'client' ? this.client : this.server;
   }

@@ -147,6 +147,12 @@ export class Helper {
     });
   }
 
+  /** Whether it runs SCHED_FIFO, and if not why (its hello says: never in a user namespace). */
+  get realtime(): { on: boolean; off?: string } {
+    const hello = this.events.find((e) => e.ev === 'hello');
+    return hello?.rt === true ? { on: true } : { on: false, off: String(hello?.rt_off ?? 'unknown') };
+  }
+
   async socket(family: 4 | 6): Promise<TestSocket> {
     const r = await this.request({ cmd: 'socket', family });
     return new TestSocket(this, r.sock as number, family);

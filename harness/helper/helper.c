@@ -10,7 +10,8 @@
  * Protocol: one flat JSON object per line on stdin ({"cmd":"socket","id":1,"family":4}); one JSON
  * object per line on stdout ({"ev":"ok","re":1,"t":123.456789012,...}). "t" is CLOCK_MONOTONIC in
  * seconds. A malformed or unknown command yields {"ev":"error",...} and the helper carries on.
- * It exits when stdin closes.
+ * It exits when stdin closes. Its first line is {"ev":"hello","pid":N,"netns":NAME,"rt":BOOL}: rt
+ * says whether it runs SCHED_FIFO (when not, "rt_off" says why: an errno name, or the variable).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -1095,10 +1096,13 @@ int main(int argc, char **argv) {
     /* Real-time priority (lowest RT level): the helper sleeps in poll() nearly all the time, and
      * when the kernel wakes it (a socket died, accept() is ready) it must run at once, or its event
      * times measure the scheduler of a busy machine instead of the kernel's TCP. Best effort. */
+    /* Best effort, and said: in a user namespace (rootless) it fails (EPERM: CAP_SYS_NICE counts
+     * only in the initial one), and the run reports that its wake-ups were ordinary ones. */
     const char *rt = getenv("DEADPEER_HELPER_RT");
+    const char *rt_off = "DEADPEER_HELPER_RT=0";
     if (!rt || strcmp(rt, "0")) {
         struct sched_param sp = {.sched_priority = 1};
-        sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
+        rt_off = sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) ? errname(errno) : NULL;
     }
     if (create) {
         if (netns_create_and_enter(netns) < 0) {
@@ -1116,6 +1120,8 @@ int main(int argc, char **argv) {
     o_begin("hello", mono_now());
     o_num("pid", getpid());
     o_str("netns", netns ? netns : "");
+    o_bool("rt", !rt_off);
+    if (rt_off) o_str("rt_off", rt_off);
     o_end();
 
     static char line[LINE_MAX_LEN];

@@ -1,5 +1,5 @@
 import type { TimelineVerdict } from './verdict.js';
-import type { Packet, Observation } from '../core/observation.js';
+import type { Packet, Observation, RunConditions } from '../core/observation.js';
 
 /**
  * The side-by-side text timeline for terminals and failure messages: what the model predicted
@@ -13,6 +13,20 @@ const ALL_PACKETS_UP_TO = 40;
 
 const packetText = (o: Packet & { rel: number }) =>
   `${fmt(o.rel)}  ${o.from === 'client' ? 'C > S' : 'S > C'} ${o.flags.padEnd(3)} ${o.kind.padEnd(12)} seq ${o.seq} ack ${o.ack} win ${o.win} len ${o.len}${o.dropped ? '  [dropped]' : ''}`;
+
+/**
+ * What the run could not have, in words (empty when it had everything): said in the listing and
+ * the report's header, so a rootless run's ideal model times and ordinary wake-ups are never
+ * mistaken for a root run's.
+ */
+export function conditionNotes(c: RunConditions | undefined): string[] {
+  if (!c) return [];
+  const notes: string[] = [];
+  if (c.rootless) notes.push('rootless (a user namespace of its own)');
+  if (!c.realtime) notes.push(`helpers without SCHED_FIFO (${c.realtimeOff ?? 'refused'})`);
+  if (c.unplaced) notes.push(`model times ideal, not placed on the timer wheel: ${c.unplaced}`);
+  return notes;
+}
 
 export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
   type Row = { t: number; text: string };
@@ -53,6 +67,7 @@ export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
   rows.sort((a, b) => a.t - b.t);
   const head = [
     `${obs.name} (IPv${obs.family}, ${obs.phase}, kernel ${obs.kernel.release}, HZ=${obs.kernel.hz}, profile ${obs.profile})`,
+    ...(conditionNotes(obs.conditions).length ? [`note: ${conditionNotes(obs.conditions).join('; ')}`] : []),
     `t = 0: ${obs.prediction.origin}; times in seconds`,
     `   ${'model'.padEnd(38)}│ kernel (capture, ss, helper)`,
   ];

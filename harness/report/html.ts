@@ -1,5 +1,5 @@
 import { PHASES } from '../model/index.js';
-import { renderTimeline } from '../judge/timeline-text.js';
+import { conditionNotes, renderTimeline } from '../judge/timeline-text.js';
 import { judgeTimeline } from '../judge/verdict.js';
 import type { CaseEntry } from './run-folder.js';
 import { summarize, type SummaryRow } from './summary.js';
@@ -46,6 +46,7 @@ export function renderHtml(input: ReportInput): string {
   const kernels = uniq(observations.map((o) => o.kernel.release));
   const hz = uniq(observations.map((o) => o.kernel.hz));
   const profiles = uniq(observations.map((o) => o.profile));
+  const conditions = uniq(observations.flatMap((o) => conditionNotes(o.conditions)));
 
   return `<!doctype html>
 <html lang="en">
@@ -64,7 +65,7 @@ export function renderHtml(input: ReportInput): string {
 <dt>kernel</dt><dd>${esc(kernels.join(', ') || '—')}</dd>
 <dt>HZ</dt><dd>${esc(hz.join(', ') || '—')}</dd>
 <dt>profile</dt><dd>${esc(profiles.join(', ') || '—')}</dd>
-<dt>run</dt><dd>${esc(input.runId)}</dd>
+${conditions.length ? `<dt>conditions</dt><dd class="warn">${esc(conditions.join('; '))}</dd>\n` : ''}<dt>run</dt><dd>${esc(input.runId)}</dd>
 <dt>report written</dt><dd>${esc(input.generatedAt.toISOString())}</dd>
 </dl>
 <details class="sysctls"><summary>effective sysctls (the value most namespaces had; a case's own changes are in its row)</summary>

@@ -5,6 +5,8 @@ import { SETUP_HINT } from '../core/paths.js';
 
 export interface PreflightEnv {
   uid?: number;
+  /** checking for a rootless run (harness/suite/rootless.ts), which will be uid 0 of its own user namespace */
+  rootless?: boolean;
   /** PATH to look tools up in (default: this process's) */
   path?: string;
 }
@@ -15,7 +17,8 @@ export interface PreflightEnv {
  */
 export async function preflightProblem(env: PreflightEnv = {}): Promise<string | undefined> {
   const uid = env.uid ?? process.getuid?.();
-  if (uid !== 0) return 'not root: kernel cases create network namespaces — run as root (e.g. sudo npx vitest)';
+  if (uid !== 0 && !env.rootless)
+    return 'not root: kernel cases create network namespaces — run as root, or rootless through deadpeer\'s own user namespace: npm test (a checkout), npx deadpeer run -- vitest run (your project)';
   for (const [tool, flag, pkg] of [
     ['ip', '-V', 'iproute2'],
     ['nft', '--version', 'nftables'],

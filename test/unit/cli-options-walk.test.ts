@@ -241,6 +241,7 @@ describe('deadpeer exec: every option changes the parsed arguments or is refused
     ['--max-notice', ['--max-notice', '20s']],
     ['--json', ['--json']],
     ['--no-strace', ['--no-strace']],
+    ['--user', ['--user', 'nobody']],
     ['--help', ['--help']],
   ];
   it('every flag exec takes is tried here', () => expect(TRIED.map(([f]) => f).sort()).toEqual([...EXEC_FLAGS].sort()));

@@ -26,6 +26,13 @@ describe.skipIf(!built)('deadpeer CLI input handling', { timeout: 30_000 }, () =
     expect(r.stdout).toMatch(/report .*main job/);
   });
 
+  it('run without a command: one line, exit 2; with one, its exit is ours', async () => {
+    const none = await run('run', '--');
+    expect(none.exitCode).toBe(2);
+    expect(none.stderr).toBe('deadpeer run: no command: deadpeer run -- <command…>, e.g. deadpeer run -- vitest run');
+    expect((await run('run', '--', 'sh', '-c', 'exit 7')).exitCode).toBe(7);
+  });
+
   it('report takes no arguments', async () => {
     const r = await run('report', '--fast');
     expect(r.exitCode).toBe(2);

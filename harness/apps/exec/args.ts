@@ -22,6 +22,8 @@ export interface ExecArgs {
   maxNoticeS?: number;
   json: boolean;
   strace: boolean;
+  /** root only: run the program as this user (a name or uid), not as root */
+  user?: string;
   command: string[];
 }
 
@@ -46,6 +48,8 @@ export interface ExecOptions {
   maxNotice?: Duration;
   /** record the program's setsockopt calls with strace, when installed (default true) */
   strace?: boolean;
+  /** root only: run the program as this user (a name or uid), not as root */
+  user?: string;
   /** each line the program prints, as it prints it */
   onOutput?: (line: AppLine) => void;
 }
@@ -73,6 +77,7 @@ export function execArgsFrom(
   if (v.server !== undefined && (typeof v.server !== 'string' || !v.server.trim())) throw bad('server', v.server, 'a shell command');
   // connect: the SYNs never reach the server's namespace, so its program would be accepted and ignored
   if (v.server !== undefined && v.phase === 'connect') throw new InputError(`${name('server')}: in phase connect the SYNs never reach the server, so its program plays no part`);
+  if (v.user !== undefined && (typeof v.user !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(v.user))) throw bad('user', v.user, 'a user name or uid');
   if (!Array.isArray(command) || !command.length || !command.every((c) => typeof c === 'string'))
     throw new InputError(noCommand);
   return {
@@ -87,11 +92,12 @@ export function execArgsFrom(
     ...(v['max-notice'] !== undefined || v.maxNotice !== undefined ? { maxNoticeS: parseDuration(name(v.maxNotice !== undefined ? 'maxNotice' : 'max-notice'), v.maxNotice ?? v['max-notice']) } : {}),
     json,
     strace: v.strace !== false,
+    ...(v.user !== undefined ? { user: v.user as string } : {}),
     command: command as string[],
   };
 }
 
-const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'onOutput'];
+const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'user', 'onOutput'];
 
 /** exec() options → ExecArgs. Throws an InputError (one line). */
 export function execArgsFromOptions(options: ExecOptions): ExecArgs {

@@ -2,6 +2,7 @@ import { assertCanRun } from '../../suite/preflight.js';
 import { acquireTimingLock } from '../../suite/timing-lock.js';
 import { type ExecArgs, type ExecOptions, execArgsFromOptions, execSysctls } from './args.js';
 import { type AppLine, type AppReport, runApp } from './run.js';
+import { type ProgramUser, resolveProgramUser } from './user.js';
 
 /** What `deadpeer exec --json` prints and `exec()` returns: the run's report, its packets counted. */
 export type ExecReport = Omit<AppReport, 'packets'> & {
@@ -35,7 +36,7 @@ export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
 }
 
 /** Run the experiment these arguments describe (the caller has checked the machine and holds the timing lock). */
-export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => void; say?: (t: string) => void } = {}): Promise<AppReport> {
+export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => void; say?: (t: string) => void; user?: ProgramUser } = {}): Promise<AppReport> {
   process.env.DEADPEER_PROFILE = a.profile;
   return runApp({
     phase: a.phase,
@@ -60,10 +61,11 @@ export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => v
  */
 export async function exec(options: ExecOptions): Promise<ExecReport> {
   const a = execArgsFromOptions(options);
+  const user = a.user !== undefined ? resolveProgramUser(a.user, 'exec(): user') : undefined;
   await assertCanRun();
   const lock = await acquireTimingLock('deadpeer exec()');
   try {
-    return toExecReport(await runExecArgs(a, options.onOutput ? { echo: options.onOutput } : {}), a.maxNoticeS);
+    return toExecReport(await runExecArgs(a, { ...(options.onOutput ? { echo: options.onOutput } : {}), ...(user ? { user } : {}) }), a.maxNoticeS);
   } finally {
     await lock.release();
   }

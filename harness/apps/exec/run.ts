@@ -13,6 +13,7 @@ import { predictZeroWindow } from '../../model/zero-window.js';
 import { predictBlip } from '../../model/blip.js';
 import { type UserPhase, ZERO_WINDOW_RCVBUF } from '../../recipes/phases.js';
 import { matchingPresets } from '../check/presets.js';
+import { asUser, type ProgramUser } from './user.js';
 
 /**
  * A real program under test (`deadpeer exec`): it runs in the client's namespace and connects to
@@ -43,6 +44,8 @@ export interface AppSpec {
   graceS?: number;
   /** record the program's setsockopt calls with strace, when it is installed */
   strace?: boolean;
+  /** run the program as this user, not as root */
+  user?: ProgramUser;
   /** each line the program prints, as it prints it */
   echo?: (line: AppLine) => void;
   /** progress lines */
@@ -69,8 +72,10 @@ export interface AppReport {
   command: string[];
   server: string;
   kernel: { release: string; hz: number };
-  /** the program's connection, as sock_diag and /proc show it */
-  connection?: { src: string; sport: number; dst: string; dport: number; inode: number; pid: number; fd: number };
+  /** the program's connection, as sock_diag and /proc show it; uid: the real uid of the process holding it */
+  connection?: { src: string; sport: number; dst: string; dport: number; inode: number; pid: number; fd: number; uid?: number };
+  /** the user the program was started as (exec --user); absent = as deadpeer itself */
+  user?: { name: string; uid: number };
   /** getsockopt on the program's socket (via pidfd_getfd) when the peer vanished */
   options?: Record<string, number>;
   /** the program's setsockopt calls (strace), in order; absent = not recorded */
@@ -139,6 +144,16 @@ export function socketOwner(inode: number): { pid: number; fd: number } | undefi
     }
   }
   return undefined;
+}
+
+/** A process's real uid, from /proc/PID/status; undefined once it is gone. */
+function realUid(pid: number): number | undefined {
+  try {
+    const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const holds = (pid: number, fd: number, inode: number) => {
@@ -242,8 +257,13 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
 
     // the program
     const strace = spec.strace !== false && existsSync('/usr/bin/strace');
-    const argv = strace ? ['strace', '-f', '-qq', '-e', 'trace=setsockopt', '-e', 'signal=none', '-o', straceFile, '--', ...spec.command] : spec.command;
-    const program = peer.spawn(argv, { env: { DEADPEER_PHASE: spec.phase }, ...(spec.echo ? { onLine: spec.echo } : {}) });
+    // strace outside setpriv: it stays root, follows the program across the change of user and writes its log
+    const user = spec.user;
+    const program$ = user ? [...asUser(user), ...spec.command] : spec.command;
+    const argv = strace ? ['strace', '-f', '-qq', '-e', 'trace=setsockopt', '-e', 'signal=none', '-o', straceFile, '--', ...program$] : program$;
+    if (user) report.user = { name: user.name, uid: user.uid };
+    const userEnv: Record<string, string> = user ? { HOME: user.home, USER: user.name, LOGNAME: user.name } : {};
+    const program = peer.spawn(argv, { env: { DEADPEER_PHASE: spec.phase, ...userEnv }, ...(spec.echo ? { onLine: spec.echo } : {}) });
     report.app.output = program.lines;
     void program.exited.then((x) => {
       report.t.exit = x.t;
@@ -260,7 +280,8 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     }
     const owner = socketOwner(found.inode);
     if (!owner) report.problems.push(`no process holds the connection's socket (inode ${found.inode}): its options cannot be read`);
-    const conn = { src: found.src, sport: found.sport, dst: found.dst, dport: found.dport, inode: found.inode, pid: owner?.pid ?? -1, fd: owner?.fd ?? -1 };
+    const uid = owner ? realUid(owner.pid) : undefined;
+    const conn = { src: found.src, sport: found.sport, dst: found.dst, dport: found.dport, inode: found.inode, pid: owner?.pid ?? -1, fd: owner?.fd ?? -1, ...(uid !== undefined ? { uid } : {}) };
     report.connection = conn;
     say(`found the program's connection ${conn.src}:${conn.sport} → ${conn.dst}:${conn.dport} (pid ${conn.pid}, fd ${conn.fd})`);
     const peek = async () => (owner ? peer.peek(owner.pid, owner.fd) : undefined);
