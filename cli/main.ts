@@ -12,6 +12,7 @@ import { runHtml } from './html.js';
 import { runKernels } from './kernels.js';
 import { runModel } from './model.js';
 import { runReport } from './report.js';
+import { runRecommend } from './recommend.js';
 import { runSetup } from './setup.js';
 import { runShow } from './show.js';
 
@@ -22,6 +23,7 @@ commands:
   check …           run a client socket configuration through every phase on this kernel (deadpeer check --help)
   exec … -- CMD     run a real client program against a peer that vanishes (deadpeer exec --help)
   model <phase> …   what the kernel model predicts, without running anything (deadpeer model --help)
+  recommend …       the settings that notice a dead peer within a budget and survive a blip (deadpeer recommend --help)
   show <dir|json>   the side-by-side model/kernel timeline of a saved run
   kernels <dir…>    the cross-kernel table from kernel-matrix result folders (npm run matrix)
   html <run dir>    (re)write <run dir>/report.html, the run report with every case's timeline picture
@@ -73,6 +75,8 @@ export async function main(argv: string[]): Promise<number> {
         return runKernels(rest);
       case 'html':
         return runHtml(rest);
+      case 'recommend':
+        return await runRecommend(rest);
       case 'setup':
         return runSetup(rest);
       case 'run': {
@@ -98,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, show, kernels, html, reap, run, setup, help)`, 2);
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, recommend, show, kernels, html, reap, run, setup, help)`, 2);
     }
   } catch (e) {
     return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);

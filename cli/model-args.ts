@@ -38,6 +38,8 @@ export interface ModelArgs {
   kernel?: string;
   /** --hz N: CONFIG_HZ of the kernel predicted for */
   hz?: number;
+  /** --blip S: the peer is unreachable from t = 0 until S s after it, then back */
+  blipS?: number;
 }
 
 export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs } | { kind: 'error'; message: string };
@@ -45,7 +47,7 @@ export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs
 export const MODEL_USAGE = `usage: deadpeer model <phase> [--json] [--family 4|6] [--keepalive IDLE:INTVL:CNT|on]
                       [--user-timeout MS] [--syncnt N] [--defer-accept S] [--peer alive|gone]
                       [--peer-gone-at S] [--peer-answered-before S] [--rto MS] [--tlp MS|off] [--rto-max MS]
-                      [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N]
+                      [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N] [--blip S]
 
 Prints what the kernel model predicts when the peer vanishes in <phase>: the packets the dying
 side sends, when the socket gives up and with which errno, and where on the kernel's timer wheel
@@ -77,6 +79,9 @@ phases: ${PHASES.join(', ')}
   --tlp MS|off             busy: the tail loss probe's timeout, or none (default: one segment, SACK,
                            tcp_early_retrans 3, a tiny RTT; said in the notes)
   --rto-max MS             TCP_RTO_MAX_MS (1000..120000; Linux 6.15+; the listener's from 6.19)
+  --blip S                 not gone for good: unreachable from t = 0 until S s after it, then back —
+                           survives (the first transmission after it is answered) or dies (the give-up
+                           came first); JSON adds "blip":{"survives","marginS",...} (syn-sent, idle, busy, zero-window)
   --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults)
   --kernel X.Y             predict for that kernel release instead of the running one
   --hz N                   CONFIG_HZ of that kernel: 100, 250, 300 or 1000 (default: the running kernel's)
@@ -114,6 +119,7 @@ const OPTIONS = {
   peer: { type: 'string' },
   'peer-gone-at': { type: 'string' },
   'peer-answered-before': { type: 'string' },
+  blip: { type: 'string' },
   rto: { type: 'string' },
   tlp: { type: 'string' },
   'rto-max': { type: 'string' },
@@ -186,6 +192,7 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
     [values.rto, () => decimalIn('--rto', values.rto!, 1, 120_000, 'ms'), (n) => (args.rtoMs = n)],
     // TCP_RTO_MAX_MS accepts 1000..120000 (net/ipv4/tcp.c, 6.15), as `deadpeer check --rto-max`
     [values['rto-max'], () => intIn('--rto-max', values['rto-max']!, 1000, 120_000), (n) => (args.rtoMaxMs = n)],
+    [values.blip, () => decimalIn('--blip', values.blip!, 0.001, 86_400, 'seconds'), (n) => (args.blipS = n)],
   ];
   for (const [given, check, set] of numeric) {
     if (given === undefined) continue;
@@ -238,6 +245,7 @@ export function modelArgv(a: ModelArgs): string[] {
   opt('rto', a.rtoMs);
   opt('tlp', a.tlpMs);
   opt('rto-max', a.rtoMaxMs);
+  opt('blip', a.blipS);
   for (const [k, v] of Object.entries(a.sysctls)) opt('sysctl', `${k}=${v}`);
   opt('kernel', a.kernel);
   opt('hz', a.hz);
@@ -256,6 +264,7 @@ const FIELD: Record<string, keyof ModelArgs> = {
   '--rto': 'rtoMs',
   '--tlp': 'tlpMs',
   '--rto-max': 'rtoMaxMs',
+  '--blip': 'blipS',
 };
 
 /** The arguments without one option ("--rto", "--sysctl tcp_retries2"), as if it had not been given. */
@@ -279,7 +288,7 @@ export interface Refusal {
 }
 
 /** The options of ModelArgs that say something about the connection (--json, --family, --kernel, --hz always matter). */
-type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rto' | 'tlp' | 'rto-max';
+type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rto' | 'tlp' | 'rto-max' | 'blip';
 
 const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   keepalive: (a) => a.keepalive !== undefined,
@@ -292,6 +301,7 @@ const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   rto: (a) => a.rtoMs !== undefined,
   tlp: (a) => a.tlpMs !== undefined,
   'rto-max': (a) => a.rtoMaxMs !== undefined,
+  blip: (a) => a.blipS !== undefined,
 };
 
 interface Context {
@@ -350,6 +360,11 @@ function knobIgnored(k: Knob, c: Context): string | null {
       if (phase === 'busy') return null;
       if (phase === 'zero-window') return 'nothing is in flight behind a zero window: there is no tail loss probe (--tlp applies to busy)';
       return 'only data in flight has a tail loss probe (--tlp applies to busy)';
+    case 'blip':
+      if (listener) return 'the blip model is for a connection the application holds (syn-sent, idle, busy, zero-window): a request in the SYN queue is another story';
+      if (peer === 'alive') return 'with --peer alive nothing is lost, so there is no outage to heal';
+      if (phase === 'idle' && c.a.keepalive === undefined) return 'without --keepalive nothing is sent on an idle connection: an outage goes unnoticed however long it lasts';
+      return null;
     case 'rto-max':
       if (!c.f.rtoMax) return `Linux ${c.f.version.join('.')} has no TCP_RTO_MAX_MS (6.15+)`;
       if (phase === 'idle') return 'the keepalive timer does not use tcp_rto_max';

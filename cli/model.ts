@@ -7,6 +7,7 @@ import { defaultSocket, defaultSysctls, featuresForRelease, predict, predictionW
 import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
 import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
+import { predictBlip } from '../harness/model/blip.js';
 import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
 
 export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
@@ -100,7 +101,11 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
   const features = featuresFor(args, running);
   const { input, assumed } = modelInputFor(args, features);
   const raw = predict(args.phase, input);
-  const prediction = { ...raw, notes: [...assumed, ...raw.notes] };
+  const gone = { ...raw, notes: [...assumed, ...raw.notes] };
+  // a blip ends an outage of a vanished peer, on a connection the application holds (refusals() says so otherwise)
+  const blips = args.blipS !== undefined && args.peer !== 'alive' && ['syn-sent', 'idle', 'busy', 'zero-window'].includes(args.phase);
+  const blip = blips ? predictBlip(gone, args.blipS!, features.hz) : undefined;
+  const prediction = blip ? blip.prediction : gone;
   const windows = predictionWindows(prediction, features.hz);
   const json = {
     phase: prediction.phase,
@@ -115,6 +120,16 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
     errno: prediction.errno,
     ...(prediction.acceptAt !== undefined ? { acceptAt: prediction.acceptAt } : {}),
     ...(prediction.inputs ? { inputs: prediction.inputs } : {}),
+    ...(blip
+      ? {
+          blip: {
+            healS: blip.healS,
+            survives: blip.survives,
+            marginS: Number.isFinite(blip.marginS) ? round(blip.marginS) : null,
+            ...(blip.recoveredAt !== undefined ? { recoveredAt: blip.recoveredAt } : {}),
+          },
+        }
+      : {}),
     notes: prediction.notes,
   };
   return { prediction, windows, features, json };

@@ -14,6 +14,9 @@ export { PRESETS, type Preset, type SocketConfig, type KeepaliveConfig } from '.
 export { exec, type ExecReport } from './apps/exec/exec.js';
 export type { ExecOptions } from './apps/exec/args.js';
 export type { AppFault, AppLine, AskedOption } from './apps/exec/run.js';
+export { recommend, type RecommendOptions, type RecommendReport } from './apps/recommend/recommend.js';
+export type { PhaseOutcome } from './apps/recommend/search.js';
+export { CLIENT_NAMES, type ClientName } from './apps/recommend/clients.js';
 
 // a peer that vanishes, for a test's own program
 export { VanishingPeer, VANISH_KINDS, type VanishKind, type PeerOptions, type PeerProgram, type ProgramLine, type ProgramExit, type PeerConnection, type SpawnOptions } from './engine/peer.js';
@@ -21,9 +24,9 @@ export { VanishingPeer, VANISH_KINDS, type VanishKind, type PeerOptions, type Pe
 // writing experiments: a spec, its steps and faults, run on the kernel → an Observation
 export { runScenario } from './engine/scenario.js';
 export type { ScenarioSpec, Step, EndpointSpec, Run } from './engine/run.js';
-export { arm, listen, connect, established, accept, handshake, snapshot, hold, awaitClose, send, pump, read, closeSocket, measureRto, until, untilPacket } from './engine/steps.js';
+export { arm, blip, listen, connect, established, accept, handshake, snapshot, hold, awaitClose, send, pump, read, closeSocket, measureRto, until, untilPacket } from './engine/steps.js';
 export { faults, type Fault, type DropRule, type PacketClass } from './engine/faults.js';
-export { connectPhase, idlePhase, busyPhase, zeroWindowPhase, zeroWindowModel, USER_PHASES, PHASE_ORIGIN } from './recipes/phases.js';
+export { connectPhase, idlePhase, busyPhase, zeroWindowPhase, zeroWindowModel, withBlip, USER_PHASES, PHASE_ORIGIN } from './recipes/phases.js';
 export type { UserPhase, PhaseSetup, BusyOptions, ZeroWindowOptions, ZeroWindowPeer } from './recipes/phases.js';
 export { runningKernel } from './engine/kernel.js';
 export { sideInput } from './core/observation.js';
@@ -52,6 +55,8 @@ export {
   defaultSysctls,
   defaultSocket,
 } from './model/index.js';
+export { predictBlip, type BlipVerdict } from './model/blip.js';
+export { predictionWindows, type PredictionWindows, type FiringWindow } from './model/windows.js';
 export type {
   Phase,
   Prediction,

@@ -67,6 +67,8 @@ export function describeRun(obs: Observation): Described {
     case 'syn-sent':
       break;
   }
+  // a blip: when it healed, µs resolution (far below a jiffy)
+  if (inputs.healS !== undefined) args.blipS = Math.round(inputs.healS * 1e6) / 1e6;
   // what the CLI refuses (it cannot change the answer) a user would leave out: so do we; a refusal
   // can only show once another is gone (the whole-phase ones come first), hence the rounds
   let described = args;

@@ -108,8 +108,11 @@ export const awaitClose = (opts: { aliveFor?: number } = {}): Step => ({
     const from = Math.max(origin, now());
     if (pred.closeAt === null) {
       const lastEvent = pred.events.length ? pred.events[pred.events.length - 1]!.t : 0;
-      // a survived blip says itself how long to watch: past the recovery, before the next timer
-      const until = pred.watchUntil !== undefined ? from + pred.watchUntil : from + lastEvent + (opts.aliveFor ?? 3);
+      // a survived blip says itself how long to watch, from the phase's t = 0 (as near as the
+      // marks know it: the data sent, the window closed, the connection accepted): past the
+      // recovery, before the next timer
+      const t0 = r.marks['client sent'] ?? r.marks['zero-window'] ?? r.marks.accepted ?? origin;
+      const until = pred.watchUntil !== undefined ? t0 + pred.watchUntil : from + lastEvent + (opts.aliveFor ?? 3);
       const held = new Promise((res) => setTimeout(res, Math.max(0, until - now()) * 1000));
       await withProgress(`${r.spec.name} (IPv${r.family})`, origin, { holdS: until - origin }, held);
       return;

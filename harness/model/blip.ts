@@ -17,6 +17,8 @@ import type { ModelEvent, Prediction } from './types.js';
 export interface BlipVerdict {
   /** true: some transmission certainly fires after the heal and before the give-up; false: none can */
   survives: boolean | 'uncertain';
+  /** survives, and it is certain which transmission recovers (false: a firing's window holds the heal, so the timeline is one of two) */
+  timelineCertain?: boolean;
   /** seconds from t = 0 when the outage ends */
   healS: number;
   /** the transmission that gets through (an index into the gone prediction's events), when it survives */
@@ -41,51 +43,80 @@ const carries = (e: ModelEvent) => e.packet !== 'RST' && e.packet !== 'FIN';
  * The blip verdict from the phase's prediction with the peer gone for good (same settings, same
  * kernel), the heal (s from that prediction's t = 0) and HZ (for the wheel's windows).
  */
-export function predictBlip(gone: Prediction, healS: number, hz: number): BlipVerdict {
+export function predictBlip(goneFor: Prediction, healS: number, hz: number): BlipVerdict {
+  // the answer records the heal it was given (Prediction.inputs), like every measured input
+  const gone: Prediction = { ...goneFor, inputs: { ...goneFor.inputs, healS } };
   const w = predictionWindows(gone, hz);
-  const closeLo = w.close ? w.close.window[0] : Infinity;
   const candidates = gone.events.map((e, i) => ({ e, i, win: w.events[i]!.window })).filter((c) => carries(c.e) && c.e.t < (gone.closeAt ?? Infinity));
-  // the latest heal that still certainly survives: a candidate that surely fires before the give-up,
-  // and after its predecessor surely fired
+  // the latest heal that still certainly survives: no later than the start of the last
+  // transmission's window (the give-up is a later firing of the same timer, so every transmission
+  // of the chain comes before it, however the windows overlap)
   let maxHeal = gone.closeAt === null && !candidates.length ? Infinity : -Infinity;
-  candidates.forEach((c, k) => {
-    const prevHi = k ? candidates[k - 1]!.win[1] : -Infinity;
-    if (c.win[1] < closeLo && prevHi < c.win[0]) maxHeal = Math.max(maxHeal, c.win[0]);
-  });
+  for (const c of candidates) maxHeal = Math.max(maxHeal, c.win[0]);
   if (gone.closeAt === null && candidates.length) maxHeal = Infinity; // nothing ever gives up: a later firing always comes
   const marginS = maxHeal - healS;
   const base = { healS, marginS };
 
+  // a firing whose window holds the heal may be lost or answered: survival is still certain if a
+  // later one surely fires after the heal and before the give-up — only which one recovers is not
+  let straddler: (typeof candidates)[number] | undefined;
   for (const c of candidates) {
     if (c.win[1] < healS) continue; // fires inside the outage: lost
-    if (c.win[0] < healS) return uncertain(gone, base, `the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s can fire on either side of the heal (${c.win[0].toFixed(3)}…${c.win[1].toFixed(3)} s)`);
-    if (c.win[1] >= closeLo) return uncertain(gone, base, `the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s and the give-up at ${gone.closeAt!.toFixed(3)} s are within the timer wheel's range of each other`);
+    if (c.win[0] < healS) {
+      straddler ??= c;
+      continue;
+    }
     const next = gone.events[c.i + 1];
     const gap = next ? next.t - c.e.t : Infinity;
+    const watchUntil = c.win[1] + Math.min(0.2, 0.4 * gap);
     return {
       ...base,
       survives: true,
+      timelineCertain: !straddler,
       recoveredBy: c.i,
       recoveredAt: c.e.t,
       // the answer comes back within the RTT; the next timer after an answered transmission is no
       // sooner than the gone chain's next gap would be, so watching 40 % of it (at most 0.2 s) sees nothing more
-      watchUntilS: c.win[1] + Math.min(0.2, 0.4 * gap),
+      watchUntilS: watchUntil,
       prediction: {
         ...gone,
-        watchUntil: c.win[1] + Math.min(0.2, 0.4 * gap),
+        watchUntil,
         events: gone.events.slice(0, c.i + 1),
         closeAt: null,
         errno: null,
         closeTimer: undefined,
         notes: [
           ...gone.notes,
-          `blip: the outage ends at ${healS.toFixed(3)} s; ${c.i ? `the ${c.i} transmission${c.i > 1 ? 's' : ''} before it are lost, ` : ''}the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s reaches the peer and is answered: the connection survives (no errno)`,
+          `blip: the outage ends at ${healS.toFixed(3)} s; ${c.i ? `the ${c.i} transmission${c.i > 1 ? 's' : ''} before it are lost, ` : ''}the ${c.e.packet} #${c.e.n} at ${c.e.t.toFixed(3)} s reaches the peer and is answered: the connection survives (no errno)` +
+            (straddler ? ` — or already the ${straddler.e.packet} #${straddler.e.n} at ${straddler.e.t.toFixed(3)} s, whose window (${straddler.win[0].toFixed(3)}…${straddler.win[1].toFixed(3)} s) holds the heal: survival is certain, which transmission recovers is not` : ''),
         ],
       },
     };
   }
+  // nothing was sent in the outage and nothing fired in it: the connection never knew — the next
+  // firing (even one the gone timeline would end with) finds the peer back
+  const lostAny = candidates.some((c) => c.win[0] < healS);
+  if (!straddler && !lostAny && gone.closeAt !== null && w.close && healS < w.close.window[0]) {
+    return {
+      ...base,
+      marginS: Math.max(base.marginS, w.close.window[0] - healS),
+      survives: true,
+      timelineCertain: true,
+      watchUntilS: null,
+      prediction: {
+        ...gone,
+        events: [],
+        closeAt: null,
+        errno: null,
+        closeTimer: undefined,
+        notes: [...gone.notes, `blip: the outage ends at ${healS.toFixed(3)} s, before any timer fires: nothing is lost, nothing is noticed`],
+      },
+    };
+  }
+  if (straddler)
+    return uncertain(gone, base, `the ${straddler.e.packet} #${straddler.e.n} at ${straddler.e.t.toFixed(3)} s can fire on either side of the heal (${straddler.win[0].toFixed(3)}…${straddler.win[1].toFixed(3)} s), and nothing surely after it comes before the give-up`);
   if (gone.closeAt === null)
-    return { ...base, survives: true, watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: nothing is sent and nothing gives up: an outage ending at ${healS.toFixed(3)} s goes unnoticed`] } };
+    return { ...base, survives: true, timelineCertain: true, watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: nothing is sent and nothing gives up: an outage ending at ${healS.toFixed(3)} s goes unnoticed`] } };
   return {
     ...base,
     survives: false,

@@ -173,6 +173,8 @@ export interface Prediction {
 export interface PredictionInputs {
   /** idle, busy, zero-window: whether the peer is still there */
   peer?: 'alive' | 'gone';
+  /** a blip: the outage ended this many s after t = 0 */
+  healS?: number;
   /** busy, zero-window: icsk_rto, ms */
   rtoMs?: number;
   /** busy: the tail loss probe, ms after the data; null = none */

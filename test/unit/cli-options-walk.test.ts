@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHECK_FLAGS, parseCheckArgs } from '../../harness/apps/check/args.js';
 import { EXEC_FLAGS, parseExecArgs } from '../../cli/exec.js';
+import { RECOMMEND_FLAGS, parseRecommendArgs } from '../../cli/recommend.js';
 import { runHtml } from '../../cli/html.js';
 import { runKernels } from '../../cli/kernels.js';
 import { main } from '../../cli/main.js';
@@ -41,6 +42,7 @@ const TRIES: Record<string, string[][]> = {
   '--rto-max': [['1000'], ['5000'], ['120000']],
   '--kernel': [['5.2'], ['6.1'], ['6.19']],
   '--hz': [['100'], ['1000']],
+  '--blip': [['0.5'], ['3'], ['12.5'], ['30']],
   '--help': [[]],
 };
 const SYSCTL_TRIES: Record<keyof TcpSysctls, number[]> = {
@@ -255,6 +257,27 @@ describe('deadpeer exec: every option changes the parsed arguments or is refused
       kind: 'error',
       message: '--server: in phase connect the SYNs never reach the server, so its program plays no part',
     });
+  });
+});
+
+// ─── deadpeer recommend ─────────────────────────────────────────────────────────────────────
+
+describe('deadpeer recommend: every option changes the parsed arguments or the answer', () => {
+  const base = ['--detect', '30s'];
+  const parsed = (argv: string[]) => JSON.stringify(parseRecommendArgs(argv));
+  const TRIED: Array<[string, string[]]> = [
+    ['--detect', ['--detect', '20s']],
+    ['--survive', ['--survive', '5s']],
+    ['--phases', ['--phases', 'idle']],
+    ['--client', ['--client', 'go']],
+    ['--prove', ['--prove']],
+    ['--json', ['--json']],
+    ['--help', ['--help']],
+  ];
+  it('every flag recommend takes is tried here', () => expect(TRIED.map(([f]) => f).sort()).toEqual([...RECOMMEND_FLAGS].sort()));
+  it.each(TRIED)('%s', (option, argv) => {
+    const withIt = option === '--detect' ? argv : [...base, ...argv];
+    expect(parsed(withIt)).not.toBe(parsed(base));
   });
 });
 

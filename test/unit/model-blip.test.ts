@@ -27,10 +27,15 @@ describe('blip model', () => {
     expect(all.marginS).toBeLessThan(0);
   });
 
-  it('a heal inside a firing’s timer-wheel window is too close to call', () => {
-    const b = predictBlip(predictIdle(keepalive(5, 3, 3)), 5.1, HZ); // the first probe fires in 4.996…5.26
-    expect(b.survives).toBe('uncertain');
-    expect(b.prediction.notes.at(-1)).toMatch(/too close to call/);
+  it('a heal inside a firing’s timer-wheel window: survival certain if a later firing surely comes in time, which one recovers not', () => {
+    const gone = predictIdle(keepalive(5, 3, 3));
+    const b = predictBlip(gone, 5.1, HZ); // the first probe fires in 4.996…5.26, the second surely after
+    expect(b).toMatchObject({ survives: true, timelineCertain: false, recoveredAt: 8 });
+    expect(b.prediction.notes.at(-1)).toMatch(/survival is certain, which transmission recovers is not/);
+    // the last probe's window holds the heal and the give-up comes next: too close to call
+    const last = predictBlip(gone, 11.3, HZ);
+    expect(last.survives).toBe('uncertain');
+    expect(last.prediction.notes.at(-1)).toMatch(/too close to call/);
   });
 
   it('busy with TCP_USER_TIMEOUT 5000: a 3 s blip is survived, a 6 s one kills at U', () => {

@@ -10,7 +10,7 @@ import { extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeParseError, joinNegativeValues } from '../parse-args.js';
 import { parse as parseYaml } from 'yaml';
-import type { KernelFeatures } from '../../model/types.js';
+import type { KernelFeatures, TcpSysctls } from '../../model/types.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
 import { PRESETS, type SocketConfig, findPreset, mergeConfig } from './presets.js';
 import type { ProfileName } from '../../core/profile.js';
@@ -29,6 +29,10 @@ export interface CheckArgs {
   maxRunS: number;
   /** a blip instead of a vanished peer: the outage heals after this many seconds, and the gate is surviving it */
   blipS?: number;
+  /** with a blip: idle's begins just before the first keepalive probe (its worst moment), not at t = 0 (recommend --prove) */
+  blipWorst?: boolean;
+  /** the client namespace's sysctls instead of the profile's (recommend --prove: this host's own) */
+  namespaceSysctls?: Partial<TcpSysctls>;
   json: boolean;
   /** where the configuration came from, for the output's first line */
   sources: string[];

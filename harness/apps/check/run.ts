@@ -161,13 +161,27 @@ export interface CheckPlan {
   expected: Record<UserPhase, number>;
   /** the phases short enough to run (--max-run) */
   toRun: UserPhase[];
+  /** with a blip: when it begins, s after the phase's start (idle at its worst moment when asked) */
+  blipAt: Partial<Record<UserPhase, number>>;
+}
+
+/**
+ * Where each phase's blip begins: at t = 0, except idle's with blipWorst — just before the first
+ * keepalive probe (¼ s, more than a jiffy and the capture's slack), so the outage swallows probes.
+ */
+function blipStarts(args: CheckArgs, input: ModelInput): Partial<Record<UserPhase, number>> {
+  if (args.blipS === undefined || !args.blipWorst) return {};
+  const firstProbe = predictPhases(input).idle.events.find((e) => e.packet === 'KEEPALIVE')?.t;
+  return firstProbe !== undefined && firstProbe > 0.25 ? { idle: firstProbe - 0.25 } : {};
 }
 
 export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan {
-  const nsSysctls = args.profile === 'fast' ? FAST_SYSCTLS : {};
+  const nsSysctls = args.namespaceSysctls ?? (args.profile === 'fast' ? FAST_SYSCTLS : {});
   const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
   const socket = socketSettingsFor(args.config, inNamespace);
-  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, { sysctls: inNamespace, socket, features }, args.blipS)])) as Record<UserPhase, number>;
+  const input = { sysctls: inNamespace, socket, features };
+  const blipAt = blipStarts(args, input);
+  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, input, args.blipS === undefined ? undefined : (blipAt[p] ?? 0) + args.blipS)])) as Record<UserPhase, number>;
   return {
     args,
     features,
@@ -176,6 +190,7 @@ export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan 
     host: hostSysctls(features),
     expected,
     toRun: args.phases.filter((p) => expected[p] <= args.maxRunS),
+    blipAt,
   };
 }
 
@@ -191,7 +206,7 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   process.env.DEADPEER_PROFILE = args.profile;
   const settled = await Promise.allSettled(
     toRun.map((phase) =>
-      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS } : {}) })).finally(() =>
+      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS, ...(plan.blipAt[phase] ? { blipAtS: plan.blipAt[phase] } : {}) } : {}) })).finally(() =>
         hooks.phaseDone?.(phase),
       ),
     ),
@@ -228,10 +243,10 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   if (args.blipS !== undefined) {
     const input = { sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features };
     for (const r of results) {
-      const b = blipFor(r.phase, input, args.blipS);
+      const b = blipFor(r.phase, input, (plan.blipAt[r.phase] ?? 0) + args.blipS);
       const predicted = b.survives === 'uncertain' ? 'uncertain' : b.survives ? 'survives' : 'dies';
       r.blip = { seconds: args.blipS, predicted, marginS: b.marginS, ...(r.measured ? { survived: r.measured.closeAt === null } : {}) };
-      if (predicted === 'uncertain' && (r.verdict === 'agrees' || r.verdict === 'differs')) {
+      if ((predicted === 'uncertain' || b.timelineCertain === false) && (r.verdict === 'agrees' || r.verdict === 'differs')) {
         r.verdict = 'uncertain';
         r.why = [b.prediction.notes.at(-1)!.replace(/^blip: /, '')];
       }

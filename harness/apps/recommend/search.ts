@@ -38,6 +38,8 @@ export interface PhaseOutcome {
   closeWindow: [number, number] | null;
   /** budget − the window's late end */
   detectMarginS: number;
+  /** false: the last transmission's window reaches into the give-up's, so the count of transmissions is not decided by the settings */
+  firm?: false;
   /** the blip at its worst placement: whether it is survived and with how much to spare */
   blip?: { healS: number; survives: boolean | 'uncertain'; marginS: number };
 }
@@ -58,11 +60,10 @@ export type RecommendResult =
   | { ok: false; why: string[]; considered: number };
 
 
-/** Round values a person would set: seconds for keepalive, whole seconds of ms for U. */
-const IDLE_S = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300, 600];
+/** Whole seconds a person would set: every second up to a minute, then round values. */
+const SECONDS = [...Array.from({ length: 60 }, (_, i) => i + 1), 90, 120, 180, 240, 300, 600, 900, 1200, 1800, 3600];
 const INTVL_S = [1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 60];
 const CNT = [1, 2, 3, 4, 5, 6, 8, 9, 10];
-const USER_TIMEOUT_S = [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 45, 60, 90, 120, 180, 300, 600, 900];
 const SYNCNT = [1, 2, 3, 4, 5, 6];
 const RTO_MAX_MS = [1000, 2000, 5000, 10_000];
 
@@ -73,9 +74,14 @@ function firstTransmission(phase: UserPhase, p: Prediction): number {
 }
 
 export function outcome(phase: UserPhase, p: Prediction, hz: number, o: Pick<RecommendOptions, 'detectS' | 'surviveS'>): PhaseOutcome {
-  const w = predictionWindows(p, hz).close;
+  const windows = predictionWindows(p, hz);
+  const w = windows.close;
   const closeWindow: [number, number] | null = w ? w.window : null;
-  const out: PhaseOutcome = { phase, closeWindow, detectMarginS: closeWindow ? o.detectS - closeWindow[1] : -Infinity };
+  // the last transmission and the give-up must not share the wheel's range: where they do, the
+  // chain's lateness decides whether one more goes out, and no verdict could hold the count
+  const lastTx = [...p.events.keys()].reverse().find((i) => p.events[i]!.packet !== 'RST' && p.events[i]!.packet !== 'FIN');
+  const firm = !w || lastTx === undefined || windows.events[lastTx]!.window[1] < w.window[0];
+  const out: PhaseOutcome = { phase, closeWindow, detectMarginS: closeWindow ? o.detectS - closeWindow[1] : -Infinity, ...(firm ? {} : { firm: false }) };
   if (o.surviveS !== undefined) {
     const healS = firstTransmission(phase, p) + o.surviveS;
     const b = predictBlip(p, healS, hz);
@@ -84,21 +90,30 @@ export function outcome(phase: UserPhase, p: Prediction, hz: number, o: Pick<Rec
   return out;
 }
 
-const passes = (x: PhaseOutcome) => x.detectMarginS >= 0 && (!x.blip || (x.blip.survives === true && x.blip.marginS >= 0));
+const passes = (x: PhaseOutcome) => x.firm !== false && x.detectMarginS >= 0 && (!x.blip || (x.blip.survives === true && x.blip.marginS >= 0));
 const margin = (x: PhaseOutcome) => Math.min(x.detectMarginS, x.blip ? x.blip.marginS : Infinity);
 
 function keepaliveChoices(client: ClientName, detectS: number): Array<{ idle: number; intvl: number; cnt: number }> {
   const fixed = CLIENTS[client].can.keepalive;
   const out: Array<{ idle: number; intvl: number; cnt: number }> = [];
-  for (const idle of IDLE_S.filter((i) => i < detectS * 2))
+  // an idle connection cannot notice before its first probe: TCP_KEEPIDLE below the budget
+  for (const idle of SECONDS.filter((i) => i < detectS))
     for (const intvl of fixed === 'idle=interval' ? [idle] : INTVL_S)
       for (const cnt of typeof fixed === 'object' ? [fixed.cnt] : CNT) out.push({ idle, intvl, cnt });
   return out;
 }
 
-/** Better: fewer probes an hour, then the wider margin, then no advice against the settings themselves. */
+/**
+ * The margin a recommendation keeps on every phase where it can: the windows already hold the
+ * timer wheel, and this second is for what the model does not see (a slow RTT, a late wake-up).
+ */
+export const MARGIN_FLOOR_S = 1;
+
+/** Better: a margin of at least the floor, then fewer probes an hour, then the wider margin, then no advice against the settings. */
 function better(a: Recommendation, b: Recommendation | undefined): boolean {
   if (!b) return true;
+  const [fa, fb] = [a.minMarginS >= MARGIN_FLOOR_S, b.minMarginS >= MARGIN_FLOOR_S];
+  if (fa !== fb) return fa;
   if (a.probesPerHour !== b.probesPerHour) return a.probesPerHour < b.probesPerHour;
   if (Math.abs(a.minMarginS - b.minMarginS) > 1e-9) return a.minMarginS > b.minMarginS;
   return a.advice.length < b.advice.length;
@@ -135,19 +150,24 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
     if (!n || (passes(x) && !passes(n)) || (passes(x) === passes(n) && margin(x) > margin(n))) nearest[phase] = x;
     return x;
   };
-  /** Of these choices, the one whose phases all pass with the widest margin (ties: the first). */
-  const widest = <T>(choices: T[], phases: UserPhase[], config: (t: T) => SocketConfig): Scored<T> | undefined => {
+  /**
+   * Of these choices (the simplest first), the one whose phases all pass with the widest margin —
+   * counted only up to `cap`, the margin another phase already limits the whole to, so a setting
+   * that widens nothing that matters (a TCP_RTO_MAX_MS that needs 6.15) is not added for it.
+   */
+  const widest = <T>(choices: T[], phases: UserPhase[], config: (t: T) => SocketConfig, cap = Infinity): Scored<T> | undefined => {
     let best: Scored<T> | undefined;
     for (const c of choices) {
       const outcomes = phases.map((ph) => ask(ph, config(c)));
       if (!outcomes.every(passes)) continue;
-      const m = Math.min(...outcomes.map(margin));
+      const m = Math.min(cap, ...outcomes.map(margin));
       if (!best || m > best.margin + 1e-9) best = { value: c, outcomes, margin: m };
     }
     return best;
   };
 
-  const us = [0, ...USER_TIMEOUT_S.filter((u) => u <= o.detectS * 2)].filter((u) => u === 0 || can.userTimeout);
+  // U ends the connection no sooner than U: above the budget it cannot help any phase meet it
+  const us = [0, ...SECONDS.filter((u) => u <= o.detectS)].filter((u) => u === 0 || can.userTimeout);
   const rtos: Array<number | undefined> = [undefined, ...(env.features.rtoMax && can.rtoMax ? RTO_MAX_MS : [])];
   const syns: Array<number | undefined> = [undefined, ...(can.synCnt ? SYNCNT : [])];
   const kas = keepaliveChoices(o.client, o.detectS);
@@ -155,24 +175,32 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
   let best: Recommendation | undefined;
   for (const u of us) {
     const ut = u ? { userTimeoutMs: u * 1000 } : {};
-    // busy and zero-window: U and rto_max; connect: U, TCP_SYNCNT and rto_max (one rto_max for all three)
-    const rest = widest(
-      rtos.flatMap((r) => (o.phases.includes('connect') ? syns : [undefined]).map((sc) => ({ r, sc }))),
-      [...retransmitting, ...(o.phases.includes('connect') ? (['connect'] as UserPhase[]) : [])],
-      ({ r, sc }) => ({ ...ut, ...(r !== undefined ? { rtoMaxMs: r } : {}), ...(sc !== undefined ? { synCnt: sc } : {}) }),
-    );
-    if (!rest && (retransmitting.length || o.phases.includes('connect'))) continue;
     // idle: keepalive with this U — the fewest probes an hour first, then the margin
     let idle: Scored<(typeof kas)[number] | undefined> | undefined = { value: undefined, outcomes: [], margin: Infinity };
     if (o.phases.includes('idle')) {
       idle = undefined;
       for (const ka of [...kas].sort((a, b) => b.idle - a.idle)) {
-        if (idle && ka.idle < idle.value!.idle) break; // every longer IDLE was tried: fewer probes cannot be had
+        // every longer IDLE was tried: fewer probes cannot be had (with the margin floor kept, if it can be)
+        if (idle && ka.idle < idle.value!.idle && idle.margin >= MARGIN_FLOOR_S) break;
         const x = ask('idle', { ...ut, keepalive: ka });
-        if (passes(x) && (!idle || margin(x) > idle.margin + 1e-9)) idle = { value: ka, outcomes: [x], margin: margin(x) };
+        if (!passes(x)) continue;
+        const m = margin(x);
+        // on a tie, the settings the model has no advice against (a TCP_KEEPCNT that U makes meaningless)
+        const tie = idle && Math.abs(m - idle.margin) <= 1e-9 && advise(input({ ...ut, keepalive: ka })).length < advise(input({ ...ut, keepalive: idle.value! })).length;
+        const floorGained = idle && idle.margin < MARGIN_FLOOR_S && m >= MARGIN_FLOOR_S;
+        const sameIdle = !idle || ka.idle === idle.value!.idle;
+        if (!idle || floorGained || (sameIdle && (m > idle.margin + 1e-9 || tie))) idle = { value: ka, outcomes: [x], margin: m };
       }
       if (!idle) continue;
     }
+    // busy and zero-window: U and rto_max; connect: U, TCP_SYNCNT and rto_max (one rto_max for all three)
+    const rest = widest(
+      rtos.flatMap((r) => (o.phases.includes('connect') ? syns : [undefined]).map((sc) => ({ r, sc }))),
+      [...retransmitting, ...(o.phases.includes('connect') ? (['connect'] as UserPhase[]) : [])],
+      ({ r, sc }) => ({ ...ut, ...(r !== undefined ? { rtoMaxMs: r } : {}), ...(sc !== undefined ? { synCnt: sc } : {}) }),
+      idle.margin,
+    );
+    if (!rest && (retransmitting.length || o.phases.includes('connect'))) continue;
     const config: SocketConfig = {
       ...(idle.value ? { keepalive: idle.value } : {}),
       ...ut,
