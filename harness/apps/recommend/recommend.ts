@@ -7,7 +7,7 @@ import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
 import { assertCanRun } from '../../suite/preflight.js';
 import { acquireTimingLock } from '../../suite/timing-lock.js';
 import { type Duration, DEFAULT_MAX_RUN_S, parseDuration } from '../check/args.js';
-import { describeConfig, socketOptions, type SocketConfig } from '../check/presets.js';
+import { socketOptions, type SocketConfig } from '../check/presets.js';
 import { type CheckReport, hostSysctls, planCheck, runCheckPlan } from '../check/run.js';
 import { CLIENT_NAMES, CLIENTS, type ClientName } from './clients.js';
 import { type PhaseOutcome, searchSettings } from './search.js';
@@ -170,4 +170,3 @@ export async function recommend(options: RecommendOptions, say: (line: string) =
   }
 }
 
-export { describeConfig };
