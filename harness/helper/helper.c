@@ -10,6 +10,14 @@
  * Protocol: one flat JSON object per line on stdin ({"cmd":"socket","id":1,"family":4}); one JSON
  * object per line on stdout ({"ev":"ok","re":1,"t":123.456789012,...}). "t" is CLOCK_MONOTONIC in
  * seconds. A malformed or unknown command yields {"ev":"error",...} and the helper carries on.
+ * Every reply to a command carries "re" (its id) — a line the helper cannot parse too, when an id
+ * can be found in it — so no request waits for an answer that never comes.
+ * A command with "at" (CLOCK_MONOTONIC seconds) is performed at that moment, not when read: the
+ * helper arms a timerfd for it and carries on; its reply comes when it took effect and carries
+ * "due" (the at asked for), so the controller knows how late it was. This is how anything whose
+ * lateness changes the kernel's answer (a blip's heal, a fault armed at a planned moment) is timed:
+ * by this process, under SCHED_FIFO where it has it, never by the controller's event loop.
+ * {"cmd":"unschedule"} cancels every command still waiting (each gets an error reply).
  * It exits when stdin closes. Its first line is {"ev":"hello","pid":N,"netns":NAME,"rt":BOOL}: rt
  * says whether it runs SCHED_FIFO (when not, "rt_off" says why: an errno name, or the variable).
  */
@@ -17,6 +25,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -40,6 +49,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,37 +75,57 @@ static double mono_now(void) {
 
 static char out[16384];
 static size_t outlen;
+static int out_truncated; /* the event did not fit: o_end() replaces it by an error naming the request */
+static long long out_re = -1;
 
 static void o_raw(const char *fmt, ...) {
+    if (out_truncated) return;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(out + outlen, sizeof out - outlen, fmt, ap);
+    /* keep 3 bytes for the closing "}\n" */
+    size_t room = sizeof out - 3 - outlen;
+    int n = vsnprintf(out + outlen, room, fmt, ap);
     va_end(ap);
-    if (n > 0) outlen += (size_t)n < sizeof out - outlen ? (size_t)n : sizeof out - outlen - 1;
+    if (n < 0 || (size_t)n >= room) { out_truncated = 1; return; }
+    outlen += (size_t)n;
 }
 
 /* Start an event; every event carries its kind and the monotonic time it happened. */
 static void o_begin(const char *ev, double t) {
     outlen = 0;
+    out_truncated = 0;
+    out_re = -1;
     o_raw("{\"ev\":\"%s\",\"t\":%.9f", ev, t);
 }
 
 void o_str(const char *k, const char *v) {
     o_raw(",\"%s\":\"", k);
-    for (const char *p = v; *p && outlen < sizeof out - 8; p++) {
+    for (const char *p = v; *p && !out_truncated; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"' || c == '\\') o_raw("\\%c", c);
         else if (c < 0x20) o_raw("\\u%04x", c);
-        else out[outlen++] = c;
+        else o_raw("%c", c);
     }
     o_raw("\"");
 }
-void o_num(const char *k, long long v) { o_raw(",\"%s\":%lld", k, v); }
+void o_num(const char *k, long long v) {
+    if (!strcmp(k, "re")) out_re = v;
+    o_raw(",\"%s\":%lld", k, v);
+}
 static void o_dbl(const char *k, double v) { o_raw(",\"%s\":%.9f", k, v); }
 static void o_bool(const char *k, int v) { o_raw(",\"%s\":%s", k, v ? "true" : "false"); }
 
 void o_end(void) {
-    o_raw("}\n");
+    if (out_truncated) {
+        /* a reply longer than the buffer: say so, to the request it answers, in a line that parses */
+        double t = mono_now();
+        long long re = out_re;
+        o_begin("error", t);
+        if (re >= 0) o_raw(",\"re\":%lld", re);
+        o_raw(",\"error\":\"reply longer than %zu bytes\"", sizeof out);
+    }
+    memcpy(out + outlen, "}\n", 2);
+    outlen += 2;
     fwrite(out, 1, outlen, stdout);
     fflush(stdout);
 }
@@ -159,8 +189,11 @@ static const char *parse_cmd(const char *line, struct cmd *c) {
             return "nested values are not part of the protocol";
         } else {
             char *end;
+            /* JSON numbers only: strtod would also take nan, inf and hex, and a NaN interval or
+             * port slips past every range check (NaN compares false) */
+            if (*p != '-' && (*p < '0' || *p > '9')) return "bad value (a number, a string, true or false)";
             f->num = strtod(p, &end);
-            if (end == p) return "bad value";
+            if (end == p || !isfinite(f->num)) return "bad value (numbers must be finite)";
             f->is_num = 1;
             p = end;
         }
@@ -185,11 +218,13 @@ struct field *get(struct cmd *c, const char *k) {
 
 static struct cmd *cur; /* the command being handled, for "re" */
 static const char *cur_name = "";
+static double cur_due; /* a scheduled command's "at": replies say when it was due */
 
 void reply_begin(const char *ev) {
     o_begin(ev, mono_now());
     if (cur && cur->has_id) o_num("re", cur->id);
     if (*cur_name) o_str("cmd", cur_name);
+    if (cur_due > 0) o_dbl("due", cur_due);
 }
 
 void fail(const char *fmt, ...) {
@@ -470,6 +505,7 @@ static void cmd_bind(struct cmd *c) {
     struct sockaddr_storage ss;
     socklen_t len;
     if (!s || !need_str(c, "addr", &addr) || !need_num(c, "port", &port)) return;
+    if (port < 0 || port > 65535 || port != (double)(int)port) { fail("port must be a whole number 0..65535, not %g", port); return; }
     if (!parse_addr(s->family, addr, (int)port, &ss, &len)) {
         fail("\"%s\" is not an IPv%d address", addr, s->family);
         return;
@@ -510,6 +546,7 @@ static void cmd_connect(struct cmd *c) {
     struct sockaddr_storage ss;
     socklen_t len;
     if (!s || !need_str(c, "addr", &addr) || !need_num(c, "port", &port)) return;
+    if (port < 0 || port > 65535 || port != (double)(int)port) { fail("port must be a whole number 0..65535, not %g", port); return; }
     if (!parse_addr(s->family, addr, (int)port, &ss, &len)) {
         fail("\"%s\" is not an IPv%d address", addr, s->family);
         return;
@@ -677,7 +714,7 @@ static void cmd_capture(struct cmd *c) {
     struct field *p = get(c, "pcap");
     if (p && p->is_str) path = p->str;
     struct field *pt = get(c, "port");
-    cap_port = pt && pt->is_num ? (int)pt->num : 0;
+    if (pt && (!pt->is_num || pt->num < 0 || pt->num > 65535)) { fail("port must be 0..65535"); return; }
     unsigned idx = if_nametoindex(ifname);
     if (!idx) { fail_errno(ifname, errno); return; }
     if (cap_fd >= 0) { fail("already capturing"); return; }
@@ -689,11 +726,13 @@ static void cmd_capture(struct cmd *c) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
     struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = (int)idx};
     if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { fail_errno("bind AF_PACKET", errno); close(fd); return; }
-    cap_fd = fd;
     if (path) {
+        /* the file first: a capture that cannot record leaves nothing armed behind it */
         pcap_open(path);
-        if (!pcap) { fail_errno(path, errno); return; }
+        if (!pcap) { int e = errno; close(fd); fail_errno(path, e); return; }
     }
+    cap_fd = fd;
+    cap_port = pt ? (int)pt->num : 0;
     reply_begin("ok");
     o_num("ifindex", idx);
     o_end();
@@ -1027,41 +1066,159 @@ static void on_sock_event(int i, short re) {
     if (s->state == S_OPEN && (re & (POLLERR | POLLHUP))) check_so_error(i, "poll");
 }
 
-static void dispatch(char *line) {
-    struct cmd c;
-    const char *perr = parse_cmd(line, &c);
-    cur = &c;
+/* The id of a line that does not parse, when one can be found in it: its error must still name the
+ * request, or the controller waits for an answer that never comes. */
+static long long salvage_id(const char *line) {
+    const char *p = strstr(line, "\"id\"");
+    if (!p) return -1;
+    p = skip_ws(p + 4);
+    if (*p != ':') return -1;
+    p = skip_ws(p + 1);
+    if (*p < '0' || *p > '9') return -1;
+    char *end;
+    long long id = strtoll(p, &end, 10);
+    return end > p ? id : -1;
+}
+
+static void malformed(const char *line, const char *detail) {
+    cur = NULL;
     cur_name = "";
-    if (perr) {
-        size_t l = strlen(line);
-        if (l && line[l - 1] == '\n') line[l - 1] = 0;
-        cur = NULL;
-        o_begin("error", mono_now());
-        o_str("error", "malformed command");
-        o_str("detail", perr);
-        o_str("line", line);
-        o_end();
+    long long id = salvage_id(line);
+    o_begin("error", mono_now());
+    if (id >= 0) o_num("re", id);
+    o_str("error", "malformed command");
+    o_str("detail", detail);
+    char head[200];
+    /* enough to recognise it; a long line is not echoed whole */
+    size_t n = strnlen(line, sizeof head - 1);
+    memcpy(head, line, n);
+    head[n] = 0;
+    o_str("line", head);
+    o_end();
+}
+
+/* ---------- commands performed at a planned moment ("at") ---------- */
+
+#define MAX_SCHEDULED 32
+static struct scheduled { char *line; double at; long long id; int used; } sched[MAX_SCHEDULED];
+static int sched_fd = -1;
+
+static void sched_rearm(void) {
+    double next = 0;
+    for (int i = 0; i < MAX_SCHEDULED; i++)
+        if (sched[i].used && (!next || sched[i].at < next)) next = sched[i].at;
+    struct itimerspec its = {0};
+    if (next) {
+        its.it_value.tv_sec = (time_t)next;
+        its.it_value.tv_nsec = (long)((next - (double)(time_t)next) * 1e9);
+        if (!its.it_value.tv_sec && !its.it_value.tv_nsec) its.it_value.tv_nsec = 1;
+    }
+    timerfd_settime(sched_fd, TFD_TIMER_ABSTIME, &its, NULL);
+}
+
+static void run_command(struct cmd *c, double due);
+
+/* Hold a parsed command until `at`: a copy of its line, re-read when the timer fires. */
+static void schedule(const char *line, struct cmd *c, double at) {
+    if (sched_fd < 0) sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (sched_fd < 0) { fail_errno("timerfd_create", errno); return; }
+    for (int i = 0; i < MAX_SCHEDULED; i++) {
+        if (sched[i].used) continue;
+        sched[i].line = strdup(line);
+        if (!sched[i].line) { fail_errno("strdup", errno); return; }
+        sched[i].at = at;
+        sched[i].id = c->has_id ? c->id : -1;
+        sched[i].used = 1;
+        sched_rearm();
         return;
     }
-    const char *name;
-    struct field *f = get(&c, "cmd");
-    if (!f || !f->is_str) { fail("missing \"cmd\" (a string naming the command)"); return; }
-    name = f->str;
+    fail("too many scheduled commands (at most %d wait at once)", MAX_SCHEDULED);
+}
+
+/* The timer fired: perform every command that is due, earliest first, in the order they came. */
+static void on_sched_timer(void) {
+    uint64_t ticks;
+    if (read(sched_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN) return;
+    for (;;) {
+        double now = mono_now();
+        int best = -1;
+        for (int i = 0; i < MAX_SCHEDULED; i++)
+            if (sched[i].used && sched[i].at <= now && (best < 0 || sched[i].at < sched[best].at)) best = i;
+        if (best < 0) break;
+        struct scheduled job = sched[best];
+        sched[best].used = 0;
+        struct cmd c;
+        if (!parse_cmd(job.line, &c)) run_command(&c, job.at);
+        free(job.line);
+    }
+    sched_rearm();
+}
+
+static void cmd_unschedule(struct cmd *c) {
+    int n = 0;
+    for (int i = 0; i < MAX_SCHEDULED; i++) {
+        if (!sched[i].used) continue;
+        sched[i].used = 0;
+        o_begin("error", mono_now());
+        if (sched[i].id >= 0) o_num("re", sched[i].id);
+        o_str("error", "cancelled before it was due");
+        o_dbl("due", sched[i].at);
+        o_end();
+        free(sched[i].line);
+        n++;
+    }
+    if (sched_fd >= 0) sched_rearm();
+    cur = c;
+    reply_begin("ok");
+    o_num("cancelled", n);
+    o_end();
+}
+
+static void dispatch(char *line) {
+    struct cmd c;
+    size_t l = strlen(line);
+    if (l && line[l - 1] == '\n') line[l - 1] = 0;
+    const char *perr = parse_cmd(line, &c);
+    if (perr) { malformed(line, perr); return; }
+    struct field *at = get(&c, "at");
+    if (at) {
+        cur = &c;
+        cur_name = "";
+        cur_due = 0;
+        if (!at->is_num || at->num <= 0) { fail("\"at\" must be a time on CLOCK_MONOTONIC, in seconds"); return; }
+        /* a moment already past is performed now, and its reply says how late: never silently */
+        if (at->num > mono_now()) { schedule(line, &c, at->num); return; }
+        run_command(&c, at->num);
+        return;
+    }
+    run_command(&c, 0);
+}
+
+static void run_command(struct cmd *c, double due) {
+    cur = c;
+    cur_name = "";
+    cur_due = due;
+    struct field *f = get(c, "cmd");
+    if (!f || !f->is_str) { fail("missing \"cmd\" (a string naming the command)"); cur_due = 0; return; }
+    const char *name = f->str;
     cur_name = name;
     static const struct { const char *n; void (*fn)(struct cmd *); } table[] = {
         {"socket", cmd_socket}, {"bind", cmd_bind},       {"listen", cmd_listen}, {"accept", cmd_accept},
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
         {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},   {"capture-stop", cmd_capture_stop},
         {"diag", cmd_diag},       {"veth", cmd_veth},       {"wire-end", cmd_wire_end}, {"group", cmd_group},       {"watch", cmd_watch},
-        {"discover", cmd_discover}, {"peeksock", cmd_peeksock},
+        {"discover", cmd_discover}, {"peeksock", cmd_peeksock}, {"unschedule", cmd_unschedule},
     };
-    if (!strcmp(name, "setopt")) { cmd_setopt(&c, 1); return; }
-    if (!strcmp(name, "getopt")) { cmd_setopt(&c, 0); return; }
-    if (!strcmp(name, "ping")) { reply_begin("ok"); o_end(); return; }
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-        if (!strcmp(table[i].n, name)) { table[i].fn(&c); return; }
-    fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-         "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, ping)", name);
+    int done = 0;
+    if (!strcmp(name, "setopt")) { cmd_setopt(c, 1); done = 1; }
+    else if (!strcmp(name, "getopt")) { cmd_setopt(c, 0); done = 1; }
+    else if (!strcmp(name, "ping")) { reply_begin("ok"); o_end(); done = 1; }
+    for (size_t i = 0; !done && i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(table[i].n, name)) { table[i].fn(c); done = 1; }
+    if (!done)
+        fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
+             "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, discover, peeksock, unschedule, ping)", name);
+    cur_due = 0;
 }
 
 static int enter_netns(const char *name) {
@@ -1091,6 +1248,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "deadpeer-helper: unknown argument \"%s\" (usage: deadpeer-helper [--netns NAME | --create-netns dp-NAME])\n", argv[i]);
             return 2;
         }
+    }
+    /* the name becomes a path under /run/netns: one plain component, nothing that climbs out */
+    if (netns && (!*netns || strlen(netns) > 64 || !strcmp(netns, ".") || !strcmp(netns, "..") || strspn(netns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(netns))) {
+        fprintf(stderr, "deadpeer-helper: bad namespace name \"%.80s\" (letters, digits, '-', '_', '.'; at most 64)\n", netns);
+        return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     /* Real-time priority (lowest RT level): the helper sleeps in poll() nearly all the time, and
@@ -1128,11 +1290,12 @@ int main(int argc, char **argv) {
     size_t linelen = 0;
     int overlong = 0;
     for (;;) {
-        struct pollfd pf[MAX_SOCKS + 3];
-        int map[MAX_SOCKS + 3];
+        struct pollfd pf[MAX_SOCKS + 4];
+        int map[MAX_SOCKS + 4];
         int n = 0;
         pf[n].fd = 0; pf[n].events = POLLIN; map[n++] = -1;
         if (cap_fd >= 0) { pf[n].fd = cap_fd; pf[n].events = POLLIN; map[n++] = -2; }
+        if (sched_fd >= 0) { pf[n].fd = sched_fd; pf[n].events = POLLIN; map[n++] = -3; }
         double now = mono_now();
         int timeout = -1;
         for (int i = 1; i < MAX_SOCKS; i++) {
@@ -1170,7 +1333,8 @@ int main(int argc, char **argv) {
         if (r <= 0) continue;
         for (int k = 0; k < n; k++) {
             if (!pf[k].revents) continue;
-            if (map[k] == -2) on_packet();
+            if (map[k] == -3) on_sched_timer();
+            else if (map[k] == -2) on_packet();
             else if (map[k] > 0) on_sock_event(map[k], pf[k].revents);
         }
         if (pf[0].revents) {
@@ -1180,13 +1344,8 @@ int main(int argc, char **argv) {
             for (ssize_t i = 0; i < got; i++) {
                 if (tmp[i] == '\n') {
                     line[linelen] = 0;
-                    if (overlong) {
-                        cur = NULL;
-                        o_begin("error", mono_now());
-                        o_str("error", "malformed command");
-                        o_str("detail", "line longer than 4096 bytes");
-                        o_end();
-                    } else if (linelen) dispatch(line);
+                    if (overlong) malformed(line, "line longer than 4096 bytes");
+                    else if (linelen) dispatch(line);
                     linelen = 0;
                     overlong = 0;
                 } else if (linelen < sizeof line - 1) line[linelen++] = tmp[i];
