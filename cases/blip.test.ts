@@ -1,7 +1,6 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { busyPhase, idlePhase } from '../harness/recipes/phases.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { snapshot } from '../harness/engine/steps.js';
 import { sent } from '../harness/judge/premises.js';
 import type { Observation } from '../harness/core/observation.js';
@@ -41,7 +40,7 @@ for (const family of FAMILIES) {
     it(`busy, TCP_USER_TIMEOUT ${USER_TIMEOUT_MS}: a 3 s blip is survived — the retransmission after it is acknowledged, the data delivered`, { timeout: timeoutFor(5) }, async () => {
       // after the run: did the data arrive, and is nothing left unacknowledged
       const spec = busySpec(3);
-      const obs = await runScenario({ ...spec, steps: [...spec.steps, snapshot('server', 'end'), snapshot('client', 'end')] });
+      const obs = await runCase({ ...spec, steps: [...spec.steps, snapshot('server', 'end'), snapshot('client', 'end')] });
       expect(obs).toFollowModel();
       expectSurvived(obs);
       const [server, client] = [obs.snapshots.find((s) => s.side === 'server' && s.label === 'end')!, obs.snapshots.find((s) => s.side === 'client' && s.label === 'end')!];
@@ -50,13 +49,13 @@ for (const family of FAMILIES) {
     });
 
     it(`busy, TCP_USER_TIMEOUT ${USER_TIMEOUT_MS}: a 6 s blip outlasts U — ETIMEDOUT before it heals`, { timeout: timeoutFor(7) }, async () => {
-      const obs = await runScenario(busySpec(6));
+      const obs = await runCase(busySpec(6));
       expect(obs).toFollowModel();
       expect(obs.close?.errno).toBe('ETIMEDOUT');
       expect(obs.close!.t).toBeLessThan(obs.marks.healed ?? Infinity);
     });
 
-    const idle = (blipS: number) => runScenario(idlePhase({ family, blipS, name: 'blip', client: { options: KEEPALIVE } }));
+    const idle = (blipS: number) => runCase(idlePhase({ family, blipS, name: 'blip', client: { options: KEEPALIVE } }));
 
     it('idle, keepalive 5/3/3: a 3 s blip, shorter than the first probe, costs nothing — the probe at 5 s is answered', { timeout: timeoutFor(6) }, async () => {
       const obs = await idle(3);

@@ -1,11 +1,10 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { runningKernel } from '../harness/engine/kernel.js';
 import { predictBusy } from '../harness/model/busy.js';
 import type { BusyInput, Prediction } from '../harness/model/types.js';
 import { byProfile } from '../harness/core/profile.js';
 import { type BusyOptions, busyPhase } from '../harness/recipes/phases.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { USERSPACE_SLACK } from '../harness/judge/verdict.js';
 import type { Packet, Observation } from '../harness/core/observation.js';
 import type { EndpointSpec } from '../harness/engine/run.js';
@@ -51,7 +50,7 @@ const USER_TIMEOUT_MS = 5002;
 async function busy(name: string, family: 4 | 6, opts: { client?: EndpointSpec } & Omit<BusyOptions, 'onModelInput'> = {}): Promise<{ obs: Observation; input: BusyInput }> {
   let input: BusyInput | undefined;
   const spec = busyPhase({ family, client: opts.client }, { bytes: opts.bytes ?? ONE_SEGMENT, silentFor: opts.silentFor, onModelInput: (i) => (input = i) });
-  const obs = await runScenario({ ...spec, name: `busy-retransmit/${name}` });
+  const obs = await runCase({ ...spec, name: `busy-retransmit/${name}` });
   return { obs, input: input! };
 }
 

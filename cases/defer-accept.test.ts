@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import '../harness/vitest/accept-matchers.js';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { armAccept, awaitRequestEnd, firstSynAck, timeClientData } from '../harness/recipes/listener.js';
 import { requestStates, sent } from '../harness/judge/premises.js';
@@ -8,7 +8,6 @@ import { predictDeferAccept } from '../harness/model/defer-accept.js';
 import { deferAcceptReadBack } from '../harness/model/reqsk.js';
 import type { DeferAcceptClient } from '../harness/model/types.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { arm, connect, established, listen, send } from '../harness/engine/steps.js';
 import { Topology } from '../harness/engine/topology.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
@@ -54,7 +53,7 @@ function clientSteps(client: DeferAcceptClient, record: (atS: number) => void): 
 
 const deferred = (name: string, family: 4 | 6, client: DeferAcceptClient) => {
   let clientDataAtS: number | undefined;
-  return runScenario({
+  return runCase({
     name: `defer-accept/${name}`,
     phase: 'defer-accept',
     family,

@@ -1,8 +1,7 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
 import { sideInput } from '../harness/core/observation.js';
 import { timerSamples } from '../harness/judge/premises.js';
@@ -18,7 +17,7 @@ import { timerSamples } from '../harness/judge/premises.js';
 const KEEPALIVE = { TCP_KEEPIDLE: 5, TCP_KEEPINTVL: 3, TCP_KEEPCNT: 3 };
 
 const idle = (name: string, family: 4 | 6, options: Record<string, number>, aliveFor?: number) =>
-  runScenario({
+  runCase({
     name: `idle-keepalive/${name}`,
     phase: 'idle',
     family,

@@ -1,9 +1,8 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictIdle } from '../harness/model/idle.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { accept, arm, awaitClose, connect, established, listen } from '../harness/engine/steps.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
 import { sent } from '../harness/judge/premises.js';
@@ -51,7 +50,7 @@ function abortFiring(userTimeoutMs: number): { at: number; probes: number } {
 }
 
 const idleWithUserTimeout = (name: string, family: 4 | 6, userTimeoutMs: number) =>
-  runScenario({
+  runCase({
     name: `keepalive-user-timeout/${name}`,
     phase: 'idle',
     family,

@@ -1,9 +1,8 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { DrainMonitor, type DrainSample, detectedDeadAt, drainRate, progressed } from '../harness/apps/drain-monitor.js';
 import { type ZeroWindowPeer, zeroWindowModel } from '../harness/recipes/phases.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { handshake, hold, measureRto, pump, read, snapshot, until } from '../harness/engine/steps.js';
 import { isWindowProbe, readPeerRateLimit, vanishAfterAnsweredProbe } from '../harness/recipes/window-probes.js';
 import { silencing } from '../harness/judge/premises.js';
@@ -123,7 +122,7 @@ async function drain(family: 4 | 6): Promise<DrainRun> {
   let monitor!: DrainMonitor;
   let detectedAt = NaN;
   const peer: ZeroWindowPeer = {};
-  const obs = await runScenario({
+  const obs = await runCase({
     name: 'send-buffer-drain/slow-then-gone',
     phase: 'zero-window',
     family,

@@ -1,12 +1,11 @@
 import { expect, it } from 'vitest';
 import '../harness/vitest/accept-matchers.js';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictSynRecv } from '../harness/model/syn-recv.js';
 import { byProfile } from '../harness/core/profile.js';
 import { armAccept, awaitRequestEnd, firstSynAck, timeClientData } from '../harness/recipes/listener.js';
 import { requestStates, sent } from '../harness/judge/premises.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { arm, closeSocket, connect, established, hold, listen, send } from '../harness/engine/steps.js';
 import { CAPTURE_SLACK } from '../harness/judge/verdict.js';
 import { type Observation, sideInput } from '../harness/core/observation.js';
@@ -38,7 +37,7 @@ const DROPPED_BY_S = byProfile({ fast: 7, faithful: 63 });
 const DATA_AFTER_S = 2;
 
 const vanishedClient = (name: string, family: 4 | 6, listener: EndpointSpec['options'] = {}) =>
-  runScenario({
+  runCase({
     name: `syn-recv/${name}`,
     phase: 'syn-recv',
     family,
@@ -64,7 +63,7 @@ const finalAckLost = (name: string, family: 4 | 6, then: 'disarm' | 'data') => {
           send('client', 100),
           timeClientData((atS) => (clientDataAtS = atS)),
         ];
-  return runScenario({
+  return runCase({
     name: `syn-recv/${name}`,
     phase: 'syn-recv',
     family,

@@ -1,9 +1,8 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { faults } from '../harness/engine/faults.js';
 import { predictSynSent } from '../harness/model/syn-sent.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { arm, awaitClose, connect, listen } from '../harness/engine/steps.js';
 import { judgeTimeline } from '../harness/judge/verdict.js';
 import { sideInput } from '../harness/core/observation.js';
@@ -18,7 +17,7 @@ import type { ScenarioSpec } from '../harness/engine/run.js';
  *   arm "drop SYN" at the server → listen → connect → SYN, SYN, … → connect() fails
  */
 const synSent = (name: string, family: 4 | 6, client: ScenarioSpec['client']) =>
-  runScenario({
+  runCase({
     name: `syn-sent/${name}`,
     phase: 'syn-sent',
     family,

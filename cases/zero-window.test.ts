@@ -1,9 +1,8 @@
 import { expect, it } from 'vitest';
-import { FAMILIES, kernelCases, timeoutFor } from '../harness/vitest/cases.js';
+import { FAMILIES, kernelCases, runCase, timeoutFor } from '../harness/vitest/cases.js';
 import { answeredProbes } from '../harness/model/zero-window.js';
 import { type ZeroWindowPeer, zeroWindowPhase } from '../harness/recipes/phases.js';
 import { byProfile } from '../harness/core/profile.js';
-import { runScenario } from '../harness/engine/scenario.js';
 import { silencing } from '../harness/judge/premises.js';
 import type { Packet, Observation } from '../harness/core/observation.js';
 import type { EndpointSpec } from '../harness/engine/run.js';
@@ -42,7 +41,7 @@ interface ZeroWindowRun {
 async function zeroWindow(name: string, family: 4 | 6, spec: ZeroWindowSpec): Promise<ZeroWindowRun> {
   const peer: ZeroWindowPeer = {};
   const scenario = zeroWindowPhase({ family, client: spec.client }, { alive: spec.peer === 'alive', horizonS: spec.horizonS, peer });
-  const obs = await runScenario({ ...scenario, name: `zero-window/${name}` });
+  const obs = await runCase({ ...scenario, name: `zero-window/${name}` });
   return { obs, peerRateLimitMs: peer.rateLimitMs! };
 }
 

@@ -35,7 +35,7 @@ function modelCell(r: PhaseResult): string {
 }
 
 function verdictCell(r: PhaseResult): string {
-  return { agrees: 'agrees with the model', differs: 'DIFFERS from the model', 'not run': 'model only', error: 'ERROR', uncertain: 'model cannot call it' }[r.verdict];
+  return { agrees: 'agrees with the model', differs: 'DIFFERS from the model', 'not run': 'model only', error: 'ERROR', uncertain: 'model cannot call it', 'cannot judge': 'CANNOT JUDGE (a late action)' }[r.verdict];
 }
 
 /** The plain-text table, columns sized to their content. */

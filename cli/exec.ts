@@ -158,7 +158,8 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
         : `  the program gave up ${(-d).toFixed(3)} s BEFORE the kernel (its own timeout)`,
     );
   }
-  if (r.blip) {
+  if (r.cannotJudge) lines.push(`  ? CANNOT JUDGE: ${r.cannotJudge}`);
+  else if (r.blip) {
     const came = !r.problems.length && r.t.kernelAbort === undefined && r.t.appNoticed === undefined;
     lines.push(
       `  blip: the model says the connection ${r.blip.predicted === 'survives' ? 'survives it' : r.blip.predicted === 'dies' ? 'does not survive it' : 'may or may not survive it (too close to call)'}; ` +

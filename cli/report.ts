@@ -32,7 +32,8 @@ export async function runReport(argv: string[]): Promise<number> {
   const exitCode = await runCases(dir);
   const rows = loadObservations(dir).map(summarize);
   process.stdout.write('\n' + renderTable(rows) + '\n\n');
-  process.stdout.write(`${rows.filter((x) => x.verdict === 'agrees').length} of ${rows.length} runs agree with the model; artifacts: ${dir}\n`);
+  const unjudged = rows.filter((x) => x.verdict === 'cannot judge').length;
+  process.stdout.write(`${rows.filter((x) => x.verdict === 'agrees').length} of ${rows.length} runs agree with the model${unjudged ? ` (${unjudged} could not be judged: an action came late)` : ''}; artifacts: ${dir}\n`);
   if (rows.length) process.stdout.write(`report: ${writeRunReport(dir).path}\n`);
   return exitCode === 0 ? 0 : 1;
 }

@@ -122,4 +122,23 @@ export interface Observation {
   /** helper events that are not packets or timer states (connected, closed, errors, …) */
   events: HelperEvent[];
   conditions?: RunConditions;
+  /** what the helpers did at a planned moment (a blip's heal, a fault armed at a time): when each was due, when it took effect */
+  timed?: TimedAction[];
+  /**
+   * Set when an action came later than the model's window allows for it: the run cannot be judged,
+   * and nothing reports it as agreeing or differing. One line, e.g. "the heal came 640 ms late: …".
+   */
+  cannotJudge?: string;
+}
+
+/** An action a helper performed at a planned moment, on the run's clock. */
+export interface TimedAction {
+  /** 'heal', 'arm blackhole', … */
+  name: string;
+  /** when it was planned */
+  due: number;
+  /** when it took effect (the later side's, for a flip on both ends) */
+  at: number;
+  /** how much later it could have come without changing the model's answer (ms); absent: any lateness is harmless */
+  allowedMs?: number;
 }

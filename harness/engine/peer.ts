@@ -244,9 +244,12 @@ export class VanishingPeer implements AsyncDisposable {
     return t;
   }
 
-  /** The network heals: whatever vanish() armed is lifted; returns when it took effect on both sides. */
-  async heal(): Promise<number> {
-    const at = await this.topo.arm(null);
+  /**
+   * The network heals: whatever vanish() armed is lifted — now, or at `due` (the run's clock), by
+   * the helpers themselves; returns when it took effect on both sides.
+   */
+  async heal(due?: number): Promise<number> {
+    const at = await this.topo.arm(null, due);
     const t = Math.max(at.client, at.server);
     this.armed.push({ t, at, fault: { name: 'healed', drops: [] } });
     return t;

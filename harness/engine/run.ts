@@ -1,4 +1,4 @@
-import type { EffectiveSettings, Observation, RunSettings } from '../core/observation.js';
+import type { EffectiveSettings, Observation, RunSettings, TimedAction } from '../core/observation.js';
 import type { SockOpt, TcpInfo } from '../core/protocol.js';
 import { now } from '../core/clock.js';
 import type { TestSocket } from '../helper/client.js';
@@ -69,8 +69,9 @@ export class Run {
   rtoMs?: number;
   /** the heal a blip step planned, s from the phase's t = 0 (as near as the step can tell it) */
   plannedHealS?: number;
+  /** actions the helpers performed at a planned moment: due and done, for the verdict's lateness check */
+  readonly timed: TimedAction[] = [];
   private predicted?: Prediction;
-  private healTimer?: NodeJS.Timeout;
   private healing?: Promise<void>;
 
   constructor(
@@ -94,45 +95,42 @@ export class Run {
     return t;
   }
 
-  async arm(fault: Fault): Promise<void> {
-    const at = await this.topo.arm(fault);
-    const t = Math.max(at.client, at.server);
+  /**
+   * Arm a fault now, or — with `at`, a moment on the run's clock — have the helpers arm it then
+   * (recorded as a timed action: when it was due, when it took effect).
+   */
+  async arm(fault: Fault, at?: number): Promise<void> {
+    const sides = await this.topo.arm(fault, at);
+    const t = Math.max(sides.client, sides.server);
     this.mark(this.faults.length ? `fault ${this.faults.length + 1}` : 'fault', t);
-    this.faults.push({ t, at, fault });
+    this.faults.push({ t, at: sides, fault });
+    if (at !== undefined) this.timed.push({ name: `arm ${fault.name}`, due: at, at: t });
   }
 
   /**
-   * A fault that heals: armed now, lifted `seconds` later (both sides back to interface group 0,
-   * stamped by the helpers, recorded as the mark 'healed' and as a 'none' fault so packets after it
-   * are not counted dropped). `heal` undoes whatever else the vanishing did (a silenced receiver),
-   * returning when it took effect. The heal is timed from the arming, not from the step's end.
+   * A fault that heals: armed (now, or at `armAt`), lifted `seconds` after `from` (default: the
+   * moment it was due to be armed, or armed) — both sides back to interface group 0, flipped by the
+   * helpers themselves at that moment, never by this process's timers, which a busy machine makes
+   * late. `heal(due)` plans whatever else the vanishing undid (a silenced receiver answers again)
+   * for the same moment and returns when it took effect. The heal is recorded as the mark
+   * 'healed', as a 'healed' fault (packets after it are not counted dropped) and as a timed action.
    */
-  async blip(fault: Fault, seconds: number, heal?: () => Promise<number>): Promise<void> {
-    await this.arm(fault);
-    const due = this.faults.at(-1)!.t + seconds;
-    this.healing = new Promise<void>((resolve) => {
-      this.healTimer = setTimeout(
-        () => {
-          void (async () => {
-            const at = await this.topo.arm(null);
-            const extra = heal ? await heal() : 0;
-            const t = Math.max(at.client, at.server, extra);
-            this.faults.push({ t, at, fault: { name: 'healed', drops: [] } });
-            this.mark('healed', t);
-          })()
-            .catch(() => undefined) // the run ended (and its topology went) before the heal was due
-            .finally(resolve);
-        },
-        Math.max(0, (due - now()) * 1000),
-      );
-    });
+  async blip(fault: Fault, seconds: number, opts: { armAt?: number; from?: number; heal?: (due: number) => Promise<number> } = {}): Promise<void> {
+    await this.arm(fault, opts.armAt);
+    const due = (opts.from ?? opts.armAt ?? this.faults.at(-1)!.t) + seconds;
+    this.healing = (async () => {
+      const [sides, extra] = await Promise.all([this.topo.arm(null, due), opts.heal ? opts.heal(due) : Promise.resolve(0)]);
+      const t = Math.max(sides.client, sides.server, extra);
+      this.faults.push({ t, at: sides, fault: { name: 'healed', drops: [] } });
+      this.mark('healed', t);
+      this.timed.push({ name: 'heal', due, at: t });
+    })().catch(() => undefined); // cancelled: the run ended (and its topology went) before the heal was due
   }
 
   /** Wait for a pending heal (a run that must see it), or drop it (a run that is over). */
   async settleHeal(mode: 'wait' | 'cancel'): Promise<void> {
-    if (mode === 'cancel' && this.healTimer) clearTimeout(this.healTimer);
-    if (mode === 'wait') await this.healing;
-    this.healTimer = undefined;
+    if (mode === 'cancel' && this.healing) await this.topo.unschedule();
+    await this.healing;
   }
 
   /** A new socket with the side's options applied, and everything read back. */

@@ -1,5 +1,6 @@
 import { now } from '../core/clock.js';
-import type { CloseEvent, Observation, Packet, RunConditions, TimerState } from '../core/observation.js';
+import type { CloseEvent, Observation, Packet, RunConditions, TimedAction, TimerState } from '../core/observation.js';
+import { armLateAllowanceS, predictBlip } from '../model/blip.js';
 import { currentProfile } from '../core/profile.js';
 import type { TcpInfo } from '../core/protocol.js';
 import type { Phase, TcpSysctls } from '../model/types.js';
@@ -123,7 +124,11 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
   };
   const origin = (spec.origin ?? defaultOrigin(spec.phase))(partial);
   // a blip healed: the model is asked again with when it really healed, from the t = 0 now known
+  // (the helpers heal on time, to a fraction of a ms; lateLines says when one was not, and no
+  // verdict is drawn from a run whose heal came later than its answer allows)
   if (run.marks.healed !== undefined) partial.prediction = spec.model(run.runSettings(run.marks.healed - origin));
+  const timed = judgeLateness(run, origin);
+  const tooLate = timed.find((a) => a.allowedMs !== undefined && (a.at - a.due) * 1000 > a.allowedMs);
   // t = 0 is now a moment on the kernel's jiffies clock: the model's times go where the timer
   // wheel really fires them (the verdict's windows stay those of the ideal times)
   const clock = sharedKernelClock(run.kernel.hz);
@@ -135,7 +140,35 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     ...(rt.off ? { realtimeOff: rt.off } : {}),
     ...(clock ? {} : { unplaced: kernelClockProblem() }),
   };
-  return { ...partial, prediction, origin, conditions };
+  return {
+    ...partial,
+    prediction,
+    origin,
+    conditions,
+    ...(timed.length ? { timed } : {}),
+    ...(tooLate ? { cannotJudge: lateLine(tooLate) } : {}),
+  };
+}
+
+/**
+ * Each timed action with how late it may come (TimedAction.allowedMs), from the model's timeline
+ * with the peer gone and the action's planned moment: a heal may be late until the transmission
+ * the blip's answer counts on could fire; an arming until the first one that could slip out before it.
+ */
+function judgeLateness(run: Run, origin: number): TimedAction[] {
+  if (!run.timed.length) return [];
+  const gone = run.spec.model(run.runSettings());
+  const hz = run.kernel.hz;
+  return run.timed.map((a) => {
+    const allowance = a.name === 'heal' ? predictBlip(gone, a.due - origin, hz).lateAllowanceS : armLateAllowanceS(gone, a.due - origin, hz);
+    return { ...a, ...(Number.isFinite(allowance) ? { allowedMs: Math.max(0, allowance * 1000) } : {}) };
+  });
+}
+
+/** The one line a run that cannot be judged says, e.g. "the heal came 640 ms late: …". */
+export function lateLine(a: TimedAction): string {
+  const what = a.name === 'heal' ? 'the heal' : `"${a.name}"`;
+  return `${what} came ${((a.at - a.due) * 1000).toFixed(1)} ms late (${(a.allowedMs ?? 0).toFixed(1)} ms could not change the model's answer): the run cannot judge this ${a.name === 'heal' ? 'blip' : 'fault'}`;
 }
 
 

@@ -88,14 +88,20 @@ export class Topology {
   /**
    * Arm a fault (installing it first if it was not): move both veth ends into its group. Returns
    * when each side's rules took effect, on the helpers' clock — a packet arriving at a side after
-   * that side's time meets the fault. `null` disarms.
+   * that side's time meets the fault. `null` disarms. With `at` (the run's clock), each helper
+   * flips its end at that moment itself: the way a planned arming or a heal is timed.
    */
-  async arm(fault: Fault | null): Promise<Record<Side, number>> {
+  async arm(fault: Fault | null, at?: number): Promise<Record<Side, number>> {
     if (fault) await this.install([fault]);
     const group = fault ? this.installed.indexOf(fault) + 1 : 0;
-    const flip = (e: Endpoint) => e.helper.request({ cmd: 'group', ifname: e.ifname, group }).then((r) => r.t);
+    const flip = (e: Endpoint) => e.helper.request({ cmd: 'group', ifname: e.ifname, group }, { at }).then((r) => r.t);
     const [client, server] = await Promise.all([flip(this.client), flip(this.server)]);
     return { client, server };
+  }
+
+  /** Drop whatever the helpers still hold for a planned moment (a run that ended before its heal). */
+  async unschedule(): Promise<void> {
+    await Promise.allSettled([this.client.helper.unschedule(), this.server.helper.unschedule()]);
   }
 
   async dropCounters(): Promise<Record<string, number>> {

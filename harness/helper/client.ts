@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { EnvironmentError } from '../core/errors.js';
+import { now } from '../core/clock.js';
 import { ensureHelper, helperPath } from './build.js';
 import type { HelperEvent, SockOpt, TcpInfo } from '../core/protocol.js';
 import type { Side } from '../core/side.js';
@@ -18,6 +19,28 @@ export class HelperError extends Error {
 }
 
 type Listener = (e: HelperEvent) => void;
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+/** What the helper's reader takes (helper.c: struct field, LINE_MAX_LEN); checked before sending, so a request it would refuse never leaves. */
+export const PROTOCOL_LIMITS = { line: 4095, fields: 16, key: 31, value: 255 } as const;
+
+/** Why the helper could not read this command, if it could not: said here in one line, naming the field. */
+export function protocolProblem(full: Record<string, unknown>): string | undefined {
+  const entries = Object.entries(full);
+  if (entries.length > PROTOCOL_LIMITS.fields) return `${entries.length} fields; the helper reads at most ${PROTOCOL_LIMITS.fields}`;
+  for (const [k, v] of entries) {
+    if (Buffer.byteLength(k) > PROTOCOL_LIMITS.key) return `field name "${k.slice(0, 40)}" is longer than ${PROTOCOL_LIMITS.key} bytes`;
+    if (typeof v === 'number' && !Number.isFinite(v)) return `"${k}" is ${v}, not a finite number`;
+    if (typeof v === 'string' && Buffer.byteLength(v) > PROTOCOL_LIMITS.value)
+      return `"${k}" is ${Buffer.byteLength(v)} bytes long; the helper takes at most ${PROTOCOL_LIMITS.value}${k === 'pcap' ? ' (a shorter results folder: DEADPEER_RESULTS)' : ''}`;
+    if (typeof v === 'string' && /[\u0000-\u001f]/.test(v)) return `"${k}" holds a control character`;
+    if (v !== null && typeof v === 'object') return `"${k}" is not a plain value`;
+  }
+  if (Buffer.byteLength(JSON.stringify(full)) > PROTOCOL_LIMITS.line) return `the command is longer than ${PROTOCOL_LIMITS.line} bytes`;
+  return undefined;
+}
+
 
 /**
  * One helper process inside one namespace. Requests are matched to replies by id; every other
@@ -98,15 +121,39 @@ export class Helper {
     for (const w of [...this.waiters]) w(new Error(why));
   }
 
-  /** Send a command and wait for its reply; an error reply becomes a HelperError. */
-  request(cmd: Record<string, unknown>): Promise<HelperEvent> {
+  /**
+   * Send a command and wait for its reply; an error reply becomes a HelperError. With `at` (a time
+   * on the run's clock, CLOCK_MONOTONIC), the helper performs it at that moment — the way anything
+   * whose lateness changes the kernel's answer is timed — and the reply's `due` says when it was
+   * meant to happen. Every request settles: a reply, the helper's exit, or a timeout.
+   */
+  request(cmd: Record<string, unknown>, opts: { at?: number; timeoutMs?: number } = {}): Promise<HelperEvent> {
     if (this.exited) return Promise.reject(new Error(`helper (${this.side}) is not running`));
     const id = this.nextId++;
-    const full = { ...cmd, id };
+    const full = { ...cmd, id, ...(opts.at !== undefined ? { at: opts.at } : {}) };
+    const problem = protocolProblem(full);
+    if (problem) return Promise.reject(new Error(`helper (${this.side}) ${String(cmd.cmd)}: ${problem}`));
+    // a guard, not a measurement: no command takes more than a few ms, but a loaded machine can
+    // delay a process by seconds; a scheduled one also waits for its moment
+    const timeoutMs = (opts.timeoutMs ?? REQUEST_TIMEOUT_MS) + Math.max(0, ((opts.at ?? 0) - now()) * 1000);
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { cmd, resolve, reject });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`helper (${this.side}) in ${this.netns || 'this namespace'} gave no answer to "${String(cmd.cmd)}" within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      timer.unref();
+      const settle = <T>(f: (v: T) => void) => (v: T) => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.pending.set(id, { cmd, resolve: settle(resolve), reject: settle(reject) });
       this.proc.stdin.write(JSON.stringify(full) + '\n');
     });
+  }
+
+  /** Cancel every command still waiting for its moment (each rejects: "cancelled before it was due"). */
+  async unschedule(): Promise<void> {
+    if (!this.exited) await this.request({ cmd: 'unschedule' });
   }
 
   /** Send a raw line (for protocol tests); resolves with the next error or reply event. */

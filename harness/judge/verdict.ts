@@ -36,6 +36,8 @@ export interface TimelineVerdict {
   close: { predicted: number | null; window: [number, number] | null; observed: number | null; errno: string | null; ok: boolean };
   /** human-readable reasons, empty when ok */
   problems: string[];
+  /** the run cannot be judged (an action the helpers timed came too late for the model's window): neither agrees nor differs */
+  cannotJudge?: string;
 }
 
 /**
@@ -107,11 +109,14 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
       );
     }
   }
+  // the comparison is still made (the listing shows it), but it is no verdict: it rests on a late action
+  if (obs.cannotJudge) problems.unshift(obs.cannotJudge);
   return {
     ok: problems.length === 0,
     events,
     close: { predicted: closePredicted, window: w.close, observed: closeObserved, errno: obs.close?.errno ?? null, ok: closeOk },
     problems,
+    ...(obs.cannotJudge ? { cannotJudge: obs.cannotJudge } : {}),
   };
 }
 

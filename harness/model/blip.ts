@@ -34,6 +34,12 @@ export interface BlipVerdict {
   watchUntilS: number | null;
   /** the timeline with the blip: the gone timeline up to the recovery, or to the give-up */
   prediction: Prediction;
+  /**
+   * How late the heal may come and this answer still hold (s): until the earliest firing of the
+   * transmission it counts on (0 when uncertain; infinite when a later heal cannot change it: a
+   * connection that dies of the blip dies of a longer one too).
+   */
+  lateAllowanceS: number;
 }
 
 /** Transmissions that can carry the connection across: not the RST or FIN of a give-up. */
@@ -71,6 +77,7 @@ export function predictBlip(goneFor: Prediction, healS: number, hz: number): Bli
     const watchUntil = c.win[1] + Math.min(0.2, 0.4 * gap);
     return {
       ...base,
+      lateAllowanceS: c.win[0] - healS,
       survives: true,
       timelineCertain: !straddler,
       recoveredBy: c.i,
@@ -100,6 +107,7 @@ export function predictBlip(goneFor: Prediction, healS: number, hz: number): Bli
     return {
       ...base,
       marginS: Math.max(base.marginS, w.close.window[0] - healS),
+      lateAllowanceS: Math.min(candidates[0]?.win[0] ?? Infinity, w.close.window[0]) - healS,
       survives: true,
       timelineCertain: true,
       watchUntilS: null,
@@ -116,9 +124,10 @@ export function predictBlip(goneFor: Prediction, healS: number, hz: number): Bli
   if (straddler)
     return uncertain(gone, base, `the ${straddler.e.packet} #${straddler.e.n} at ${straddler.e.t.toFixed(3)} s can fire on either side of the heal (${straddler.win[0].toFixed(3)}…${straddler.win[1].toFixed(3)} s), and nothing surely after it comes before the give-up`);
   if (gone.closeAt === null)
-    return { ...base, survives: true, timelineCertain: true, watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: nothing is sent and nothing gives up: an outage ending at ${healS.toFixed(3)} s goes unnoticed`] } };
+    return { ...base, lateAllowanceS: Infinity, survives: true, timelineCertain: true, watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: nothing is sent and nothing gives up: an outage ending at ${healS.toFixed(3)} s goes unnoticed`] } };
   return {
     ...base,
+    lateAllowanceS: Infinity,
     survives: false,
     watchUntilS: null,
     prediction: { ...gone, notes: [...gone.notes, `blip: the outage lasts until ${healS.toFixed(3)} s, past the give-up at ${gone.closeAt.toFixed(3)} s: it kills the connection as a vanished peer would`] },
@@ -126,5 +135,20 @@ export function predictBlip(goneFor: Prediction, healS: number, hz: number): Bli
 }
 
 function uncertain(gone: Prediction, base: { healS: number; marginS: number }, why: string): BlipVerdict {
-  return { ...base, survives: 'uncertain', watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: too close to call — ${why}`] } };
+  return { ...base, lateAllowanceS: 0, survives: 'uncertain', watchUntilS: null, prediction: { ...gone, notes: [...gone.notes, `blip: too close to call — ${why}`] } };
+}
+
+/**
+ * How late a fault armed at `armS` (s from t = 0) may take effect and the gone timeline still hold:
+ * until the earliest firing of the first transmission that could fire at or after it (one that
+ * slipped out before the fault would reach the peer). 0 when a firing's window holds the moment.
+ */
+export function armLateAllowanceS(gone: Prediction, armS: number, hz: number): number {
+  const w = predictionWindows(gone, hz);
+  let allowance = Infinity;
+  gone.events.forEach((_, i) => {
+    const [w0, w1] = w.events[i]!.window;
+    if (w1 >= armS) allowance = Math.min(allowance, Math.max(0, w0 - armS));
+  });
+  return allowance;
 }

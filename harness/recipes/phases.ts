@@ -57,15 +57,22 @@ const named = (s: PhaseSetup, phase: UserPhase) => `${s.name ?? 'phase'}/${phase
 /** The peer goes for good, or for the setup's blip. */
 const vanish = (s: PhaseSetup, fault: Fault): Step => (s.blipS === undefined ? arm(fault) : blip(fault, s.blipS));
 
-/** A late blip's heal counts from t = 0, not from its start: the model's healS is start + length. */
+/**
+ * A late blip (idle: just before the first keepalive probe, its worst moment) is armed by the
+ * helpers at a moment planned from the handshake on the kernel's clock — a Node timer would arm it
+ * late on a busy machine, after the probe it was placed to swallow. Its heal counts from t = 0:
+ * the model's healS is start + length.
+ */
 const vanishIdle = (s: PhaseSetup): Step => {
-  const step = vanish(s, faults.blackhole());
-  if (s.blipS === undefined || !s.blipAtS) return step;
+  if (s.blipS === undefined || !s.blipAtS) return vanish(s, faults.blackhole());
+  const fault = faults.blackhole();
+  const [at, seconds] = [s.blipAtS, s.blipS];
   return {
-    ...step,
+    label: `blip: ${fault.name} for ${seconds} s, from ${at} s after the handshake`,
+    fault,
     run: async (r) => {
-      await step.run(r);
-      r.plannedHealS = s.blipAtS! + s.blipS!;
+      r.plannedHealS = at + seconds;
+      await r.blip(fault, seconds, { armAt: r.marks.established! + at });
     },
   };
 };
@@ -93,7 +100,7 @@ export function idlePhase(s: PhaseSetup, opts: { aliveFor?: number } = {}): Scen
     family: s.family,
     client: s.client,
     model: (r) => withBlip(predictIdle(sideInput(r, 'client')), r),
-    steps: [...handshake(), ...(s.blipS !== undefined && s.blipAtS ? [hold(s.blipAtS)] : []), vanishIdle(s), awaitClose({ aliveFor: opts.aliveFor })],
+    steps: [...handshake(), vanishIdle(s), awaitClose({ aliveFor: opts.aliveFor })],
   };
 }
 

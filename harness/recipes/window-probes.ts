@@ -95,8 +95,9 @@ export function vanishAfterAnsweredProbe(from: string, peer: { goneAtS?: number;
       run: async (r) => {
         if (peer.rateLimitMs === undefined) throw new Error('the receiver’s tcp_invalid_ratelimit was not read (readPeerRateLimit first)');
         r.plannedHealS = peer.goneAtS! + seconds;
-        const restore = async () => (await r.topo.server.helper.request({ cmd: 'sysctl', name: 'net.ipv4.tcp_invalid_ratelimit', value: peer.rateLimitMs! })).t;
-        await r.blip(blackhole, Math.max(0, r.marks['receiver silent']! + seconds - now()), restore);
+        // the receiver's helper restores its answers at the heal's moment itself, as the flip does
+        const restore = async (due: number) => (await r.topo.server.helper.request({ cmd: 'sysctl', name: 'net.ipv4.tcp_invalid_ratelimit', value: peer.rateLimitMs! }, { at: due })).t;
+        await r.blip(blackhole, seconds, { from: r.marks['receiver silent']!, heal: restore });
       },
     },
   ];

@@ -97,7 +97,7 @@ function caseBody(c: CaseEntry, s: SummaryRow, id: string, overrides: string[]):
 <tr class="summary" tabindex="0" aria-expanded="${open}">
 <td class="toggle">▸</td><td class="name">${esc(s.case).replace(/\//g, '/<wbr>')}</td><td>v${s.family}</td><td class="nowrap">${esc(s.phase)}</td><td class="settings">${esc(settings)}</td>
 <td class="nowrap">${esc(s.predicted)}</td><td class="nowrap">${esc(s.observed)}</td><td>${esc(s.packets)}</td>
-<td><span class="badge ${s.verdict === 'agrees' ? 'ok' : 'bad'}">${s.verdict === 'agrees' ? '✓ agrees' : '✗ DIFFERS'}</span></td>
+<td><span class="badge ${s.verdict === 'agrees' ? 'ok' : 'bad'}">${s.verdict === 'agrees' ? '✓ agrees' : s.verdict === 'cannot judge' ? '? cannot judge' : '✗ DIFFERS'}</span></td>
 <td class="files">${[link(c.files.pcap, 'pcap'), link(c.files.json, 'json'), link(c.files.svg, 'svg')].filter(Boolean).join(' · ')}</td>
 </tr>
 <tr class="detail"><td></td><td colspan="9">

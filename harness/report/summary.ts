@@ -14,7 +14,7 @@ export interface SummaryRow {
   predicted: string;
   observed: string;
   packets: string;
-  verdict: 'agrees' | 'DIFFERS';
+  verdict: 'agrees' | 'DIFFERS' | 'cannot judge';
 }
 
 const secs = (t: number | null) => (t === null ? 'never' : `${t.toFixed(2)} s`);
@@ -46,7 +46,7 @@ export function summarize(obs: Observation): SummaryRow {
     predicted,
     observed: obs.close ? `${obs.close.errno} @ ${secs(end)}` : end !== null ? `gone @ ${secs(end)}` : 'open',
     packets: `${seen}/${obs.prediction.events.length}`,
-    verdict: v.ok ? 'agrees' : 'DIFFERS',
+    verdict: v.cannotJudge ? 'cannot judge' : v.ok ? 'agrees' : 'DIFFERS',
   };
 }
 

@@ -48,7 +48,11 @@ expect.extend({
     return {
       pass: v.ok,
       message: () =>
-        v.ok ? `expected ${obs.name} to diverge from the model, but it followed it` : `${obs.name} (IPv${obs.family}) diverged from the model:\n\n${renderTimeline(obs, v)}`,
+        v.ok
+          ? `expected ${obs.name} to diverge from the model, but it followed it`
+          : v.cannotJudge
+            ? `${obs.name} (IPv${obs.family}) cannot be judged: ${v.cannotJudge}\n\n${renderTimeline(obs, v)}`
+            : `${obs.name} (IPv${obs.family}) diverged from the model:\n\n${renderTimeline(obs, v)}`,
     };
   },
   toStayOpen(obs: Observation) {

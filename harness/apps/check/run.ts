@@ -31,8 +31,9 @@ export interface PhaseResult {
   predicted: { closeAt: number | null; errno: string | null };
   /** absent when the phase was not run */
   measured?: { closeAt: number | null; errno: string | null; watchedS: number };
+  /** 'cannot judge': an action the helpers timed (a blip's heal) came later than the model's answer allows — why says by how much */
   /** 'uncertain': a blip whose heal falls inside a firing's timer-wheel window — either outcome is the kernel's right */
-  verdict: 'agrees' | 'differs' | 'not run' | 'error' | 'uncertain';
+  verdict: 'agrees' | 'differs' | 'not run' | 'error' | 'uncertain' | 'cannot judge';
   /** why: the verdict's problems, the reason a phase was not run, or the error */
   why: string[];
   /** the settings the kernel really held on the client's socket */
@@ -139,7 +140,7 @@ function resultOf(phase: UserPhase, obs: Observation, budgetS: number | undefine
       origin: PHASE_ORIGIN[phase],
       predicted: { closeAt: obs.prediction.closeAt, errno: obs.prediction.errno },
       measured: { closeAt: ms(v.close.observed), errno: obs.close?.errno ?? null, watchedS: ms(obs.end - obs.origin)! },
-      verdict: v.ok ? 'agrees' : 'differs',
+      verdict: v.cannotJudge ? 'cannot judge' : v.ok ? 'agrees' : 'differs',
       why: v.problems,
       readBack: obs.settings.client.socket,
       artifacts: obs.artifacts.dir,

@@ -24,6 +24,7 @@ export const noticed = (r: AppReport): boolean => !r.problems.length && r.t.appN
 
 export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
   const ok = noticed(r);
+  if (r.blip && r.cannotJudge) return { ...r, packets: r.packets.length, noticed: ok, exitCode: 1 };
   if (r.blip) {
     // a blip heals: passing is the connection coming through, and the program carrying on
     const survived = !r.problems.length && r.t.kernelAbort === undefined && r.t.appNoticed === undefined;

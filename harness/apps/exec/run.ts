@@ -115,7 +115,17 @@ export interface AppReport {
   /** the kernel killed the socket but the program still holds it and has shown nothing */
   unnoticed: boolean;
   /** --fault blip:D: the outage's seconds, when it healed (t.healed), and the model's verdict for it */
-  blip?: { seconds: number; healed?: number; predicted?: 'survives' | 'dies' | 'uncertain' };
+  blip?: {
+    seconds: number;
+    /** when the helpers were to lift it (the run's clock): the fault's arming + seconds */
+    due?: number;
+    healed?: number;
+    predicted?: 'survives' | 'dies' | 'uncertain';
+    /** how late the heal could come without changing the model's verdict (ms); absent: any lateness */
+    allowedLateMs?: number;
+  };
+  /** the heal came later than the model's verdict allows: the run says so and passes no judgement */
+  cannotJudge?: string;
   /** what went wrong with the experiment itself (never connected, never reached the phase, …) */
   problems: string[];
   packets: Packet[];
@@ -243,14 +253,24 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     const c = peer.client;
     const sysctls = peer.sysctls;
     report.sysctls = sysctls;
-    let healing: NodeJS.Timeout | undefined;
+    let healing: Promise<void> | undefined;
     if (spec.blipS !== undefined) report.blip = { seconds: spec.blipS };
     const vanish = async (kind: VanishKind) => {
       report.t.fault ??= await peer.vanish(kind);
       say(`${kind} armed`);
-      // a blip lifts on time, whatever the phase logic is waiting for meanwhile
-      if (spec.blipS !== undefined && !healing)
-        healing = setTimeout(() => void peer.heal().then((t) => ((report.blip!.healed = t), say('healed'))).catch(() => undefined), spec.blipS * 1000);
+      // a blip lifts on time, whatever the phase logic is waiting for meanwhile: the helpers flip
+      // back at the planned moment themselves (a timer here would be as late as this process)
+      if (spec.blipS !== undefined && !healing) {
+        const due = report.t.fault + spec.blipS;
+        report.blip!.due = due;
+        healing = peer
+          .heal(due)
+          .then((t) => {
+            report.blip!.healed = t;
+            say('healed');
+          })
+          .catch(() => undefined); // the run ended before the heal was due
+      }
     };
     // connect: a blackhole here is the server never seeing the SYNs
     if (spec.phase === 'connect') await vanish(spec.fault === 'blackhole' ? 'drop-syn' : spec.fault);
@@ -375,6 +395,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
       const b = predictBlip(report.prediction, report.t.fault + spec.blipS - origin0, kernel.hz);
       report.prediction = b.prediction;
       report.blip!.predicted = b.survives === 'uncertain' ? 'uncertain' : b.survives ? 'survives' : 'dies';
+      if (Number.isFinite(b.lateAllowanceS)) report.blip!.allowedLateMs = Math.max(0, b.lateAllowanceS * 1000);
     }
     report.expectedErrno = spec.fault === 'peer-reset' ? (spec.phase === 'connect' ? 'ECONNREFUSED' : 'ECONNRESET') : (report.prediction?.errno ?? null);
     const origin = report.t.origin ?? report.t.fault ?? now();
@@ -384,7 +405,9 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     const deadline = origin + (spec.timeoutS ?? (closeAt !== null && closeAt !== undefined ? closeAt * 1.25 + 10 : (blipWatch ?? 30)));
     say(`phase ${spec.phase} reached; the model says: ${closeAt === null || closeAt === undefined ? 'never noticed' : `${report.prediction!.errno} ${closeAt.toFixed(3)} s after t = 0`}`);
     await watchBoth(report, { peer, found, owner, isDone, since: report.t.fault ?? origin, deadline, graceS: spec.graceS ?? 5, say });
-    clearTimeout(healing);
+    const late = report.blip?.healed !== undefined && report.blip.due !== undefined ? (report.blip.healed - report.blip.due) * 1000 : 0;
+    if (report.blip?.allowedLateMs !== undefined && late > report.blip.allowedLateMs)
+      report.cannotJudge = `the heal came ${late.toFixed(1)} ms late (${report.blip.allowedLateMs.toFixed(1)} ms could not change the model's answer): the run cannot judge this blip`;
     return report;
   } finally {
     report.t.end = now();
