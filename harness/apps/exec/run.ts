@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync, existsSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { evidenceLevel } from '../../core/evidence.js';
 import { join } from 'node:path';
 import { now } from '../../core/clock.js';
 import type { Packet } from '../../core/observation.js';
@@ -416,8 +417,32 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     report.packets = peer.packets();
     report.kernelHow = kernelHow(report);
     if (existsSync(straceFile)) report.asked = parseStrace(readFileSync(straceFile, 'utf8'));
-    writeFileSync(artifacts.json, JSON.stringify(report, null, 1));
+    const summaryOnly = evidenceLevel() === 'summary';
+    // the raw log can hold a setsockopt's key material (TCP_MD5SIG, kTLS): only the parse stays
+    if (summaryOnly) rmSync(straceFile, { force: true });
+    writeFileSync(artifacts.json, JSON.stringify(summaryOnly ? forTheSummary(report) : report, null, 1));
   }
+}
+
+const LEFT_OUT = '(left out: DEADPEER_EVIDENCE=summary)';
+
+/**
+ * exec.json at DEADPEER_EVIDENCE=summary: what the verdict rests on (times, settings, packets,
+ * errno) without what the program was given or said — its argv, a --server command, the lines it
+ * printed, and any setsockopt value that is not a plain number. The report the caller gets back is
+ * untouched: only the file, which CI uploads, is cut.
+ */
+export function forTheSummary(r: AppReport): AppReport & { evidence: 'summary'; leftOut: string[] } {
+  const { noticedLine: _line, ...app } = r.app;
+  return {
+    ...r,
+    evidence: 'summary',
+    leftOut: ['command', 'server', 'app.output', 'app.noticedLine', 'setsockopt.strace'],
+    command: [LEFT_OUT],
+    server: r.server === 'builtin' ? r.server : LEFT_OUT,
+    app: { ...app, output: [] },
+    ...(r.asked ? { asked: r.asked.map((a) => (/^-?\d+$/.test(a.value) ? a : { ...a, value: LEFT_OUT })) } : {}),
+  };
 }
 
 /**
