@@ -99,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
+        if (rest.length) return fail(`deadpeer ${cmd}: unexpected argument "${rest[0]}" (it takes none: deadpeer <command> --help for a command's options)`, 2);
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:

@@ -156,3 +156,13 @@ describe('check() options: the same validation as the flags', () => {
     }
   });
 });
+
+describe('a config file field given twice is refused, not the last kept', () => {
+  it.each([
+    ['twice.json', '{"user-timeout": 20000, "user-timeout": 5000}'],
+    ['twice.yaml', 'user-timeout: 20000\nuser-timeout: 5000\n'],
+  ])('%s', (name, text) => {
+    files[name] = text;
+    expect(error(['--config', name])).toMatch(new RegExp(`^${name.replace('.', '\\.')}: a field is given twice( \\(line \\d+\\))?: keep one$`));
+  });
+});

@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../core/errors.js';
 import { extname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { describeParseError, joinNegativeValues } from '../parse-args.js';
+import { describeParseError, joinNegativeValues, parseOnce, refuseRepeats } from '../parse-args.js';
 import { parse as parseYaml } from 'yaml';
 import type { KernelFeatures, TcpSysctls } from '../../model/types.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
@@ -83,6 +82,7 @@ kernel really did, the errno, and whether they agree; then advice derived from t
   --json                   one JSON object on stdout
   --list-presets           the presets and where their values come from
 
+Each option at most once (a second one is refused, not a correction of the first).
 Durations: 30s, 1500ms, 2m (a bare number is seconds). Exit: 0 ok, 1 over budget or a phase
 could not be measured, 2 bad input.
 `;
@@ -175,12 +175,14 @@ function phasesFrom(where: string, value: unknown): UserPhase[] {
   const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((s) => s.trim()) : null;
   if (!list || list.length === 0) throw notAllowed(where, value, `a list of phases from ${USER_PHASES.join(', ')}`);
   for (const p of list) if (!USER_PHASES.includes(p as UserPhase)) throw new InputError(`${where}: unknown phase ${JSON.stringify(p)}: expected ${USER_PHASES.join(', ')}`);
-  return [...new Set(list as UserPhase[])];
+  refuseRepeats(where, list as string[]);
+  return list as UserPhase[];
 }
 
 /** "30s" (every phase) or "idle=20s,busy=30s" (those phases), or the same as a YAML/JSON mapping. */
 function maxDetectFrom(where: string, value: unknown): Partial<Record<UserPhase, number>> {
   const perPhase = (entries: [string, unknown][]) => {
+    refuseRepeats(where, entries.map(([phase]) => phase));
     const out: Partial<Record<UserPhase, number>> = {};
     for (const [phase, d] of entries) {
       if (!USER_PHASES.includes(phase as UserPhase)) throw new InputError(`${where}: unknown phase ${JSON.stringify(phase)}: expected ${USER_PHASES.join(', ')}`);
@@ -297,13 +299,24 @@ function readConfig(path: string, read: (p: string) => string): unknown {
   } catch (e) {
     throw new InputError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  const json = extname(path).toLowerCase() === '.json';
+  let value: unknown;
   try {
-    if (extname(path).toLowerCase() === '.json') return JSON.parse(text);
-    return parseYaml(text, { prettyErrors: false });
+    value = json ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+    // JSON.parse keeps the last of a field given twice; the YAML parser (JSON is YAML) refuses it
+    if (json) {
+      try {
+        parseYaml(text, { prettyErrors: false });
+      } catch (e) {
+        if ((e as { code?: string }).code === 'DUPLICATE_KEY') throw e; // anything else: valid JSON is what counts
+      }
+    }
   } catch (e) {
-    const kind = extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML';
-    throw new InputError(`${path}: not valid ${kind}: ${(e as Error).message.split('\n')[0]}`);
+    const at = (e as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    if ((e as { code?: string }).code === 'DUPLICATE_KEY') throw new InputError(`${path}: a field is given twice${at ? ` (line ${at})` : ''}: keep one`);
+    throw new InputError(`${path}: not valid ${json ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
+  return value;
 }
 
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
@@ -335,7 +348,7 @@ function ignoredFlag(flags: Stated, maxDetectFlag: string | undefined, phases: r
 export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
   let values;
   try {
-    ({ values } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
+    ({ values } = parseOnce({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (err) {
     return { kind: 'error', message: describeParseError(err, ALLOWED, (a) => `unexpected argument "${a}" (check takes only options; see --help)`) };
   }
