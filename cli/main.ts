@@ -52,7 +52,9 @@ function onlyPrints(cmd: string, rest: string[]): boolean {
 /** The CLI. Returns the exit code: 0 ok, 1 a check failed, 2 bad usage. Errors are one line. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  process.env.PATH = withSystemDirs(process.env.PATH); // ip and nft live in /usr/sbin
+  // ip and nft live in /usr/sbin. The CLI's own process, so its own environment: the library
+  // functions never write process.env (test/unit/env-untouched.test.ts lists the few exceptions)
+  process.env.PATH = withSystemDirs(process.env.PATH);
   try {
     if (cmd && EXPERIMENTS[cmd] && needsUserNamespace() && !onlyPrints(cmd, rest))
       return await runWhereExperimentsRun([process.execPath, join(ROOT, 'bin', 'deadpeer.js'), ...argv], { what: EXPERIMENTS[cmd], prefix: EXPERIMENTS[cmd] });

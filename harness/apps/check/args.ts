@@ -325,21 +325,24 @@ export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faith
 const blipBudget = (flag: string) => `${flag}: a blip heals, so nothing is there to detect: with --fault blip:D the gate is surviving it (exit 1 if a phase does not); drop ${flag} or the blip`;
 
 /**
- * A flag that none of the phases to run reads would be accepted and ignored: refused instead.
- * Only flags: a preset or a config file describes the application as a whole, and a --phases
- * subset of it leaves its other settings standing.
+ * A setting that none of the phases to run reads would be accepted and ignored: refused instead,
+ * the same for a flag and for a check() option (`name` says how it is called there). Only what
+ * was stated beside the phases: a preset or a config file describes the application as a whole,
+ * and a --phases subset of it leaves its other settings standing.
  */
-function ignoredFlag(flags: Stated, maxDetectFlag: string | undefined, phases: readonly UserPhase[]): string | null {
+function ignoredSetting(s: Stated, maxDetectRaw: unknown, phases: readonly UserPhase[], name: (f: ConfigField) => string, phasesWord = name('phases')): string | null {
   const none = (which: UserPhase[]) => !which.some((p) => phases.includes(p));
-  if (flags.config.synCnt !== undefined && none(['connect'])) return '--syncnt: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect is among --phases';
-  if (flags.config.keepalive !== undefined && none(['idle'])) return '--keepalive: keepalive probes only an idle connection: it changes nothing unless idle is among --phases';
-  if (flags.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
-    return '--rto-max: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window is among --phases';
+  const among = `is among ${phasesWord}`;
+  if (s.config.synCnt !== undefined && none(['connect'])) return `${name('syncnt')}: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect ${among}`;
+  if (s.config.keepalive !== undefined && none(['idle'])) return `${name('keepalive')}: keepalive probes only an idle connection: it changes nothing unless idle ${among}`;
+  if (s.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
+    return `${name('rto-max')}: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window ${among}`;
   }
-  // a per-phase budget (idle=20s) for a phase not run would never be checked; a single one applies to those that run
-  if (maxDetectFlag?.includes('=')) {
-    const unrun = (Object.keys(flags.maxDetect ?? {}) as UserPhase[]).find((p) => !phases.includes(p));
-    if (unrun) return `--max-detect: ${unrun} is not among --phases (${phases.join(',')}): its budget would never be checked`;
+  // a per-phase budget (idle=20s, or { idle: '20s' }) for a phase not run would never be checked; a single one applies to those that run
+  const perPhase = typeof maxDetectRaw === 'string' ? maxDetectRaw.includes('=') : typeof maxDetectRaw === 'object' && maxDetectRaw !== null;
+  if (perPhase) {
+    const unrun = (Object.keys(s.maxDetect ?? {}) as UserPhase[]).find((p) => !phases.includes(p));
+    if (unrun) return `${name('max-detect')}: ${unrun} is not among ${phasesWord} (${phases.join(',')}): its budget would never be checked`;
   }
   return null;
 }
@@ -366,7 +369,7 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const config = mergeConfig(mergeConfig(preset?.config ?? {}, f.config), flags.config);
     const profile = flags.profile ?? f.profile ?? 'fast';
     const phases = flags.phases ?? f.phases ?? [...USER_PHASES];
-    const ignored = ignoredFlag(flags, values['max-detect'], phases);
+    const ignored = ignoredSetting(flags, values['max-detect'], phases, (k) => `--${k}`);
     if (ignored) throw new InputError(ignored);
     const blipS = flags.blipS ?? f.blipS;
     const maxDetect = { ...f.maxDetect, ...flags.maxDetect };
@@ -449,16 +452,21 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
   const unknown = Object.keys(options).find((k) => !allowed.includes(k));
   if (unknown) throw new InputError(`check(): unknown option "${unknown}": allowed options are ${allowed.join(', ')}`);
   const byField = Object.fromEntries(Object.entries(OPTION_FIELDS).map(([k, f]) => [f, k])) as Record<ConfigField, keyof CheckOptions>;
-  const s = stated((f) => options[byField[f]], (f) => `check(): ${byField[f]}`, features);
+  const name = (f: ConfigField) => `check(): ${byField[f]}`;
+  const s = stated((f) => options[byField[f]], name, features);
   const preset = s.preset ? findPreset(s.preset)! : undefined;
   const profile = s.profile ?? 'fast';
+  const phases = s.phases ?? [...USER_PHASES];
+  // the flags' rule, word for word: a check() option is stated beside the phases as a flag is
+  const ignored = ignoredSetting(s, options.maxDetect, phases, name, 'phases');
+  if (ignored) throw new InputError(ignored);
   if (s.blipS !== undefined && s.maxDetect && Object.keys(s.maxDetect).length) throw new InputError(blipBudget('check(): maxDetect'));
   return {
     ...(preset ? { preset: preset.name } : {}),
     config: mergeConfig(preset?.config ?? {}, s.config),
     family: s.family ?? 4,
     profile,
-    phases: s.phases ?? [...USER_PHASES],
+    phases,
     maxDetect: s.maxDetect ?? {},
     maxRunS: s.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
     ...(s.blipS !== undefined ? { blipS: s.blipS } : {}),
