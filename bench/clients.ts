@@ -197,7 +197,6 @@ async function main(argv: string[]): Promise<number> {
       }
       found.push({ c, version: p.version });
     }
-    process.env.DEADPEER_PROFILE = 'fast';
     let n = 0;
     const jobs = found.flatMap(({ c, version }) =>
       (['idle', 'busy'] as const).map((phase) => async () => {

@@ -3,10 +3,10 @@
  * killed its connection, when (and whether) the program noticed, with which errno, and which
  * socket options it really used.
  */
-import { parseArgs } from 'node:util';
 import { humanDuration } from '../harness/apps/check/advice.js';
 import { findPreset } from '../harness/apps/check/presets.js';
 import { type ExecArgs, execArgsFrom, execSysctls } from '../harness/apps/exec/args.js';
+import { parseOnce } from '../harness/apps/parse-args.js';
 import { runExecArgs, toExecReport } from '../harness/apps/exec/exec.js';
 import type { AppLine, AppReport } from '../harness/apps/exec/run.js';
 import { type ProgramUser, resolveProgramUser } from '../harness/apps/exec/user.js';
@@ -47,6 +47,7 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
   --user NAME      run the program as that user (a name or uid), not as root; root only (rootless,
                    it already runs as you)
 
+Each option at most once (a second one is refused, not a correction of the first).
 Exit: 0 the program noticed the dead peer (within --max-notice), 1 it did not (or the experiment could
 not run), 2 bad input.
 `;
@@ -80,8 +81,9 @@ export function parseExecArgs(argv: string[]): ParsedExecArgs {
   const command = dash < 0 ? [] : argv.slice(dash + 1);
   let values;
   try {
-    ({ values } = parseArgs({ args: own, allowPositionals: false, strict: true, options: OPTIONS }));
+    ({ values } = parseOnce({ args: own, allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (e) {
+    if (e instanceof InputError) return { kind: 'error', message: e.message };
     const m = /Unknown option '([^']+)'|Unexpected argument '([^']+)'/.exec(String((e as Error).message));
     if (m?.[1]) return { kind: 'error', message: `unknown option "${m[1]}": allowed options are ${Object.keys(OPTIONS).map((o) => `--${o}`).join(' ')}` };
     if (m?.[2]) return { kind: 'error', message: `unexpected argument "${m[2]}": put the client command after --` };

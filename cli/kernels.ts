@@ -1,8 +1,18 @@
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { describeParseError, givenTwice, parseOnce } from '../harness/apps/parse-args.js';
 import { loadKernelRun, renderKernelsHtml, renderKernelsMarkdown } from '../harness/report/kernels.js';
 
 const USAGE = 'usage: deadpeer kernels [--out FILE.md] [--html FILE.html] <kernel result folder…>   (folders written by matrix/run.sh, e.g. deadpeer-results/matrix/*)';
+
+const OPTIONS = {
+  out: { type: 'string' },
+  html: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Every flag `deadpeer kernels` takes (the option walk tries each one twice). */
+export const KERNELS_FLAGS = Object.keys(OPTIONS).map((o) => `--${o}`);
 
 /**
  * `deadpeer kernels <dirs…>`: the cross-kernel table (markdown) from the folders the kernel matrix
@@ -11,23 +21,21 @@ const USAGE = 'usage: deadpeer kernels [--out FILE.md] [--html FILE.html] <kerne
  * Exit 0 when every kernel ran and agreed with its model, 1 otherwise (the table is written anyway).
  */
 export function runKernels(argv: string[]): number {
-  let out: string | undefined;
-  let html: string | undefined;
-  const dirs: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--out') {
-      out = argv[++i];
-      if (!out) return usage('--out needs a file');
-    } else if (a === '--html') {
-      html = argv[++i];
-      if (!html) return usage('--html needs a file');
-    } else if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE + '\n');
-      return 0;
-    } else if (a.startsWith('-')) return usage(`unknown option ${a}`);
-    else dirs.push(a);
+  let parsed;
+  try {
+    parsed = parseOnce({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  } catch (e) {
+    return usage(describeParseError(e, KERNELS_FLAGS.join(' ')));
   }
+  const { values, positionals: dirs } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  const { out, html } = values;
+  if (out === '' || html === '') return usage(`--${out === '' ? 'out' : 'html'} needs a file`);
+  const twice = dirs.map((d) => resolve(d)).find((d, i, all) => all.indexOf(d) !== i);
+  if (twice) return usage(givenTwice(`the folder ${twice}`));
   if (!dirs.length) return usage('no kernel result folders given');
   const missing = dirs.find((d) => !existsSync(d) || !statSync(d).isDirectory());
   if (missing) return usage(`not a folder: ${missing}`);
@@ -46,6 +54,6 @@ export function runKernels(argv: string[]): number {
 }
 
 function usage(why: string): number {
-  process.stderr.write(`deadpeer kernels: ${why}\n${USAGE}\n`);
+  process.stderr.write(`deadpeer kernels: ${why} (deadpeer kernels --help for the usage)\n`);
   return 2;
 }

@@ -52,7 +52,9 @@ function onlyPrints(cmd: string, rest: string[]): boolean {
 /** The CLI. Returns the exit code: 0 ok, 1 a check failed, 2 bad usage. Errors are one line. */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  process.env.PATH = withSystemDirs(process.env.PATH); // ip and nft live in /usr/sbin
+  // ip and nft live in /usr/sbin. The CLI's own process, so its own environment: the library
+  // functions never write process.env (test/unit/env-untouched.test.ts lists the few exceptions)
+  process.env.PATH = withSystemDirs(process.env.PATH);
   try {
     if (cmd && EXPERIMENTS[cmd] && needsUserNamespace() && !onlyPrints(cmd, rest))
       return await runWhereExperimentsRun([process.execPath, join(ROOT, 'bin', 'deadpeer.js'), ...argv], { what: EXPERIMENTS[cmd], prefix: EXPERIMENTS[cmd] });
@@ -99,6 +101,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'help':
       case '--help':
       case '-h':
+        if (rest.length) return fail(`deadpeer ${cmd}: unexpected argument "${rest[0]}" (it takes none: deadpeer <command> --help for a command's options)`, 2);
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:

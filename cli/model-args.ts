@@ -3,8 +3,7 @@
  * accepted and then ignored: `refusals()` names every given option that cannot change this
  * phase's answer, with the kernel's reason, and the CLI refuses it (exit 2). Pure, unit-tested.
  */
-import { parseArgs } from 'node:util';
-import { describeParseError, joinNegativeValues } from '../harness/apps/parse-args.js';
+import { describeParseError, joinNegativeValues, parseOnce } from '../harness/apps/parse-args.js';
 import { PHASES, defaultSysctls } from '../harness/model/index.js';
 import type { KernelFeatures, Phase, TcpSysctls } from '../harness/model/index.js';
 import { deferAcceptRetrans } from '../harness/model/reqsk.js';
@@ -140,7 +139,8 @@ export const HZ_CHOICES = [100, 250, 300, 1000] as const;
 export function parseModelArgs(argv: string[]): ParsedModelArgs {
   let parsed;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS });
+    // --sysctl is a list by design: one sysctl per --sysctl, each named once
+    parsed = parseOnce({ args: joinNegativeValues(argv), allowPositionals: true, strict: true, options: OPTIONS }, { sysctl: (v) => v.split('=')[0]!.replace(/^net\.ipv4\./, '') });
   } catch (err) {
     return { kind: 'error', message: describeParseError(err, ALLOWED_OPTIONS) };
   }

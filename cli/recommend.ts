@@ -2,13 +2,12 @@
  * `deadpeer recommend`: the socket settings that notice a vanished peer within a budget in every
  * phase and survive a blip, from the model — and with --prove, measured on this kernel.
  */
-import { parseArgs } from 'node:util';
 import { humanDuration } from '../harness/apps/check/advice.js';
 import { describeConfig } from '../harness/apps/check/presets.js';
 import { hostSysctls } from '../harness/apps/check/run.js';
 import { CLIENT_NAMES } from '../harness/apps/recommend/clients.js';
 import { type RecommendArgs, type RecommendReport, proveRecommendation, recommendArgsFrom, recommendByModel } from '../harness/apps/recommend/recommend.js';
-import { describeParseError } from '../harness/apps/parse-args.js';
+import { describeParseError, parseOnce } from '../harness/apps/parse-args.js';
 import { InputError } from '../harness/core/errors.js';
 import { runningKernel } from '../harness/engine/kernel.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
@@ -32,6 +31,7 @@ and the code that sets them for --client.
   --prove        run the settings through check on this kernel, and a blip run per phase (root or rootless)
   --json         one JSON object on stdout
 
+Each option at most once (a second one is refused, not a correction of the first).
 Exit: 0 a recommendation (proven, with --prove), 1 none exists (it says why) or the proof failed, 2 bad input.
 `;
 
@@ -53,7 +53,7 @@ export type ParsedRecommendArgs = { kind: 'help' } | { kind: 'args'; args: Recom
 export function parseRecommendArgs(argv: string[]): ParsedRecommendArgs {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, allowPositionals: false, strict: true, options: OPTIONS }));
+    ({ values } = parseOnce({ args: argv, allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (e) {
     return { kind: 'error', message: describeParseError(e, RECOMMEND_FLAGS.join(' '), (a) => `unexpected argument "${a}" (recommend takes only options; see --help)`) };
   }

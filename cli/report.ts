@@ -6,7 +6,7 @@ import { loadObservations, renderTable, summarize } from '../harness/report/summ
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { writeRunReport } from '../harness/report/run-summary.js';
 import { runWithStatusLine } from './progress-board.js';
-import { resultsDir } from '../harness/core/paths.js';
+import { resultsDir, runId } from '../harness/core/paths.js';
 
 /**
  * The main job: run every kernel case (vitest, so the report and the test suite are the same
@@ -45,7 +45,8 @@ export async function runReport(argv: string[]): Promise<number> {
  */
 async function runCases(dir: string): Promise<number> {
   const args = ['vitest', 'run', 'cases'];
-  const base = { DEADPEER_RUN_ID: process.env.DEADPEER_RUN_ID };
+  // the cases' workers write into this run's folder: they get its id (this process keeps it to itself)
+  const base = { DEADPEER_RUN_ID: runId() };
   const quiet = process.env.DEADPEER_PROGRESS === '0';
   if (process.stderr.isTTY && !quiet) {
     // vitest's output is piped through us now: keep its colours

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { describeParseError, parseOnce } from '../harness/apps/parse-args.js';
 import { ensureHelper, helperPath } from '../harness/helper/build.js';
 import { missingPackages } from '../harness/suite/requirements.js';
 
@@ -17,13 +18,16 @@ compiler, make, the C and kernel headers) with apt-get — as root — and compi
 const say = (t: string) => process.stderr.write(`deadpeer setup: ${t}\n`);
 
 export function runSetup(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  let help;
+  try {
+    help = parseOnce({ args: argv, allowPositionals: false, strict: true, options: { help: { type: 'boolean', short: 'h' } } }).values.help;
+  } catch (e) {
+    say(describeParseError(e, '--help', (a) => `unexpected argument "${a}" (setup takes none; see --help)`));
+    return 2;
+  }
+  if (help) {
     process.stdout.write(SETUP_USAGE);
     return 0;
-  }
-  if (argv.length) {
-    say(`unexpected argument "${argv[0]}" (setup takes none; see --help)`);
-    return 2;
   }
   const missing = missingPackages();
   if (missing.length) {

@@ -1,5 +1,6 @@
 import { execa, type ResultPromise } from 'execa';
 import { now } from '../core/clock.js';
+import { InputError } from '../core/errors.js';
 import type { Packet } from '../core/observation.js';
 import type { HelperEvent } from '../core/protocol.js';
 import type { Helper } from '../helper/client.js';
@@ -9,7 +10,7 @@ import { TCP_SYSCTL_NAMES } from '../model/types.js';
 import { type ArmedFault, toPackets } from './capture.js';
 import { type Fault, faults } from './faults.js';
 import { runningKernel } from './kernel.js';
-import { type Artifacts, artifactsFor, startRecorders } from './recorders.js';
+import { type Artifacts, FOLDER_NAME_RULE, artifactFolder, artifactsFor, startRecorders } from './recorders.js';
 import { PORT, Topology } from './topology.js';
 
 /**
@@ -86,6 +87,36 @@ export interface PeerConnection {
   inode: number;
 }
 
+const PEER_OPTION_FIELDS: ReadonlyArray<keyof PeerOptions> = ['family', 'server', 'serverReads', 'serverRcvbuf', 'sysctls', 'name'];
+
+/**
+ * What is wrong with PeerOptions, each problem naming the field, the value and what is allowed:
+ * checked before any namespace exists (they also come from JavaScript and test.scoped()).
+ */
+export function peerOptionProblems(opts: PeerOptions): string[] {
+  const show = (v: unknown) => JSON.stringify(v);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) return [`expected an options object (${PEER_OPTION_FIELDS.join(', ')}), got ${show(opts)}`];
+  const out: string[] = [];
+  for (const k of Object.keys(opts)) if (!(PEER_OPTION_FIELDS as readonly string[]).includes(k)) out.push(`${k}: unknown option: allowed options are ${PEER_OPTION_FIELDS.join(', ')}`);
+  if (opts.family !== undefined && opts.family !== 4 && opts.family !== 6) out.push(`family: ${show(opts.family)} is not allowed: 4 or 6`);
+  if (opts.server !== undefined && (typeof opts.server !== 'string' || !opts.server.trim())) out.push(`server: ${show(opts.server)} is not allowed: a shell command`);
+  if (opts.serverReads !== undefined && typeof opts.serverReads !== 'boolean') out.push(`serverReads: ${show(opts.serverReads)} is not allowed: true or false`);
+  // SO_RCVBUF takes an int; the kernel doubles it, so half of INT_MAX is the most that means anything
+  if (opts.serverRcvbuf !== undefined && !(Number.isInteger(opts.serverRcvbuf) && opts.serverRcvbuf > 0 && opts.serverRcvbuf <= 2 ** 30))
+    out.push(`serverRcvbuf: ${show(opts.serverRcvbuf)} is not allowed: a whole number of bytes from 1 to ${2 ** 30}`);
+  if (opts.sysctls !== undefined) {
+    if (opts.sysctls === null || typeof opts.sysctls !== 'object' || Array.isArray(opts.sysctls)) out.push(`sysctls: ${show(opts.sysctls)} is not allowed: a mapping of full net.* names to numbers`);
+    else
+      for (const [k, v] of Object.entries(opts.sysctls)) {
+        // only net.* is per namespace: anything else would change the host
+        if (!/^net\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(k)) out.push(`sysctls.${k}: not allowed: a full net.* sysctl name (e.g. net.ipv4.tcp_retries2)`);
+        else if (!Number.isInteger(v) || v < 0 || v >= 2 ** 31) out.push(`sysctls.${k}: ${show(v)} is not allowed: a whole number ≥ 0`);
+      }
+  }
+  if (opts.name !== undefined && (typeof opts.name !== 'string' || !artifactFolder(opts.name))) out.push(`name: ${show(opts.name)} is not allowed: ${FOLDER_NAME_RULE}`);
+  return out;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hostPort = (addr: string, family: 4 | 6) => (family === 6 ? `[${addr}]:${PORT}` : `${addr}:${PORT}`);
 let peers = 0;
@@ -112,7 +143,10 @@ export class VanishingPeer implements AsyncDisposable {
     this.kernel = runningKernel();
   }
 
+  /** Throws an InputError (one line) for bad options, before any namespace exists. */
   static async start(opts: PeerOptions = {}): Promise<VanishingPeer> {
+    const problems = peerOptionProblems(opts);
+    if (problems.length) throw new InputError(`VanishingPeer: ${problems.join('; ')}`);
     const family = opts.family ?? 4;
     const topo = await Topology.create();
     try {

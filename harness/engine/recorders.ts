@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evidenceLevel } from '../core/evidence.js';
+import { InputError } from '../core/errors.js';
 import type { Observation } from '../core/observation.js';
 import { resultsDir } from '../core/paths.js';
 import { PORT, type Topology } from './topology.js';
@@ -20,12 +21,27 @@ export interface Artifacts {
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
 /**
+ * The folder an experiment's name becomes in the run folder, or null when the name has nothing
+ * to make one of: "..", "." or "" (from "/", "__") would be the run folder's parent or itself.
+ */
+export function artifactFolder(name: string): string | null {
+  const s = slug(name);
+  return /[A-Za-z0-9]/.test(s) ? s : null;
+}
+
+/** What a name needs, for the refusals that check it before anything exists. */
+export const FOLDER_NAME_RULE = 'it names the artifact folder, so it needs a letter or a digit';
+
+/**
  * The run folder's sub-folder for one experiment (created, and its own: a second experiment of the
  * same name in the same run — two exec runs of one phase at once — gets "-2", never the first one's
  * files), and its file names.
  */
 export function artifactsFor(name: string, json: string): Artifacts {
-  const base = join(resultsDir(), slug(name));
+  const folder = artifactFolder(name);
+  // the callers validate the name first; this is the last guard before a folder is made
+  if (!folder) throw new InputError(`name: ${JSON.stringify(name)} is not allowed: ${FOLDER_NAME_RULE}`);
+  const base = join(resultsDir(), folder);
   let dir = base;
   for (let n = 2; ; n++) {
     try {

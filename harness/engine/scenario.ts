@@ -13,7 +13,7 @@ import { inUserNamespace } from '../../netns/userns.js';
 import { artifactsFor, startRecorders, writeObservation } from './recorders.js';
 import { type EndpointSpec, Run, type ScenarioSpec } from './run.js';
 import { cpuSettled } from './settle.js';
-import { specProblems } from './spec-check.js';
+import { assertSpec } from './spec-check.js';
 import { Topology } from './topology.js';
 import type { Side } from '../core/side.js';
 
@@ -34,8 +34,7 @@ async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sy
  * (vitest's timeout rejects the awaiting test; the finally below still runs).
  */
 export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
-  const problems = specProblems(spec);
-  if (problems.length) throw new Error(`scenario ${JSON.stringify(spec.name)}: ${problems.join('; ')}`);
+  assertSpec(spec);
   const kernel = runningKernel();
   const topo = await Topology.create();
   const artifacts = artifactsFor(`${spec.name}-ipv${spec.family}`, 'observation.json');

@@ -1,5 +1,11 @@
+import { InputError } from '../core/errors.js';
 import { SOCK_OPTS } from '../core/protocol.js';
+import { FOLDER_NAME_RULE, artifactFolder } from './recorders.js';
 import type { ScenarioSpec } from './run.js';
+
+/** Every field a spec may hold: anything else is a typo (`sysctl:`) that would be silently ignored. */
+const SPEC_FIELDS = ['name', 'phase', 'family', 'client', 'server', 'subject', 'model', 'origin', 'steps'];
+const ENDPOINT_FIELDS = ['sysctls', 'options'];
 
 const PHASES = ['syn-sent', 'syn-recv', 'defer-accept', 'idle', 'busy', 'zero-window'];
 const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
@@ -12,12 +18,19 @@ const isInt = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v 
 export function specProblems(spec: ScenarioSpec): string[] {
   const out: string[] = [];
   const show = (v: unknown) => JSON.stringify(v);
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) return [`expected a spec object (${SPEC_FIELDS.join(', ')}), got ${show(spec)}`];
+  const unknown = (where: string, o: object, allowed: string[]) => {
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) out.push(`${where}${k}: unknown field: allowed fields are ${allowed.join(', ')}`);
+  };
+  unknown('', spec, SPEC_FIELDS);
   if (typeof spec.name !== 'string' || !spec.name.trim()) out.push(`name: ${show(spec.name)} is not allowed: a non-empty string`);
+  else if (!artifactFolder(spec.name)) out.push(`name: ${show(spec.name)} is not allowed: ${FOLDER_NAME_RULE}`);
   if (spec.family !== 4 && spec.family !== 6) out.push(`family: ${show(spec.family)} is not allowed: 4 or 6`);
   if (!PHASES.includes(spec.phase)) out.push(`phase: ${show(spec.phase)} is not allowed: one of ${PHASES.join(', ')}`);
   if (spec.subject !== undefined && spec.subject !== 'client' && spec.subject !== 'server')
     out.push(`subject: ${show(spec.subject)} is not allowed: "client" or "server"`);
   if (typeof spec.model !== 'function') out.push('model: must be a function (settings read back → Prediction)');
+  if (spec.origin !== undefined && typeof spec.origin !== 'function') out.push('origin: must be a function (the observation → t = 0 on the run\'s clock)');
   if (!Array.isArray(spec.steps) || !spec.steps.length) out.push('steps: must be a non-empty list of steps');
   else
     spec.steps.forEach((s, i) => {
@@ -26,6 +39,15 @@ export function specProblems(spec: ScenarioSpec): string[] {
   for (const side of ['client', 'server'] as const) {
     const e = spec[side];
     if (e === undefined) continue;
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) {
+      out.push(`${side}: ${show(e)} is not allowed: { sysctls?, options? }`);
+      continue;
+    }
+    unknown(`${side}.`, e, ENDPOINT_FIELDS);
+    for (const f of ENDPOINT_FIELDS) {
+      const v = (e as Record<string, unknown>)[f];
+      if (v !== undefined && (v === null || typeof v !== 'object' || Array.isArray(v))) out.push(`${side}.${f}: ${show(v)} is not allowed: a mapping of names to numbers`);
+    }
     for (const [k, v] of Object.entries(e.options ?? {})) {
       if (!(SOCK_OPTS as readonly string[]).includes(k)) out.push(`${side}.options.${k}: unknown socket option: one of ${SOCK_OPTS.join(', ')}`);
       else if (!isInt(v)) out.push(`${side}.options.${k}: ${show(v)} is not allowed: a 32-bit integer`);
@@ -36,4 +58,10 @@ export function specProblems(spec: ScenarioSpec): string[] {
     }
   }
   return out;
+}
+
+/** Refuse a bad spec, before anything exists, with one InputError line naming every problem. */
+export function assertSpec(spec: ScenarioSpec): void {
+  const problems = specProblems(spec);
+  if (problems.length) throw new InputError(`scenario ${JSON.stringify((spec as Partial<ScenarioSpec> | null)?.name)}: ${problems.join('; ')}`);
 }

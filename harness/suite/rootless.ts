@@ -133,9 +133,8 @@ export interface RootlessRun {
  */
 export async function runWhereExperimentsRun(argv: string[], run: RootlessRun): Promise<number> {
   const say = run.say ?? ((line: string) => process.stderr.write(`${line}\n`));
-  process.env.PATH = withSystemDirs(process.env.PATH);
   if (!needsUserNamespace()) return await passThrough(argv, undefined);
-  const problem = (await preflightProblem({ rootless: true })) ?? userNamespaceProblem();
+  const problem = (await preflightProblem({ rootless: true, path: withSystemDirs(process.env.PATH) })) ?? userNamespaceProblem();
   if (problem) {
     say(`${run.prefix ?? 'deadpeer'}: ${problem}`);
     return 2;
@@ -157,7 +156,8 @@ export async function runWhereExperimentsRun(argv: string[], run: RootlessRun): 
  */
 function passThrough(argv: string[], uid: number | undefined): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+    // unshare and ip live in /usr/sbin: the child gets them on its PATH, this process's env stays as it is
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, PATH: withSystemDirs(process.env.PATH) } });
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
       const h = () => sig !== 'SIGINT' && child.kill(sig);
       process.on(sig, h);

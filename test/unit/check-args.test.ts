@@ -156,3 +156,48 @@ describe('check() options: the same validation as the flags', () => {
     }
   });
 });
+
+describe('check() options: an option no chosen phase reads is refused, as the flag is', () => {
+  /** an InputError of exactly this one line */
+  const inputError = (o: object): string => {
+    try {
+      checkArgsFromOptions(o as CheckOptions, features);
+    } catch (e) {
+      expect(e).toBeInstanceOf(InputError);
+      return (e as Error).message;
+    }
+    throw new Error(`accepted: ${JSON.stringify(o)}`);
+  };
+  /** the flag's message and the option's, side by side: the same rule, the same words */
+  it.each([
+    [['--max-detect', 'idle=20s', '--phases', 'busy'], { maxDetect: { idle: '20s' }, phases: ['busy'] }, 'maxDetect: idle is not among phases (busy): its budget would never be checked'],
+    [['--syncnt', '2', '--phases', 'idle,busy'], { syncnt: 2, phases: ['idle', 'busy'] }, 'syncnt: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect is among phases'],
+    [['--keepalive', '5:3:3', '--phases', 'connect'], { keepalive: '5:3:3', phases: ['connect'] }, 'keepalive: keepalive probes only an idle connection: it changes nothing unless idle is among phases'],
+    [['--rto-max', '5000', '--phases', 'idle'], { rtoMax: 5000, phases: ['idle'] }, 'rtoMax: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window is among phases'],
+  ])('%j / %j', (argv, options, message) => {
+    expect(error(argv)).toMatch(/^--[a-z-]+: /);
+    expect(inputError(options)).toBe(`check(): ${message}`);
+  });
+
+  it('where a chosen phase reads it, it stands; a single budget applies to the phases run; a preset stays', () => {
+    expect(checkArgsFromOptions({ maxDetect: { busy: '20s' }, phases: ['busy'] }, features).maxDetect).toEqual({ busy: 20 });
+    expect(checkArgsFromOptions({ maxDetect: '20s', phases: ['busy'] }, features).phases).toEqual(['busy']);
+    expect(checkArgsFromOptions({ preset: 'reference', phases: ['busy'] }, features).preset).toBe('reference');
+  });
+
+  it('the same phase twice is refused, in a list and in a budget', () => {
+    expect(inputError({ phases: ['idle', 'idle'] })).toBe('check(): phases: idle is given twice: keep one');
+    files['twice.yaml'] = 'phases: [busy, busy]\n';
+    expect(error(['--config', 'twice.yaml'])).toBe('twice.yaml: phases: busy is given twice: keep one');
+  });
+});
+
+describe('a config file field given twice is refused, not the last kept', () => {
+  it.each([
+    ['twice.json', '{"user-timeout": 20000, "user-timeout": 5000}'],
+    ['twice.yaml', 'user-timeout: 20000\nuser-timeout: 5000\n'],
+  ])('%s', (name, text) => {
+    files[name] = text;
+    expect(error(['--config', name])).toMatch(new RegExp(`^${name.replace('.', '\\.')}: a field is given twice( \\(line \\d+\\))?: keep one$`));
+  });
+});

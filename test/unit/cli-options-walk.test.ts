@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -6,11 +6,12 @@ import { CHECK_FLAGS, parseCheckArgs } from '../../harness/apps/check/args.js';
 import { EXEC_FLAGS, parseExecArgs } from '../../cli/exec.js';
 import { RECOMMEND_FLAGS, parseRecommendArgs } from '../../cli/recommend.js';
 import { runHtml } from '../../cli/html.js';
-import { runKernels } from '../../cli/kernels.js';
+import { KERNELS_FLAGS, runKernels } from '../../cli/kernels.js';
 import { main } from '../../cli/main.js';
 import { MODEL_OPTIONS, answerModel, parseModelArgs, runModel, withoutOption } from '../../cli/model.js';
 import type { ModelArgs } from '../../cli/model.js';
 import { runReport } from '../../cli/report.js';
+import { runSetup } from '../../cli/setup.js';
 import { runShow } from '../../cli/show.js';
 import { PHASES, defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
 import type { KernelFeatures, Phase, TcpSysctls } from '../../harness/model/index.js';
@@ -322,5 +323,175 @@ describe('deadpeer show, html, kernels, report, reap', () => {
     expect(existsSync(html)).toBe(true);
     expect(runKernels(['-h'])).toBe(0);
     expect(runKernels(['--frobnicate', dir])).toBe(2);
+  });
+});
+
+// ─── every command: an option given twice ───────────────────────────────────────────────────
+
+/**
+ * An option given twice used to keep the last one silently (`--max-detect 30s --max-detect 10s`
+ * gated at 10 s). Now every option of every command, given twice — the same value or two
+ * different ones — is refused in one line naming it, before anything runs. Only what is a list by
+ * design stays repeatable (model's --sysctl, one per sysctl), and the same name twice is refused.
+ */
+describe('every command: an option given twice is refused in one line, exit 2', () => {
+  const features = featuresForRelease('6.18.0', 250);
+  type Parse = (argv: string[]) => { kind: string; message?: string };
+  /** per command: its flags, what every argv starts with, a way to parse, and two values per flag */
+  const COMMANDS: Record<string, { flags: string[]; base: string[]; tail?: string[]; parse: Parse; values: Record<string, [string[], string[]]> }> = {
+    check: {
+      flags: CHECK_FLAGS,
+      base: [],
+      parse: (argv) => parseCheckArgs(argv, { features, readFile: () => 'user-timeout: 20000\n' }),
+      values: {
+        '--preset': [['go-1.23'], ['reference']],
+        '--config': [['a.yaml'], ['b.yaml']],
+        '--keepalive': [['5:3:3'], ['off']],
+        '--user-timeout': [['14000'], ['20000']],
+        '--syncnt': [['2'], ['3']],
+        '--rto-max': [['5000'], ['8000']],
+        '--family': [['6'], ['4']],
+        '--profile': [['faithful'], ['fast']],
+        '--phases': [['idle'], ['busy']],
+        '--max-detect': [['30s'], ['10s']],
+        '--max-run': [['10s'], ['20s']],
+        '--fault': [['blackhole'], ['blip:5s']],
+        '--json': [[], []],
+        '--list-presets': [[], []],
+        '--help': [[], []],
+      },
+    },
+    exec: {
+      flags: EXEC_FLAGS,
+      base: ['--phase', 'idle'],
+      tail: ['--', 'node', 'client.js'],
+      parse: parseExecArgs,
+      values: {
+        '--phase': [['idle'], ['busy']],
+        '--fault': [['blackhole'], ['peer-reset']],
+        '--server': [['nc -l 4242'], ['nc -l 4343']],
+        '--family': [['6'], ['4']],
+        '--profile': [['faithful'], ['fast']],
+        '--timeout': [['30s'], ['40s']],
+        '--grace': [['1s'], ['2s']],
+        '--max-notice': [['20s'], ['10s']],
+        '--json': [[], []],
+        '--no-strace': [[], []],
+        '--user': [['nobody'], ['daemon']],
+        '--help': [[], []],
+      },
+    },
+    recommend: {
+      flags: RECOMMEND_FLAGS,
+      base: ['--detect', '30s'],
+      parse: parseRecommendArgs,
+      values: {
+        '--detect': [['30s'], ['10s']],
+        '--survive': [['5s'], ['3s']],
+        '--phases': [['idle'], ['busy']],
+        '--client': [['go'], ['raw']],
+        '--prove': [[], []],
+        '--json': [[], []],
+        '--help': [[], []],
+      },
+    },
+    model: {
+      flags: MODEL_OPTIONS,
+      base: ['idle'],
+      parse: parseModelArgs,
+      values: {
+        ...Object.fromEntries(Object.entries(TRIES).map(([o, tries]) => [o, [tries[0]!, tries.at(-1)!] as [string[], string[]]])),
+        // a list by design, one per sysctl: the same one twice is what is refused
+        '--sysctl': [['tcp_retries2=3'], ['net.ipv4.tcp_retries2=5']],
+      },
+    },
+  };
+
+  const rows = Object.entries(COMMANDS).flatMap(([cmd, c]) => c.flags.flatMap((flag) => (['the same value', 'two values'] as const).map((how) => [cmd, flag, how] as const)));
+  it.each(rows)('%s %s, %s', (cmd, flag, how) => {
+    const c = COMMANDS[cmd]!;
+    const [v1, v2] = c.values[flag]!;
+    // the flag itself may be what the base gives (exec --phase, recommend --detect): then it replaces it
+    const base = c.base[0] === flag ? [] : c.base;
+    const argv = [...base, flag, ...v1, flag, ...(how === 'the same value' ? v1 : v2), ...(c.tail ?? [])];
+    const r = c.parse(argv);
+    const what = flag === '--sysctl' ? '--sysctl tcp_retries2' : flag;
+    expect(r, argv.join(' ')).toEqual({ kind: 'error', message: `${what} is given twice: keep one` });
+  });
+
+  it('every flag of every command is walked here', () => {
+    for (const c of Object.values(COMMANDS)) expect(Object.keys(c.values).sort()).toEqual([...c.flags].sort());
+  });
+
+  it('three times says so; -h and --help are one option', () => {
+    expect(parseCheckArgs(['--json', '--json', '--json'], { features })).toEqual({ kind: 'error', message: '--json is given 3 times: keep one' });
+    expect(parseRecommendArgs(['-h', '--help'])).toEqual({ kind: 'error', message: '--help is given twice: keep one' });
+  });
+
+  it('what is a list by design stays one, each item once', () => {
+    // model --sysctl: different sysctls are repeatable
+    const two = parseModelArgs(['busy', '--sysctl', 'tcp_retries2=3', '--sysctl', 'tcp_rto_min_us=50000']);
+    expect(two.kind === 'args' && two.args.sysctls).toEqual({ tcp_retries2: 3, tcp_rto_min_us: 50000 });
+    // comma-separated lists: the same item twice is refused, not counted once (or, for a budget, the last kept)
+    const check = (argv: string[]) => parseCheckArgs(argv, { features });
+    expect(check(['--phases', 'idle,busy,idle'])).toEqual({ kind: 'error', message: '--phases: idle is given twice: keep one' });
+    expect(check(['--max-detect', 'idle=20s,busy=30s,idle=10s'])).toEqual({ kind: 'error', message: '--max-detect: idle is given twice: keep one' });
+    expect(parseRecommendArgs(['--detect', '30s', '--phases', 'busy,busy'])).toEqual({ kind: 'error', message: '--phases: busy is given twice: keep one' });
+    expect(check(['--phases', 'idle,busy']).kind).toBe('args');
+  });
+
+  describe('kernels, setup, help, show, html, report, reap', () => {
+    let stderr: string[];
+    beforeEach(() => {
+      stderr = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((s) => (stderr.push(String(s)), true));
+      vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    });
+    afterEach(() => vi.restoreAllMocks());
+    const dir = mkdtempSync(join(tmpdir(), 'deadpeer-twice-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    /** exit 2 and exactly one line, which says `expected` */
+    const refused = async (code: number | Promise<number>, expected: RegExp) => {
+      expect(await code).toBe(2);
+      expect(stderr.join('').trimEnd().split('\n')).toHaveLength(1);
+      expect(stderr.join('')).toMatch(expected);
+      stderr.length = 0;
+    };
+
+    it('kernels: each option twice, and the same folder twice; nothing written', async () => {
+      const VALUES: Record<string, [string[], string[]]> = {
+        '--out': [[join(dir, 'a.md')], [join(dir, 'b.md')]],
+        '--html': [[join(dir, 'a.html')], [join(dir, 'b.html')]],
+        '--help': [[], []],
+      };
+      expect(Object.keys(VALUES).sort()).toEqual([...KERNELS_FLAGS].sort());
+      for (const [flag, [v1, v2]] of Object.entries(VALUES)) {
+        await refused(runKernels([flag, ...v1, flag, ...v2, dir]), new RegExp(`^deadpeer kernels: ${flag} is given twice: keep one`));
+        await refused(runKernels([flag, ...v1, flag, ...v1, dir]), new RegExp(`^deadpeer kernels: ${flag} is given twice: keep one`));
+      }
+      await refused(runKernels([dir, `${dir}/`]), /^deadpeer kernels: the folder .* is given twice: keep one/);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('setup: --help twice (or -h and --help)', async () => {
+      await refused(runSetup(['--help', '--help']), /^deadpeer setup: --help is given twice: keep one$/m);
+      await refused(runSetup(['-h', '--help']), /^deadpeer setup: --help is given twice: keep one$/m);
+    });
+
+    it('help, show, html, report and reap take no option: anything twice is refused through main', async () => {
+      await refused(main(['help', '--help']), /^deadpeer help: unexpected argument "--help"/);
+      await refused(main(['--help', '--help']), /^deadpeer --help: unexpected argument "--help"/);
+      await refused(main(['show', 'x.json', 'x.json']), /^usage: deadpeer show/);
+      await refused(main(['html', dir, dir]), /^usage: deadpeer html/);
+      await refused(main(['report', '--json', '--json']), /^deadpeer report: unexpected argument "--json"/);
+      await refused(main(['reap', '--json', '--json']), /^deadpeer reap: unexpected argument "--json"/);
+    });
+
+    it('check, exec, recommend and model through main: one line, exit 2', async () => {
+      await refused(main(['check', '--max-detect', '30s', '--max-detect', '10s']), /^deadpeer check: --max-detect is given twice: keep one$/m);
+      await refused(main(['exec', '--phase', 'idle', '--phase', 'busy', '--', 'true']), /^deadpeer exec: --phase is given twice: keep one$/m);
+      await refused(main(['recommend', '--detect', '30s', '--detect', '10s']), /^deadpeer recommend: --detect is given twice: keep one$/m);
+      await refused(main(['model', 'busy', '--sysctl', 'tcp_retries2=1', '--sysctl', 'tcp_retries2=2']), /^deadpeer model: --sysctl tcp_retries2 is given twice: keep one$/m);
+    });
   });
 });

@@ -84,6 +84,18 @@ describe.skipIf(!built)('deadpeer CLI input handling', { timeout: 30_000 }, () =
     expect(value.stderr).toMatch(/--user-timeout/);
   });
 
+  it('an option given twice: one line naming it, exit 2, no stack trace', async () => {
+    for (const [args, line] of [
+      [['check', '--max-detect', '30s', '--max-detect', '10s'], 'deadpeer check: --max-detect is given twice: keep one'],
+      [['model', 'busy', '--sysctl', 'tcp_retries2=1', '--sysctl', 'tcp_retries2=2'], 'deadpeer model: --sysctl tcp_retries2 is given twice: keep one'],
+      [['kernels', '--out', 'a.md', '--out', 'b.md', '.'], 'deadpeer kernels: --out is given twice: keep one (deadpeer kernels --help for the usage)'],
+    ] as const) {
+      const r = await run(...args);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toBe(line);
+    }
+  });
+
   it('model: prints one JSON object for the running kernel', async () => {
     const r = await run('model', 'syn-sent', '--json', '--sysctl', 'tcp_syn_retries=3');
     expect(r.exitCode).toBe(0);

@@ -1,5 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InputError } from '../../harness/core/errors.js';
+import { type PeerOptions, VanishingPeer, peerOptionProblems } from '../../harness/engine/peer.js';
+import { artifactFolder, artifactsFor } from '../../harness/engine/recorders.js';
+import { runScenario } from '../../harness/engine/scenario.js';
 import { specProblems } from '../../harness/engine/spec-check.js';
+import { Topology } from '../../harness/engine/topology.js';
 import { listen } from '../../harness/engine/steps.js';
 import type { ScenarioSpec } from '../../harness/engine/run.js';
 
@@ -35,5 +40,52 @@ describe('scenario spec validation', () => {
   it('no steps, or something that is not a step', () => {
     expect(bad({ steps: [] })).toEqual(['steps: must be a non-empty list of steps']);
     expect(bad({ steps: [{ label: 'x' }] })).toEqual(['steps[0]: not a step (needs a label and a run function)']);
+  });
+});
+
+describe('a spec, and a peer, are refused before any namespace exists', () => {
+  afterEach(() => vi.restoreAllMocks());
+  /** creating a topology is what must not happen: it throws here instead of building namespaces */
+  const noNamespaces = () => vi.spyOn(Topology, 'create').mockRejectedValue(new Error('a namespace was about to be created'));
+
+  it('an unknown field (a typo) is refused, not ignored', () => {
+    expect(bad({ sysctl: { tcp_retries2: 3 } })).toEqual(['sysctl: unknown field: allowed fields are name, phase, family, client, server, subject, model, origin, steps']);
+    expect(bad({ client: { sysctl: { tcp_retries2: 3 } } })).toEqual(['client.sysctl: unknown field: allowed fields are sysctls, options']);
+    expect(bad({ client: { options: 5 } })).toEqual(['client.options: 5 is not allowed: a mapping of names to numbers']);
+    expect(bad({ origin: 3 })[0]).toMatch(/^origin: must be a function/);
+  });
+
+  it.each(['.', '..', '/', '__', '../..', ' / '])('a name that makes no folder (%j) is refused', (name) => {
+    expect(bad({ name })).toEqual([`name: ${JSON.stringify(name)} is not allowed: it names the artifact folder, so it needs a letter or a digit`]);
+    expect(artifactFolder(name)).toBeNull();
+    expect(() => artifactsFor(name, 'x.json')).toThrow(InputError);
+  });
+
+  it('runScenario throws an InputError, one line, for a bad spec', async () => {
+    noNamespaces();
+    const e = await runScenario({ ...good, family: 5 } as unknown as ScenarioSpec).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as Error).message).toBe('scenario "x": family: 5 is not allowed: 4 or 6');
+  });
+
+  it.each([
+    [{ family: 5 }, 'family: 5 is not allowed: 4 or 6'],
+    [{ name: '..' }, 'name: ".." is not allowed: it names the artifact folder, so it needs a letter or a digit'],
+    [{ sysctls: { 'kernel.panic': 1 } }, 'sysctls.kernel.panic: not allowed: a full net.* sysctl name (e.g. net.ipv4.tcp_retries2)'],
+    [{ sysctls: { 'net.ipv4.tcp_retries2': -1 } }, 'sysctls.net.ipv4.tcp_retries2: -1 is not allowed: a whole number ≥ 0'],
+    [{ serverRcvbuf: 0 }, 'serverRcvbuf: 0 is not allowed: a whole number of bytes from 1 to 1073741824'],
+    [{ serverReads: 'no' }, 'serverReads: "no" is not allowed: true or false'],
+    [{ server: '' }, 'server: "" is not allowed: a shell command'],
+    [{ familly: 6 }, 'familly: unknown option: allowed options are family, server, serverReads, serverRcvbuf, sysctls, name'],
+  ])('VanishingPeer.start(%j): an InputError naming the option', async (opts, message) => {
+    noNamespaces();
+    expect(peerOptionProblems(opts as PeerOptions)).toEqual([message]);
+    const e = await VanishingPeer.start(opts as PeerOptions).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InputError);
+    expect((e as Error).message).toBe(`VanishingPeer: ${message}`);
+  });
+
+  it('good peer options pass', () => {
+    expect(peerOptionProblems({ family: 6, server: 'nc -l 1', serverReads: false, serverRcvbuf: 4096, sysctls: { 'net.ipv4.neigh.dp0.delay_first_probe_time': 1 }, name: 'exec-idle' })).toEqual([]);
   });
 });

@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../core/errors.js';
 import { extname } from 'node:path';
-import { parseArgs } from 'node:util';
-import { describeParseError, joinNegativeValues } from '../parse-args.js';
+import { describeParseError, joinNegativeValues, parseOnce, refuseRepeats } from '../parse-args.js';
 import { parse as parseYaml } from 'yaml';
 import type { KernelFeatures, TcpSysctls } from '../../model/types.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
@@ -83,6 +82,7 @@ kernel really did, the errno, and whether they agree; then advice derived from t
   --json                   one JSON object on stdout
   --list-presets           the presets and where their values come from
 
+Each option at most once (a second one is refused, not a correction of the first).
 Durations: 30s, 1500ms, 2m (a bare number is seconds). Exit: 0 ok, 1 over budget or a phase
 could not be measured, 2 bad input.
 `;
@@ -175,12 +175,14 @@ function phasesFrom(where: string, value: unknown): UserPhase[] {
   const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((s) => s.trim()) : null;
   if (!list || list.length === 0) throw notAllowed(where, value, `a list of phases from ${USER_PHASES.join(', ')}`);
   for (const p of list) if (!USER_PHASES.includes(p as UserPhase)) throw new InputError(`${where}: unknown phase ${JSON.stringify(p)}: expected ${USER_PHASES.join(', ')}`);
-  return [...new Set(list as UserPhase[])];
+  refuseRepeats(where, list as string[]);
+  return list as UserPhase[];
 }
 
 /** "30s" (every phase) or "idle=20s,busy=30s" (those phases), or the same as a YAML/JSON mapping. */
 function maxDetectFrom(where: string, value: unknown): Partial<Record<UserPhase, number>> {
   const perPhase = (entries: [string, unknown][]) => {
+    refuseRepeats(where, entries.map(([phase]) => phase));
     const out: Partial<Record<UserPhase, number>> = {};
     for (const [phase, d] of entries) {
       if (!USER_PHASES.includes(phase as UserPhase)) throw new InputError(`${where}: unknown phase ${JSON.stringify(phase)}: expected ${USER_PHASES.join(', ')}`);
@@ -297,13 +299,24 @@ function readConfig(path: string, read: (p: string) => string): unknown {
   } catch (e) {
     throw new InputError(`--config: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
+  const json = extname(path).toLowerCase() === '.json';
+  let value: unknown;
   try {
-    if (extname(path).toLowerCase() === '.json') return JSON.parse(text);
-    return parseYaml(text, { prettyErrors: false });
+    value = json ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+    // JSON.parse keeps the last of a field given twice; the YAML parser (JSON is YAML) refuses it
+    if (json) {
+      try {
+        parseYaml(text, { prettyErrors: false });
+      } catch (e) {
+        if ((e as { code?: string }).code === 'DUPLICATE_KEY') throw e; // anything else: valid JSON is what counts
+      }
+    }
   } catch (e) {
-    const kind = extname(path).toLowerCase() === '.json' ? 'JSON' : 'YAML';
-    throw new InputError(`${path}: not valid ${kind}: ${(e as Error).message.split('\n')[0]}`);
+    const at = (e as { linePos?: { line: number }[] }).linePos?.[0]?.line;
+    if ((e as { code?: string }).code === 'DUPLICATE_KEY') throw new InputError(`${path}: a field is given twice${at ? ` (line ${at})` : ''}: keep one`);
+    throw new InputError(`${path}: not valid ${json ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
   }
+  return value;
 }
 
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
@@ -312,21 +325,24 @@ export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faith
 const blipBudget = (flag: string) => `${flag}: a blip heals, so nothing is there to detect: with --fault blip:D the gate is surviving it (exit 1 if a phase does not); drop ${flag} or the blip`;
 
 /**
- * A flag that none of the phases to run reads would be accepted and ignored: refused instead.
- * Only flags: a preset or a config file describes the application as a whole, and a --phases
- * subset of it leaves its other settings standing.
+ * A setting that none of the phases to run reads would be accepted and ignored: refused instead,
+ * the same for a flag and for a check() option (`name` says how it is called there). Only what
+ * was stated beside the phases: a preset or a config file describes the application as a whole,
+ * and a --phases subset of it leaves its other settings standing.
  */
-function ignoredFlag(flags: Stated, maxDetectFlag: string | undefined, phases: readonly UserPhase[]): string | null {
+function ignoredSetting(s: Stated, maxDetectRaw: unknown, phases: readonly UserPhase[], name: (f: ConfigField) => string, phasesWord = name('phases')): string | null {
   const none = (which: UserPhase[]) => !which.some((p) => phases.includes(p));
-  if (flags.config.synCnt !== undefined && none(['connect'])) return '--syncnt: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect is among --phases';
-  if (flags.config.keepalive !== undefined && none(['idle'])) return '--keepalive: keepalive probes only an idle connection: it changes nothing unless idle is among --phases';
-  if (flags.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
-    return '--rto-max: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window is among --phases';
+  const among = `is among ${phasesWord}`;
+  if (s.config.synCnt !== undefined && none(['connect'])) return `${name('syncnt')}: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect ${among}`;
+  if (s.config.keepalive !== undefined && none(['idle'])) return `${name('keepalive')}: keepalive probes only an idle connection: it changes nothing unless idle ${among}`;
+  if (s.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
+    return `${name('rto-max')}: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window ${among}`;
   }
-  // a per-phase budget (idle=20s) for a phase not run would never be checked; a single one applies to those that run
-  if (maxDetectFlag?.includes('=')) {
-    const unrun = (Object.keys(flags.maxDetect ?? {}) as UserPhase[]).find((p) => !phases.includes(p));
-    if (unrun) return `--max-detect: ${unrun} is not among --phases (${phases.join(',')}): its budget would never be checked`;
+  // a per-phase budget (idle=20s, or { idle: '20s' }) for a phase not run would never be checked; a single one applies to those that run
+  const perPhase = typeof maxDetectRaw === 'string' ? maxDetectRaw.includes('=') : typeof maxDetectRaw === 'object' && maxDetectRaw !== null;
+  if (perPhase) {
+    const unrun = (Object.keys(s.maxDetect ?? {}) as UserPhase[]).find((p) => !phases.includes(p));
+    if (unrun) return `${name('max-detect')}: ${unrun} is not among ${phasesWord} (${phases.join(',')}): its budget would never be checked`;
   }
   return null;
 }
@@ -335,7 +351,7 @@ function ignoredFlag(flags: Stated, maxDetectFlag: string | undefined, phases: r
 export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
   let values;
   try {
-    ({ values } = parseArgs({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
+    ({ values } = parseOnce({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (err) {
     return { kind: 'error', message: describeParseError(err, ALLOWED, (a) => `unexpected argument "${a}" (check takes only options; see --help)`) };
   }
@@ -353,7 +369,7 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const config = mergeConfig(mergeConfig(preset?.config ?? {}, f.config), flags.config);
     const profile = flags.profile ?? f.profile ?? 'fast';
     const phases = flags.phases ?? f.phases ?? [...USER_PHASES];
-    const ignored = ignoredFlag(flags, values['max-detect'], phases);
+    const ignored = ignoredSetting(flags, values['max-detect'], phases, (k) => `--${k}`);
     if (ignored) throw new InputError(ignored);
     const blipS = flags.blipS ?? f.blipS;
     const maxDetect = { ...f.maxDetect, ...flags.maxDetect };
@@ -436,16 +452,21 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
   const unknown = Object.keys(options).find((k) => !allowed.includes(k));
   if (unknown) throw new InputError(`check(): unknown option "${unknown}": allowed options are ${allowed.join(', ')}`);
   const byField = Object.fromEntries(Object.entries(OPTION_FIELDS).map(([k, f]) => [f, k])) as Record<ConfigField, keyof CheckOptions>;
-  const s = stated((f) => options[byField[f]], (f) => `check(): ${byField[f]}`, features);
+  const name = (f: ConfigField) => `check(): ${byField[f]}`;
+  const s = stated((f) => options[byField[f]], name, features);
   const preset = s.preset ? findPreset(s.preset)! : undefined;
   const profile = s.profile ?? 'fast';
+  const phases = s.phases ?? [...USER_PHASES];
+  // the flags' rule, word for word: a check() option is stated beside the phases as a flag is
+  const ignored = ignoredSetting(s, options.maxDetect, phases, name, 'phases');
+  if (ignored) throw new InputError(ignored);
   if (s.blipS !== undefined && s.maxDetect && Object.keys(s.maxDetect).length) throw new InputError(blipBudget('check(): maxDetect'));
   return {
     ...(preset ? { preset: preset.name } : {}),
     config: mergeConfig(preset?.config ?? {}, s.config),
     family: s.family ?? 4,
     profile,
-    phases: s.phases ?? [...USER_PHASES],
+    phases,
     maxDetect: s.maxDetect ?? {},
     maxRunS: s.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
     ...(s.blipS !== undefined ? { blipS: s.blipS } : {}),

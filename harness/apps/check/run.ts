@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Observation } from '../../core/observation.js';
 import { resultsDir } from '../../core/paths.js';
-import { FAST_SYSCTLS, type ProfileName } from '../../core/profile.js';
+import { FAST_SYSCTLS, type ProfileName, withProfile } from '../../core/profile.js';
 import type { SockOpt } from '../../core/protocol.js';
 import { runScenario } from '../../engine/scenario.js';
 import { judgeTimeline } from '../../judge/verdict.js';
@@ -204,10 +204,9 @@ export interface CheckHooks {
 export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Promise<CheckReport> {
   const { args, features, options, nsSysctls, host, toRun } = plan;
   // the Observations record the profile, and the scenarios read it
-  process.env.DEADPEER_PROFILE = args.profile;
   const settled = await Promise.allSettled(
     toRun.map((phase) =>
-      runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS, ...(plan.blipAt[phase] ? { blipAtS: plan.blipAt[phase] } : {}) } : {}) })).finally(() =>
+      withProfile(args.profile, () => runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS, ...(plan.blipAt[phase] ? { blipAtS: plan.blipAt[phase] } : {}) } : {}) }))).finally(() =>
         hooks.phaseDone?.(phase),
       ),
     ),

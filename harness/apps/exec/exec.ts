@@ -1,3 +1,4 @@
+import { withProfile } from '../../core/profile.js';
 import { assertCanRun } from '../../suite/preflight.js';
 import { acquireTimingLock } from '../../suite/timing-lock.js';
 import { type ExecArgs, type ExecOptions, execArgsFromOptions, execSysctls } from './args.js';
@@ -38,8 +39,8 @@ export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
 
 /** Run the experiment these arguments describe (the caller has checked the machine and holds the timing lock). */
 export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => void; say?: (t: string) => void; user?: ProgramUser } = {}): Promise<AppReport> {
-  process.env.DEADPEER_PROFILE = a.profile;
-  return runApp({
+  // the run records the profile; withProfile scopes it to this call, the caller's environment stays as it was
+  return withProfile(a.profile, () => runApp({
     phase: a.phase,
     family: a.family,
     command: a.command,
@@ -51,7 +52,7 @@ export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => v
     graceS: a.graceS,
     strace: a.strace,
     ...hooks,
-  });
+  }));
 }
 
 /**

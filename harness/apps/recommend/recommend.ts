@@ -7,6 +7,7 @@ import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
 import { assertCanRun } from '../../suite/preflight.js';
 import { acquireTimingLock } from '../../suite/timing-lock.js';
 import { type Duration, DEFAULT_MAX_RUN_S, parseDuration } from '../check/args.js';
+import { refuseRepeats } from '../parse-args.js';
 import { socketOptions, type SocketConfig } from '../check/presets.js';
 import { type CheckReport, hostSysctls, planCheck, runCheckPlan } from '../check/run.js';
 import { CLIENT_NAMES, CLIENTS, type ClientName } from './clients.js';
@@ -75,10 +76,11 @@ export function recommendArgsFrom(v: Record<string, unknown>, name: (f: string) 
   const list = v.phases === undefined ? [...USER_PHASES] : Array.isArray(v.phases) ? v.phases : String(v.phases).split(',').map((p) => p.trim());
   for (const p of list) if (!USER_PHASES.includes(p as UserPhase)) throw new InputError(`${name('phases')}: unknown phase ${JSON.stringify(p)}: expected ${USER_PHASES.join(', ')}`);
   if (!list.length) throw new InputError(`${name('phases')}: expected at least one of ${USER_PHASES.join(', ')}`);
+  refuseRepeats(name('phases'), list as string[]);
   const client = (v.client ?? 'raw') as ClientName;
   if (!CLIENT_NAMES.includes(client)) throw new InputError(`${name('client')}: ${JSON.stringify(v.client)} is not allowed: expected ${CLIENT_NAMES.join(', ')}`);
   if (v.prove !== undefined && typeof v.prove !== 'boolean') throw new InputError(`${name('prove')}: expected true or false`);
-  return { detectS, ...(surviveS !== undefined ? { surviveS } : {}), phases: [...new Set(list as UserPhase[])], client, prove: !!v.prove };
+  return { detectS, ...(surviveS !== undefined ? { surviveS } : {}), phases: list as UserPhase[], client, prove: !!v.prove };
 }
 
 const OPTION_NAMES = ['detect', 'survive', 'phases', 'client', 'prove'];
