@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { describeParseError, joinNegativeValues } from '../harness/apps/parse-args.js';
-import { PHASES, defaultSysctls } from '../harness/model/index.js';
+import { OLDEST_RELEASE, OLDEST_RELEASE_WHY, PHASES, defaultSysctls, modelKnowsRelease, parseRelease } from '../harness/model/index.js';
 import type { KernelFeatures, Phase, TcpSysctls } from '../harness/model/index.js';
 import { deferAcceptRetrans } from '../harness/model/reqsk.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
@@ -29,6 +29,8 @@ export interface ModelArgs {
   peerAnsweredBeforeS?: number;
   /** icsk_rto, ms (busy, zero-window) */
   rtoMs?: number;
+  /** the path's round-trip time, ms (busy, zero-window): the RTO and the TLP derived from it the kernel's way */
+  rttMs?: number;
   /** busy: the tail loss probe, ms after the data, or none */
   tlpMs?: number | 'off';
   /** TCP_RTO_MAX_MS */
@@ -46,7 +48,8 @@ export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs
 
 export const MODEL_USAGE = `usage: deadpeer model <phase> [--json] [--family 4|6] [--keepalive IDLE:INTVL:CNT|on]
                       [--user-timeout MS] [--syncnt N] [--defer-accept S] [--peer alive|gone]
-                      [--peer-gone-at S] [--peer-answered-before S] [--rto MS] [--tlp MS|off] [--rto-max MS]
+                      [--peer-gone-at S] [--peer-answered-before S] [--rtt MS] [--rto MS] [--tlp MS|off]
+                      [--rto-max MS]
                       [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N] [--blip S]
 
 Prints what the kernel model predicts when the peer vanishes in <phase>: the packets the dying
@@ -74,16 +77,22 @@ phases: ${PHASES.join(', ')}
                            closed, answering probes until then (default 0)
   --peer-answered-before S zero-window: the receiver last answered a probe S s before the window closed
                            (an earlier zero-window episode): within its rate limit it skips the next
+  --rtt MS                 busy, zero-window: the path's round-trip time; the RTO is what the kernel's
+                           estimator settles on for it (srtt + rttvar floored at tcp_rto_min in whole
+                           jiffies, rounded up to a jiffy: __tcp_set_rto) and the TLP 2·RTT + tcp_rto_min
+                           capped by it. Not with --rto (which gives the RTO itself) nor --tlp MS
+                           (--tlp off stays: no SACK, or tcp_early_retrans < 3)
   --rto MS                 busy, zero-window: the connection's RTO (tcpi_rto) when the data went out /
-                           the window closed (default: tcp_rto_min + a tiny RTT, as on a veth; said in the notes)
+                           the window closed (default: derived from a tiny RTT, as on a veth; said in the notes)
   --tlp MS|off             busy: the tail loss probe's timeout, or none (default: one segment, SACK,
-                           tcp_early_retrans 3, a tiny RTT; said in the notes)
+                           tcp_early_retrans 3, the RTT of --rtt or a tiny one; said in the notes)
   --rto-max MS             TCP_RTO_MAX_MS (1000..120000; Linux 6.15+; the listener's from 6.19)
   --blip S                 not gone for good: unreachable from t = 0 until S s after it, then back —
                            survives (the first transmission after it is answered) or dies (the give-up
                            came first); JSON adds "blip":{"survives","marginS",...} (syn-sent, idle, busy, zero-window)
   --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults)
-  --kernel X.Y             predict for that kernel release instead of the running one
+  --kernel X.Y             predict for that kernel release instead of the running one (4.19 or later:
+                           older kernels follow other rules, refused)
   --hz N                   CONFIG_HZ of that kernel: 100, 250, 300 or 1000 (default: the running kernel's)
   -h, --help               this text
 
@@ -120,6 +129,7 @@ const OPTIONS = {
   'peer-gone-at': { type: 'string' },
   'peer-answered-before': { type: 'string' },
   blip: { type: 'string' },
+  rtt: { type: 'string' },
   rto: { type: 'string' },
   tlp: { type: 'string' },
   'rto-max': { type: 'string' },
@@ -190,6 +200,8 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
     [values['peer-answered-before'], () => decimalIn('--peer-answered-before', values['peer-answered-before']!, 0, 86_400, 'seconds'), (n) => (args.peerAnsweredBeforeS = n)],
     // icsk_rto lies between tcp_rto_min (≥ 1 ms, tcp_rto_min_us) and TCP_RTO_MAX (120 s)
     [values.rto, () => decimalIn('--rto', values.rto!, 1, 120_000, 'ms'), (n) => (args.rtoMs = n)],
+    // an RTT is positive, at µs resolution, and no longer than TCP_RTO_MAX
+    [values.rtt, () => decimalIn('--rtt', values.rtt!, 0.001, 120_000, 'ms'), (n) => (args.rttMs = n)],
     // TCP_RTO_MAX_MS accepts 1000..120000 (net/ipv4/tcp.c, 6.15), as `deadpeer check --rto-max`
     [values['rto-max'], () => intIn('--rto-max', values['rto-max']!, 1000, 120_000), (n) => (args.rtoMaxMs = n)],
     [values.blip, () => decimalIn('--blip', values.blip!, 0.001, 86_400, 'seconds'), (n) => (args.blipS = n)],
@@ -203,6 +215,13 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
   else if (values.tlp !== undefined) {
     const problem = take(decimalIn('--tlp', values.tlp, 1, 120_000, 'ms (or off)'), (n) => (args.tlpMs = n));
     if (problem) return fail(problem);
+  }
+  // the RTO and the TLP delay follow from the RTT: given beside it, one of them would be ignored or contradict it
+  if (args.rttMs !== undefined && args.rtoMs !== undefined) {
+    return fail('--rtt and --rto: the RTO is what the kernel derives from the RTT: give the path\'s RTT (--rtt) or the connection\'s tcpi_rto (--rto), not both');
+  }
+  if (args.rttMs !== undefined && typeof args.tlpMs === 'number') {
+    return fail('--rtt and --tlp MS: the tail loss probe follows from the RTT (2·RTT + tcp_rto_min, capped by the RTO): give --tlp off (no SACK, or tcp_early_retrans < 3) or give --rto and --tlp instead of --rtt');
   }
   if (values.peer !== undefined) {
     if (values.peer !== 'alive' && values.peer !== 'gone') return fail(`--peer: "${values.peer}" is not allowed: expected alive or gone`);
@@ -218,6 +237,9 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
   }
   if (values.kernel !== undefined) {
     if (!/^\d+\.\d+(\.\d+)?$/.test(values.kernel)) return fail(`--kernel: "${values.kernel}" is not allowed: expected X.Y or X.Y.Z, e.g. 6.1`);
+    if (!modelKnowsRelease(parseRelease(values.kernel))) {
+      return fail(`--kernel: "${values.kernel}" is older than the oldest release the model knows, ${OLDEST_RELEASE.slice(0, 2).join('.')}: ${OLDEST_RELEASE_WHY}`);
+    }
     args.kernel = values.kernel;
   }
   if (values.hz !== undefined) {
@@ -242,6 +264,7 @@ export function modelArgv(a: ModelArgs): string[] {
   opt('peer', a.peer);
   opt('peer-gone-at', a.peerGoneAtS);
   opt('peer-answered-before', a.peerAnsweredBeforeS);
+  opt('rtt', a.rttMs);
   opt('rto', a.rtoMs);
   opt('tlp', a.tlpMs);
   opt('rto-max', a.rtoMaxMs);
@@ -261,6 +284,7 @@ const FIELD: Record<string, keyof ModelArgs> = {
   '--peer': 'peer',
   '--peer-gone-at': 'peerGoneAtS',
   '--peer-answered-before': 'peerAnsweredBeforeS',
+  '--rtt': 'rttMs',
   '--rto': 'rtoMs',
   '--tlp': 'tlpMs',
   '--rto-max': 'rtoMaxMs',
@@ -288,7 +312,7 @@ export interface Refusal {
 }
 
 /** The options of ModelArgs that say something about the connection (--json, --family, --kernel, --hz always matter). */
-type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rto' | 'tlp' | 'rto-max' | 'blip';
+type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rtt' | 'rto' | 'tlp' | 'rto-max' | 'blip';
 
 const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   keepalive: (a) => a.keepalive !== undefined,
@@ -298,6 +322,7 @@ const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   peer: (a) => a.peer !== undefined,
   'peer-gone-at': (a) => a.peerGoneAtS !== undefined,
   'peer-answered-before': (a) => a.peerAnsweredBeforeS !== undefined,
+  rtt: (a) => a.rttMs !== undefined,
   rto: (a) => a.rtoMs !== undefined,
   tlp: (a) => a.tlpMs !== undefined,
   'rto-max': (a) => a.rtoMaxMs !== undefined,
@@ -356,6 +381,10 @@ function knobIgnored(k: Knob, c: Context): string | null {
       if (phase === 'busy' || phase === 'zero-window') return null;
       if (phase === 'idle') return 'no retransmission timer runs on an idle connection (--rto applies to busy and zero-window)';
       return `the ${phase === 'syn-sent' ? 'SYN' : 'SYN+ACK'}'s first RTO is TCP_TIMEOUT_INIT (1 s), not measured (--rto applies to busy and zero-window)`;
+    case 'rtt':
+      if (phase === 'busy' || phase === 'zero-window') return null;
+      if (phase === 'idle') return 'no retransmission timer runs on an idle connection: the keepalive timer does not use the RTT (--rtt applies to busy and zero-window)';
+      return `the ${phase === 'syn-sent' ? 'SYN' : 'SYN+ACK'}'s RTO is TCP_TIMEOUT_INIT (1 s) before any RTT is measured (--rtt applies to busy and zero-window)`;
     case 'tlp':
       if (phase === 'busy') return null;
       if (phase === 'zero-window') return 'nothing is in flight behind a zero window: there is no tail loss probe (--tlp applies to busy)';

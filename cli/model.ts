@@ -3,9 +3,10 @@
  * timer wheel each predicted firing can land, without running anything. Pure: argv in,
  * { code, stdout, stderr } out, so it is unit-tested without a process.
  */
-import { defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, tinyRttRtoMs } from '../harness/model/index.js';
+import { TINY_SRTT_US, defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, rtoFromRtt, rtoMinFloorUs } from '../harness/model/index.js';
+import { rtoMaxMs } from '../harness/model/effective.js';
 import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
-import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
+import { rttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
 import { predictBlip } from '../harness/model/blip.js';
 import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
@@ -44,22 +45,34 @@ export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, f
   const { hz } = features;
   const peer = args.peer ?? 'gone';
   const assumed: string[] = [];
-  const rtoMs = args.rtoMs ?? tinyRttRtoMs({ ...sysctls, tcp_rto_min_us: rtoMinUs(sysctls, features) }, hz);
+  const rtoMin = rtoMinUs(sysctls, features);
+  const rttUs = args.rttMs !== undefined ? Math.round(args.rttMs * 1000) : TINY_SRTT_US;
+  const derived = rtoFromRtt(rttUs, rtoMin, hz, rtoMaxMs(sysctls, socket, features));
+  const rtoMs = args.rtoMs ?? derived.rtoMs;
+  const floorMs = rtoMinFloorUs(rtoMin, hz) / 1000;
+  const rtoMinSaid = `tcp_rto_min ${rtoMin / 1000} ms${floorMs !== rtoMin / 1000 ? ` (${floorMs} ms: the kernel keeps it in whole jiffies)` : ''}`;
   if ((args.phase === 'busy' && peer === 'gone') || args.phase === 'zero-window') {
-    if (args.rtoMs === undefined) {
+    if (args.rttMs !== undefined) {
       assumed.push(
-        `assumed: the RTO is ${rtoMs} ms, tcp_rto_min (${rtoMinUs(sysctls, features) / 1000} ms) plus a tiny RTT rounded up to the next ` +
-          "jiffy (__tcp_set_rto), as on a veth; a real path's is larger: give the connection's tcpi_rto with --rto MS",
+        `the RTO is ${rtoMs} ms: what tcp_rtt_estimator() settles on for a steady RTT of ${args.rttMs} ms — srtt ${derived.srttUs / 1000} ms ` +
+          `plus rttvar decayed to its floor, ${rtoMinSaid}, rounded up to a jiffy (__tcp_set_rto); a young connection ` +
+          '(the handshake\'s sample only) still has rttvar = max(2·RTT, rto_min): give its tcpi_rto with --rto MS',
+      );
+    } else if (args.rtoMs === undefined) {
+      assumed.push(
+        `assumed: the RTO is ${rtoMs} ms, ${rtoMinSaid} plus a tiny RTT rounded up to the next ` +
+          "jiffy (tcp_rtt_estimator, __tcp_set_rto), as on a veth; a real path's is larger: give its RTT with --rtt MS or the connection's tcpi_rto with --rto MS",
       );
     }
   }
   let tlpMs: number | undefined;
   if (args.phase === 'busy' && peer === 'gone') {
-    tlpMs = args.tlpMs === 'off' ? undefined : (args.tlpMs ?? tinyRttTailLossProbeMs(rtoMs, rtoMinUs(sysctls, features), hz));
+    tlpMs = args.tlpMs === 'off' ? undefined : (args.tlpMs ?? rttTailLossProbeMs(derived.srttUs, rtoMs, rtoMin, hz));
     if (args.tlpMs === undefined) {
       assumed.push(
-        `assumed: a tail loss probe ${tlpMs} ms after the data (tcp_schedule_loss_probe: one segment in flight, SACK on, ` +
-          'tcp_early_retrans 3, a tiny RTT); give what your connection does with --tlp MS, or --tlp off',
+        `${args.rttMs !== undefined ? '' : 'assumed: '}a tail loss probe ${tlpMs} ms after the data (tcp_schedule_loss_probe: 2·srtt + tcp_rto_min ` +
+          `capped by the RTO — one segment in flight, SACK on, tcp_early_retrans 3, ${args.rttMs !== undefined ? `the RTT of ${args.rttMs} ms` : 'a tiny RTT'}); ` +
+          (args.rttMs !== undefined ? '--tlp off if it has no SACK (or tcp_early_retrans < 3)' : 'give what your connection does with --tlp MS, or --tlp off'),
       );
     }
   }
@@ -119,7 +132,7 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
     closeWindow: windows.close && pair(windows.close.window),
     errno: prediction.errno,
     ...(prediction.acceptAt !== undefined ? { acceptAt: prediction.acceptAt } : {}),
-    ...(prediction.inputs ? { inputs: prediction.inputs } : {}),
+    ...(prediction.inputs ? { inputs: { ...prediction.inputs, ...(args.rttMs !== undefined && prediction.inputs.rtoMs !== undefined ? { rttMs: args.rttMs } : {}) } } : {}),
     ...(blip
       ? {
           blip: {

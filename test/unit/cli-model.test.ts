@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { modelArgv, parseModelArgs, runModel } from '../../cli/model.js';
-import { featuresForRelease } from '../../harness/model/index.js';
+import { OLDEST_RELEASE, featuresForRelease } from '../../harness/model/index.js';
 
 const env = { features: featuresForRelease('6.18.44-fc-v657', 250) };
 const json = (argv: string[]) => {
@@ -101,16 +101,56 @@ describe('deadpeer model', () => {
     expect(text).toMatch(/6\.528 +client +RETRANSMIT +6 +6\.524 … 6\.912/);
   });
 
+  /**
+   * The kernel's own derivation, written out independently: icsk_rto_min is whole jiffies
+   * (usecs_to_jiffies of the sysctl), tcp_rto_min_us(sk) that many jiffies in µs; a settled
+   * estimator holds rttvar at that floor; __tcp_set_rto() rounds srtt + rttvar up to a jiffy.
+   */
+  const settledRtoMs = (rttUs: number, rtoMinUs: number, hz: number) => {
+    const jUs = 1e6 / hz;
+    const floorUs = Math.ceil(rtoMinUs / jUs) * jUs;
+    return (Math.ceil((rttUs + floorUs) / jUs) * jUs) / 1000;
+  };
+
   it('--rto sets the initial RTO; without it the assumption is in the notes', () => {
     const assumed = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--json']);
-    expect(assumed.inputs.rtoMs).toBe(52);
-    expect(assumed.notes.join('\n')).toMatch(/assumed: the RTO is 52 ms, tcp_rto_min \(50 ms\) plus a tiny RTT/);
-    const given = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--rto', '56', '--json']);
-    expect(given.inputs.rtoMs).toBe(56);
+    // 50 ms is 12.5 jiffies at HZ 250: the kernel keeps 13 (52 ms) as the floor, and the RTT on top crosses into the 14th
+    expect(assumed.inputs.rtoMs).toBe(settledRtoMs(50, 50_000, 250));
+    expect(assumed.inputs.rtoMs).toBe(56);
+    expect(assumed.inputs.tlpMs).toBe(56); // 2·srtt + the same floor, capped by the RTO
+    expect(assumed.notes.join('\n')).toMatch(/assumed: the RTO is 56 ms, tcp_rto_min 50 ms \(52 ms: the kernel keeps it in whole jiffies\) plus a tiny RTT/);
+    expect(json(['busy', '--json']).inputs.rtoMs).toBe(settledRtoMs(50, 200_000, 250)); // 204: unchanged where rto_min is whole jiffies
+    expect(json(['busy', '--json', '--hz', '1000', '--sysctl', 'tcp_rto_min_us=50000']).inputs.rtoMs).toBe(settledRtoMs(50, 50_000, 1000));
+    const given = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--rto', '60', '--json']);
+    expect(given.inputs.rtoMs).toBe(60);
     expect(given.notes.join('\n')).not.toMatch(/assumed: the RTO/);
     expect(given.closeAt).not.toBe(assumed.closeAt);
     expect(json(['zero-window', '--rto', '300', '--json']).events[0].t).toBe(0.3); // tcp_probe0_base = max(rto, TCP_RTO_MIN)
     expect(json(['zero-window', '--json']).notes.join('\n')).toMatch(/assumed: the RTO is 204 ms/);
+  });
+
+  it('--rtt: the RTO and the TLP derived from the path\'s RTT the kernel\'s way; not with --rto or --tlp MS', () => {
+    for (const [rtt, rtoMin, hz] of [[50, 200_000, 250], [50, 50_000, 250], [12.5, 10_000, 1000], [300, 200_000, 250]] as const) {
+      const argv = ['busy', '--rtt', String(rtt), '--hz', String(hz), '--sysctl', `tcp_rto_min_us=${rtoMin}`, '--json'];
+      const out = json(argv);
+      // the estimator's integer decay leaves rttvar 0–3 µs above its floor, which can cross a jiffy
+      const rto = out.inputs.rtoMs;
+      expect([0, 1, 2, 3].map((r) => settledRtoMs(rtt * 1000 + r, rtoMin, hz))).toContainEqual(rto);
+      // tcp_schedule_loss_probe: 2·srtt + tcp_rto_min_us(sk), rounded up to a jiffy, capped by the RTO
+      const jUs = 1e6 / hz;
+      const tlp = Math.min((Math.ceil((2 * rtt * 1000 + Math.ceil(rtoMin / jUs) * jUs) / jUs) * jUs) / 1000, rto);
+      expect(out.inputs.tlpMs).toBeCloseTo(tlp, 9);
+      expect(out.inputs.rttMs).toBe(rtt);
+      expect(out.notes.join('\n')).toMatch(new RegExp(`the RTO is ${out.inputs.rtoMs} ms: what tcp_rtt_estimator\\(\\) settles on for a steady RTT of ${rtt} ms`));
+      // the same answer as giving the RTO and the TLP it derives
+      const given = json(['busy', '--rto', String(out.inputs.rtoMs), '--tlp', String(out.inputs.tlpMs), '--hz', String(hz), '--json']);
+      expect([given.events, given.closeAt]).toEqual([out.events, out.closeAt]);
+    }
+    expect(json(['zero-window', '--rtt', '50', '--json']).events[0].t).toBe(settledRtoMs(50_000, 200_000, 250) / 1000);
+    expect(json(['busy', '--rtt', '50', '--tlp', 'off', '--json']).inputs).toEqual({ peer: 'gone', rtoMs: settledRtoMs(50_000, 200_000, 250), tlpMs: null, rttMs: 50 });
+    rejects(['busy', '--rtt', '50', '--rto', '300'], /^deadpeer model: --rtt and --rto: the RTO is what the kernel derives from the RTT/);
+    rejects(['busy', '--rtt', '50', '--tlp', '100'], /^deadpeer model: --rtt and --tlp MS: the tail loss probe follows from the RTT/);
+    rejects(['busy', '--rtt', '0'], /--rtt: "0" is not allowed: expected ms from 0\.001 to 120000/);
   });
 
   it('zero-window --peer-gone-at: the receiver answers (rate-limited) until it vanishes', () => {
@@ -130,6 +170,17 @@ describe('deadpeer model', () => {
     rejects(['syn-recv', '--kernel', '6.18', '--rto-max', '2000'], /--rto-max changes nothing in syn-recv: before 6\.19 the request timer's backoff is capped by the constant TCP_RTO_MAX.*1e9d3005e02c/);
     rejects(['busy', '--kernel', '6.14', '--rto-max', '2000'], /Linux 6\.14\.0 has no TCP_RTO_MAX_MS \(6\.15\+\)/);
     rejects(['busy', '--kernel', '6.1', '--sysctl', 'tcp_rto_max_ms=2000'], /--sysctl tcp_rto_max_ms changes nothing in busy: does not exist on Linux 6\.1\.0 \(6\.15\+\)/);
+  });
+
+  it('--kernel has a floor: the oldest release the model knows, refused below it in one line', () => {
+    const oldest = OLDEST_RELEASE.slice(0, 2).join('.');
+    const below = `${OLDEST_RELEASE[0]}.${OLDEST_RELEASE[1] - 1}`;
+    expect(json(['syn-sent', '--kernel', oldest, '--json']).kernel).toBe(oldest);
+    // the issue's examples: 2.6.30 (a 3 s first SYN) and 3.11 (SYN+ACKs from a 200 ms scan)
+    for (const k of ['2.6.30', '3.11', below, '4.18.20']) {
+      rejects(['syn-sent', '--kernel', k], new RegExp(`^deadpeer model: --kernel: "${k.replace(/\./g, '\\.')}" is older than the oldest release the model knows, ${oldest.replace('.', '\\.')}: `));
+    }
+    expect(runModel(['--help'], env).stdout).toMatch(/--kernel X\.Y .*\(4\.19 or later/);
   });
 
   it('without --json: a short human table', () => {
