@@ -127,7 +127,7 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
     family: args.family,
     ...(args.phase === 'syn-sent' ? {} : { peer: args.peer ?? 'gone' }),
     origin: prediction.origin,
-    events: prediction.events.map(({ t, side, packet, n }, i) => ({ t, side, packet, n, window: pair(windows.events[i]!.window) })),
+    events: prediction.events.map(({ t, side, packet, n }, i) => ({ t, side, packet, n, window: pair(windows.events[i]!.window), ...(windows.events[i]!.optional ? { optional: true } : {}) })),
     closeAt: prediction.closeAt,
     closeWindow: windows.close && pair(windows.close.window),
     errno: prediction.errno,
@@ -159,17 +159,22 @@ function humanTable(a: ModelAnswer, family: 4 | 6): string {
     '     t (s)  side    packet        n   the kernel fires it between (s)',
     ...p.events.map(
       (e, i) =>
-        `${s3(e.t).padStart(10)}  ${e.side.padEnd(6)}  ${e.packet.padEnd(12)}  ${String(e.n).padEnd(3)} ${s3(w.events[i]!.window[0]).padStart(9)} … ${s3(w.events[i]!.window[1])}`,
+        `${s3(e.t).padStart(10)}  ${e.side.padEnd(6)}  ${e.packet.padEnd(12)}  ${String(e.n).padEnd(3)} ${s3(w.events[i]!.window[0]).padStart(9)} … ${s3(w.events[i]!.window[1])}` +
+        (w.events[i]!.optional ? '  (or the give-up comes first)' : ''),
     ),
   ];
   if (p.acceptAt !== undefined) lines.push(p.acceptAt === null ? 'never accepted' : `accepted at ${s3(p.acceptAt)} s`);
   if (p.closeAt === null) lines.push('never gives up');
   else {
     const c = w.close!;
+    const earlier = c.early > 1 / features.hz + 1e-9;
     lines.push(
       `gives up at ${s3(p.closeAt)} s${p.errno ? `: ${p.errno}` : ' (the application never sees an error)'}`,
-      `  on the timer wheel: between ${s3(c.window[0])} and ${s3(c.window[1])} s — at most ${jiffyMs} ms (one jiffy) early, where t = 0 ` +
-        `falls late in its jiffy, and up to ${s3(c.late)} s late: each timer fires at the end of its wheel granule and the next is armed from there`,
+      `  on the timer wheel: between ${s3(c.window[0])} and ${s3(c.window[1])} s — ` +
+        (earlier
+          ? `up to ${s3(c.early)} s early: its time budget is measured on the real firings, whose lateness can meet it at an earlier firing`
+          : `at most ${jiffyMs} ms (one jiffy) early, where t = 0 falls late in its jiffy`) +
+        `, and up to ${s3(c.late)} s late: each timer fires at the end of its wheel granule and the next is armed from there`,
     );
   }
   lines.push('why:', ...p.notes.map((n) => `  - ${n}`));

@@ -141,6 +141,8 @@ export function predictBusy(input: BusyInput): Prediction {
       true,
     ),
     closeAt: seconds(outcome.closeJ, hz),
+    // retransmits_timed_out(): the budget from retrans_stamp, checked at each firing after it
+    closeBudget: { from: rtoStart, after: rtoStart, ms: userTimeoutMs || modelBudgetMs },
     errno: 'ETIMEDOUT',
     notes,
     inputs: { peer: 'gone', rtoMs: input.rtoMs, tlpMs: input.tlpMs ?? null },
