@@ -9,7 +9,7 @@ import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, 
 import { rttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
 import { predictBlip } from '../harness/model/blip.js';
-import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
+import { MODEL_USAGE, type ModelArgs, type Refusal, isDefaultValue, modelArgv, parseModelArgs, refusals } from './model-args.js';
 
 export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
 export type { ModelArgs, ParsedModelArgs, Refusal } from './model-args.js';
@@ -110,11 +110,18 @@ export interface ModelAnswer {
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 const pair = (w: [number, number]): [number, number] => [round(w[0]), round(w[1])];
 
-export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnswer {
+/**
+ * The answer for these arguments, as given. `ignored`: options the kernel ignores here
+ * (modelRefusals, kernel: true) — the answer is computed with them, and names them with the
+ * kernel's reason (JSON ignoredByKernel / ignoredByKernelWhy, and the notes).
+ */
+export function answerModel(args: ModelArgs, running: KernelFeatures, ignored: readonly Refusal[] = []): ModelAnswer {
   const features = featuresFor(args, running);
   const { input, assumed } = modelInputFor(args, features);
   const raw = predict(args.phase, input);
-  const gone = { ...raw, notes: [...assumed, ...raw.notes] };
+  const kernelIgnores = ignored.filter((r) => r.kernel);
+  const ignoredNotes = kernelIgnores.map((r) => `ignored by the kernel here: ${r.option} — ${r.why}; the answer is the one without it`);
+  const gone = { ...raw, notes: [...ignoredNotes, ...assumed, ...raw.notes] };
   // a blip ends an outage of a vanished peer, on a connection the application holds (refusals() says so otherwise)
   const blips = args.blipS !== undefined && args.peer !== 'alive' && ['syn-sent', 'idle', 'busy', 'zero-window'].includes(args.phase);
   const blip = blips ? predictBlip(gone, args.blipS!, features.hz) : undefined;
@@ -143,6 +150,8 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
           },
         }
       : {}),
+    ignoredByKernel: kernelIgnores.map((r) => r.option.replace(/^--/, '')),
+    ignoredByKernelWhy: Object.fromEntries(kernelIgnores.map((r) => [r.option.replace(/^--/, ''), r.why])),
     notes: prediction.notes,
   };
   return { prediction, windows, features, json };
@@ -205,35 +214,61 @@ const timeline = (a: ModelArgs, running: KernelFeatures) => {
   return JSON.stringify([json.events, json.closeAt, json.errno, json.acceptAt]);
 };
 
-/** refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot. */
+/**
+ * refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot (the kernel
+ * ignoring them too). What the model cannot represent (kernel: false) comes first: `deadpeer
+ * model` refuses it; the rest (kernel: true) it answers, naming them in ignoredByKernel.
+ */
 export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal[] {
   const structural = refusals(args, featuresFor(args, running));
-  if (structural.length) return structural;
+  if (structural.some((r) => !r.kernel)) return structural;
+  const listed = new Set(structural.map((r) => r.option));
   const given = (option: string) =>
-    option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option);
+    !listed.has(option) &&
+    !isDefaultValue(args, option) &&
+    (option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option));
   const asGiven = timeline(args, running);
   const moot = (at: (a: ModelArgs, v: number) => ModelArgs, values: number[]) => values.every((v) => timeline(at(args, v), running) === asGiven);
-  const out: Refusal[] = [];
-  if (args.userTimeoutMs) {
+  const out: Refusal[] = [...structural];
+  if (args.userTimeoutMs && !listed.has('--user-timeout')) {
     for (const [option, at, values] of UNDER_USER_TIMEOUT) {
-      if (given(option) && moot(at, values)) out.push({ option, why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter: the answer is the same whatever its value` });
+      if (given(option) && moot(at, values)) {
+        out.push({
+          option,
+          why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter (${USER_TIMEOUT_ENDS[args.phase] ?? 'the U check'}): the answer is the same whatever its value`,
+          kernel: true,
+        });
+      }
     }
   }
   // a skipped first answer only counts towards tcp_retries2 unanswered probes in a row
-  if (!out.length && given('--peer-answered-before') && moot((a, v) => ({ ...a, peerAnsweredBeforeS: v }), ANSWERED_BEFORE_EXTREMES)) {
-    out.push({ option: '--peer-answered-before', why: 'one probe more or less left unanswered changes nothing here: the unanswered ones never reach tcp_retries2 in a row' });
+  if (!out.some((r) => r.option === '--peer-answered-before') && given('--peer-answered-before') && moot((a, v) => ({ ...a, peerAnsweredBeforeS: v }), ANSWERED_BEFORE_EXTREMES)) {
+    out.push({
+      option: '--peer-answered-before',
+      why: 'one probe more or less left unanswered changes nothing here: tcp_probe_timer() never sees tcp_retries2 unanswered ones in a row',
+      kernel: true,
+    });
   }
   return out;
 }
+
+/** Where each phase's kernel checks TCP_USER_TIMEOUT. */
+const USER_TIMEOUT_ENDS: Partial<Record<Phase, string>> = {
+  'syn-sent': 'retransmits_timed_out() in tcp_write_timeout(), tcp_clamp_rto_to_user_timeout()',
+  busy: 'retransmits_timed_out() in tcp_write_timeout(), tcp_clamp_rto_to_user_timeout()',
+  'zero-window': 'tcp_probe_timer(), tcp_clamp_probe0_to_user_timeout()',
+  idle: 'tcp_keepalive_timer()',
+};
 
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {
   const parsed = parseModelArgs(argv);
   if (parsed.kind === 'help') return { code: 0, stdout: MODEL_USAGE, stderr: '' };
   if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `deadpeer model: ${parsed.message}\n` };
   const { args } = parsed;
-  const refused = modelRefusals(args, env.features)[0];
-  if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} changes nothing in ${args.phase}: ${refused.why}\n` };
-  const answer = answerModel(args, env.features);
+  const judged = modelRefusals(args, env.features);
+  const refused = judged.find((r) => !r.kernel);
+  if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} cannot be answered in ${args.phase}: ${refused.why}\n` };
+  const answer = answerModel(args, env.features, judged);
   if (!args.json) return { code: 0, stdout: humanTable(answer, args.family), stderr: '' };
   return { code: 0, stdout: JSON.stringify(answer.json) + '\n', stderr: '' };
 }

@@ -81,7 +81,9 @@ describe('deadpeer model', () => {
     const recv = json(['syn-recv', '--peer', 'alive', '--json']);
     expect(recv.acceptAt).toBe(1);
     expect(recv.closeAt).toBeNull();
-    rejects(['syn-sent', '--peer', 'alive'], /^deadpeer model: --peer changes nothing in syn-sent: --peer applies to syn-recv, defer-accept, idle, busy and zero-window/);
+    // a server that answers is not a vanished peer: the model has no such question (refused); the default is answered
+    rejects(['syn-sent', '--peer', 'alive'], /^deadpeer model: --peer cannot be answered in syn-sent: a server that answers ends SYN-SENT at once/);
+    expect(json(['syn-sent', '--peer', 'gone', '--json']).closeAt).toBe(json(['syn-sent', '--json']).closeAt);
   });
 
   it('closeWindow and each event window come from the timer wheel, and the text prints the range', () => {
@@ -167,15 +169,18 @@ describe('deadpeer model', () => {
     expect(now.closeAt).toBe(3.06);
     expect(later.events).toHaveLength(4);
     expect(later.closeAt).toBe(4.692);
-    rejects(['zero-window', '--peer', 'alive', '--peer-gone-at', '1'], /--peer-gone-at changes nothing in zero-window: --peer-gone-at applies to zero-window with --peer gone/);
+    rejects(['zero-window', '--peer', 'alive', '--peer-gone-at', '1'], /--peer-gone-at cannot be answered in zero-window: --peer-gone-at applies to zero-window with --peer gone/);
   });
 
-  it('6.19: --rto-max (and tcp_rto_max_ms) reach the SYN-RECV request timer; before, refused with the reason', () => {
+  it('6.19: --rto-max (and tcp_rto_max_ms) reach the SYN-RECV request timer; before, the kernel ignores them there (answered); where they do not exist, refused', () => {
     expect(json(['syn-recv', '--kernel', '6.19', '--rto-max', '2000', '--json']).closeAt).toBe(11);
     expect(json(['syn-recv', '--kernel', '6.19', '--sysctl', 'tcp_rto_max_ms=2000', '--json']).closeAt).toBe(11);
-    rejects(['syn-recv', '--kernel', '6.18', '--rto-max', '2000'], /--rto-max changes nothing in syn-recv: before 6\.19 the request timer's backoff is capped by the constant TCP_RTO_MAX.*1e9d3005e02c/);
-    rejects(['busy', '--kernel', '6.14', '--rto-max', '2000'], /Linux 6\.14\.0 has no TCP_RTO_MAX_MS \(6\.15\+\)/);
-    rejects(['busy', '--kernel', '6.1', '--sysctl', 'tcp_rto_max_ms=2000'], /--sysctl tcp_rto_max_ms changes nothing in busy: does not exist on Linux 6\.1\.0 \(6\.15\+\)/);
+    const old = json(['syn-recv', '--kernel', '6.18', '--rto-max', '2000', '--json']);
+    expect(old.closeAt).toBe(json(['syn-recv', '--kernel', '6.18', '--json']).closeAt);
+    expect(old.ignoredByKernel).toEqual(['rto-max']);
+    expect(old.ignoredByKernelWhy['rto-max']).toMatch(/before 6\.19 the request timer's backoff is capped by the constant TCP_RTO_MAX.*1e9d3005e02c/);
+    rejects(['busy', '--kernel', '6.14', '--rto-max', '2000'], /--rto-max cannot be answered in busy: Linux 6\.14\.0 has no TCP_RTO_MAX_MS \(6\.15\+\)/);
+    rejects(['busy', '--kernel', '6.1', '--sysctl', 'tcp_rto_max_ms=2000'], /--sysctl tcp_rto_max_ms cannot be answered in busy: does not exist on Linux 6\.1\.0 \(6\.15\+\)/);
   });
 
   it('--kernel has a floor: the oldest release the model knows, refused below it in one line', () => {
@@ -228,10 +233,44 @@ describe('deadpeer model', () => {
     rejects(['busy', '--hz', '200'], /--hz: "200" is not allowed: expected one of 100, 250, 300, 1000/);
     rejects(['busy', '--rto-max', '500'], /--rto-max: "500" is not allowed: expected a whole number from 1000 to 120000/);
     rejects(['zero-window', '--peer-gone-at', '-1'], /--peer-gone-at: "-1" is not allowed/);
-    // an option that cannot change the answer is refused, with the kernel's reason, in one line
-    rejects(['busy', '--keepalive', '5:3:3'], /^deadpeer model: --keepalive changes nothing in busy: tcp_keepalive_timer\(\) only reschedules while data is unacknowledged/);
-    rejects(['busy', '--user-timeout', '5000', '--sysctl', 'tcp_retries2=5'], /--sysctl tcp_retries2 changes nothing in busy: TCP_USER_TIMEOUT \(--user-timeout\) replaces the tcp_retries2 budget/);
-    rejects(['idle', '--user-timeout', '5000'], /without --keepalive no timer runs on an idle connection/);
+    // what the model cannot represent is refused in one line naming the option
+    rejects(['idle', '--blip', '5', '--peer', 'alive', '--keepalive', '5:3:3'], /^deadpeer model: --blip cannot be answered in idle: with --peer alive nothing is lost/);
+    rejects(['syn-recv', '--blip', '5'], /^deadpeer model: --blip cannot be answered in syn-recv: the blip model is for a connection the application holds/);
+    rejects(['busy', '--peer-answered-before', '1'], /^deadpeer model: --peer-answered-before cannot be answered in busy/);
+  });
+
+  it('what the kernel ignores is answered, not refused: the answer without it, the option named in ignoredByKernel with the kernel\'s reason', () => {
+    const ignored = (argv: string[], without: string[], names: string[], why: RegExp) => {
+      const withIt = json([...argv, '--json']);
+      const plain = json([...without, '--json']);
+      expect([withIt.events, withIt.closeAt, withIt.closeWindow, withIt.errno]).toEqual([plain.events, plain.closeAt, plain.closeWindow, plain.errno]);
+      expect(withIt.ignoredByKernel).toEqual(names);
+      expect(plain.ignoredByKernel).toEqual([]);
+      for (const n of names) expect(withIt.ignoredByKernelWhy[n]).toMatch(why);
+      expect(withIt.notes.join('\n')).toMatch(new RegExp(`ignored by the kernel here: --${names[0]} — `));
+      return withIt;
+    };
+    // the issue's acceptance: syn-sent with keepalive: the same closeAt, ignoredByKernel ["keepalive"]
+    const synSent = ignored(['syn-sent', '--keepalive', '1:1:1'], ['syn-sent'], ['keepalive'], /tcp_keepalive_timer\(\) does nothing before the connection is established/);
+    expect(synSent.closeAt).toBe(json(['syn-sent', '--json']).closeAt);
+    // idle with U but no keepalive: never noticed, closeAt null
+    const idle = ignored(['idle', '--user-timeout', '5000'], ['idle'], ['user-timeout'], /without --keepalive no timer runs on an idle connection, so nothing ever checks TCP_USER_TIMEOUT/);
+    expect(idle.closeAt).toBeNull();
+    expect(idle.closeWindow).toBeNull();
+    ignored(['busy', '--keepalive', '5:3:3'], ['busy'], ['keepalive'], /tcp_keepalive_timer\(\) only reschedules while data is unacknowledged/);
+    ignored(['syn-recv', '--keepalive', '5:3:3', '--user-timeout', '5000'], ['syn-recv'], ['keepalive', 'user-timeout'], /does not reach the request minisocket/);
+    ignored(['busy', '--user-timeout', '5000', '--sysctl', 'tcp_retries2=5'], ['busy', '--user-timeout', '5000'], ['sysctl tcp_retries2'], /TCP_USER_TIMEOUT \(--user-timeout\) replaces the tcp_retries2 budget \(retransmits_timed_out\)/);
+    ignored(['syn-recv', '--defer-accept', '5'], ['syn-recv'], ['defer-accept'], /syn_ack_recalc\(\)/);
+    // the text says it too, and exits 0
+    const text = runModel(['syn-sent', '--keepalive', '1:1:1'], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/ignored by the kernel here: --keepalive — tcp_keepalive_timer\(\)/);
+    // an explicitly given default is never refused, nor listed: it is the answer's premise
+    for (const argv of [['syn-sent', '--peer', 'gone'], ['idle', '--user-timeout', '0'], ['busy', '--defer-accept', '0'], ['defer-accept', '--peer', 'gone']]) {
+      const out = json([...argv, '--json']);
+      expect(out.ignoredByKernel).toEqual([]);
+      expect(JSON.stringify(out)).toBe(JSON.stringify(json([argv[0]!, '--json'])));
+    }
   });
 
   it('parseModelArgs returns the parsed options', () => {
