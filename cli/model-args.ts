@@ -4,7 +4,7 @@
  * phase's answer, with the kernel's reason, and the CLI refuses it (exit 2). Pure, unit-tested.
  */
 import { describeParseError, joinNegativeValues, parseOnce } from '../harness/apps/parse-args.js';
-import { PHASES, defaultSysctls } from '../harness/model/index.js';
+import { OLDEST_RELEASE, OLDEST_RELEASE_WHY, PHASES, defaultSysctls, modelKnowsRelease, parseRelease } from '../harness/model/index.js';
 import type { KernelFeatures, Phase, TcpSysctls } from '../harness/model/index.js';
 import { deferAcceptRetrans } from '../harness/model/reqsk.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
@@ -28,6 +28,8 @@ export interface ModelArgs {
   peerAnsweredBeforeS?: number;
   /** icsk_rto, ms (busy, zero-window) */
   rtoMs?: number;
+  /** the path's round-trip time, ms (busy, zero-window): the RTO and the TLP derived from it the kernel's way */
+  rttMs?: number;
   /** busy: the tail loss probe, ms after the data, or none */
   tlpMs?: number | 'off';
   /** TCP_RTO_MAX_MS */
@@ -45,18 +47,21 @@ export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs
 
 export const MODEL_USAGE = `usage: deadpeer model <phase> [--json] [--family 4|6] [--keepalive IDLE:INTVL:CNT|on]
                       [--user-timeout MS] [--syncnt N] [--defer-accept S] [--peer alive|gone]
-                      [--peer-gone-at S] [--peer-answered-before S] [--rto MS] [--tlp MS|off] [--rto-max MS]
+                      [--peer-gone-at S] [--peer-answered-before S] [--rtt MS] [--rto MS] [--tlp MS|off]
+                      [--rto-max MS]
                       [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N] [--blip S]
 
 Prints what the kernel model predicts when the peer vanishes in <phase>: the packets the dying
 side sends, when the socket gives up and with which errno, and where on the kernel's timer wheel
-each of them can really fire. Nothing is run. An option that cannot change the answer in that
-phase is refused (exit 2) with the kernel's reason, never silently ignored.
+each of them can really fire. Nothing is run. An option the kernel ignores in that phase is
+answered — the answer is the one without it — and named with the kernel's reason in the notes and
+in "ignoredByKernel"; only what the model cannot represent is refused (exit 2), in one line.
 
 phases: ${PHASES.join(', ')}
 
   --json                   one JSON line {"phase","kernel","hz","origin","events":[{"t","side","packet","n","window"}],
-                           "closeAt","closeWindow","errno","inputs","notes",...}; times in s from t = 0
+                           "closeAt","closeWindow","errno","inputs","ignoredByKernel":[option names],
+                           "ignoredByKernelWhy":{name:reason},"notes",...}; times in s from t = 0
   --family 4|6             address family (recorded; the TCP timers are the same for both)
   --keepalive I:V:C|on     idle: SO_KEEPALIVE with TCP_KEEPIDLE I s, TCP_KEEPINTVL V s, TCP_KEEPCNT C;
                            on = SO_KEEPALIVE with the tcp_keepalive_* sysctls
@@ -73,16 +78,22 @@ phases: ${PHASES.join(', ')}
                            closed, answering probes until then (default 0)
   --peer-answered-before S zero-window: the receiver last answered a probe S s before the window closed
                            (an earlier zero-window episode): within its rate limit it skips the next
+  --rtt MS                 busy, zero-window: the path's round-trip time; the RTO is what the kernel's
+                           estimator settles on for it (srtt + rttvar floored at tcp_rto_min in whole
+                           jiffies, rounded up to a jiffy: __tcp_set_rto) and the TLP 2·RTT + tcp_rto_min
+                           capped by it. Not with --rto (which gives the RTO itself) nor --tlp MS
+                           (--tlp off stays: no SACK, or tcp_early_retrans < 3)
   --rto MS                 busy, zero-window: the connection's RTO (tcpi_rto) when the data went out /
-                           the window closed (default: tcp_rto_min + a tiny RTT, as on a veth; said in the notes)
+                           the window closed (default: derived from a tiny RTT, as on a veth; said in the notes)
   --tlp MS|off             busy: the tail loss probe's timeout, or none (default: one segment, SACK,
-                           tcp_early_retrans 3, a tiny RTT; said in the notes)
+                           tcp_early_retrans 3, the RTT of --rtt or a tiny one; said in the notes)
   --rto-max MS             TCP_RTO_MAX_MS (1000..120000; Linux 6.15+; the listener's from 6.19)
   --blip S                 not gone for good: unreachable from t = 0 until S s after it, then back —
                            survives (the first transmission after it is answered) or dies (the give-up
                            came first); JSON adds "blip":{"survives","marginS",...} (syn-sent, idle, busy, zero-window)
   --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults)
-  --kernel X.Y             predict for that kernel release instead of the running one
+  --kernel X.Y             predict for that kernel release instead of the running one (4.19 or later:
+                           older kernels follow other rules, refused)
   --hz N                   CONFIG_HZ of that kernel: 100, 250, 300 or 1000 (default: the running kernel's)
   -h, --help               this text
 
@@ -119,6 +130,7 @@ const OPTIONS = {
   'peer-gone-at': { type: 'string' },
   'peer-answered-before': { type: 'string' },
   blip: { type: 'string' },
+  rtt: { type: 'string' },
   rto: { type: 'string' },
   tlp: { type: 'string' },
   'rto-max': { type: 'string' },
@@ -190,6 +202,8 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
     [values['peer-answered-before'], () => decimalIn('--peer-answered-before', values['peer-answered-before']!, 0, 86_400, 'seconds'), (n) => (args.peerAnsweredBeforeS = n)],
     // icsk_rto lies between tcp_rto_min (≥ 1 ms, tcp_rto_min_us) and TCP_RTO_MAX (120 s)
     [values.rto, () => decimalIn('--rto', values.rto!, 1, 120_000, 'ms'), (n) => (args.rtoMs = n)],
+    // an RTT is positive, at µs resolution, and no longer than TCP_RTO_MAX
+    [values.rtt, () => decimalIn('--rtt', values.rtt!, 0.001, 120_000, 'ms'), (n) => (args.rttMs = n)],
     // TCP_RTO_MAX_MS accepts 1000..120000 (net/ipv4/tcp.c, 6.15), as `deadpeer check --rto-max`
     [values['rto-max'], () => intIn('--rto-max', values['rto-max']!, 1000, 120_000), (n) => (args.rtoMaxMs = n)],
     [values.blip, () => decimalIn('--blip', values.blip!, 0.001, 86_400, 'seconds'), (n) => (args.blipS = n)],
@@ -203,6 +217,13 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
   else if (values.tlp !== undefined) {
     const problem = take(decimalIn('--tlp', values.tlp, 1, 120_000, 'ms (or off)'), (n) => (args.tlpMs = n));
     if (problem) return fail(problem);
+  }
+  // the RTO and the TLP delay follow from the RTT: given beside it, one of them would be ignored or contradict it
+  if (args.rttMs !== undefined && args.rtoMs !== undefined) {
+    return fail('--rtt and --rto: the RTO is what the kernel derives from the RTT: give the path\'s RTT (--rtt) or the connection\'s tcpi_rto (--rto), not both');
+  }
+  if (args.rttMs !== undefined && typeof args.tlpMs === 'number') {
+    return fail('--rtt and --tlp MS: the tail loss probe follows from the RTT (2·RTT + tcp_rto_min, capped by the RTO): give --tlp off (no SACK, or tcp_early_retrans < 3) or give --rto and --tlp instead of --rtt');
   }
   if (values.peer !== undefined) {
     if (values.peer !== 'alive' && values.peer !== 'gone') return fail(`--peer: "${values.peer}" is not allowed: expected alive or gone`);
@@ -218,6 +239,9 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
   }
   if (values.kernel !== undefined) {
     if (!/^\d+\.\d+(\.\d+)?$/.test(values.kernel)) return fail(`--kernel: "${values.kernel}" is not allowed: expected X.Y or X.Y.Z, e.g. 6.1`);
+    if (!modelKnowsRelease(parseRelease(values.kernel))) {
+      return fail(`--kernel: "${values.kernel}" is older than the oldest release the model knows, ${OLDEST_RELEASE.slice(0, 2).join('.')}: ${OLDEST_RELEASE_WHY}`);
+    }
     args.kernel = values.kernel;
   }
   if (values.hz !== undefined) {
@@ -242,6 +266,7 @@ export function modelArgv(a: ModelArgs): string[] {
   opt('peer', a.peer);
   opt('peer-gone-at', a.peerGoneAtS);
   opt('peer-answered-before', a.peerAnsweredBeforeS);
+  opt('rtt', a.rttMs);
   opt('rto', a.rtoMs);
   opt('tlp', a.tlpMs);
   opt('rto-max', a.rtoMaxMs);
@@ -261,6 +286,7 @@ const FIELD: Record<string, keyof ModelArgs> = {
   '--peer': 'peer',
   '--peer-gone-at': 'peerGoneAtS',
   '--peer-answered-before': 'peerAnsweredBeforeS',
+  '--rtt': 'rttMs',
   '--rto': 'rtoMs',
   '--tlp': 'tlpMs',
   '--rto-max': 'rtoMaxMs',
@@ -281,14 +307,35 @@ export function withoutOption(a: ModelArgs, option: string): ModelArgs {
   return out;
 }
 
-/** A given option that cannot change the answer, and why. `option` as typed: "--rto", "--sysctl tcp_retries2". */
+/**
+ * A given option that cannot change the answer, and why. `option` as typed: "--rto", "--sysctl
+ * tcp_retries2". kernel: true — the kernel ignores it here (the answer is the one without it, and
+ * says so: `ignoredByKernel`); false — the model cannot represent it (refused, exit 2).
+ */
 export interface Refusal {
   option: string;
   why: string;
+  kernel: boolean;
+}
+
+/** A value that names the default: honoured, never refused, and not listed as ignored (it is the answer's own premise). */
+export function isDefaultValue(a: ModelArgs, option: string): boolean {
+  switch (option) {
+    case '--peer':
+      return a.peer === 'gone';
+    case '--user-timeout':
+      return a.userTimeoutMs === 0;
+    case '--defer-accept':
+      return a.deferAcceptS === 0;
+    case '--peer-gone-at':
+      return a.peerGoneAtS === 0;
+    default:
+      return false;
+  }
 }
 
 /** The options of ModelArgs that say something about the connection (--json, --family, --kernel, --hz always matter). */
-type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rto' | 'tlp' | 'rto-max' | 'blip';
+type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rtt' | 'rto' | 'tlp' | 'rto-max' | 'blip';
 
 const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   keepalive: (a) => a.keepalive !== undefined,
@@ -298,6 +345,7 @@ const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   peer: (a) => a.peer !== undefined,
   'peer-gone-at': (a) => a.peerGoneAtS !== undefined,
   'peer-answered-before': (a) => a.peerAnsweredBeforeS !== undefined,
+  rtt: (a) => a.rttMs !== undefined,
   rto: (a) => a.rtoMs !== undefined,
   tlp: (a) => a.tlpMs !== undefined,
   'rto-max': (a) => a.rtoMaxMs !== undefined,
@@ -342,33 +390,68 @@ function knobIgnored(k: Knob, c: Context): string | null {
       if (listener && peer === 'alive') return "with --peer alive the client's answer to a resent SYN+ACK completes the handshake: the retry limit only drops a request nobody answers";
       return null;
     case 'defer-accept':
-      return phase === 'defer-accept' ? null : 'TCP_DEFER_ACCEPT is the defer-accept phase (a listener option)';
-    case 'peer':
+      if (phase === 'defer-accept') return null;
+      if (phase === 'syn-recv') {
+        return 'a client gone after its SYN never acknowledges the SYN+ACK: syn_ack_recalc() resends and expires the request as without TCP_DEFER_ACCEPT (it only holds back a request whose final ACK came)';
+      }
       return phase === 'syn-sent'
-        ? '--peer applies to syn-recv, defer-accept, idle, busy and zero-window: in syn-sent the server never answered (an answer ends SYN-SENT at once)'
-        : null;
+        ? "on a connecting socket TCP_DEFER_ACCEPT only delays the final ACK of the handshake (tcp_rcv_synsent_state_process), which needs a SYN+ACK that never comes"
+        : 'TCP_DEFER_ACCEPT is read by the listener (tcp_check_req, reqsk_timer_handler) and a connecting socket (tcp_rcv_synsent_state_process): no timer of an established connection reads it';
+    case 'peer':
     case 'peer-gone-at':
-      return phase === 'zero-window' && peer === 'gone' ? null : '--peer-gone-at applies to zero-window with --peer gone (when the receiver vanished)';
+      return null;
     case 'peer-answered-before':
-      if (phase !== 'zero-window') return '--peer-answered-before applies to zero-window (a receiver answering window probes)';
-      return peer === 'gone' && !c.a.peerGoneAtS ? 'a receiver gone when the window closed answers no probe (--peer-gone-at says until when it did)' : null;
+      return peer === 'gone' && !c.a.peerGoneAtS
+        ? "the receiver's tcp_oow_rate_limited() only spaces its answers, and a receiver gone when the window closed sends none (--peer-gone-at says until when it did)"
+        : null;
     case 'rto':
       if (phase === 'busy' || phase === 'zero-window') return null;
       if (phase === 'idle') return 'no retransmission timer runs on an idle connection (--rto applies to busy and zero-window)';
       return `the ${phase === 'syn-sent' ? 'SYN' : 'SYN+ACK'}'s first RTO is TCP_TIMEOUT_INIT (1 s), not measured (--rto applies to busy and zero-window)`;
+    case 'rtt':
+      if (phase === 'busy' || phase === 'zero-window') return null;
+      if (phase === 'idle') return 'no retransmission timer runs on an idle connection: the keepalive timer does not use the RTT (--rtt applies to busy and zero-window)';
+      return `the ${phase === 'syn-sent' ? 'SYN' : 'SYN+ACK'}'s RTO is TCP_TIMEOUT_INIT (1 s) before any RTT is measured (--rtt applies to busy and zero-window)`;
     case 'tlp':
       if (phase === 'busy') return null;
       if (phase === 'zero-window') return 'nothing is in flight behind a zero window: there is no tail loss probe (--tlp applies to busy)';
       return 'only data in flight has a tail loss probe (--tlp applies to busy)';
     case 'blip':
-      if (listener) return 'the blip model is for a connection the application holds (syn-sent, idle, busy, zero-window): a request in the SYN queue is another story';
-      if (peer === 'alive') return 'with --peer alive nothing is lost, so there is no outage to heal';
-      if (phase === 'idle' && c.a.keepalive === undefined) return 'without --keepalive nothing is sent on an idle connection: an outage goes unnoticed however long it lasts';
+      if (phase === 'idle' && c.a.keepalive === undefined) return 'without SO_KEEPALIVE no timer runs on an idle connection (tcp_keepalive_timer is not armed): nothing is sent, an outage goes unnoticed however long it lasts';
       return null;
     case 'rto-max':
-      if (!c.f.rtoMax) return `Linux ${c.f.version.join('.')} has no TCP_RTO_MAX_MS (6.15+)`;
       if (phase === 'idle') return 'the keepalive timer does not use tcp_rto_max';
       return listener ? REQUEST_TIMER_CAP(c) : null;
+  }
+}
+
+/**
+ * Why the model cannot answer with this knob (refused, exit 2), or null: a question it has no
+ * representation for — not the kernel ignoring a setting, which is answered (knobIgnored).
+ */
+function knobUnanswerable(k: Knob, c: Context): string | null {
+  const { phase, peer } = c;
+  const listener = phase === 'syn-recv' || phase === 'defer-accept';
+  switch (k) {
+    case 'peer':
+      return phase === 'syn-sent' && peer === 'alive'
+        ? 'a server that answers ends SYN-SENT at once: there is no vanished peer to ask about (--peer alive applies to syn-recv, defer-accept, idle, busy and zero-window)'
+        : null;
+    case 'peer-gone-at':
+      return phase === 'zero-window' && peer === 'gone' ? null : '--peer-gone-at applies to zero-window with --peer gone (when the receiver vanished)';
+    case 'peer-answered-before':
+      return phase === 'zero-window' ? null : '--peer-answered-before applies to zero-window (a receiver answering window probes)';
+    case 'defer-accept':
+      return phase === 'syn-recv' && peer === 'alive' && (c.a.deferAcceptS ?? 0) > 0
+        ? 'a listener with TCP_DEFER_ACCEPT whose client answers is the defer-accept phase: ask `deadpeer model defer-accept`'
+        : null;
+    case 'blip':
+      if (listener) return 'the blip model is for a connection the application holds (syn-sent, idle, busy, zero-window): a request in the SYN queue is another story';
+      return peer === 'alive' ? 'with --peer alive nothing is lost, so there is no outage to heal' : null;
+    case 'rto-max':
+      return c.f.rtoMax ? null : `Linux ${c.f.version.join('.')} has no TCP_RTO_MAX_MS (6.15+): setsockopt() refuses it`;
+    default:
+      return null;
   }
 }
 
@@ -376,10 +459,6 @@ function knobIgnored(k: Knob, c: Context): string | null {
 function sysctlIgnored(name: keyof TcpSysctls, c: Context): string | null {
   const { phase, peer, a } = c;
   const listener = phase === 'syn-recv' || phase === 'defer-accept';
-  if (!(name in defaultSysctls(c.f))) {
-    const since = { tcp_syn_linear_timeouts: '6.5', tcp_rto_min_us: '6.11', tcp_rto_max_ms: '6.15' }[name as string];
-    return `does not exist on Linux ${c.f.version.join('.')}${since ? ` (${since}+)` : ''}`;
-  }
   switch (name) {
     case 'tcp_syn_retries':
       if (phase !== 'syn-sent') return "counts only a connecting client's SYNs (syn-sent)";
@@ -420,9 +499,10 @@ function sysctlIgnored(name: keyof TcpSysctls, c: Context): string | null {
 }
 
 /**
- * Every given option that cannot change this answer, each with the kernel's reason. `deadpeer
- * model` refuses the first; the option-walk test (test/unit/cli-options-walk.test.ts) proves each
- * refusal true by feeding the option to the model anyway.
+ * Every given option that cannot change this answer, each with its reason: those the model cannot
+ * represent first (kernel false: `deadpeer model` refuses the first), then those the kernel ignores
+ * here (kernel true: answered, listed in `ignoredByKernel`). The option-walk test
+ * (test/unit/cli-options-walk.test.ts) proves each of those true by feeding the option to the model.
  */
 export function refusals(a: ModelArgs, features: KernelFeatures): Refusal[] {
   const c: Context = {
@@ -440,15 +520,25 @@ export function refusals(a: ModelArgs, features: KernelFeatures): Refusal[] {
       : a.phase === 'defer-accept' && c.deferRetrans === 0
         ? { except: 'defer-accept', why: 'TCP_DEFER_ACCEPT is off (no --defer-accept, or 0): the final ACK completes the handshake at once' }
         : null;
-  const out: Refusal[] = [];
+  const refused: Refusal[] = [];
+  const ignored: Refusal[] = [];
   for (const k of Object.keys(GIVEN) as Knob[]) {
     if (!GIVEN[k](a)) continue;
-    const why = fixed && k !== fixed.except ? fixed.why : knobIgnored(k, c);
-    if (why) out.push({ option: `--${k}`, why });
+    const cannot = knobUnanswerable(k, c);
+    if (cannot) refused.push({ option: `--${k}`, why: cannot, kernel: false });
+    else if (!isDefaultValue(a, `--${k}`)) {
+      const why = fixed && k !== fixed.except ? fixed.why : knobIgnored(k, c);
+      if (why) ignored.push({ option: `--${k}`, why, kernel: true });
+    }
   }
   for (const name of Object.keys(a.sysctls) as (keyof TcpSysctls)[]) {
+    if (!(name in defaultSysctls(c.f))) {
+      const since = { tcp_syn_linear_timeouts: '6.5', tcp_rto_min_us: '6.11', tcp_rto_max_ms: '6.15' }[name as string];
+      refused.push({ option: `--sysctl ${name}`, why: `does not exist on Linux ${c.f.version.join('.')}${since ? ` (${since}+)` : ''}`, kernel: false });
+      continue;
+    }
     const why = fixed ? fixed.why : sysctlIgnored(name, c);
-    if (why) out.push({ option: `--sysctl ${name}`, why });
+    if (why) ignored.push({ option: `--sysctl ${name}`, why, kernel: true });
   }
-  return out;
+  return [...refused, ...ignored];
 }

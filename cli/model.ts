@@ -3,12 +3,13 @@
  * timer wheel each predicted firing can land, without running anything. Pure: argv in,
  * { code, stdout, stderr } out, so it is unit-tested without a process.
  */
-import { defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, tinyRttRtoMs } from '../harness/model/index.js';
+import { TINY_SRTT_US, defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, rtoFromRtt, rtoMinFloorUs } from '../harness/model/index.js';
+import { rtoMaxMs } from '../harness/model/effective.js';
 import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
-import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
+import { rttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
 import { predictBlip } from '../harness/model/blip.js';
-import { MODEL_USAGE, type ModelArgs, type Refusal, modelArgv, parseModelArgs, refusals } from './model-args.js';
+import { MODEL_USAGE, type ModelArgs, type Refusal, isDefaultValue, modelArgv, parseModelArgs, refusals } from './model-args.js';
 
 export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
 export type { ModelArgs, ParsedModelArgs, Refusal } from './model-args.js';
@@ -44,22 +45,34 @@ export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, f
   const { hz } = features;
   const peer = args.peer ?? 'gone';
   const assumed: string[] = [];
-  const rtoMs = args.rtoMs ?? tinyRttRtoMs({ ...sysctls, tcp_rto_min_us: rtoMinUs(sysctls, features) }, hz);
+  const rtoMin = rtoMinUs(sysctls, features);
+  const rttUs = args.rttMs !== undefined ? Math.round(args.rttMs * 1000) : TINY_SRTT_US;
+  const derived = rtoFromRtt(rttUs, rtoMin, hz, rtoMaxMs(sysctls, socket, features));
+  const rtoMs = args.rtoMs ?? derived.rtoMs;
+  const floorMs = rtoMinFloorUs(rtoMin, hz) / 1000;
+  const rtoMinSaid = `tcp_rto_min ${rtoMin / 1000} ms${floorMs !== rtoMin / 1000 ? ` (${floorMs} ms: the kernel keeps it in whole jiffies)` : ''}`;
   if ((args.phase === 'busy' && peer === 'gone') || args.phase === 'zero-window') {
-    if (args.rtoMs === undefined) {
+    if (args.rttMs !== undefined) {
       assumed.push(
-        `assumed: the RTO is ${rtoMs} ms, tcp_rto_min (${rtoMinUs(sysctls, features) / 1000} ms) plus a tiny RTT rounded up to the next ` +
-          "jiffy (__tcp_set_rto), as on a veth; a real path's is larger: give the connection's tcpi_rto with --rto MS",
+        `the RTO is ${rtoMs} ms: what tcp_rtt_estimator() settles on for a steady RTT of ${args.rttMs} ms — srtt ${derived.srttUs / 1000} ms ` +
+          `plus rttvar decayed to its floor, ${rtoMinSaid}, rounded up to a jiffy (__tcp_set_rto); a young connection ` +
+          '(the handshake\'s sample only) still has rttvar = max(2·RTT, rto_min): give its tcpi_rto with --rto MS',
+      );
+    } else if (args.rtoMs === undefined) {
+      assumed.push(
+        `assumed: the RTO is ${rtoMs} ms, ${rtoMinSaid} plus a tiny RTT rounded up to the next ` +
+          "jiffy (tcp_rtt_estimator, __tcp_set_rto), as on a veth; a real path's is larger: give its RTT with --rtt MS or the connection's tcpi_rto with --rto MS",
       );
     }
   }
   let tlpMs: number | undefined;
   if (args.phase === 'busy' && peer === 'gone') {
-    tlpMs = args.tlpMs === 'off' ? undefined : (args.tlpMs ?? tinyRttTailLossProbeMs(rtoMs, rtoMinUs(sysctls, features), hz));
+    tlpMs = args.tlpMs === 'off' ? undefined : (args.tlpMs ?? rttTailLossProbeMs(derived.srttUs, rtoMs, rtoMin, hz));
     if (args.tlpMs === undefined) {
       assumed.push(
-        `assumed: a tail loss probe ${tlpMs} ms after the data (tcp_schedule_loss_probe: one segment in flight, SACK on, ` +
-          'tcp_early_retrans 3, a tiny RTT); give what your connection does with --tlp MS, or --tlp off',
+        `${args.rttMs !== undefined ? '' : 'assumed: '}a tail loss probe ${tlpMs} ms after the data (tcp_schedule_loss_probe: 2·srtt + tcp_rto_min ` +
+          `capped by the RTO — one segment in flight, SACK on, tcp_early_retrans 3, ${args.rttMs !== undefined ? `the RTT of ${args.rttMs} ms` : 'a tiny RTT'}); ` +
+          (args.rttMs !== undefined ? '--tlp off if it has no SACK (or tcp_early_retrans < 3)' : 'give what your connection does with --tlp MS, or --tlp off'),
       );
     }
   }
@@ -97,11 +110,18 @@ export interface ModelAnswer {
 const round = (x: number) => Math.round(x * 1e6) / 1e6;
 const pair = (w: [number, number]): [number, number] => [round(w[0]), round(w[1])];
 
-export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnswer {
+/**
+ * The answer for these arguments, as given. `ignored`: options the kernel ignores here
+ * (modelRefusals, kernel: true) — the answer is computed with them, and names them with the
+ * kernel's reason (JSON ignoredByKernel / ignoredByKernelWhy, and the notes).
+ */
+export function answerModel(args: ModelArgs, running: KernelFeatures, ignored: readonly Refusal[] = []): ModelAnswer {
   const features = featuresFor(args, running);
   const { input, assumed } = modelInputFor(args, features);
   const raw = predict(args.phase, input);
-  const gone = { ...raw, notes: [...assumed, ...raw.notes] };
+  const kernelIgnores = ignored.filter((r) => r.kernel);
+  const ignoredNotes = kernelIgnores.map((r) => `ignored by the kernel here: ${r.option} — ${r.why}; the answer is the one without it`);
+  const gone = { ...raw, notes: [...ignoredNotes, ...assumed, ...raw.notes] };
   // a blip ends an outage of a vanished peer, on a connection the application holds (refusals() says so otherwise)
   const blips = args.blipS !== undefined && args.peer !== 'alive' && ['syn-sent', 'idle', 'busy', 'zero-window'].includes(args.phase);
   const blip = blips ? predictBlip(gone, args.blipS!, features.hz) : undefined;
@@ -114,12 +134,12 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
     family: args.family,
     ...(args.phase === 'syn-sent' ? {} : { peer: args.peer ?? 'gone' }),
     origin: prediction.origin,
-    events: prediction.events.map(({ t, side, packet, n }, i) => ({ t, side, packet, n, window: pair(windows.events[i]!.window) })),
+    events: prediction.events.map(({ t, side, packet, n }, i) => ({ t, side, packet, n, window: pair(windows.events[i]!.window), ...(windows.events[i]!.optional ? { optional: true } : {}) })),
     closeAt: prediction.closeAt,
     closeWindow: windows.close && pair(windows.close.window),
     errno: prediction.errno,
     ...(prediction.acceptAt !== undefined ? { acceptAt: prediction.acceptAt } : {}),
-    ...(prediction.inputs ? { inputs: prediction.inputs } : {}),
+    ...(prediction.inputs ? { inputs: { ...prediction.inputs, ...(args.rttMs !== undefined && prediction.inputs.rtoMs !== undefined ? { rttMs: args.rttMs } : {}) } } : {}),
     ...(blip
       ? {
           blip: {
@@ -130,6 +150,8 @@ export function answerModel(args: ModelArgs, running: KernelFeatures): ModelAnsw
           },
         }
       : {}),
+    ignoredByKernel: kernelIgnores.map((r) => r.option.replace(/^--/, '')),
+    ignoredByKernelWhy: Object.fromEntries(kernelIgnores.map((r) => [r.option.replace(/^--/, ''), r.why])),
     notes: prediction.notes,
   };
   return { prediction, windows, features, json };
@@ -146,17 +168,22 @@ function humanTable(a: ModelAnswer, family: 4 | 6): string {
     '     t (s)  side    packet        n   the kernel fires it between (s)',
     ...p.events.map(
       (e, i) =>
-        `${s3(e.t).padStart(10)}  ${e.side.padEnd(6)}  ${e.packet.padEnd(12)}  ${String(e.n).padEnd(3)} ${s3(w.events[i]!.window[0]).padStart(9)} … ${s3(w.events[i]!.window[1])}`,
+        `${s3(e.t).padStart(10)}  ${e.side.padEnd(6)}  ${e.packet.padEnd(12)}  ${String(e.n).padEnd(3)} ${s3(w.events[i]!.window[0]).padStart(9)} … ${s3(w.events[i]!.window[1])}` +
+        (w.events[i]!.optional ? '  (or the give-up comes first)' : ''),
     ),
   ];
   if (p.acceptAt !== undefined) lines.push(p.acceptAt === null ? 'never accepted' : `accepted at ${s3(p.acceptAt)} s`);
   if (p.closeAt === null) lines.push('never gives up');
   else {
     const c = w.close!;
+    const earlier = c.early > 1 / features.hz + 1e-9;
     lines.push(
       `gives up at ${s3(p.closeAt)} s${p.errno ? `: ${p.errno}` : ' (the application never sees an error)'}`,
-      `  on the timer wheel: between ${s3(c.window[0])} and ${s3(c.window[1])} s — at most ${jiffyMs} ms (one jiffy) early, where t = 0 ` +
-        `falls late in its jiffy, and up to ${s3(c.late)} s late: each timer fires at the end of its wheel granule and the next is armed from there`,
+      `  on the timer wheel: between ${s3(c.window[0])} and ${s3(c.window[1])} s — ` +
+        (earlier
+          ? `up to ${s3(c.early)} s early: its time budget is measured on the real firings, whose lateness can meet it at an earlier firing`
+          : `at most ${jiffyMs} ms (one jiffy) early, where t = 0 falls late in its jiffy`) +
+        `, and up to ${s3(c.late)} s late: each timer fires at the end of its wheel granule and the next is armed from there`,
     );
   }
   lines.push('why:', ...p.notes.map((n) => `  - ${n}`));
@@ -187,35 +214,61 @@ const timeline = (a: ModelArgs, running: KernelFeatures) => {
   return JSON.stringify([json.events, json.closeAt, json.errno, json.acceptAt]);
 };
 
-/** refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot. */
+/**
+ * refusals() and, where TCP_USER_TIMEOUT decides alone, the settings it makes moot (the kernel
+ * ignoring them too). What the model cannot represent (kernel: false) comes first: `deadpeer
+ * model` refuses it; the rest (kernel: true) it answers, naming them in ignoredByKernel.
+ */
 export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal[] {
   const structural = refusals(args, featuresFor(args, running));
-  if (structural.length) return structural;
+  if (structural.some((r) => !r.kernel)) return structural;
+  const listed = new Set(structural.map((r) => r.option));
   const given = (option: string) =>
-    option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option);
+    !listed.has(option) &&
+    !isDefaultValue(args, option) &&
+    (option.startsWith('--sysctl ') ? option.slice(9) in args.sysctls : modelArgv(args).includes(option));
   const asGiven = timeline(args, running);
   const moot = (at: (a: ModelArgs, v: number) => ModelArgs, values: number[]) => values.every((v) => timeline(at(args, v), running) === asGiven);
-  const out: Refusal[] = [];
-  if (args.userTimeoutMs) {
+  const out: Refusal[] = [...structural];
+  if (args.userTimeoutMs && !listed.has('--user-timeout')) {
     for (const [option, at, values] of UNDER_USER_TIMEOUT) {
-      if (given(option) && moot(at, values)) out.push({ option, why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter: the answer is the same whatever its value` });
+      if (given(option) && moot(at, values)) {
+        out.push({
+          option,
+          why: `TCP_USER_TIMEOUT (--user-timeout ${args.userTimeoutMs}) ends it before this could matter (${USER_TIMEOUT_ENDS[args.phase] ?? 'the U check'}): the answer is the same whatever its value`,
+          kernel: true,
+        });
+      }
     }
   }
   // a skipped first answer only counts towards tcp_retries2 unanswered probes in a row
-  if (!out.length && given('--peer-answered-before') && moot((a, v) => ({ ...a, peerAnsweredBeforeS: v }), ANSWERED_BEFORE_EXTREMES)) {
-    out.push({ option: '--peer-answered-before', why: 'one probe more or less left unanswered changes nothing here: the unanswered ones never reach tcp_retries2 in a row' });
+  if (!out.some((r) => r.option === '--peer-answered-before') && given('--peer-answered-before') && moot((a, v) => ({ ...a, peerAnsweredBeforeS: v }), ANSWERED_BEFORE_EXTREMES)) {
+    out.push({
+      option: '--peer-answered-before',
+      why: 'one probe more or less left unanswered changes nothing here: tcp_probe_timer() never sees tcp_retries2 unanswered ones in a row',
+      kernel: true,
+    });
   }
   return out;
 }
+
+/** Where each phase's kernel checks TCP_USER_TIMEOUT. */
+const USER_TIMEOUT_ENDS: Partial<Record<Phase, string>> = {
+  'syn-sent': 'retransmits_timed_out() in tcp_write_timeout(), tcp_clamp_rto_to_user_timeout()',
+  busy: 'retransmits_timed_out() in tcp_write_timeout(), tcp_clamp_rto_to_user_timeout()',
+  'zero-window': 'tcp_probe_timer(), tcp_clamp_probe0_to_user_timeout()',
+  idle: 'tcp_keepalive_timer()',
+};
 
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {
   const parsed = parseModelArgs(argv);
   if (parsed.kind === 'help') return { code: 0, stdout: MODEL_USAGE, stderr: '' };
   if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `deadpeer model: ${parsed.message}\n` };
   const { args } = parsed;
-  const refused = modelRefusals(args, env.features)[0];
-  if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} changes nothing in ${args.phase}: ${refused.why}\n` };
-  const answer = answerModel(args, env.features);
+  const judged = modelRefusals(args, env.features);
+  const refused = judged.find((r) => !r.kernel);
+  if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} cannot be answered in ${args.phase}: ${refused.why}\n` };
+  const answer = answerModel(args, env.features, judged);
   if (!args.json) return { code: 0, stdout: humanTable(answer, args.family), stderr: '' };
   return { code: 0, stdout: JSON.stringify(answer.json) + '\n', stderr: '' };
 }

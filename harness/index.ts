@@ -54,6 +54,8 @@ export {
   featuresForRelease,
   defaultSysctls,
   defaultSocket,
+  rtoFromRtt,
+  OLDEST_RELEASE,
 } from './model/index.js';
 export { predictBlip, type BlipVerdict } from './model/blip.js';
 export { predictionWindows, type PredictionWindows, type FiringWindow } from './model/windows.js';
@@ -69,6 +71,7 @@ export type {
   BusyInput,
   ZeroWindowInput,
   PacketKind,
+  CloseBudget,
 } from './model/index.js';
 
 // the reference's advice as a utility: tell a slow reader from a dead one

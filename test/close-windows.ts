@@ -31,7 +31,8 @@ export function describeRun(obs: Observation): Described {
     args.keepalive = fromSysctls ? 'on' : { idle: s.keepIdle, intvl: s.keepIntvl, cnt: s.keepCnt };
   }
   if (s.userTimeoutMs) args.userTimeoutMs = s.userTimeoutMs;
-  if (s.synCnt) args.synCnt = s.synCnt;
+  // getsockopt(TCP_SYNCNT) reads back tcp_syn_retries when the option was never set
+  if (s.synCnt && s.synCnt !== side.sysctls.tcp_syn_retries) args.synCnt = s.synCnt;
   if (s.deferAcceptS) args.deferAcceptS = s.deferAcceptS;
   // getsockopt(TCP_RTO_MAX_MS) reads back the sysctl when the option was never set
   if (s.rtoMaxMs !== undefined && s.rtoMaxMs !== (side.sysctls.tcp_rto_max_ms ?? 120_000)) args.rtoMaxMs = s.rtoMaxMs;
@@ -69,11 +70,13 @@ export function describeRun(obs: Observation): Described {
   }
   // a blip: when it healed, µs resolution (far below a jiffy)
   if (inputs.healS !== undefined) args.blipS = Math.round(inputs.healS * 1e6) / 1e6;
-  // what the CLI refuses (it cannot change the answer) a user would leave out: so do we; a refusal
-  // can only show once another is gone (the whole-phase ones come first), hence the rounds
+  // what the CLI refuses (the model cannot represent it) a user would leave out: so do we; a refusal
+  // can only show once another is gone, hence the rounds. What the kernel ignores stays: the
+  // command answers it (the same answer, naming it in ignoredByKernel), as a user would type it.
   let described = args;
   const dropped: string[] = [];
-  for (let refused = modelRefusals(described, obs.kernel); refused.length; refused = modelRefusals(described, obs.kernel)) {
+  const refusedOf = (a: ModelArgs) => modelRefusals(a, obs.kernel).filter((r) => !r.kernel);
+  for (let refused = refusedOf(described); refused.length; refused = refusedOf(described)) {
     dropped.push(...refused.map((r) => `${r.option} (${r.why})`));
     described = refused.reduce((a, r) => withoutOption(a, r.option), described);
   }

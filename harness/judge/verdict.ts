@@ -13,6 +13,9 @@ import type { ModelEvent, PacketKind, Prediction } from '../model/types.js';
  * - a timer fires late by up to its wheel level's granularity plus one jiffy, and each timer in
  *   a chain is re-armed from when the previous one actually fired, so lateness accumulates: the
  *   window for event i is [T_i − early, T_i + Σ late(gap_k), k ≤ i].
+ * - where the give-up is a time budget checked at firings (Prediction.closeBudget), that lateness
+ *   can meet the budget at an earlier firing than the ideal chain's: the close window reaches back
+ *   to it, and the transmissions the abort can replace may be missing (model/windows.ts);
  * - the close event is seen by the helper after a wake-up; USERSPACE_SLACK covers that (the
  *   measured median is tens of microseconds; 10 ms covers a loaded 2-core machine).
  * The windows are built on the ideal times; the predicted times shown (and measured by the
@@ -45,11 +48,13 @@ export interface TimelineVerdict {
  * (model/windows.ts predictionWindows, the range `deadpeer model` prints) widened by what
  * observing it adds — the capture's latency around a packet, the helper's wake-up after a close.
  */
-export function windows(pred: Prediction, hz: number): { events: [number, number][]; close: [number, number] | null } {
+export function windows(pred: Prediction, hz: number): { events: [number, number][]; close: [number, number] | null; optional: boolean[] } {
   const wheel = predictionWindows(pred, hz);
   const events = wheel.events.map((w): [number, number] => [w.t - (w.early + CAPTURE_SLACK), w.t + w.late + CAPTURE_SLACK]);
   const c = wheel.close;
-  return { events, close: c && [c.t - (c.early + CAPTURE_SLACK), c.t + c.late + USERSPACE_SLACK] };
+  // an event the give-up can replace (a time budget met early on late firings) may be missing
+  const optional = wheel.events.map((w) => !!w.optional);
+  return { events, close: c && [c.t - (c.early + CAPTURE_SLACK), c.t + c.late + USERSPACE_SLACK], optional };
 }
 
 /** The observed packets that correspond to the prediction's events: same senders and kinds, from origin on. */
@@ -78,7 +83,11 @@ export function judgeTimeline(obs: Observation, pred: Prediction = obs.predictio
     const e = { ...ideal, t: placedT(pred, i) };
     const o = queues.get(`${e.side}/${e.packet}`)?.shift();
     const win = w.events[i]!;
-    const ok = !!o && o.rel >= win[0] && o.rel <= win[1];
+    const ok = o ? o.rel >= win[0] && o.rel <= win[1] : w.optional[i]!;
+    if (!o && w.optional[i]) {
+      events.push({ predicted: { ...e, window: win }, ok });
+      return;
+    }
     if (!o) problems.push(`missing: ${e.side} ${e.packet} #${e.n} predicted at ${e.t.toFixed(3)} s`);
     else if (!ok) problems.push(`${e.side} ${e.packet} #${e.n} at ${o.rel.toFixed(3)} s, predicted ${e.t.toFixed(3)} s (allowed ${win[0].toFixed(3)}…${win[1].toFixed(3)})`);
     events.push({ predicted: { ...e, window: win }, ...(o ? { observed: o } : {}), ok });

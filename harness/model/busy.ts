@@ -18,6 +18,7 @@
  */
 import { runRetransmitTimer, tcpModelTimeoutMs } from './backoff.js';
 import { rtoMaxMs } from './effective.js';
+import { TINY_SRTT_US } from './features.js';
 import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
 import { inTimeOrder, packetSeries, seconds, userTimeoutClamps } from './timeline.js';
 import type { BusyInput, Prediction } from './types.js';
@@ -59,15 +60,20 @@ export function tailLossProbeMs(i: TailLossProbeInput): number | undefined {
   return jiffiesToMs(tlpJ, i.hz);
 }
 
-/** A veth's round trip is tens of µs: what the defaults below assume when nothing was measured. */
-export const TINY_SRTT_US = 50;
+export { TINY_SRTT_US };
 
 /**
- * The tail loss probe of one segment sent on a tiny-RTT link with the kernel's defaults (SACK on,
- * tcp_early_retrans 3): 2·srtt + tcp_rto_min, capped by the RTO — on a veth the RTO itself.
+ * The tail loss probe of one segment sent on a path of this smoothed RTT with the kernel's defaults
+ * (SACK on, tcp_early_retrans 3): 2·srtt + tcp_rto_min, capped by the RTO. With the RTO the same
+ * RTT derives (rtoFromRtt: srtt + rto_min once settled) the probe lands on the RTO itself.
  */
+export function rttTailLossProbeMs(srttUs: number, rtoMs: number, rtoMinUs: number, hz: number): number | undefined {
+  return tailLossProbeMs({ hz, srttUs, packetsOut: 1, rtoMs, rtoMinUs, earlyRetrans: 3, sack: true });
+}
+
+/** rttTailLossProbeMs on a tiny-RTT link (a veth): on the RTO itself. */
 export function tinyRttTailLossProbeMs(rtoMs: number, rtoMinUs: number, hz: number): number | undefined {
-  return tailLossProbeMs({ hz, srttUs: TINY_SRTT_US, packetsOut: 1, rtoMs, rtoMinUs, earlyRetrans: 3, sack: true });
+  return rttTailLossProbeMs(TINY_SRTT_US, rtoMs, rtoMinUs, hz);
 }
 
 export function predictBusy(input: BusyInput): Prediction {
@@ -135,6 +141,8 @@ export function predictBusy(input: BusyInput): Prediction {
       true,
     ),
     closeAt: seconds(outcome.closeJ, hz),
+    // retransmits_timed_out(): the budget from retrans_stamp, checked at each firing after it
+    closeBudget: { from: rtoStart, after: rtoStart, ms: userTimeoutMs || modelBudgetMs },
     errno: 'ETIMEDOUT',
     notes,
     inputs: { peer: 'gone', rtoMs: input.rtoMs, tlpMs: input.tlpMs ?? null },

@@ -83,6 +83,8 @@ export function predictIdle(input: IdleInput): Prediction {
       { t: seconds(nowJ, hz) ?? 0, side: 'client', packet: 'RST', n: 0 },
     ],
     closeAt: seconds(nowJ, hz),
+    // with U: the idle time (keepalive_time_elapsed) checked at each firing once a probe is out
+    ...(socket.userTimeoutMs ? { closeBudget: { from: -1, after: 0, ms: socket.userTimeoutMs } } : {}),
     errno: 'ETIMEDOUT',
     notes,
     inputs: { peer },

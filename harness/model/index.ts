@@ -29,6 +29,12 @@ export {
   parseRelease,
   releaseAtLeast,
   tinyRttRtoMs,
+  rtoFromRtt,
+  rtoMinFloorUs,
+  modelKnowsRelease,
+  OLDEST_RELEASE,
+  OLDEST_RELEASE_WHY,
+  TINY_SRTT_US,
 } from './features.js';
 export { tcpModelTimeoutMs } from './backoff.js';
 export { secsToRetrans, retransToSecs, deferAcceptRetrans, deferAcceptReadBack } from './reqsk.js';

@@ -124,6 +124,16 @@ export interface TimerHint {
   deadline?: { from: number; ms: number };
 }
 
+/** See Prediction.closeBudget. */
+export interface CloseBudget {
+  /** the event whose real time starts the clock (an index into events; -1 = t = 0) */
+  from: number;
+  /** the budget, ms */
+  ms: number;
+  /** only firings after this event (an index into events) check it */
+  after: number;
+}
+
 export type Phase = 'syn-sent' | 'syn-recv' | 'defer-accept' | 'idle' | 'busy' | 'zero-window';
 
 export interface Prediction {
@@ -137,6 +147,15 @@ export interface Prediction {
   closeAt: number | null;
   /** how the timer that gives up was armed (see ModelEvent.timer) */
   closeTimer?: TimerHint;
+  /**
+   * The give-up is a time budget checked at each firing of the closing chain (retransmits_timed_out
+   * for tcp_retries2 or TCP_USER_TIMEOUT, the keepalive timer's and the persist timer's U): the
+   * first firing after event `after` at which `ms` have passed since event `from` (-1: t = 0),
+   * measured on the real firings. Late firings add up, so the budget can be met one firing (or
+   * more) before the ideal chain meets it: model/windows.ts widens the close window to every firing
+   * where it can land, and marks the events it can replace as optional.
+   */
+  closeBudget?: CloseBudget;
   /**
    * The same times placed on the running kernel's timer wheel (model/wheel.ts placeOnWheel), once
    * the run knows where t = 0 fell on the jiffies clock: where the kernel really fires each timer.

@@ -19,9 +19,14 @@
  * fast and faithful cases' deferrals, 2 s and 30 s), it is kept: the verdicts built on it do not move.
  */
 import { timerSlack } from './slack.js';
-import type { Prediction, Side } from './types.js';
+import type { CloseBudget, Prediction, Side } from './types.js';
 
 export interface FiringWindow {
+  /**
+   * The give-up can come at this firing instead (Prediction.closeBudget: late firings met the
+   * budget earlier than the ideal chain): the event may not happen at all.
+   */
+  optional?: true;
   /** the ideal time, s from t = 0 */
   t: number;
   /** how much earlier than t the kernel can fire it, s (one jiffy) */
@@ -63,5 +68,42 @@ export function predictionWindows(pred: Prediction, hz: number): PredictionWindo
   // the close fires on the dying side's chain
   const side = pred.events.length ? pred.events[pred.events.length - 1]!.side : 'client';
   const chain = bySide[side] ?? { last: 0, late: 0 };
-  return { events, close: firing(pred.closeAt, early, lateAt(chain, pred.closeAt, pred.closeTimer?.via)) };
+  const close = firing(pred.closeAt, early, lateAt(chain, pred.closeAt, pred.closeTimer?.via));
+  return pred.closeBudget ? budgetFlips(pred, pred.closeBudget, side, events, close, early) : { events, close };
+}
+
+/**
+ * A give-up checked against a time budget at each firing (Prediction.closeBudget). The real time
+ * elapsed at firing k since the clock's start s is (t_k + l_k) − (t_s + l_s), with l_k ≥ l_s the
+ * chain's lateness at each and up to a jiffy more where s falls late in its jiffy: at most
+ * (t_k − t_s) + (late_k − late_s) + early. The first firing k at which that can reach the budget is
+ * where the abort can land first (tcp_rto_max_ms 1000 on 6.18: ~28 ms of lateness per 1 s RTO add
+ * up to a whole RTO, and the kernel aborted one firing before the ideal chain); it lands no earlier
+ * than that firing's own earliest time, nor than the budget after the clock's earliest start. Every
+ * event from k on can be replaced by the abort: optional.
+ */
+function budgetFlips(
+  pred: Prediction,
+  budget: CloseBudget,
+  side: Side,
+  events: FiringWindow[],
+  close: FiringWindow,
+  early: number,
+): PredictionWindows {
+  const start = budget.from < 0 ? { t: 0, late: 0 } : events[budget.from]!;
+  const ms = budget.ms / 1000;
+  const canMeet = (w: FiringWindow) => w.t - start.t + (w.late - start.late) + early >= ms - 1e-9;
+  const first = pred.events.findIndex((e, i) => i > budget.after && e.side === side && canMeet(events[i]!));
+  if (first < 0) return { events, close };
+  const lo = Math.max(events[first]!.t - early, start.t - early + ms);
+  return {
+    // the abort's own RST moves with it; the transmissions it can replace may not happen
+    events: events.map((w, i) => {
+      const e = pred.events[i]!;
+      if (i < first || e.side !== side) return w;
+      if (e.packet === 'RST' && e.t === pred.closeAt) return { ...w, early: w.t - lo, window: [lo, w.window[1]] };
+      return { ...w, optional: true };
+    }),
+    close: { ...close, early: close.t - lo, window: [lo, close.window[1]] },
+  };
 }

@@ -179,6 +179,8 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
     // U counts from the first probe (icsk_probes_tstamp); only 5.11+ clamps the probe timer to it
     ...userTimeoutClamps(packetSeries(probesJ, hz, 'client', 'WINDOW-PROBE'), rule === 'probes-tstamp' ? userTimeoutMs : 0, { from: 0, clampsFrom: 1 }, closeJ !== null),
     closeAt: seconds(closeJ, hz),
+    // U measured on the real firings from the first probe (icsk_probes_tstamp, or the head skb's stamp before 5.1)
+    ...(closeJ !== null && userTimeoutMs && rule !== 'model-probes-out' ? { closeBudget: { from: 0, after: 0, ms: userTimeoutMs } } : {}),
     errno: closeJ === null ? null : 'ETIMEDOUT',
     notes,
     inputs: {

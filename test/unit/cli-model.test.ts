@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { modelArgv, parseModelArgs, runModel } from '../../cli/model.js';
-import { featuresForRelease } from '../../harness/model/index.js';
+import { OLDEST_RELEASE, featuresForRelease, tcpModelTimeoutMs } from '../../harness/model/index.js';
 
 const env = { features: featuresForRelease('6.18.44-fc-v657', 250) };
 const json = (argv: string[]) => {
@@ -81,7 +81,9 @@ describe('deadpeer model', () => {
     const recv = json(['syn-recv', '--peer', 'alive', '--json']);
     expect(recv.acceptAt).toBe(1);
     expect(recv.closeAt).toBeNull();
-    rejects(['syn-sent', '--peer', 'alive'], /^deadpeer model: --peer changes nothing in syn-sent: --peer applies to syn-recv, defer-accept, idle, busy and zero-window/);
+    // a server that answers is not a vanished peer: the model has no such question (refused); the default is answered
+    rejects(['syn-sent', '--peer', 'alive'], /^deadpeer model: --peer cannot be answered in syn-sent: a server that answers ends SYN-SENT at once/);
+    expect(json(['syn-sent', '--peer', 'gone', '--json']).closeAt).toBe(json(['syn-sent', '--json']).closeAt);
   });
 
   it('closeWindow and each event window come from the timer wheel, and the text prints the range', () => {
@@ -95,22 +97,68 @@ describe('deadpeer model', () => {
     // at HZ 1000 the jiffy is 1 ms and the granules differ
     const fine = json(['busy', '--sysctl', 'tcp_retries2=5', '--hz', '1000', '--json']);
     expect(fine.hz).toBe(1000);
-    expect(fine.closeWindow[0]).toBeCloseTo(fine.closeAt - 0.001, 9);
+    // the last wait (12.864 s) is on level 3 of the wheel (512 ms granules): the chain's lateness can meet the
+    // budget (12.6 s from the first RTO retransmission) at the firing before the ideal close, so the
+    // window reaches back to the budget from the earliest start, and that retransmission is optional
+    const budget = tcpModelTimeoutMs(5, 200, 120_000, 1000) / 1000;
+    expect(fine.closeWindow[0]).toBeCloseTo(fine.events[2].t - 0.001 + budget, 9);
+    expect(fine.events.at(-1).optional).toBe(true);
+    expect(fine.events.slice(0, -1).some((e: { optional?: boolean }) => e.optional)).toBe(false);
     const text = runModel(['busy', '--sysctl', 'tcp_retries2=5'], env).stdout;
     expect(text).toMatch(/gives up at 13\.056 s: ETIMEDOUT\n  on the timer wheel: between 13\.052 and 13\.700 s — at most 4 ms \(one jiffy\) early.* up to 0\.644 s late/);
     expect(text).toMatch(/6\.528 +client +RETRANSMIT +6 +6\.524 … 6\.912/);
   });
 
+  /**
+   * The kernel's own derivation, written out independently: icsk_rto_min is whole jiffies
+   * (usecs_to_jiffies of the sysctl), tcp_rto_min_us(sk) that many jiffies in µs; a settled
+   * estimator holds rttvar at that floor; __tcp_set_rto() rounds srtt + rttvar up to a jiffy.
+   */
+  const settledRtoMs = (rttUs: number, rtoMinUs: number, hz: number) => {
+    const jUs = 1e6 / hz;
+    const floorUs = Math.ceil(rtoMinUs / jUs) * jUs;
+    return (Math.ceil((rttUs + floorUs) / jUs) * jUs) / 1000;
+  };
+
   it('--rto sets the initial RTO; without it the assumption is in the notes', () => {
     const assumed = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--json']);
-    expect(assumed.inputs.rtoMs).toBe(52);
-    expect(assumed.notes.join('\n')).toMatch(/assumed: the RTO is 52 ms, tcp_rto_min \(50 ms\) plus a tiny RTT/);
-    const given = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--rto', '56', '--json']);
-    expect(given.inputs.rtoMs).toBe(56);
+    // 50 ms is 12.5 jiffies at HZ 250: the kernel keeps 13 (52 ms) as the floor, and the RTT on top crosses into the 14th
+    expect(assumed.inputs.rtoMs).toBe(settledRtoMs(50, 50_000, 250));
+    expect(assumed.inputs.rtoMs).toBe(56);
+    expect(assumed.inputs.tlpMs).toBe(56); // 2·srtt + the same floor, capped by the RTO
+    expect(assumed.notes.join('\n')).toMatch(/assumed: the RTO is 56 ms, tcp_rto_min 50 ms \(52 ms: the kernel keeps it in whole jiffies\) plus a tiny RTT/);
+    expect(json(['busy', '--json']).inputs.rtoMs).toBe(settledRtoMs(50, 200_000, 250)); // 204: unchanged where rto_min is whole jiffies
+    expect(json(['busy', '--json', '--hz', '1000', '--sysctl', 'tcp_rto_min_us=50000']).inputs.rtoMs).toBe(settledRtoMs(50, 50_000, 1000));
+    const given = json(['busy', '--sysctl', 'tcp_rto_min_us=50000', '--rto', '60', '--json']);
+    expect(given.inputs.rtoMs).toBe(60);
     expect(given.notes.join('\n')).not.toMatch(/assumed: the RTO/);
     expect(given.closeAt).not.toBe(assumed.closeAt);
     expect(json(['zero-window', '--rto', '300', '--json']).events[0].t).toBe(0.3); // tcp_probe0_base = max(rto, TCP_RTO_MIN)
     expect(json(['zero-window', '--json']).notes.join('\n')).toMatch(/assumed: the RTO is 204 ms/);
+  });
+
+  it('--rtt: the RTO and the TLP derived from the path\'s RTT the kernel\'s way; not with --rto or --tlp MS', () => {
+    for (const [rtt, rtoMin, hz] of [[50, 200_000, 250], [50, 50_000, 250], [12.5, 10_000, 1000], [300, 200_000, 250]] as const) {
+      const argv = ['busy', '--rtt', String(rtt), '--hz', String(hz), '--sysctl', `tcp_rto_min_us=${rtoMin}`, '--json'];
+      const out = json(argv);
+      // the estimator's integer decay leaves rttvar 0–3 µs above its floor, which can cross a jiffy
+      const rto = out.inputs.rtoMs;
+      expect([0, 1, 2, 3].map((r) => settledRtoMs(rtt * 1000 + r, rtoMin, hz))).toContainEqual(rto);
+      // tcp_schedule_loss_probe: 2·srtt + tcp_rto_min_us(sk), rounded up to a jiffy, capped by the RTO
+      const jUs = 1e6 / hz;
+      const tlp = Math.min((Math.ceil((2 * rtt * 1000 + Math.ceil(rtoMin / jUs) * jUs) / jUs) * jUs) / 1000, rto);
+      expect(out.inputs.tlpMs).toBeCloseTo(tlp, 9);
+      expect(out.inputs.rttMs).toBe(rtt);
+      expect(out.notes.join('\n')).toMatch(new RegExp(`the RTO is ${out.inputs.rtoMs} ms: what tcp_rtt_estimator\\(\\) settles on for a steady RTT of ${rtt} ms`));
+      // the same answer as giving the RTO and the TLP it derives
+      const given = json(['busy', '--rto', String(out.inputs.rtoMs), '--tlp', String(out.inputs.tlpMs), '--hz', String(hz), '--json']);
+      expect([given.events, given.closeAt]).toEqual([out.events, out.closeAt]);
+    }
+    expect(json(['zero-window', '--rtt', '50', '--json']).events[0].t).toBe(settledRtoMs(50_000, 200_000, 250) / 1000);
+    expect(json(['busy', '--rtt', '50', '--tlp', 'off', '--json']).inputs).toEqual({ peer: 'gone', rtoMs: settledRtoMs(50_000, 200_000, 250), tlpMs: null, rttMs: 50 });
+    rejects(['busy', '--rtt', '50', '--rto', '300'], /^deadpeer model: --rtt and --rto: the RTO is what the kernel derives from the RTT/);
+    rejects(['busy', '--rtt', '50', '--tlp', '100'], /^deadpeer model: --rtt and --tlp MS: the tail loss probe follows from the RTT/);
+    rejects(['busy', '--rtt', '0'], /--rtt: "0" is not allowed: expected ms from 0\.001 to 120000/);
   });
 
   it('zero-window --peer-gone-at: the receiver answers (rate-limited) until it vanishes', () => {
@@ -121,15 +169,29 @@ describe('deadpeer model', () => {
     expect(now.closeAt).toBe(3.06);
     expect(later.events).toHaveLength(4);
     expect(later.closeAt).toBe(4.692);
-    rejects(['zero-window', '--peer', 'alive', '--peer-gone-at', '1'], /--peer-gone-at changes nothing in zero-window: --peer-gone-at applies to zero-window with --peer gone/);
+    rejects(['zero-window', '--peer', 'alive', '--peer-gone-at', '1'], /--peer-gone-at cannot be answered in zero-window: --peer-gone-at applies to zero-window with --peer gone/);
   });
 
-  it('6.19: --rto-max (and tcp_rto_max_ms) reach the SYN-RECV request timer; before, refused with the reason', () => {
+  it('6.19: --rto-max (and tcp_rto_max_ms) reach the SYN-RECV request timer; before, the kernel ignores them there (answered); where they do not exist, refused', () => {
     expect(json(['syn-recv', '--kernel', '6.19', '--rto-max', '2000', '--json']).closeAt).toBe(11);
     expect(json(['syn-recv', '--kernel', '6.19', '--sysctl', 'tcp_rto_max_ms=2000', '--json']).closeAt).toBe(11);
-    rejects(['syn-recv', '--kernel', '6.18', '--rto-max', '2000'], /--rto-max changes nothing in syn-recv: before 6\.19 the request timer's backoff is capped by the constant TCP_RTO_MAX.*1e9d3005e02c/);
-    rejects(['busy', '--kernel', '6.14', '--rto-max', '2000'], /Linux 6\.14\.0 has no TCP_RTO_MAX_MS \(6\.15\+\)/);
-    rejects(['busy', '--kernel', '6.1', '--sysctl', 'tcp_rto_max_ms=2000'], /--sysctl tcp_rto_max_ms changes nothing in busy: does not exist on Linux 6\.1\.0 \(6\.15\+\)/);
+    const old = json(['syn-recv', '--kernel', '6.18', '--rto-max', '2000', '--json']);
+    expect(old.closeAt).toBe(json(['syn-recv', '--kernel', '6.18', '--json']).closeAt);
+    expect(old.ignoredByKernel).toEqual(['rto-max']);
+    expect(old.ignoredByKernelWhy['rto-max']).toMatch(/before 6\.19 the request timer's backoff is capped by the constant TCP_RTO_MAX.*1e9d3005e02c/);
+    rejects(['busy', '--kernel', '6.14', '--rto-max', '2000'], /--rto-max cannot be answered in busy: Linux 6\.14\.0 has no TCP_RTO_MAX_MS \(6\.15\+\)/);
+    rejects(['busy', '--kernel', '6.1', '--sysctl', 'tcp_rto_max_ms=2000'], /--sysctl tcp_rto_max_ms cannot be answered in busy: does not exist on Linux 6\.1\.0 \(6\.15\+\)/);
+  });
+
+  it('--kernel has a floor: the oldest release the model knows, refused below it in one line', () => {
+    const oldest = OLDEST_RELEASE.slice(0, 2).join('.');
+    const below = `${OLDEST_RELEASE[0]}.${OLDEST_RELEASE[1] - 1}`;
+    expect(json(['syn-sent', '--kernel', oldest, '--json']).kernel).toBe(oldest);
+    // the issue's examples: 2.6.30 (a 3 s first SYN) and 3.11 (SYN+ACKs from a 200 ms scan)
+    for (const k of ['2.6.30', '3.11', below, '4.18.20']) {
+      rejects(['syn-sent', '--kernel', k], new RegExp(`^deadpeer model: --kernel: "${k.replace(/\./g, '\\.')}" is older than the oldest release the model knows, ${oldest.replace('.', '\\.')}: `));
+    }
+    expect(runModel(['--help'], env).stdout).toMatch(/--kernel X\.Y .*\(4\.19 or later/);
   });
 
   it('without --json: a short human table', () => {
@@ -171,10 +233,44 @@ describe('deadpeer model', () => {
     rejects(['busy', '--hz', '200'], /--hz: "200" is not allowed: expected one of 100, 250, 300, 1000/);
     rejects(['busy', '--rto-max', '500'], /--rto-max: "500" is not allowed: expected a whole number from 1000 to 120000/);
     rejects(['zero-window', '--peer-gone-at', '-1'], /--peer-gone-at: "-1" is not allowed/);
-    // an option that cannot change the answer is refused, with the kernel's reason, in one line
-    rejects(['busy', '--keepalive', '5:3:3'], /^deadpeer model: --keepalive changes nothing in busy: tcp_keepalive_timer\(\) only reschedules while data is unacknowledged/);
-    rejects(['busy', '--user-timeout', '5000', '--sysctl', 'tcp_retries2=5'], /--sysctl tcp_retries2 changes nothing in busy: TCP_USER_TIMEOUT \(--user-timeout\) replaces the tcp_retries2 budget/);
-    rejects(['idle', '--user-timeout', '5000'], /without --keepalive no timer runs on an idle connection/);
+    // what the model cannot represent is refused in one line naming the option
+    rejects(['idle', '--blip', '5', '--peer', 'alive', '--keepalive', '5:3:3'], /^deadpeer model: --blip cannot be answered in idle: with --peer alive nothing is lost/);
+    rejects(['syn-recv', '--blip', '5'], /^deadpeer model: --blip cannot be answered in syn-recv: the blip model is for a connection the application holds/);
+    rejects(['busy', '--peer-answered-before', '1'], /^deadpeer model: --peer-answered-before cannot be answered in busy/);
+  });
+
+  it('what the kernel ignores is answered, not refused: the answer without it, the option named in ignoredByKernel with the kernel\'s reason', () => {
+    const ignored = (argv: string[], without: string[], names: string[], why: RegExp) => {
+      const withIt = json([...argv, '--json']);
+      const plain = json([...without, '--json']);
+      expect([withIt.events, withIt.closeAt, withIt.closeWindow, withIt.errno]).toEqual([plain.events, plain.closeAt, plain.closeWindow, plain.errno]);
+      expect(withIt.ignoredByKernel).toEqual(names);
+      expect(plain.ignoredByKernel).toEqual([]);
+      for (const n of names) expect(withIt.ignoredByKernelWhy[n]).toMatch(why);
+      expect(withIt.notes.join('\n')).toMatch(new RegExp(`ignored by the kernel here: --${names[0]} — `));
+      return withIt;
+    };
+    // the issue's acceptance: syn-sent with keepalive: the same closeAt, ignoredByKernel ["keepalive"]
+    const synSent = ignored(['syn-sent', '--keepalive', '1:1:1'], ['syn-sent'], ['keepalive'], /tcp_keepalive_timer\(\) does nothing before the connection is established/);
+    expect(synSent.closeAt).toBe(json(['syn-sent', '--json']).closeAt);
+    // idle with U but no keepalive: never noticed, closeAt null
+    const idle = ignored(['idle', '--user-timeout', '5000'], ['idle'], ['user-timeout'], /without --keepalive no timer runs on an idle connection, so nothing ever checks TCP_USER_TIMEOUT/);
+    expect(idle.closeAt).toBeNull();
+    expect(idle.closeWindow).toBeNull();
+    ignored(['busy', '--keepalive', '5:3:3'], ['busy'], ['keepalive'], /tcp_keepalive_timer\(\) only reschedules while data is unacknowledged/);
+    ignored(['syn-recv', '--keepalive', '5:3:3', '--user-timeout', '5000'], ['syn-recv'], ['keepalive', 'user-timeout'], /does not reach the request minisocket/);
+    ignored(['busy', '--user-timeout', '5000', '--sysctl', 'tcp_retries2=5'], ['busy', '--user-timeout', '5000'], ['sysctl tcp_retries2'], /TCP_USER_TIMEOUT \(--user-timeout\) replaces the tcp_retries2 budget \(retransmits_timed_out\)/);
+    ignored(['syn-recv', '--defer-accept', '5'], ['syn-recv'], ['defer-accept'], /syn_ack_recalc\(\)/);
+    // the text says it too, and exits 0
+    const text = runModel(['syn-sent', '--keepalive', '1:1:1'], env);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/ignored by the kernel here: --keepalive — tcp_keepalive_timer\(\)/);
+    // an explicitly given default is never refused, nor listed: it is the answer's premise
+    for (const argv of [['syn-sent', '--peer', 'gone'], ['idle', '--user-timeout', '0'], ['busy', '--defer-accept', '0'], ['defer-accept', '--peer', 'gone']]) {
+      const out = json([...argv, '--json']);
+      expect(out.ignoredByKernel).toEqual([]);
+      expect(JSON.stringify(out)).toBe(JSON.stringify(json([argv[0]!, '--json'])));
+    }
   });
 
   it('parseModelArgs returns the parsed options', () => {

@@ -13,8 +13,8 @@ import type { ModelArgs } from '../../cli/model.js';
 import { runReport } from '../../cli/report.js';
 import { runSetup } from '../../cli/setup.js';
 import { runShow } from '../../cli/show.js';
-import { PHASES, defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
-import type { KernelFeatures, Phase, TcpSysctls } from '../../harness/model/index.js';
+import { PHASES, featuresForRelease } from '../../harness/model/index.js';
+import type { Phase, TcpSysctls } from '../../harness/model/index.js';
 import { TCP_SYSCTL_NAMES } from '../../harness/model/types.js';
 
 /**
@@ -38,6 +38,7 @@ const TRIES: Record<string, string[][]> = {
   '--peer': [['alive'], ['gone']],
   '--peer-gone-at': [['0'], ['0.3'], ['2']],
   '--peer-answered-before': [['0.1'], ['0.45'], ['10']],
+  '--rtt': [['0.05'], ['50'], ['300']],
   '--rto': [['56'], ['300'], ['1000']],
   '--tlp': [['off'], ['4'], ['300']],
   '--rto-max': [['1000'], ['5000'], ['120000']],
@@ -115,13 +116,15 @@ const probes = (context: string[]): Probe[] => [
   })),
 ];
 
-describe('deadpeer model: every phase × option changes the answer or is refused', () => {
+describe('deadpeer model: every phase × option changes the answer, or is named in ignoredByKernel, or is refused', () => {
   it('every option of the parser is walked', () => {
     expect([...MODEL_OPTIONS].sort()).toEqual([...Object.keys(TRIES), '--sysctl'].sort());
   });
 
-  /** The option a refusal names: "deadpeer model: --sysctl tcp_retries2 changes nothing in busy: …" */
-  const named = (stderr: string) => /^deadpeer model: (--\S+(?: tcp_[a-z0-9_]+)?) changes nothing in /.exec(stderr)?.[1];
+  /** The option a refusal names: "deadpeer model: --peer cannot be answered in syn-sent: …" */
+  const named = (stderr: string) => /^deadpeer model: (--\S+(?: tcp_[a-z0-9_]+)?) cannot be answered in /.exec(stderr)?.[1];
+  /** two options that say the same thing (--rtt and --rto): a conflict, refused whichever comes first */
+  const conflict = (stderr: string) => /^deadpeer model: --rtt and --(rto|tlp MS): /.test(stderr);
   /** options some row accepted and was changed by: every option must be of use somewhere */
   const acceptedSomewhere = new Set<string>();
   const rows = PHASES.flatMap((phase) => CONTEXTS[phase].map((context) => [phase, context] as const));
@@ -130,7 +133,6 @@ describe('deadpeer model: every phase × option changes the answer or is refused
     const baseJson = runModel([...base, '--json'], { features: running });
     expect(baseJson.code, baseJson.stderr).toBe(0);
     const baseTimeline = timeline(args(base));
-    const features: KernelFeatures = answerModel(args(base), running).features;
     const problems: string[] = [];
     for (const probe of probes(context)) {
       // --json against the text; everything else as JSON, against the JSON
@@ -138,37 +140,44 @@ describe('deadpeer model: every phase × option changes the answer or is refused
       const baseOut = probe.option === '--json' ? runModel(base, { features: running }).stdout : baseJson.stdout;
       const runs = probe.values.map((v) => [...base, ...probe.argv(v)]).map((argv) => ({ argv, r: runModel([...argv, ...asJson], { features: running }) }));
       for (const { argv, r } of runs.filter((x) => x.r.code === 2)) {
-        // refused: one line naming an option given, and true — fed to the model anyway, that option moves nothing
-        const option = named(r.stderr);
-        if (r.stderr.trimEnd().split('\n').length !== 1 || !option) {
-          problems.push(`${argv.join(' ')}: not a one-line refusal naming the option: ${r.stderr}`);
-          continue;
-        }
-        const name = option.replace('--sysctl ', '') as keyof TcpSysctls;
-        if (option.startsWith('--sysctl ') && !(name in defaultSysctls(features))) continue; // the kernel has no such file
-        if (option === '--rto-max' && !features.rtoMax) continue; // the kernel has no such option
-        const a = args(argv);
-        if (timeline(a) !== timeline(withoutOption(a, option))) problems.push(`${argv.join(' ')}: refused, but ${option} changes the answer: ${r.stderr.trim()}`);
+        // refused: one line naming an option given (what the model cannot represent), or a conflict
+        if (r.stderr.trimEnd().split('\n').length === 1 && (conflict(r.stderr) || (named(r.stderr) && argv.join(' ').includes(named(r.stderr)!.replace(' ', ' --sysctl ').split(' --sysctl ')[0]!)))) continue;
+        problems.push(`${argv.join(' ')}: not a one-line refusal naming the option: ${r.stderr}`);
       }
       const isDefault = (argv: string[]) => DEFAULT_VALUES[probe.option] !== undefined && argv.at(-1) === DEFAULT_VALUES[probe.option];
       for (const x of runs.filter((x) => x.r.code === 0 && isDefault(x.argv))) {
         if (x.r.stdout !== baseOut) problems.push(`${x.argv.join(' ')}: the default value gives another answer than leaving it out`);
       }
-      // a combination can leave only the default value standing (the others refused): honoured, not ignored
       const accepted = runs.filter((x) => x.r.code === 0 && !isDefault(x.argv));
+      // every option named in ignoredByKernel has the kernel's reason, and is true: fed to the model anyway, it moves nothing
+      const listedBy = new Map<string[], string[]>();
+      for (const x of accepted) {
+        if (probe.option === '--json' || probe.option === '--help') continue;
+        const out = JSON.parse(x.r.stdout) as { ignoredByKernel: string[]; ignoredByKernelWhy: Record<string, string> };
+        listedBy.set(x.argv, out.ignoredByKernel);
+        for (const name of out.ignoredByKernel) {
+          if (!out.ignoredByKernelWhy[name]) problems.push(`${x.argv.join(' ')}: ${name} in ignoredByKernel without a reason`);
+          const a = args(x.argv);
+          if (timeline(a) !== timeline(withoutOption(a, `--${name}`))) problems.push(`${x.argv.join(' ')}: ${name} is in ignoredByKernel, but it changes the answer`);
+        }
+      }
       if (!accepted.length) continue;
+      const self = probe.option.replace(/^--/, '');
+      const listed = (x: { argv: string[] }) => (listedBy.get(x.argv) ?? []).includes(self);
       const changedOutput = accepted.some((x) => x.r.stdout !== baseOut);
       const changedTimeline = accepted.some((x) => probe.option === '--help' || timeline(args(x.argv)) !== baseTimeline);
       const tried = accepted.map((x) => x.argv.slice(base.length).join(' ')).join(', ');
-      if (changedOutput) acceptedSomewhere.add(probe.option);
+      const outputOnly = OUTPUT_ONLY(probe.option, phase, context, baseTimeline);
+      if (changedTimeline || (outputOnly && changedOutput)) acceptedSomewhere.add(probe.option);
       if (!changedOutput) problems.push(`${probe.option}: accepted and ignored (${tried})`);
-      else if (!changedTimeline && !OUTPUT_ONLY(probe.option, phase, context, baseTimeline)) problems.push(`${probe.option}: accepted, the timeline never moves (${tried})`);
+      // never accepted and silently dropped: an option whose values move nothing is named in ignoredByKernel
+      if (!changedTimeline && !outputOnly && !accepted.every(listed)) problems.push(`${probe.option}: accepted, the timeline never moves, and not named in ignoredByKernel (${tried})`);
     }
     if (process.env.WALK_DEBUG) for (const x of problems) console.log(`WALK ${phase} ${JSON.stringify(context)} :: ${x}`);
     expect(problems).toEqual([]);
   });
 
-  it('and every option is accepted, and changes the answer, somewhere: none is refused everywhere', () => {
+  it('and every option is accepted, and changes the answer, somewhere: none is refused or ignored everywhere', () => {
     const every = [...MODEL_OPTIONS.filter((o) => o !== '--sysctl'), ...TCP_SYSCTL_NAMES.filter((n) => n !== 'tcp_retries1' && n !== 'tcp_syncookies').map((n) => `--sysctl ${n}`)];
     expect(every.filter((o) => !acceptedSomewhere.has(o))).toEqual([]);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultSysctls, featuresForRelease, parseRelease, predict } from '../../harness/model/index.js';
+import { OLDEST_RELEASE, defaultSysctls, featuresForRelease, modelKnowsRelease, parseRelease, predict, rtoFromRtt, rtoMinFloorUs, tinyRttRtoMs } from '../../harness/model/index.js';
 import { inputFor } from './model-fixtures.js';
 
 describe('features by release', () => {
@@ -31,6 +31,38 @@ describe('features by release', () => {
     expect(f('6.18.99').synAckRtoMax).toBe(false);
     expect(f('6.19').synAckRtoMax).toBe(true);
     expect(f('7.0').synAckRtoMax).toBe(true);
+  });
+
+  it('the oldest release the model knows: 4.19 (tcp_clamp_rto_to_user_timeout, b701a99e431d), nothing below', () => {
+    expect(OLDEST_RELEASE).toEqual([4, 19, 0]);
+    expect(modelKnowsRelease(parseRelease('4.19'))).toBe(true);
+    expect(modelKnowsRelease(parseRelease('6.18.44-fc-v657'))).toBe(true);
+    expect(modelKnowsRelease(parseRelease('4.18.20'))).toBe(false);
+    expect(modelKnowsRelease(parseRelease('3.11'))).toBe(false);
+    expect(modelKnowsRelease(parseRelease('2.6.30'))).toBe(false);
+  });
+
+  it('the RTO of a settled estimator (tcp_rtt_estimator, __tcp_set_rto): srtt + rttvar floored at tcp_rto_min in whole jiffies', () => {
+    // tcp_rto_min_us(sk) = jiffies_to_usecs(usecs_to_jiffies(sysctl)): 50 000 µs → 13 jiffies at HZ 250
+    expect(rtoMinFloorUs(50_000, 250)).toBe(13 * 4000);
+    expect(rtoMinFloorUs(200_000, 250)).toBe(200_000);
+    expect(rtoMinFloorUs(50_000, 1000)).toBe(50_000);
+    for (const [rttUs, rtoMinUs, hz] of [[50, 200_000, 250], [50, 50_000, 250], [50_000, 200_000, 250], [300_000, 200_000, 1000], [7_000, 5_000, 100]]) {
+      const d = rtoFromRtt(rttUs, rtoMinUs, hz);
+      const floor = rtoMinFloorUs(rtoMinUs, hz);
+      expect(d.srttUs).toBe(rttUs);
+      // rttvar decays (a quarter of the excess per round trip, in whole µs) to within 3 µs of its floor
+      expect(d.rttvarUs).toBeGreaterThanOrEqual(floor);
+      expect(d.rttvarUs).toBeLessThan(floor + 4);
+      expect(d.rtoMs).toBe((Math.ceil(((rttUs + d.rttvarUs) * hz) / 1e6) * 1000) / hz);
+    }
+    // tcp_bound_rto(): capped at tcp_rto_max
+    expect(rtoFromRtt(5_000_000, 200_000, 250, 1000).rtoMs).toBe(1000);
+    // what deadpeer model assumes without --rto/--rtt: a tiny RTT (a veth)
+    const f = featuresForRelease('6.18', 250);
+    expect(tinyRttRtoMs({ ...defaultSysctls(f), tcp_rto_min_us: 50_000 }, 250)).toBe(56);
+    expect(tinyRttRtoMs(defaultSysctls(f), 250)).toBe(204);
+    expect(tinyRttRtoMs(defaultSysctls(featuresForRelease('6.18', 1000)), 1000)).toBe(201);
   });
 
   it('new-namespace defaults, with the newer sysctls only where they exist', () => {

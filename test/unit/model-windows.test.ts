@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { predict, predictionWindows, levelGranularityJiffies, timerWheelLevel } from '../../harness/model/index.js';
-import type { Phase, PhaseInput, Prediction } from '../../harness/model/index.js';
-import { placeOnWheel } from '../../harness/model/wheel.js';
+import type { Phase, PhaseInput, Prediction, TcpSysctls } from '../../harness/model/index.js';
+import { fireJ, jiffyToOriginSeconds, placeOnWheel } from '../../harness/model/wheel.js';
+import type { WheelOrigin } from '../../harness/model/wheel.js';
 import { CAPTURE_SLACK, USERSPACE_SLACK, windows } from '../../harness/judge/verdict.js';
 import { inputFor } from './model-fixtures.js';
 
@@ -69,6 +70,94 @@ describe('predictionWindows: where the timer wheel can fire each event', () => {
     // and where one timer across the gap allows more, that stays (2 s: timers of 1 and 2 s, 72 ms; one of 3 s, 260 ms)
     const fast = predict('defer-accept', { ...inputFor('6.18'), deferAcceptS: 2, client: 'ack' });
     expect(predictionWindows(fast, 250).events[1]!.late).toBeCloseTo(0.26, 9);
+  });
+
+  /**
+   * The kernel's own decision on the wheel: the busy chain fired where the wheel fires it (wheel.ts
+   * fireJ), retrans_stamp the first RTO retransmission's real firing, and at each later firing
+   * retransmits_timed_out() compares the real elapsed time with the budget — so late firings can
+   * meet it one firing before the ideal chain does.
+   */
+  const kernelOnTheWheel = (p: Prediction, tlpJ: number, rtoJ: number, rtoMaxJ: number, wheel: WheelOrigin) => {
+    const budgetMs = p.closeBudget!.ms;
+    const hz = wheel.hz;
+    const sent: number[] = [];
+    let nowJ = fireJ(0, tlpJ, wheel); // the TLP
+    sent.push(nowJ);
+    let rto = rtoJ;
+    nowJ = fireJ(nowJ, rto, wheel);
+    let stampJ: number | null = null;
+    for (;;) {
+      if (stampJ !== null && ((nowJ - stampJ) * 1000) / hz >= budgetMs) break;
+      sent.push(nowJ);
+      stampJ ??= nowJ;
+      rto = Math.min(rto * 2, rtoMaxJ);
+      nowJ = fireJ(nowJ, rto, wheel);
+    }
+    const at = (j: number) => jiffyToOriginSeconds(j, hz, wheel);
+    return { retransmits: sent.map(at), closeAt: at(nowJ) };
+  };
+
+  it.each([
+    ['tcp_rto_max_ms 1000 (the 6.18 run that aborted one RTO early)', 250, { tcp_rto_max_ms: 1000 }],
+    ['tcp_rto_max_ms 1000, HZ 1000', 1000, { tcp_rto_max_ms: 1000 }],
+    ['tcp_rto_max_ms 2000, tcp_retries2 8', 250, { tcp_rto_max_ms: 2000, tcp_retries2: 8 }],
+    ['defaults, tcp_retries2 5', 250, { tcp_retries2: 5 }],
+  ] as [string, number, Partial<TcpSysctls>][])('busy, a budget met on late firings: every close the kernel can make lies in closeWindow (%s)', (_, hz, sysctls) => {
+    const input = { ...inputFor('6.18', { hz, sysctls }), rtoMs: hz === 250 ? 204 : 201, tlpMs: hz === 250 ? 204 : 201 };
+    const p = predict('busy', input);
+    const w = predictionWindows(p, hz);
+    const rtoJ = Math.round((input.rtoMs * hz) / 1000);
+    const rtoMaxJ = Math.round((sysctls.tcp_rto_max_ms ?? 120_000) * hz / 1000);
+    const ideal = p.events.filter((e) => e.packet === 'RETRANSMIT').length;
+    const outside: string[] = [];
+    let flipped = 0;
+    for (let j = 0; j < 64; j++)
+      for (const frac of [0, 0.5, 0.999]) {
+        const k = kernelOnTheWheel(p, Math.round((input.tlpMs * hz) / 1000), rtoJ, rtoMaxJ, { originJ: 1_000_000 + j, originFrac: frac, hz });
+        if (k.retransmits.length < ideal) flipped++;
+        if (k.closeAt < w.close!.window[0] - 1e-9 || k.closeAt > w.close!.window[1] + 1e-9) outside.push(`close at ${k.closeAt} (origin +${j}+${frac}), window ${w.close!.window}`);
+        // every retransmission it does make is a predicted one, inside its window; the ones it skips were optional
+        k.retransmits.forEach((t, i) => {
+          const [lo, hi] = w.events[i + 1]!.window;
+          if (t < lo - 1e-9 || t > hi + 1e-9) outside.push(`retransmission ${i + 1} at ${t}`);
+        });
+        for (let i = k.retransmits.length + 1; i < p.events.length; i++) if (!w.events[i]!.optional) outside.push(`event ${i} skipped but not optional`);
+      }
+    expect(outside).toEqual([]);
+    if (sysctls.tcp_rto_max_ms === 1000) {
+      // the flip is real: with 1 s RTOs the lateness adds up to a whole RTO, and the abort comes a firing early —
+      // before the window the model used to give (closeAt − one jiffy)
+      expect(flipped).toBeGreaterThan(0);
+      expect(w.close!.window[0]).toBeLessThan(p.closeAt! - 1 / hz - 0.5);
+      expect(w.events.filter((e) => e.optional).length).toBeGreaterThan(0);
+    }
+  });
+
+  it('a budget met on late firings: the close window reaches back no further than the budget from the earliest start', () => {
+    const p = predict('busy', { ...inputFor('6.18', { sysctls: { tcp_rto_max_ms: 1000 } }), rtoMs: 204, tlpMs: 204 });
+    const w = predictionWindows(p, 250);
+    const stamp = p.events[p.closeBudget!.from]!.t;
+    expect(p.closeBudget).toEqual({ from: 2, after: 2, ms: 14_400 }); // tcp_model_timeout(15, 200 ms, 1 s)
+    expect(w.close!.window[0]).toBeCloseTo(Math.max(stamp - 0.004 + 14.4, p.events.find((_, i) => w.events[i]!.optional)!.t - 0.004), 9);
+    // idle with U: the keepalive timer's U, from t = 0, once a probe is out
+    const idle = predict('idle', inputFor('6.18', { socket: { keepalive: true, keepIdle: 5, keepIntvl: 3, keepCnt: 3, userTimeoutMs: 11_500 } }));
+    expect(idle.closeBudget).toEqual({ from: -1, after: 0, ms: 11_500 });
+    const iw = predictionWindows(idle, 250);
+    // probes at 5, 8, 11 (8 + 3 + lateness can pass 11.5 s): the abort and its RST can come at 11 s instead of 14 s
+    expect(idle.closeAt).toBe(14);
+    expect(iw.close!.window[0]).toBeCloseTo(11.5 - 0.004, 9);
+    expect(iw.events.at(-1)!.window[0]).toBeCloseTo(11.5 - 0.004, 9); // the RST
+    expect(iw.events.filter((e) => e.optional).map((e) => e.t)).toEqual([11]);
+  });
+
+  it('the verdict: a transmission the give-up replaced is not missing, one it cannot replace is', () => {
+    const p = predict('busy', { ...inputFor('6.18', { sysctls: { tcp_rto_max_ms: 1000 } }), rtoMs: 204, tlpMs: 204 });
+    const v = windows(p, 250);
+    const optional = v.optional.map((o, i) => (o ? i : -1)).filter((i) => i >= 0);
+    expect(optional.length).toBeGreaterThan(0);
+    expect(optional.every((i) => i > p.closeBudget!.after)).toBe(true);
+    expect(v.optional.slice(0, optional[0])).toEqual(Array(optional[0]).fill(false));
   });
 
   it("the verdict's windows are exactly these, widened by what observing adds", () => {
