@@ -139,7 +139,7 @@ export class Helper {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new Error(`helper (${this.side}) in ${this.netns || 'this namespace'} gave no answer to "${String(cmd.cmd)}" within ${Math.round(timeoutMs / 1000)} s`));
+        reject(new Error(`helper (${this.side}) in ${this.netns || 'this namespace'} gave no answer to "${String(cmd.cmd)}" within ${timeoutMs < 1000 ? `${Math.round(timeoutMs)} ms` : `${Math.round(timeoutMs / 1000)} s`}`));
       }, timeoutMs);
       timer.unref();
       const settle = <T>(f: (v: T) => void) => (v: T) => {
@@ -158,7 +158,8 @@ export class Helper {
 
   /** Send a raw line (for protocol tests); resolves with the next error or reply event. */
   sendRaw(line: string): Promise<HelperEvent> {
-    const p = this.waitFor((e) => e.ev === 'error' || e.re !== undefined, 2000, 'a reply to a raw line');
+    // only what comes after this line: earlier errors (a cancelled request's) are not its answer
+    const p = this.waitFor((e) => e.ev === 'error' || e.re !== undefined, 2000, 'a reply to a raw line', now());
     this.proc.stdin.write(line + '\n');
     return p;
   }

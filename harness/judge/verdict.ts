@@ -61,8 +61,11 @@ export function windows(pred: Prediction, hz: number): { events: [number, number
 export function matchingPackets(obs: Observation, pred: Prediction): (Packet & { rel: number })[] {
   const wanted = new Set(pred.events.map((e) => `${e.side}/${e.packet}`));
   const from = obs.origin - 1 / obs.kernel.hz - CAPTURE_SLACK;
+  // a prediction of a connection that stays open covers [0, watchUntil] and says nothing after it:
+  // the judge looks at the same span, however long the run went on watching
+  const until = pred.closeAt === null && pred.watchUntil !== undefined ? Math.max(pred.watchUntil, ...windows(pred, obs.kernel.hz).events.map((w) => w[1])) : Infinity;
   return obs.packets
-    .filter((p) => p.t >= from && wanted.has(`${p.from}/${p.kind}`))
+    .filter((p) => p.t >= from && p.t - obs.origin <= until && wanted.has(`${p.from}/${p.kind}`))
     .map((p) => ({ ...p, rel: p.t - obs.origin }));
 }
 

@@ -182,6 +182,9 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
     // U measured on the real firings from the first probe (icsk_probes_tstamp, or the head skb's stamp before 5.1)
     ...(closeJ !== null && userTimeoutMs && rule !== 'model-probes-out' ? { closeBudget: { from: 0, after: 0, ms: userTimeoutMs } } : {}),
     errno: closeJ === null ? null : 'ETIMEDOUT',
+    // a connection that never closes is predicted up to the horizon and no further: a run that
+    // watched longer (a late wake-up) is judged on the same span, not on probes past it
+    ...(closeJ === null ? { watchUntil: input.horizonS ?? DEFAULT_HORIZON_S } : {}),
     notes,
     inputs: {
       peer,
