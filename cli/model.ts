@@ -3,6 +3,7 @@
  * timer wheel each predicted firing can land, without running anything. Pure: argv in,
  * { code, stdout, stderr } out, so it is unit-tested without a process.
  */
+import { oneLine } from '../harness/core/one-line.js';
 import { defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, tinyRttRtoMs } from '../harness/model/index.js';
 import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
 import { tinyRttTailLossProbeMs } from '../harness/model/busy.js';
@@ -211,7 +212,7 @@ export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {
   const parsed = parseModelArgs(argv);
   if (parsed.kind === 'help') return { code: 0, stdout: MODEL_USAGE, stderr: '' };
-  if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `deadpeer model: ${parsed.message}\n` };
+  if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `${oneLine(`deadpeer model: ${parsed.message}`)}\n` };
   const { args } = parsed;
   const refused = modelRefusals(args, env.features)[0];
   if (refused) return { code: 2, stdout: '', stderr: `deadpeer model: ${refused.option} changes nothing in ${args.phase}: ${refused.why}\n` };
