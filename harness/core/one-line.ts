@@ -29,7 +29,7 @@ export function shown(value: unknown, max = SHOWN_MAX): string {
   return body.length > max ? `"${body.slice(0, max - 1)}…" (${text.length} characters)` : `"${body}"`;
 }
 
-/** Longest one-line message; anything after it is cut (the advice comes first in deadpeer's messages' tails only rarely). */
+/** Longest one-line message; anything past it is cut (a guard: echoed values are already cut to SHOWN_MAX when quoted). */
 const LINE_MAX = 2000;
 
 /**
