@@ -85,7 +85,14 @@ async function main(): Promise<number> {
   }
   // the figures are the kernel's only on a machine nobody else is measuring on (harness/suite/timing-lock.ts);
   // the suite it starts inherits the lock
-  const lock = await acquireTimingLock('deadpeer bench', (line) => process.stderr.write(`${line}\n`));
+  let lock;
+  try {
+    lock = await acquireTimingLock('deadpeer bench', (line) => process.stderr.write(`${line}\n`));
+  } catch (e) {
+    // a squatter, a wait past DEADPEER_LOCK_WAIT_S, a malformed DEADPEER_LOCK_WAIT_S: one line
+    process.stderr.write(`deadpeer bench: ${(e as Error).message}\n`);
+    return 2;
+  }
   try {
     return await measure();
   } finally {

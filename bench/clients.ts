@@ -176,11 +176,18 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`deadpeer clients: ${problem}\n`);
     return 2;
   }
+  let lock;
+  try {
+    lock = await acquireTimingLock('npm run clients', (l) => process.stderr.write(`${l}\n`));
+  } catch (e) {
+    // a squatter, a wait past DEADPEER_LOCK_WAIT_S, a malformed DEADPEER_LOCK_WAIT_S: one line, nothing made
+    process.stderr.write(`deadpeer clients: ${(e as Error).message}\n`);
+    return 2;
+  }
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'deadpeer-clients-'));
   // programs run as other users (PostgreSQL as postgres) must reach their part of it
   spawnSync('chmod', ['755', tmp]);
-  const lock = await acquireTimingLock('npm run clients', (l) => process.stderr.write(`${l}\n`));
   try {
     const found: Array<{ c: Client; version: string }> = [];
     for (const c of CLIENTS) {

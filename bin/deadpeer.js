@@ -8,5 +8,12 @@ if (!existsSync(main)) {
   process.stderr.write('deadpeer: not built yet — run: bash setup.sh (or npm run build)\n');
   process.exit(2);
 }
+// a reader that stopped reading (`deadpeer model … | head`): the rest of the output has nowhere to
+// go, and that is no error of ours — no stack trace; a run in progress still cleans up and exits
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
 const { main: run } = await import(main);
 process.exitCode = await run(process.argv.slice(2));

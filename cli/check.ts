@@ -14,6 +14,7 @@ import type { KernelFeatures, TcpSysctls } from '../harness/model/types.js';
 import type { UserPhase } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { oneLine } from '../harness/core/one-line.js';
 
 
 const fmtS = (t: number | null) => (t === null ? 'never' : `${t.toFixed(3)} s`);
@@ -158,6 +159,6 @@ function out(text: string, code: number): number {
 }
 
 function err(text: string, code: number): number {
-  process.stderr.write(text.split('\n')[0] + '\n');
+  process.stderr.write(oneLine(text) + '\n');
   return code;
 }

@@ -14,6 +14,8 @@ import { InputError } from '../harness/core/errors.js';
 import { PHASE_ORIGIN } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { oneLine } from '../harness/core/one-line.js';
+import { joinNegativeValues } from '../harness/apps/parse-args.js';
 
 export { execSysctls };
 
@@ -40,7 +42,8 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
                    default: a builtin server that accepts and never answers (never reads for zero-window)
   --profile        fast (default): the client's namespace gets tcp_syn_retries=3, tcp_retries2=5
                    (and short neighbour timers for host-vanished); faithful: the kernel's defaults
-  --timeout D      longest wait for the kernel to abort after the phase starts (default: the model's time + 25% + 10 s)
+  --timeout D      longest wait for the kernel to abort after the phase starts, above 0 and at most
+                   1440m (default: the model's time + 25% + 10 s)
   --grace D        how long the program gets to notice once the kernel aborted (default 5s)
   --max-notice D   CI gate: exit 1 unless the program noticed within D of t = 0
   --no-strace      don't record the program's setsockopt calls (strace, when installed)
@@ -81,7 +84,7 @@ export function parseExecArgs(argv: string[]): ParsedExecArgs {
   const command = dash < 0 ? [] : argv.slice(dash + 1);
   let values;
   try {
-    ({ values } = parseOnce({ args: own, allowPositionals: false, strict: true, options: OPTIONS }));
+    ({ values } = parseOnce({ args: joinNegativeValues(own), allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (e) {
     if (e instanceof InputError) return { kind: 'error', message: e.message };
     const m = /Unknown option '([^']+)'|Unexpected argument '([^']+)'/.exec(String((e as Error).message));
@@ -194,7 +197,7 @@ export async function runExec(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === 'error') {
-    process.stderr.write(`deadpeer exec: ${parsed.message}\n`);
+    process.stderr.write(`${oneLine(`deadpeer exec: ${parsed.message}`)}\n`);
     return 2;
   }
   const a = parsed.args;
@@ -202,7 +205,7 @@ export async function runExec(argv: string[]): Promise<number> {
   try {
     user = a.user !== undefined ? resolveProgramUser(a.user, '--user') : undefined;
   } catch (e) {
-    process.stderr.write(`deadpeer exec: ${(e as Error).message}\n`);
+    process.stderr.write(`${oneLine(`deadpeer exec: ${(e as Error).message}`)}\n`);
     return 2;
   }
   const problem = await preflightProblem();

@@ -1,5 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { oneLine } from '../harness/core/one-line.js';
+import { loadRunFolder } from '../harness/report/run-folder.js';
 import { writeRunReport } from '../harness/report/run-summary.js';
 
 /** `deadpeer html <run dir>`: re-render a run's report (e.g. after a report change, or for an old run). */
@@ -10,14 +12,15 @@ export function runHtml(argv: string[]): number {
   }
   const dir = resolve(argv[0]!);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    process.stderr.write(`deadpeer html: no such folder: ${dir}\n`);
+    process.stderr.write(`${oneLine(`deadpeer html: no such folder: ${dir}`)}\n`);
     return 2;
   }
-  const { path, cases } = writeRunReport(dir);
-  if (cases === 0) {
-    process.stderr.write(`deadpeer html: no case folders with an observation.json in ${dir}\n`);
-    return 1;
+  // refused before anything is written: a folder that is no run folder gets no report.html
+  if (loadRunFolder(dir).cases.length === 0) {
+    process.stderr.write(`${oneLine(`deadpeer html: no case folders with an observation.json in ${dir} — give a run folder, e.g. deadpeer-results/<run id>`)}\n`);
+    return 2;
   }
+  const { path } = writeRunReport(dir);
   process.stdout.write(`${path}\n`);
   return 0;
 }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { describeParseError, givenTwice, parseOnce } from '../harness/apps/parse-args.js';
 import { loadKernelRun, renderKernelsHtml, renderKernelsMarkdown } from '../harness/report/kernels.js';
+import { oneLine } from '../harness/core/one-line.js';
 
 const USAGE = 'usage: deadpeer kernels [--out FILE.md] [--html FILE.html] <kernel result folder…>   (folders written by matrix/run.sh, e.g. deadpeer-results/matrix/*)';
 
@@ -54,6 +55,6 @@ export function runKernels(argv: string[]): number {
 }
 
 function usage(why: string): number {
-  process.stderr.write(`deadpeer kernels: ${why} (deadpeer kernels --help for the usage)\n`);
+  process.stderr.write(`${oneLine(`deadpeer kernels: ${why}`)} (deadpeer kernels --help for the usage)\n`);
   return 2;
 }

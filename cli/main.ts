@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCheckArgs } from '../harness/apps/check/args.js';
+import { InputError } from '../harness/core/errors.js';
+import { oneLine } from '../harness/core/one-line.js';
 import { ROOT } from '../harness/core/paths.js';
 import { runningKernel } from '../harness/engine/kernel.js';
 import { needsUserNamespace, runWhereExperimentsRun, withSystemDirs } from '../harness/suite/rootless.js';
+import { TimingLockError } from '../harness/suite/timing-lock.js';
 import { reapStale } from '../netns/reaper.js';
 import { parseExecArgs } from './exec.js';
 import { runCheck } from './check.js';
@@ -108,11 +111,14 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, recommend, show, kernels, html, reap, run, setup, help)`, 2);
     }
   } catch (e) {
-    return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, 1);
+    // bad input (DEADPEER_LOCK_WAIT_S among it) and a timing lock we will not wait for are refusals: 2
+    const refused = e instanceof InputError || e instanceof TimingLockError;
+    return fail(`deadpeer ${cmd}: ${(e as Error).message.split('\n')[0]}`, refused ? 2 : 1);
   }
 }
 
+/** A refusal: one line whatever the values echoed in it held (harness/core/one-line.ts). */
 function fail(msg: string, code: number): number {
-  process.stderr.write(msg + '\n');
+  process.stderr.write(oneLine(msg) + '\n');
   return code;
 }

@@ -8,6 +8,7 @@ import { OLDEST_RELEASE, OLDEST_RELEASE_WHY, PHASES, defaultSysctls, modelKnowsR
 import type { KernelFeatures, Phase, TcpSysctls } from '../harness/model/index.js';
 import { deferAcceptRetrans } from '../harness/model/reqsk.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
+import { sysctlRange } from '../harness/model/sysctl-ranges.js';
 
 export type Peer = 'alive' | 'gone';
 
@@ -91,7 +92,8 @@ phases: ${PHASES.join(', ')}
   --blip S                 not gone for good: unreachable from t = 0 until S s after it, then back —
                            survives (the first transmission after it is answered) or dies (the give-up
                            came first); JSON adds "blip":{"survives","marginS",...} (syn-sent, idle, busy, zero-window)
-  --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults)
+  --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults),
+                           within what the kernel takes (tcp_syn_retries 1..127, tcp_retries2 0..255, …)
   --kernel X.Y             predict for that kernel release instead of the running one (4.19 or later:
                            older kernels follow other rules, refused)
   --hz N                   CONFIG_HZ of that kernel: 100, 250, 300 or 1000 (default: the running kernel's)
@@ -234,7 +236,9 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
     if (!m) return fail(`--sysctl: "${assignment}" is not allowed: expected NAME=VALUE, e.g. tcp_syn_retries=3`);
     const name = m[1] as keyof TcpSysctls;
     if (!TCP_SYSCTL_NAMES.includes(name)) return fail(`--sysctl: unknown sysctl "${m[1]}": expected one of ${TCP_SYSCTL_NAMES.join(', ')}`);
-    const problem = take(intIn(`--sysctl ${name}`, m[2]!, 0, 2 ** 31 - 1), (n) => (args.sysctls[name] = n));
+    // the kernel's own range (keepalive times: at --hz, or at HZ 1000, the narrowest, when not given)
+    const range = sysctlRange(name, HZ_CHOICES.map(String).includes(values.hz ?? '') ? Number(values.hz) : 1000);
+    const problem = take(intIn(`--sysctl ${name}`, m[2]!, range.min, range.max), (n) => (args.sysctls[name] = n));
     if (problem) return fail(problem);
   }
   if (values.kernel !== undefined) {

@@ -5,6 +5,7 @@
  */
 import { TINY_SRTT_US, defaultSocket, defaultSysctls, featuresForRelease, predict, predictionWindows, rtoFromRtt, rtoMinFloorUs } from '../harness/model/index.js';
 import { rtoMaxMs } from '../harness/model/effective.js';
+import { oneLine } from '../harness/core/one-line.js';
 import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, SocketSettings, TcpSysctls } from '../harness/model/index.js';
 import { rttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
@@ -263,7 +264,7 @@ const USER_TIMEOUT_ENDS: Partial<Record<Phase, string>> = {
 export function runModel(argv: string[], env: { features: KernelFeatures }): CliResult {
   const parsed = parseModelArgs(argv);
   if (parsed.kind === 'help') return { code: 0, stdout: MODEL_USAGE, stderr: '' };
-  if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `deadpeer model: ${parsed.message}\n` };
+  if (parsed.kind === 'error') return { code: 2, stdout: '', stderr: `${oneLine(`deadpeer model: ${parsed.message}`)}\n` };
   const { args } = parsed;
   const judged = modelRefusals(args, env.features);
   const refused = judged.find((r) => !r.kernel);

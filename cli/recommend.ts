@@ -7,12 +7,13 @@ import { describeConfig } from '../harness/apps/check/presets.js';
 import { hostSysctls } from '../harness/apps/check/run.js';
 import { CLIENT_NAMES } from '../harness/apps/recommend/clients.js';
 import { type RecommendArgs, type RecommendReport, proveRecommendation, recommendArgsFrom, recommendByModel } from '../harness/apps/recommend/recommend.js';
-import { describeParseError, parseOnce } from '../harness/apps/parse-args.js';
+import { describeParseError, joinNegativeValues, parseOnce } from '../harness/apps/parse-args.js';
 import { InputError } from '../harness/core/errors.js';
 import { runningKernel } from '../harness/engine/kernel.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
 import { renderTable } from './check.js';
+import { oneLine } from '../harness/core/one-line.js';
 
 export const RECOMMEND_USAGE = `usage: deadpeer recommend --detect D [--survive D] [--phases connect,idle,busy,zero-window]
                           [--client ${CLIENT_NAMES.join('|')}] [--prove] [--json]
@@ -53,7 +54,7 @@ export type ParsedRecommendArgs = { kind: 'help' } | { kind: 'args'; args: Recom
 export function parseRecommendArgs(argv: string[]): ParsedRecommendArgs {
   let values;
   try {
-    ({ values } = parseOnce({ args: argv, allowPositionals: false, strict: true, options: OPTIONS }));
+    ({ values } = parseOnce({ args: joinNegativeValues(argv), allowPositionals: false, strict: true, options: OPTIONS }));
   } catch (e) {
     return { kind: 'error', message: describeParseError(e, RECOMMEND_FLAGS.join(' '), (a) => `unexpected argument "${a}" (recommend takes only options; see --help)`) };
   }
@@ -121,7 +122,7 @@ export async function runRecommend(argv: string[]): Promise<number> {
     return 0;
   }
   if (parsed.kind === 'error') {
-    process.stderr.write(`deadpeer recommend: ${parsed.message}\n`);
+    process.stderr.write(`${oneLine(`deadpeer recommend: ${parsed.message}`)}\n`);
     return 2;
   }
   const features = runningKernel();

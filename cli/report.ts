@@ -7,6 +7,7 @@ import { preflightProblem } from '../harness/suite/preflight.js';
 import { writeRunReport } from '../harness/report/run-summary.js';
 import { runWithStatusLine } from './progress-board.js';
 import { resultsDir, runId } from '../harness/core/paths.js';
+import { oneLine } from '../harness/core/one-line.js';
 
 /**
  * The main job: run every kernel case (vitest, so the report and the test suite are the same
@@ -15,7 +16,7 @@ import { resultsDir, runId } from '../harness/core/paths.js';
  */
 export async function runReport(argv: string[]): Promise<number> {
   if (argv.length) {
-    process.stderr.write(`deadpeer report: unexpected argument "${argv[0]}" (it takes none; DEADPEER_PROFILE=faithful for the reference's conditions)\n`);
+    process.stderr.write(`${oneLine(`deadpeer report: unexpected argument "${argv[0]}" (it takes none; DEADPEER_PROFILE=faithful for the reference's conditions)`)}\n`);
     return 2;
   }
   if (!existsSync(join(ROOT, 'cases'))) {

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describeParseError, parseOnce } from '../harness/apps/parse-args.js';
 import { ensureHelper, helperPath } from '../harness/helper/build.js';
 import { missingPackages } from '../harness/suite/requirements.js';
+import { oneLine } from '../harness/core/one-line.js';
 
 /**
  * `deadpeer setup`: install what is missing for deadpeer to run here (apt packages, as root), then
@@ -15,7 +16,7 @@ compiler, make, the C and kernel headers) with apt-get — as root — and compi
 (into a cache directory when the package directory is not writable). A second run only checks.
 `;
 
-const say = (t: string) => process.stderr.write(`deadpeer setup: ${t}\n`);
+const say = (t: string) => process.stderr.write(`${oneLine(`deadpeer setup: ${t}`)}\n`);
 
 export function runSetup(argv: string[]): number {
   let help;

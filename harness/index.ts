@@ -79,3 +79,4 @@ export { DrainMonitor, type DrainPolicy, type DrainSample, type DrainVerdict, ty
 
 // refusals: bad input, or a machine that cannot run kernel experiments (both one line)
 export { InputError, EnvironmentError } from './core/errors.js';
+export { TimingLockError } from './suite/timing-lock.js';

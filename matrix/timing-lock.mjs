@@ -7,6 +7,7 @@
 // started it ends, however it ends (the write end closes with it). <pid> is what the script
 // exports as DEADPEER_TIMING_LOCK, so what it starts (a host suite run) does not wait for it.
 // `--name NAME` uses another abstract socket (tests, so as not to take the machine's lock).
+// It gives up like every waiter (DEADPEER_LOCK_WAIT_S, and at once for a squatter): one line, exit 2.
 //
 // The lock code is the harness's own, from the build (dist/): one implementation, one name.
 import { acquireTimingLock } from '../dist/harness/suite/timing-lock.js';
@@ -25,7 +26,8 @@ function fail(line) {
   process.exit(2);
 }
 
-const lock = await acquireTimingLock(args[0], (line) => process.stderr.write(`${line}\n`), name);
+// a squatter, a wait past DEADPEER_LOCK_WAIT_S, a malformed DEADPEER_LOCK_WAIT_S: one line, exit 2
+const lock = await acquireTimingLock(args[0], (line) => process.stderr.write(`${line}\n`), name).catch((e) => fail(e.message.split('\n')[0]));
 process.stdout.write(`held ${process.env.DEADPEER_TIMING_LOCK || process.pid}\n`);
 const done = () => lock.release().then(() => process.exit(0));
 process.stdin.on('end', done);

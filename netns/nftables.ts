@@ -1,3 +1,4 @@
+import { InputError } from '../harness/core/errors.js';
 import { run } from './run.js';
 
 /**
@@ -24,19 +25,35 @@ export interface NftRule {
   group: number;
 }
 
+const badGroup = (g: unknown): never => {
+  throw new InputError(`nft rule group ${JSON.stringify(g)} is not allowed: a whole number from 0 to 4294967295`);
+};
+
 const TABLE = 'inet deadpeer';
 
 const ARP_TABLE = 'arp deadpeer';
 
+/**
+ * A comment as nft text. nft's quoted strings have no escapes, so a quote, a backslash or a control
+ * character cannot be written in one — and would end the string and start nft statements of the
+ * caller's choosing. Refused here whatever built the rule (faults.ts restricts fault names too).
+ */
+const SAFE_COMMENT = /^[A-Za-z0-9 _.,:+\-/()=]{1,128}$/;
+function nftComment(comment: string): string {
+  if (typeof comment !== 'string' || !SAFE_COMMENT.test(comment))
+    throw new InputError(`nft rule comment ${JSON.stringify(comment)?.slice(0, 100)} is not allowed: 1 to 128 of letters, digits, space and _ . , : + - / ( ) =`);
+  return `"${comment}"`;
+}
+
 const ruleLine = (r: NftRule) =>
   '    ' +
   [
-    `meta iifgroup ${r.group}`,
+    `meta iifgroup ${Number.isInteger(r.group) && r.group >= 0 && r.group < 2 ** 32 ? r.group : badGroup(r.group)}`,
     r.anyProtocol || r.table === 'arp' ? '' : 'meta l4proto tcp',
     r.match,
     'counter',
     r.verdict === 'reset' ? 'reject with tcp reset' : 'drop',
-    `comment "${r.comment}"`,
+    `comment ${nftComment(r.comment)}`,
   ]
     .filter(Boolean)
     .join(' ');

@@ -1,4 +1,5 @@
 import type { NftRule } from '../../netns/nftables.js';
+import { InputError } from '../core/errors.js';
 import type { Side } from '../core/side.js';
 
 
@@ -65,10 +66,41 @@ export const faults = {
 const other = (s: Side): Side => (s === 'client' ? 'server' : 'client');
 
 /**
+ * What a fault's name may hold. It becomes part of each rule's comment in the text given to
+ * `nft -f` (and the key its drop counter is read back by), where a quote or a newline would end
+ * the comment and let the rest be read as nft statements — an `include "/etc/passwd"`, a rule of
+ * its own. nft's quoted strings have no escapes, so a name is restricted rather than quoted:
+ * letters, digits, space and `_ . , : + - / ( ) =`, starting with a letter or digit, at most 64
+ * characters (nft keeps at most 128 bytes of a comment, and the rule adds ": <packets> from <side>").
+ */
+export const FAULT_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.,:+\-/()=]{0,63}$/;
+const PACKET_CLASSES: readonly PacketClass[] = ['all', 'syn', 'syn-ack', 'bare-ack', 'neighbour'];
+
+/** What is wrong with a fault, each problem one line naming the field, the value (escaped) and what is allowed. */
+export function faultProblems(fault: unknown): string[] {
+  const show = (v: unknown) => JSON.stringify(v)?.slice(0, 80) ?? String(v);
+  if (!fault || typeof fault !== 'object') return [`not a fault: ${show(fault)} (expected { name, drops }, e.g. faults.blackhole())`];
+  const f = fault as { name?: unknown; drops?: unknown };
+  const out: string[] = [];
+  if (typeof f.name !== 'string' || !FAULT_NAME.test(f.name))
+    out.push(`name: ${show(f.name)} is not allowed: 1 to 64 of letters, digits, space and _ . , : + - / ( ) =, starting with a letter or digit (it goes into nft rule comments)`);
+  if (!Array.isArray(f.drops)) out.push('drops: must be a list of { from, what, verdict? }');
+  else
+    f.drops.forEach((d: { from?: unknown; what?: unknown; verdict?: unknown } | null, i) => {
+      if (!d || (d.from !== 'client' && d.from !== 'server')) out.push(`drops[${i}].from: ${show(d?.from)} is not allowed: "client" or "server"`);
+      if (!d || !PACKET_CLASSES.includes(d.what as PacketClass)) out.push(`drops[${i}].what: ${show(d?.what)} is not allowed: one of ${PACKET_CLASSES.join(', ')}`);
+      if (d && d.verdict !== undefined && d.verdict !== 'drop' && d.verdict !== 'reset') out.push(`drops[${i}].verdict: ${show(d.verdict)} is not allowed: "drop" or "reset"`);
+    });
+  return out;
+}
+
+/**
  * The nft rules each namespace needs for a fault (rules live at the receiving side), armed when
  * that side's veth is in interface group `group`.
  */
 export function nftRulesFor(fault: Fault, group: number): Record<Side, NftRule[]> {
+  const problems = faultProblems(fault);
+  if (problems.length) throw new InputError(`fault ${JSON.stringify(fault?.name)?.slice(0, 80)}: ${problems.join('; ')}`);
   const out: Record<Side, NftRule[]> = { client: [], server: [] };
   for (const d of fault.drops) {
     const at = out[other(d.from)];

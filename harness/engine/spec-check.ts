@@ -1,6 +1,9 @@
 import { InputError } from '../core/errors.js';
 import { SOCK_OPTS } from '../core/protocol.js';
 import { FOLDER_NAME_RULE, artifactFolder } from './recorders.js';
+import { sysctlRange } from '../model/sysctl-ranges.js';
+import { TCP_SYSCTL_NAMES, type TcpSysctls } from '../model/types.js';
+import { faultProblems } from './faults.js';
 import type { ScenarioSpec } from './run.js';
 
 /** Every field a spec may hold: anything else is a typo (`sysctl:`) that would be silently ignored. */
@@ -35,6 +38,8 @@ export function specProblems(spec: ScenarioSpec): string[] {
   else
     spec.steps.forEach((s, i) => {
       if (!s || typeof s.run !== 'function' || typeof s.label !== 'string') out.push(`steps[${i}]: not a step (needs a label and a run function)`);
+      // its fault's name goes into nft text: refused here, before any namespace exists
+      else if (s.fault !== undefined) out.push(...faultProblems(s.fault).map((p) => `steps[${i}].fault.${p}`));
     });
   for (const side of ['client', 'server'] as const) {
     const e = spec[side];
@@ -55,6 +60,11 @@ export function specProblems(spec: ScenarioSpec): string[] {
     for (const [k, v] of Object.entries(e.sysctls ?? {})) {
       if (!/^tcp_[a-z0-9_]+$/.test(k)) out.push(`${side}.sysctls.${k}: not allowed: a net.ipv4.tcp_* sysctl name (short form, e.g. tcp_syn_retries)`);
       else if (!isInt(v) || (v as number) < 0) out.push(`${side}.sysctls.${k}: ${show(v)} is not allowed: a whole number ≥ 0`);
+      else if ((TCP_SYSCTL_NAMES as readonly string[]).includes(k)) {
+        // the kernel's own range (keepalive times at HZ 1000, the narrowest): outside it the write fails
+        const r = sysctlRange(k as keyof TcpSysctls, 1000);
+        if ((v as number) < r.min || (v as number) > r.max) out.push(`${side}.sysctls.${k}: ${show(v)} is not allowed: the kernel takes ${r.min} to ${r.max}`);
+      }
     }
   }
   return out;

@@ -116,7 +116,10 @@ describe('deadpeer check --config', () => {
     ['neg.yaml', 'user-timeout: -1\n', /^neg\.yaml: user-timeout: -1 is not allowed: expected a whole number of ms from 0/],
     ['field.yaml', 'keepalive: {idle: 5, probes: 3}\n', /^field\.yaml: keepalive: unknown field "probes": allowed fields are idle, interval, count$/],
     ['top.yaml', 'usertimeout: 5\n', /^top\.yaml: unknown field "usertimeout": allowed fields are preset, keepalive, user-timeout, /],
-    ['list.yaml', '- a\n- b\n', /^list\.yaml: expected a mapping of fields .*got a list$/],
+    ['list.yaml', '- a\n- b\n', /^list\.yaml: the config file must be a mapping of fields .*; this one is a list$/],
+    // a scalar file: its kind, never its text (a long file, or one that was not meant for a terminal)
+    ['scalar.yaml', 'just some text\nthat YAML reads as one string, secret-token-123\n', /^scalar\.yaml: the config file must be a mapping of fields \(preset, .*\), e\.g\. "user-timeout: 30000"; this one is a string$/],
+    ['number.yaml', '42\n', /^number\.yaml: the config file must be a mapping of fields .*; this one is a number$/],
     ['broken.yaml', 'keepalive: [1\n', /^broken\.yaml: not valid YAML: /],
     ['broken.json', '{"keepalive": ', /^broken\.json: not valid JSON: /],
     ['preset.yaml', 'preset: node\n', /^preset\.yaml: preset: unknown preset "node"/],

@@ -40,6 +40,24 @@ describe('deadpeer model', () => {
     expect(old.closeAt).toBe(127);
   });
 
+  it('--sysctl out of the kernel\'s range is refused in one line, with the range (the kernel would refuse the write)', () => {
+    rejects(['syn-sent', '--sysctl', 'tcp_syn_retries=0'], /^deadpeer model: --sysctl tcp_syn_retries: "0" is not allowed: expected a whole number from 1 to 127\n$/);
+    rejects(['syn-sent', '--sysctl', 'tcp_syn_retries=1000'], /--sysctl tcp_syn_retries: "1000" is not allowed: expected a whole number from 1 to 127/);
+    rejects(['busy', '--sysctl', 'tcp_retries2=256'], /--sysctl tcp_retries2: "256" is not allowed: expected a whole number from 0 to 255/);
+    rejects(['busy', '--sysctl', 'tcp_rto_max_ms=999'], /--sysctl tcp_rto_max_ms: "999" is not allowed: expected a whole number from 1000 to 120000/);
+    rejects(['syn-sent', '--sysctl', 'tcp_syn_linear_timeouts=128'], /from 0 to 127/);
+    rejects(['idle', '--sysctl', 'tcp_keepalive_time=2147484'], /--sysctl tcp_keepalive_time: "2147484" is not allowed: expected a whole number from 0 to 2147483/); // INT_MAX jiffies at HZ 1000
+    rejects(['idle', '--sysctl', 'tcp_keepalive_time=8589935', '--hz', '250'], /from 0 to 8589934/);
+    expect(json(['syn-sent', '--json', '--sysctl', 'tcp_syn_retries=1']).closeAt).toBe(3);
+    expect(json(['syn-sent', '--json', '--sysctl', 'tcp_syn_retries=127']).closeAt).toBeGreaterThan(0);
+  });
+
+  it('a value with a newline or control characters is echoed escaped, and a long one cut: still one line', () => {
+    rejects(['id\nle'], /^deadpeer model: unknown phase "id\\nle": expected one of /);
+    rejects(['idle', '--kernel', '6.1\n\u001b[2J'], /^deadpeer model: --kernel: "6\.1\\n\\u001b\[2J" is not allowed: expected X\.Y/);
+    rejects(['idle', '--kernel', 'a'.repeat(5000)], /^deadpeer model: --kernel: "a{79}…" \(5000 characters\) is not allowed: expected X\.Y or X\.Y\.Z, e\.g\. 6\.1\n$/);
+  });
+
   it('--keepalive and --user-timeout (idle)', () => {
     const out = json(['idle', '--json', '--keepalive', '1:11:3', '--user-timeout', '40000']);
     expect(out.events.filter((e: { packet: string }) => e.packet === 'KEEPALIVE')).toHaveLength(4);

@@ -1,4 +1,5 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { dir, file } from 'tmp-promise';
@@ -103,5 +104,61 @@ describe.skipIf(!built)('deadpeer CLI input handling', { timeout: 30_000 }, () =
     expect(j.phase).toBe('syn-sent');
     expect(j.errno).toBe('ETIMEDOUT');
     expect(j.events.length).toBeGreaterThan(3);
+  });
+
+  it('a value with a newline or an escape sequence is echoed escaped, a long one cut: one line, exit 2, in every command', async () => {
+    const nl = 'x\ny\u001b[2J';
+    const cases: string[][] = [
+      [nl], // the command itself
+      ['model', nl],
+      ['model', 'idle', '--kernel', nl],
+      ['check', `--${nl}`],
+      ['check', '--keepalive', nl],
+      ['exec', `--${nl}`],
+      ['exec', '--phase', nl, '--', 'x'],
+      ['recommend', '--detect', nl],
+      ['show', `/nonexistent/${nl}`],
+      ['html', `/nonexistent/${nl}`],
+      ['kernels', `/nonexistent/${nl}`],
+      ['reap', nl],
+      ['setup', nl],
+      ['report', nl],
+    ];
+    for (const argv of cases) {
+      const r = await run(...argv);
+      expect(r.exitCode, argv.join(' ')).toBe(2);
+      const first = r.stderr.split('\n')[0]!;
+      expect(first, argv.join(' ')).toContain('x\\ny\\u001b[2J');
+      expect(first).not.toMatch(/\u001b/);
+      if (argv[0] !== 'kernels') expect(r.stderr.split('\n'), argv.join(' ')).toHaveLength(1); // kernels adds its usage
+    }
+    const long = await run('model', 'idle', '--peer', 'z'.repeat(100_000));
+    expect(long.exitCode).toBe(2);
+    expect(long.stderr).toMatch(/^deadpeer model: --peer: "z{79}…" \(100000 characters\) is not allowed: expected alive or gone$/);
+  });
+
+  it('a reader that stops reading (deadpeer model … | head) gets no stack trace: EPIPE ends the output quietly', async () => {
+    for (let i = 0; i < 3; i++) {
+      const child = spawn(process.execPath, [BIN, 'model', 'busy'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // the reader is gone before the first write
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+      expect(err).toBe('');
+      expect(code).toBe(0);
+    }
+  });
+
+  it('html on a folder without cases refuses first and leaves nothing (no report.html), exit 2', async () => {
+    const d = await dir({ unsafeCleanup: true });
+    try {
+      mkdirSync(join(d.path, 'not-a-case'));
+      const r = await run('html', d.path);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toBe(`deadpeer html: no case folders with an observation.json in ${d.path} — give a run folder, e.g. deadpeer-results/<run id>`);
+      expect(readdirSync(d.path)).toEqual(['not-a-case']);
+    } finally {
+      await d.cleanup();
+    }
   });
 });

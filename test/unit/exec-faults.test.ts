@@ -78,6 +78,14 @@ describe('deadpeer exec arguments', () => {
     [['--phase', 'idle'], 'no client command: put it after --, e.g. deadpeer exec --phase idle -- node client.js'],
     [['--phase', 'idle', 'node', '--', 'x'], 'unexpected argument "node": put the client command after --'],
     [['--phase', 'idle', '--family', '5', '--', 'x'], '--family: "5" is not allowed: expected 4 or 6'],
+    // a negative value is a value, judged as one — not node's "argument is ambiguous"
+    [['--phase', 'idle', '--timeout', '-5', '--', 'x'], '--timeout: "-5" is not allowed: expected a duration such as 30s, 1500ms or 2m'],
+    [['--phase', 'idle', '--grace', '-1s', '--', 'x'], '--grace: "-1s" is not allowed: expected a duration such as 30s, 1500ms or 2m'],
+    // a wait of 0 ends before anything could happen; a program with no name cannot be run
+    [['--phase', 'idle', '--timeout', '0', '--', 'x'], '--timeout: "0" is not allowed: expected a duration above 0 and at most 1440m (a day), e.g. 60s (the default: the model\'s time + 25% + 10 s)'],
+    [['--phase', 'idle', '--timeout', '0ms', '--', 'x'], '--timeout: "0ms" is not allowed: expected a duration above 0 and at most 1440m (a day), e.g. 60s (the default: the model\'s time + 25% + 10 s)'],
+    [['--phase', 'idle', '--', ''], 'the client command has an empty program name: put it after --, e.g. deadpeer exec --phase idle -- node client.js'],
+    [['--phase', 'idle', '--', ' ', 'x'], 'the client command has an empty program name: put it after --, e.g. deadpeer exec --phase idle -- node client.js'],
   ])('%j → %s', (argv, message) => {
     expect(parseExecArgs(argv)).toEqual({ kind: 'error', message });
   });

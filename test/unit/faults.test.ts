@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { drops, faults, nftRulesFor } from '../../harness/engine/faults.js';
+import { InputError } from '../../harness/core/errors.js';
+import { type Fault, drops, faultProblems, faults, nftRulesFor } from '../../harness/engine/faults.js';
+import { specProblems } from '../../harness/engine/spec-check.js';
+import type { ScenarioSpec } from '../../harness/engine/run.js';
+import { arm, listen } from '../../harness/engine/steps.js';
 import { renderRuleset } from '../../netns/nftables.js';
 
 describe('faults render to nft rules at the receiving side', () => {
@@ -30,5 +34,60 @@ describe('faults render to nft rules at the receiving side', () => {
     expect(text).toContain('type filter hook input priority 0; policy accept;');
     // armed only while the veth is in the fault's interface group
     expect(text).toContain('meta iifgroup 3 meta l4proto tcp counter drop comment "blackhole: all from client"');
+  });
+});
+
+/**
+ * A fault's name reaches `nft -f` text (each rule's comment). nft's quoted strings have no
+ * escapes, so a quote or a newline in a name would end the comment and the rest would be nft
+ * statements: restricted at the API boundary (the spec, before any namespace exists), at the rules
+ * (nftRulesFor) and where the text is written (renderRuleset).
+ */
+describe('a fault name cannot inject nft statements', () => {
+  const PAYLOADS = [
+    'x"\ninclude "/etc/passwd"\n#',
+    'x" ; include "/etc/passwd',
+    'x"; drop; comment "y',
+    'x } } table inet evil { chain c { type filter hook input priority 0; policy drop; } }',
+    'x\r\ninclude "/etc/shadow"',
+    "x' ; flush ruleset",
+    'x\\"',
+    '',
+    '-leading dash',
+    'a'.repeat(65),
+  ];
+  const evil = (name: string): Fault => ({ name, drops: [{ from: 'client', what: 'all' }] });
+
+  it.each(PAYLOADS)('%j is refused in one line by nftRulesFor (an InputError), never rendered', (name) => {
+    expect(() => nftRulesFor(evil(name), 1)).toThrow(InputError);
+    try {
+      nftRulesFor(evil(name), 1);
+    } catch (e) {
+      expect((e as Error).message.split('\n')).toHaveLength(1);
+      expect((e as Error).message).toMatch(/name: .* is not allowed: 1 to 64 of letters, digits, space and/);
+    }
+  });
+
+  it.each(PAYLOADS)('%j in a spec step: refused before anything is created, one line', (name) => {
+    const spec = { name: 'x', phase: 'idle', family: 4, model: () => ({}), steps: [listen(), arm(evil(name))] } as unknown as ScenarioSpec;
+    const problems = specProblems(spec);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^steps\[1\]\.fault\.name: /);
+    expect(problems[0]!.split('\n')).toHaveLength(1);
+  });
+
+  it('a rule comment with a quote or newline is refused where the nft text is written, whatever built it', () => {
+    for (const comment of ['a"\ninclude "/etc/passwd"', 'a;b', 'a{b}', 'a\\b'])
+      expect(() => renderRuleset([{ match: '', comment, group: 1 }])).toThrow(/nft rule comment .* is not allowed/);
+    expect(() => renderRuleset([{ match: '', comment: 'ok', group: 1.5 }])).toThrow(/nft rule group 1\.5 is not allowed/);
+  });
+
+  it('every built-in fault and an ordinary custom name pass; a bad drop is named', () => {
+    for (const f of [faults.none(), faults.dropSyn(), faults.dropSynAck(), faults.dropBareAck(), faults.silence('client'), faults.blackhole(), faults.hostVanished(), faults.peerReset()])
+      expect(faultProblems(f)).toEqual([]);
+    expect(faultProblems(evil('my fault (v2): 50/50 = half, 1.5+x'))).toEqual([]);
+    expect(renderRuleset(nftRulesFor(evil('my fault'), 2).server)).toContain('comment "my fault: all from client"');
+    expect(faultProblems({ name: 'x', drops: [{ from: 'router', what: 'syn' }] })).toEqual(['drops[0].from: "router" is not allowed: "client" or "server"']);
+    expect(faultProblems({ name: 'x', drops: [{ from: 'client', what: 'rst' }] })[0]).toMatch(/^drops\[0\]\.what: "rst" is not allowed: one of all, syn/);
   });
 });

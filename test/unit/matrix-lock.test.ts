@@ -11,8 +11,8 @@ import { ROOT } from '../../harness/core/paths.js';
  */
 const script = join(ROOT, 'matrix', 'timing-lock.mjs');
 
-function holder(name: string, who: string) {
-  const child = spawn(process.execPath, [script, '--name', name, who], { stdio: ['pipe', 'pipe', 'pipe'] });
+function holder(name: string, who: string, env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [script, '--name', name, who], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -42,6 +42,27 @@ describe("the matrix runner's hold on the timing lock", () => {
     await until(() => second.out().startsWith('held '));
     second.child.stdin.end();
     expect(await second.exited).toBe(0);
+  });
+
+  it('a wait is bounded (DEADPEER_LOCK_WAIT_S): past it, one line naming the holder, exit 2; a malformed value is refused the same way', async () => {
+    const name = `deadpeer-test-matrix-lock-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const first = holder(name, 'the kernel matrix (6.1)');
+    try {
+      await until(() => /^held \d+\n$/.test(first.out()));
+      const second = holder(name, 'the kernel matrix (6.12)', { ...process.env, DEADPEER_LOCK_WAIT_S: '1' });
+      expect(await second.exited).toBe(2);
+      expect(second.out()).toBe('');
+      const lines = second.err().trimEnd().split('\n');
+      expect(lines.at(-1)).toMatch(
+        new RegExp(`^deadpeer matrix: gave up after 1 s waiting for the machine's timing lock: the kernel matrix \\(6\\.1\\) \\(pid ${first.child.pid}\\) still holds it \\(pid ${first.child.pid}, uid \\d+, command ".*timing-lock\\.mjs[^"]*"( \\(\\d+ characters\\))?\\) — let it finish, stop it \\(kill ${first.child.pid}\\), or wait longer: DEADPEER_LOCK_WAIT_S=SECONDS$`),
+      );
+      const bad = holder(name, 'x', { ...process.env, DEADPEER_LOCK_WAIT_S: 'forever' });
+      expect(await bad.exited).toBe(2);
+      expect(bad.err()).toMatch(/^deadpeer matrix: DEADPEER_LOCK_WAIT_S="forever" is not allowed: .*\n$/);
+    } finally {
+      first.child.stdin.end();
+      await first.exited;
+    }
   });
 
   it('bad arguments: one line, exit 2', async () => {

@@ -92,6 +92,9 @@ describe('deadpeer recommend: input', () => {
     [['--detect', '30s', '--phases', 'idle,nap'], '--phases: unknown phase "nap"'],
     [['--detect', '30s', '--survive', '0'], '--survive: "0" is not allowed'],
     [['--detect', '30s', 'extra'], 'unexpected argument "extra"'],
+    // a negative value is a value, judged as one — not node's "argument is ambiguous"
+    [['--detect', '-5'], '--detect: "-5" is not allowed: expected a duration'],
+    [['--detect', '30s', '--survive', '-2s'], '--survive: "-2s" is not allowed'],
   ])('%j → one line', (argv, message) => {
     const r = parseRecommendArgs(argv);
     expect(r.kind).toBe('error');

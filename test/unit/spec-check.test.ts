@@ -35,6 +35,10 @@ describe('scenario spec validation', () => {
   it('a sysctl outside net.ipv4.tcp_* and a negative value', () => {
     expect(bad({ client: { sysctls: { ip_forward: 1 } } })[0]).toMatch(/^client\.sysctls\.ip_forward: not allowed: a net\.ipv4\.tcp_\* sysctl name/);
     expect(bad({ client: { sysctls: { tcp_syn_retries: -1 } } })).toEqual(['client.sysctls.tcp_syn_retries: -1 is not allowed: a whole number ≥ 0']);
+    // outside what the kernel takes: the write would fail after the namespaces exist
+    expect(bad({ client: { sysctls: { tcp_syn_retries: 0 } } })).toEqual(['client.sysctls.tcp_syn_retries: 0 is not allowed: the kernel takes 1 to 127']);
+    expect(bad({ server: { sysctls: { tcp_synack_retries: 1000 } } })).toEqual(['server.sysctls.tcp_synack_retries: 1000 is not allowed: the kernel takes 0 to 255']);
+    expect(bad({ client: { sysctls: { tcp_syn_retries: 127, tcp_rto_max_ms: 120000 } } })).toEqual([]);
   });
 
   it('no steps, or something that is not a step', () => {

@@ -283,7 +283,9 @@ function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => stri
  */
 export function validateConfig(raw: unknown, file: string, features: KernelFeatures): Stated {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new InputError(`${file}: expected a mapping of fields (${CONFIG_FIELDS.join(', ')}), got ${Array.isArray(raw) ? 'a list' : JSON.stringify(raw)}`);
+    // the kind of value only: a scalar file's text is not echoed (it may be long, or not meant for a terminal)
+    const kind = Array.isArray(raw) ? 'a list' : raw === null ? 'empty' : `a ${typeof raw === 'string' ? 'string' : typeof raw}`;
+    throw new InputError(`${file}: the config file must be a mapping of fields (${CONFIG_FIELDS.join(', ')}), e.g. "user-timeout: 30000"; this one is ${kind}`);
   }
   const o = raw as Record<string, unknown>;
   const unknown = Object.keys(o).find((k) => !CONFIG_FIELDS.includes(k as ConfigField));

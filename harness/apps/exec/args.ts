@@ -80,6 +80,10 @@ export function execArgsFrom(
   if (v.user !== undefined && (typeof v.user !== 'string' || !/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(v.user))) throw bad('user', v.user, 'a user name or uid');
   if (!Array.isArray(command) || !command.length || !command.every((c) => typeof c === 'string'))
     throw new InputError(noCommand);
+  if (!(command[0] as string).trim()) throw new InputError(noCommand.replace(/^no client command/, 'the client command has an empty program name'));
+  const timeoutS = v.timeout !== undefined ? parseDuration(name('timeout'), v.timeout) : undefined;
+  // a wait of 0 ends before the kernel could abort anything; past a day node's timers overflow
+  if (timeoutS !== undefined && (timeoutS <= 0 || timeoutS > 86_400)) throw bad('timeout', v.timeout, 'a duration above 0 and at most 1440m (a day), e.g. 60s (the default: the model\'s time + 25% + 10 s)');
   return {
     phase: v.phase as UserPhase,
     fault: fault as AppFault,
@@ -87,7 +91,7 @@ export function execArgsFrom(
     ...(v.server !== undefined ? { server: v.server as string } : {}),
     family: v.family === 6 || v.family === '6' ? 6 : 4,
     profile,
-    ...(v.timeout !== undefined ? { timeoutS: parseDuration(name('timeout'), v.timeout) } : {}),
+    ...(timeoutS !== undefined ? { timeoutS } : {}),
     graceS: v.grace !== undefined ? parseDuration(name('grace'), v.grace) : 5,
     ...(v['max-notice'] !== undefined || v.maxNotice !== undefined ? { maxNoticeS: parseDuration(name(v.maxNotice !== undefined ? 'maxNotice' : 'max-notice'), v.maxNotice ?? v['max-notice']) } : {}),
     json,
