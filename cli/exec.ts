@@ -6,7 +6,7 @@
 import { humanDuration } from '../harness/apps/check/advice.js';
 import { findPreset } from '../harness/apps/check/presets.js';
 import { type ExecArgs, execArgsFrom, execSysctls } from '../harness/apps/exec/args.js';
-import { parseOnce } from '../harness/apps/parse-args.js';
+import { joinNegativeValues, parseOnce } from '../harness/apps/parse-args.js';
 import { runExecArgs, toExecReport } from '../harness/apps/exec/exec.js';
 import type { AppLine, AppReport } from '../harness/apps/exec/run.js';
 import { type ProgramUser, resolveProgramUser } from '../harness/apps/exec/user.js';
@@ -15,7 +15,6 @@ import { PHASE_ORIGIN } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
 import { oneLine } from '../harness/core/one-line.js';
-import { joinNegativeValues } from '../harness/apps/parse-args.js';
 
 export { execSysctls };
 
