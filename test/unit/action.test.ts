@@ -296,7 +296,8 @@ describe('evidence: none, summary (the default) or full', () => {
  * run.sh for real, with a stand-in for bin/deadpeer.js (run.sh runs it as root: as root here, or
  * through sudo, which a test cannot answer).
  */
-describe.skipIf(process.getuid?.() !== 0)('the run step, with a stand-in deadpeer', () => {
+// run.sh for real: bash, a stand-in deadpeer (node) and the report step — ≈ 2 s of process starts, 10× that
+describe.skipIf(process.getuid?.() !== 0)('the run step, with a stand-in deadpeer', { timeout: 20_000 }, () => {
   const FAKE = `import { mkdirSync, writeFileSync } from 'node:fs';
 const argv = process.argv.slice(2);
 if (argv[0] === 'html') process.exit(0);

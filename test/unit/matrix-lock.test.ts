@@ -28,7 +28,8 @@ const until = async (cond: () => boolean, ms = 5000) => {
   }
 };
 
-describe("the matrix runner's hold on the timing lock", () => {
+// node processes holding and waiting for the lock, one with a 2 s DEADPEER_LOCK_WAIT_S: ≈ 3.5 s of work, 8× that
+describe("the matrix runner's hold on the timing lock", { timeout: 30_000 }, () => {
   it('held until stdin closes; a second waits and says for whom', async () => {
     const name = `deadpeer-test-matrix-lock-${process.pid}-${Math.random().toString(36).slice(2)}`;
     const first = holder(name, 'the kernel matrix (6.1)');

@@ -9,7 +9,9 @@ import { TimingLockError, acquireTimingLock, lockWaitS, socketOwner } from '../.
  */
 const uniqueName = () => `\0deadpeer-test-lock-${process.pid}-${Math.random().toString(36).slice(2)}`;
 
-describe('one timing run per machine', () => {
+// each test starts processes that take and ask for the lock, and some wait by design (a squatter is
+// asked twice, 1 s then 3 s; DEADPEER_LOCK_WAIT_S of 1–2 s): ≈ 5 s of work at most, 6× that for a loaded machine
+describe('one timing run per machine', { timeout: 30_000 }, () => {
   /** Another process holding the lock the way acquireTimingLock does: it answers who it is. Ends when its stdin closes. */
   const otherHolder = async (name: string, what: string) => {
     const code = `const s = require('net').createServer((c) => c.end(${JSON.stringify(what)} + ' (pid ' + process.pid + ')'));
