@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { ROOT } from '../harness/core/paths.js';
 import type { PhaseResult } from '../harness/apps/check/run.js';
+import type { Observation } from '../harness/core/observation.js';
 import { USER_PHASES } from '../harness/recipes/phases.js';
 import { listNamespaces } from '../netns/namespace.js';
 
@@ -87,6 +88,21 @@ describe.runIf(built)('deadpeer check', () => {
       expect(j.phases.find((p) => p.phase === 'idle')!.predicted.closeAt).toBe(14);
       expect(j.phases.find((p) => p.phase === 'connect')!.predicted.closeAt).toBe(14);
       expect(j.advice.some((a) => a.includes('TCP_KEEPCNT is meaningless'))).toBe(true);
+    });
+
+    it('--fault blip:5s: the heal is the helpers\', at its planned moment; the run records when it was due and when it happened', RUN, async () => {
+      const r = await check('--phases', 'idle', '--keepalive', '5:3:3', '--fault', 'blip:5s', '--json');
+      const report = JSON.parse(r.stdout) as { phases: Array<{ phase: string; verdict: string; artifacts: string }> };
+      const idle = report.phases.find((x) => x.phase === 'idle')!;
+      expect(idle.verdict).not.toBe('differs');
+      const obs = JSON.parse(readFileSync(join(idle.artifacts, 'observation.json'), 'utf8')) as Observation;
+      const heal = obs.timed?.find((a) => a.name === 'heal');
+      expect(heal).toBeDefined();
+      expect(obs.marks.healed).toBe(heal!.at);
+      // planned 5 s after the blackhole went in, performed then: not when a Node timer got round to it
+      expect(heal!.due).toBeCloseTo(obs.faults[0]!.t + 5, 3);
+      expect(heal!.at - heal!.due).toBeLessThan(heal!.allowedMs !== undefined ? heal!.allowedMs / 1000 : Infinity);
+      expect(obs.cannotJudge).toBeUndefined();
     });
 
     it('--preset kernel-defaults --max-detect idle=10s,busy=30s: idle never detects → over budget, exit 1', RUN, async () => {

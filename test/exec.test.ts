@@ -42,6 +42,17 @@ function expectKernelAbortPerModel(r: AppReport): void {
 
 describe.runIf(built)('deadpeer exec', () => {
   kernelCases('a real program under test (fast profile)', () => {
+    it('--fault blip:5s: the helpers heal it at its planned moment, the program carries on (the probe after the heal is answered)', { timeout: timeoutFor(15) }, async () => {
+      const { report: r, exitCode } = await exec(['--phase', 'idle', '--fault', 'blip:5s', '--json'], ['node', 'examples/node-client.mjs', 'idle']);
+      expect(r!.problems).toEqual([]);
+      const b = r!.blip!;
+      expect(b.due).toBeCloseTo(r!.t.fault! + 5, 6);
+      expect(b.healed).toBeGreaterThanOrEqual(b.due!);
+      expect(r!.cannotJudge).toBeUndefined();
+      expect(b.predicted).toBe('survives');
+      expect(exitCode).toBe(0);
+    });
+
     it('Node client, idle: keepalive as libuv sets it (5/1/10), kernel abort per the model, ETIMEDOUT seen by the program', { timeout: timeoutFor(25) }, async () => {
       const { report: r, exitCode } = await exec(['--phase', 'idle', '--json'], ['node', 'examples/node-client.mjs', 'idle']);
       expect(exitCode).toBe(0);
