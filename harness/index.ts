@@ -24,7 +24,7 @@ export { VanishingPeer, VANISH_KINDS, type VanishKind, type PeerOptions, type Pe
 // writing experiments: a spec, its steps and faults, run on the kernel → an Observation
 export { runScenario } from './engine/scenario.js';
 export type { ScenarioSpec, Step, EndpointSpec, Run } from './engine/run.js';
-export { arm, blip, listen, connect, established, accept, handshake, snapshot, hold, awaitClose, send, pump, read, closeSocket, measureRto, until, untilPacket } from './engine/steps.js';
+export { arm, blip, healAfter, listen, connect, established, accept, handshake, snapshot, hold, awaitClose, send, pump, read, closeSocket, measureRto, until, untilPacket } from './engine/steps.js';
 export { faults, type Fault, type DropRule, type PacketClass } from './engine/faults.js';
 export { connectPhase, idlePhase, busyPhase, zeroWindowPhase, zeroWindowModel, withBlip, USER_PHASES, PHASE_ORIGIN } from './recipes/phases.js';
 export type { UserPhase, PhaseSetup, BusyOptions, ZeroWindowOptions, ZeroWindowPeer } from './recipes/phases.js';

@@ -117,9 +117,17 @@ export class Run {
    */
   async blip(fault: Fault, seconds: number, opts: { armAt?: number; from?: number; heal?: (due: number) => Promise<number> } = {}): Promise<void> {
     await this.arm(fault, opts.armAt);
-    const due = (opts.from ?? opts.armAt ?? this.faults.at(-1)!.t) + seconds;
+    this.healAt((opts.from ?? opts.armAt ?? this.faults.at(-1)!.t) + seconds, opts.heal);
+  }
+
+  /**
+   * Lift whatever is armed at `due` (the run's clock), by the helpers (see blip); for a blip whose
+   * length counts from a moment after its arming — the phase's t = 0, known only once the
+   * connection got there (the first SYN, the first transmission of the data).
+   */
+  healAt(due: number, heal?: (due: number) => Promise<number>): void {
     this.healing = (async () => {
-      const [sides, extra] = await Promise.all([this.topo.arm(null, due), opts.heal ? opts.heal(due) : Promise.resolve(0)]);
+      const [sides, extra] = await Promise.all([this.topo.arm(null, due), heal ? heal(due) : Promise.resolve(0)]);
       const t = Math.max(sides.client, sides.server, extra);
       this.faults.push({ t, at: sides, fault: { name: 'healed', drops: [] } });
       this.mark('healed', t);

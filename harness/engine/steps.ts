@@ -85,6 +85,20 @@ export const blip = (fault: Fault, seconds: number): Step => ({
   },
 });
 
+/**
+ * The blip armed earlier heals `seconds` after mark `mark` (the phase's t = 0: `connect`, the data's
+ * first transmission), lifted by the helpers at that moment while the next steps go on.
+ */
+export const healAfter = (mark: string, seconds: number): Step => ({
+  label: `heal ${seconds} s after ${mark}`,
+  run: async (r) => {
+    const from = r.marks[mark];
+    if (from === undefined) throw new Error(`no mark "${mark}" to heal after`);
+    r.plannedHealS = seconds;
+    r.healAt(from + seconds);
+  },
+});
+
 /** Let time pass. */
 export const hold = (seconds: number): Step => ({
   label: `hold ${seconds}s`,

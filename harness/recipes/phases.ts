@@ -5,7 +5,7 @@ import { predictIdle } from '../model/idle.js';
 import { predictSynSent } from '../model/syn-sent.js';
 import type { BusyInput, Prediction } from '../model/types.js';
 import { predictZeroWindow } from '../model/zero-window.js';
-import { arm, awaitClose, blip, handshake, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
+import { arm, awaitClose, handshake, healAfter, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
 import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js';
 import { type RunSettings, sideInput } from '../core/observation.js';
 import { now } from '../core/clock.js';
@@ -54,8 +54,13 @@ export const BUSY_BYTES = 1000;
 export const ZERO_WINDOW_RCVBUF = 4096;
 const named = (s: PhaseSetup, phase: UserPhase) => `${s.name ?? 'phase'}/${phase}${s.blipS !== undefined ? `-blip-${s.blipS}s` : ''}`;
 
-/** The peer goes for good, or for the setup's blip. */
-const vanish = (s: PhaseSetup, fault: Fault): Step => (s.blipS === undefined ? arm(fault) : blip(fault, s.blipS));
+/**
+ * The peer goes for good, or for the setup's blip: armed now, healed `blipS` after the phase's
+ * t = 0 (the `healAfter` step once the mark exists) — the moment the model and `check` count a
+ * blip from, so a slow step between the arming and t = 0 cannot shorten the outage that matters.
+ */
+const vanish = (fault: Fault): Step => arm(fault);
+const healBlip = (s: PhaseSetup, mark: string): Step[] => (s.blipS === undefined ? [] : [healAfter(mark, s.blipS)]);
 
 /**
  * A late blip (idle: just before the first keepalive probe, its worst moment) is armed by the
@@ -64,9 +69,9 @@ const vanish = (s: PhaseSetup, fault: Fault): Step => (s.blipS === undefined ? a
  * the model's healS is start + length.
  */
 const vanishIdle = (s: PhaseSetup): Step => {
-  if (s.blipS === undefined || !s.blipAtS) return vanish(s, faults.blackhole());
+  if (s.blipS === undefined) return vanish(faults.blackhole());
   const fault = faults.blackhole();
-  const [at, seconds] = [s.blipAtS, s.blipS];
+  const [at, seconds] = [s.blipAtS ?? 0, s.blipS];
   return {
     label: `blip: ${fault.name} for ${seconds} s, from ${at} s after the handshake`,
     fault,
@@ -88,7 +93,7 @@ export function connectPhase(s: PhaseSetup): ScenarioSpec {
     family: s.family,
     client: s.client,
     model: (r) => withBlip(predictSynSent(sideInput(r, 'client')), r),
-    steps: [vanish(s, faults.dropSyn()), listen(), connect(), awaitClose()],
+    steps: [vanish(faults.dropSyn()), listen(), connect(), ...healBlip(s, 'connect'), awaitClose()],
   };
 }
 
@@ -155,9 +160,10 @@ export function busyPhase(s: PhaseSetup, opts: BusyOptions = {}): ScenarioSpec {
       ...handshake(),
       measureRto('client'),
       tailLossProbe(bytes, (ms) => (tlpMs = ms)),
-      vanish(s, faults.blackhole()),
+      vanish(faults.blackhole()),
       ...(opts.silentFor ? [hold(opts.silentFor)] : []),
       send('client', bytes),
+      ...(s.blipS === undefined ? [] : [untilPacket('data out', (p) => p.from === 'client' && p.len > 0), ...healBlip(s, 'data out')]),
       awaitClose(),
     ],
   };
