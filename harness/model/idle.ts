@@ -14,11 +14,20 @@
  */
 import { msecsToJiffies } from './jiffies.js';
 import { packetSeries, seconds } from './timeline.js';
-import type { IdleInput, Prediction } from './types.js';
+import type { IdleInput, Prediction, SocketSettings } from './types.js';
 
 const MAX_PROBES = 100_000;
 /** An alive peer's probes repeat for ever: without a horizon, the first few show the pattern. */
 const LISTED_PROBES = 3;
+
+/**
+ * Whether TCP_KEEPCNT shapes the gone timeline: not once TCP_USER_TIMEOUT is set (the abort rule
+ * above), so settings that differ only in the count give one timeline — a search over both can ask
+ * once per U.
+ */
+export function keepCntCounts(s: Pick<SocketSettings, 'userTimeoutMs'>): boolean {
+  return !s.userTimeoutMs;
+}
 
 export function predictIdle(input: IdleInput): Prediction {
   const { socket, features } = input;

@@ -18,6 +18,8 @@ const LVL_SIZE = 1 << LVL_BITS;
 function lvlStart(n: number): number {
   return (LVL_SIZE - 1) * 2 ** ((n - 1) * LVL_CLK_SHIFT);
 }
+/** LVL_START(1..9), once: every window of every event asks for them (the recommend search, thousands of times). */
+const LVL_STARTS = Array.from({ length: 10 }, (_, n) => (n ? lvlStart(n) : 0));
 
 function lvlDepth(hz: number): number {
   return hz > 100 ? 9 : 8;
@@ -27,7 +29,7 @@ function lvlDepth(hz: number): number {
 export function timerWheelLevel(deltaJ: number, hz: number): number {
   const depth = lvlDepth(hz);
   for (let lvl = 0; lvl < depth; lvl++) {
-    if (deltaJ < lvlStart(lvl + 1)) return lvl;
+    if (deltaJ < LVL_STARTS[lvl + 1]!) return lvl;
   }
   return depth - 1;
 }

@@ -1,11 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { predictIdle } from '../../harness/model/index.js';
+import { keepCntCounts } from '../../harness/model/idle.js';
 import { inputFor, timesOf } from './model-fixtures.js';
 
 const keepalive = (keepIdle: number, keepIntvl: number, keepCnt: number, userTimeoutMs = 0) =>
   inputFor('6.18', { socket: { keepalive: true, keepIdle, keepIntvl, keepCnt, userTimeoutMs } });
 
 describe('idle ESTABLISHED model', () => {
+  it('keepCntCounts: under U the count changes nothing the timeline holds (the recommend search asks once per U on this)', () => {
+    expect(keepCntCounts({ userTimeoutMs: 0 })).toBe(true);
+    const timeline = (p: ReturnType<typeof predictIdle>) => ({ events: p.events, closeAt: p.closeAt, closeBudget: p.closeBudget, closeTimer: p.closeTimer, errno: p.errno });
+    for (const u of [1000, 5000, 17_000, 30_000])
+      for (const [idle, intvl] of [[1, 1], [5, 3], [16, 1], [29, 8]] as const) {
+        expect(keepCntCounts({ userTimeoutMs: u })).toBe(false);
+        const one = timeline(predictIdle(keepalive(idle, intvl, 1, u)));
+        for (const cnt of [2, 5, 9, 10]) expect(timeline(predictIdle(keepalive(idle, intvl, cnt, u))), `${idle}/${intvl}/${cnt} U ${u}`).toEqual(one);
+      }
+  });
+
   it('without keepalive nothing happens, ever', () => {
     const p = predictIdle(inputFor('6.18'));
     expect(p.events).toEqual([]);

@@ -4,6 +4,7 @@ import { recommendArgsFrom, recommendByModel } from '../../harness/apps/recommen
 import { socketSettingsFor } from '../../harness/apps/check/run.js';
 import { predictPhases } from '../../harness/apps/check/advice.js';
 import { predictBlip } from '../../harness/model/blip.js';
+import { predictIdle } from '../../harness/model/idle.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
 import { predictionWindows } from '../../harness/model/windows.js';
 import { parseRecommendArgs } from '../../cli/recommend.js';
@@ -47,7 +48,7 @@ describe('deadpeer recommend: the search', () => {
         for (const cnt of [1, 3, 9])
           for (const u of [0, ...Array.from({ length: 16 }, (_, k) => 20 + k)]) {
             const config = { keepalive: { idle: longer, intvl, cnt }, ...(u ? { userTimeoutMs: u * 1000 } : {}) };
-            const o = outcome('idle', predictPhases({ sysctls, features, socket: socketSettingsFor(config, sysctls) }).idle, features.hz, { detectS: 30, surviveS: 5 });
+            const o = outcome('idle', predictIdle({ sysctls, features, socket: socketSettingsFor(config, sysctls) }), features.hz, { detectS: 30, surviveS: 5 });
             expect(o.firm !== false && o.blip!.survives === true && Math.min(o.detectMarginS, o.blip!.marginS) >= MARGIN_FLOOR_S, JSON.stringify(config)).toBe(false);
           }
   });

@@ -33,9 +33,9 @@ export function predictPhases(i: ModelInput): { connect: Prediction; idle: Predi
 /** Above this, a detection time is worth a line of its own. */
 const SLOW_S = 120;
 
-export function advise(i: ModelInput): string[] {
+/** `p`: the phases at these settings, when the caller has them already. */
+export function advise(i: ModelInput, p: ReturnType<typeof predictPhases> = predictPhases(i)): string[] {
   const { socket: s, sysctls } = i;
-  const p = predictPhases(i);
   const out: string[] = [];
   const probes = (x: Prediction) => x.events.filter((e) => e.packet === 'KEEPALIVE').length;
   const u = s.userTimeoutMs / 1000;

@@ -1,11 +1,11 @@
-import { predictBlip } from '../../model/blip.js';
+import { blipAnswer } from '../../model/blip.js';
 import type { KernelFeatures, ModelInput, Prediction, TcpSysctls } from '../../model/types.js';
 import { predictionWindows } from '../../model/windows.js';
 import type { UserPhase } from '../../recipes/phases.js';
-import { advise, humanDuration } from '../check/advice.js';
+import { advise, humanDuration, predictPhases } from '../check/advice.js';
 import { predictBusy } from '../../model/busy.js';
 import { tinyRttRtoMs } from '../../model/features.js';
-import { predictIdle } from '../../model/idle.js';
+import { keepCntCounts, predictIdle } from '../../model/idle.js';
 import { predictSynSent } from '../../model/syn-sent.js';
 import { predictZeroWindow } from '../../model/zero-window.js';
 import type { SocketConfig } from '../check/presets.js';
@@ -79,12 +79,13 @@ export function outcome(phase: UserPhase, p: Prediction, hz: number, o: Pick<Rec
   const closeWindow: [number, number] | null = w ? w.window : null;
   // the last transmission and the give-up must not share the wheel's range: where they do, the
   // chain's lateness decides whether one more goes out, and no verdict could hold the count
-  const lastTx = [...p.events.keys()].reverse().find((i) => p.events[i]!.packet !== 'RST' && p.events[i]!.packet !== 'FIN');
-  const firm = !w || lastTx === undefined || windows.events[lastTx]!.window[1] < w.window[0];
+  let lastTx = p.events.length - 1;
+  while (lastTx >= 0 && (p.events[lastTx]!.packet === 'RST' || p.events[lastTx]!.packet === 'FIN')) lastTx--;
+  const firm = !w || lastTx < 0 || windows.events[lastTx]!.window[1] < w.window[0];
   const out: PhaseOutcome = { phase, closeWindow, detectMarginS: closeWindow ? o.detectS - closeWindow[1] : -Infinity, ...(firm ? {} : { firm: false }) };
   if (o.surviveS !== undefined) {
     const healS = firstTransmission(phase, p) + o.surviveS;
-    const b = predictBlip(p, healS, hz);
+    const b = blipAnswer(p, healS, windows);
     out.blip = { healS, survives: b.survives, marginS: b.marginS };
   }
   return out;
@@ -141,24 +142,33 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
     busy: (i) => predictBusy({ ...i, rtoMs }),
     'zero-window': (i) => predictZeroWindow({ ...i, rtoMs, peer: 'gone' }),
   };
+  const answer = (phase: UserPhase, config: SocketConfig) => outcome(phase, predict[phase](input(config)), hz, o);
   let considered = 0;
   const nearest: Partial<Record<UserPhase, PhaseOutcome>> = {};
-  const ask = (phase: UserPhase, config: SocketConfig): PhaseOutcome => {
+  /** Every combination asked is counted, and weighed as the nearest miss, whether the model answered it now or for one with the same timeline. */
+  const asked = (phase: UserPhase, x: PhaseOutcome): PhaseOutcome => {
     considered++;
-    const x = outcome(phase, predict[phase](input(config)), hz, o);
     const n = nearest[phase];
     if (!n || (passes(x) && !passes(n)) || (passes(x) === passes(n) && margin(x) > margin(n))) nearest[phase] = x;
     return x;
+  };
+  // busy and zero-window do not read TCP_SYNCNT: the model answers each once per (U, rto_max), not
+  // once per TCP_SYNCNT beside it. `key` names what the phase depends on (see the comment above).
+  const answers = new Map<string, PhaseOutcome>();
+  const ask = (phase: UserPhase, key: string, config: SocketConfig): PhaseOutcome => {
+    let x = answers.get(key);
+    if (!x) answers.set(key, (x = answer(phase, config)));
+    return asked(phase, x);
   };
   /**
    * Of these choices (the simplest first), the one whose phases all pass with the widest margin —
    * counted only up to `cap`, the margin another phase already limits the whole to, so a setting
    * that widens nothing that matters (a TCP_RTO_MAX_MS that needs 6.15) is not added for it.
    */
-  const widest = <T>(choices: T[], phases: UserPhase[], config: (t: T) => SocketConfig, cap = Infinity): Scored<T> | undefined => {
+  const widest = <T>(choices: T[], phases: UserPhase[], config: (t: T) => SocketConfig, key: (ph: UserPhase, t: T) => string, cap = Infinity): Scored<T> | undefined => {
     let best: Scored<T> | undefined;
     for (const c of choices) {
-      const outcomes = phases.map((ph) => ask(ph, config(c)));
+      const outcomes = phases.map((ph) => ask(ph, key(ph, c), config(c)));
       if (!outcomes.every(passes)) continue;
       const m = Math.min(cap, ...outcomes.map(margin));
       if (!best || m > best.margin + 1e-9) best = { value: c, outcomes, margin: m };
@@ -172,21 +182,45 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
   const syns: Array<number | undefined> = [undefined, ...(can.synCnt ? SYNCNT : [])];
   const kas = keepaliveChoices(o.client, o.detectS);
   const retransmitting = o.phases.filter((p) => p === 'busy' || p === 'zero-window');
+  const longestIdleFirst = [...kas].sort((a, b) => b.idle - a.idle);
+  // choices that differ only in TCP_KEEPCNT sit next to each other (the sort is stable): each one's
+  // index → the first of its run, where the model's answer is kept when the count plays no part
+  const sameButCount = longestIdleFirst.map((ka, k) => {
+    let first = k;
+    while (first > 0 && longestIdleFirst[first - 1]!.idle === ka.idle && longestIdleFirst[first - 1]!.intvl === ka.intvl) first--;
+    return first;
+  });
   let best: Recommendation | undefined;
   for (const u of us) {
     const ut = u ? { userTimeoutMs: u * 1000 } : {};
+    // a tie is judged by the advice on both sides, and the incumbent comes back for every tie: each
+    // counted once, from the phases at this U (only idle reads the keepalive settings)
+    const adviceCount = new Map<(typeof kas)[number], number>();
+    let atU: ReturnType<typeof predictPhases> | undefined;
+    const adviceOn = (ka: (typeof kas)[number]): number => {
+      let n = adviceCount.get(ka);
+      if (n === undefined) {
+        const i = input({ ...ut, keepalive: ka });
+        atU ??= predictPhases(input(ut));
+        adviceCount.set(ka, (n = advise(i, { ...atU, idle: predictIdle(i) }).length));
+      }
+      return n;
+    };
     // idle: keepalive with this U — the fewest probes an hour first, then the margin
     let idle: Scored<(typeof kas)[number] | undefined> | undefined = { value: undefined, outcomes: [], margin: Infinity };
     if (o.phases.includes('idle')) {
       idle = undefined;
-      for (const ka of [...kas].sort((a, b) => b.idle - a.idle)) {
+      const answered: Array<PhaseOutcome | undefined> = [];
+      const countCounts = keepCntCounts({ userTimeoutMs: u * 1000 });
+      for (let k = 0; k < longestIdleFirst.length; k++) {
+        const ka = longestIdleFirst[k]!;
         // every longer IDLE was tried: fewer probes cannot be had (with the margin floor kept, if it can be)
         if (idle && ka.idle < idle.value!.idle && idle.margin >= MARGIN_FLOOR_S) break;
-        const x = ask('idle', { ...ut, keepalive: ka });
+        const x = asked('idle', (answered[countCounts ? k : sameButCount[k]!] ??= answer('idle', { ...ut, keepalive: ka })));
         if (!passes(x)) continue;
         const m = margin(x);
         // on a tie, the settings the model has no advice against (a TCP_KEEPCNT that U makes meaningless)
-        const tie = idle && Math.abs(m - idle.margin) <= 1e-9 && advise(input({ ...ut, keepalive: ka })).length < advise(input({ ...ut, keepalive: idle.value! })).length;
+        const tie = idle && Math.abs(m - idle.margin) <= 1e-9 && adviceOn(ka) < adviceOn(idle.value!);
         const floorGained = idle && idle.margin < MARGIN_FLOOR_S && m >= MARGIN_FLOOR_S;
         const sameIdle = !idle || ka.idle === idle.value!.idle;
         if (!idle || floorGained || (sameIdle && (m > idle.margin + 1e-9 || tie))) idle = { value: ka, outcomes: [x], margin: m };
@@ -198,6 +232,7 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
       rtos.flatMap((r) => (o.phases.includes('connect') ? syns : [undefined]).map((sc) => ({ r, sc }))),
       [...retransmitting, ...(o.phases.includes('connect') ? (['connect'] as UserPhase[]) : [])],
       ({ r, sc }) => ({ ...ut, ...(r !== undefined ? { rtoMaxMs: r } : {}), ...(sc !== undefined ? { synCnt: sc } : {}) }),
+      (ph, { r, sc }) => `${ph} ${u}/${r}${ph === 'connect' ? `/${sc}` : ''}`,
       idle.margin,
     );
     if (!rest && (retransmitting.length || o.phases.includes('connect'))) continue;
