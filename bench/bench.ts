@@ -11,6 +11,7 @@ import { conditionNotes } from '../harness/judge/timeline-text.js';
 import { join } from 'node:path';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { sampleTimedLateness } from './timed-lateness.js';
+import { recommendSearchTimes } from './recommend-speed.js';
 
 /**
  * `npm run bench`: the figures behind deadpeer's speed and accuracy claims, printed as a table.
@@ -113,6 +114,8 @@ async function measure(): Promise<number> {
   row('100 topologies at once: setup wall time', ms(c.setupMs), '');
   row('100 topologies at once: controller memory growth (helpers are ~1 MB RSS each on top)', `${c.rssMb.toFixed(1)} MB`, '');
   row('100 topologies at once: pairs that worked', `${c.ok}/100`, '100/100');
+
+  for (const t of recommendSearchTimes()) row(`${t.label}: the search alone (median of 7, in-process)`, ms(t.ms), t.label === 'recommend --detect 30s --survive 5s' ? '≤ 200 ms' : '');
 
   // the whole suite, once under its own load and once with two CPU hogs beside it; meanwhile a
   // topology asks its helpers for planned flips, so the lateness of helper-timed actions is
