@@ -14,7 +14,14 @@ LC_ALL=C
 
 # GitHub's workflow-command escaping, so no message can end the ::error:: line or start another one
 esc() { local s=${1//'%'/%25}; s=${s//$'\r'/%0D}; printf '%s' "${s//$'\n'/%0A}"; }
-fail() { echo "::error::deadpeer action: $(esc "$*")"; echo "exit-code=2" >> "${GITHUB_OUTPUT:-/dev/null}"; exit 0; }
+# In the action the step ends 0 and the verdict step fails the job with the exit-code output (so the
+# summary and upload steps still run); a dry run has no verdict step, so it exits 2 itself.
+fail() {
+  echo "::error::deadpeer action: $(esc "$*")"
+  echo "exit-code=2" >> "${GITHUB_OUTPUT:-/dev/null}"
+  if [ "${DEADPEER_ACTION_DRY_RUN:-0}" = 1 ]; then exit 2; fi
+  exit 0
+}
 # a value echoed into a message: escaped by fail(), and cut short so a message stays one short line
 short() { local s=$1; (( ${#s} <= 40 )) || s="${s:0:40}…"; printf '%s' "$s"; }
 # ASCII controls (newline, CR, tab, ESC, DEL, …), C1 controls and the Unicode line separators

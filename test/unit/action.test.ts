@@ -209,7 +209,7 @@ describe('the command input cannot become a shell', () => {
     expect(r.stdout).toMatch(/^::error::deadpeer action: /);
     expect(r.stdout).toMatch(message);
     expect(r.stderr).toBe('');
-    expect(r.exitCode).toBe(0); // the verdict step fails the job from the exit-code output
+    expect(r.exitCode).toBe(2); // a dry run exits 2 itself; in the action the verdict step does, from the exit-code output
     expect(r.outputs).toEqual({ 'exit-code': '2' });
     expect(r.left).toEqual([]);
     expect(r.stdout).not.toContain(command);
@@ -230,7 +230,7 @@ describe('the command input cannot become a shell', () => {
       .split('\n')
       .filter((l) => l.includes('::') && !/^\s*#/.test(l));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^fail\(\) \{ echo "::error::deadpeer action: \$\(esc "\$\*"\)"/);
+    expect(lines[0]).toMatch(/^\s*echo "::error::deadpeer action: \$\(esc "\$\*"\)"/);
   });
 
   it('run.sh has no eval, and expands no input unquoted', () => {
