@@ -60,6 +60,13 @@ export function renderTimeline(obs: Observation, v: TimelineVerdict): string {
     rows.push({ t: rel, text: `   ${' '.repeat(38)}│ ${fmt(rel)}  ss: ${text}` });
   }
   for (const f of obs.faults) rows.push({ t: f.t - obs.origin, text: `   ${' '.repeat(38)}│ ${fmt(f.t - obs.origin)}  fault armed: ${f.name}` });
+  // what the helpers did at a planned moment: when it was due and how late it came, so a listing
+  // shows what the model was told (it is asked again with the real heal) and whether that mattered
+  for (const a of obs.timed ?? []) {
+    const late = (a.at - a.due) * 1000;
+    const allowed = a.allowedMs === undefined ? 'any lateness harmless' : `${a.allowedMs.toFixed(1)} ms allowed`;
+    rows.push({ t: a.at - obs.origin, text: `   ${' '.repeat(38)}│ ${fmt(a.at - obs.origin)}  helper-timed ${a.name}: due ${fmt(a.due - obs.origin).trim()}, ${late.toFixed(2)} ms late (${allowed})` });
+  }
   const c = v.close;
   const closeLeft = c.predicted === null ? `${' '.repeat(10)}  never closes` : `${fmt(c.predicted)}  close ${obs.prediction.errno}`;
   const closeRight = c.observed === null ? 'still open' : `${fmt(c.observed)}  close ${c.errno} (via ${obs.close?.via})`;
