@@ -39,9 +39,9 @@ kernelCases('the vanishing-peer fixture', () => {
     const vanished = await peer.vanish('blackhole');
     // Node's setKeepAlive(true, 5000): probes from 5 s, every 1 s, 10 of them → about 15 s
     const heard = await line(program, /ETIMEDOUT/, 30);
-    const aborted = peer.abortedAt(conn!, vanished);
+    const aborted = await peer.whenAborted(conn!, vanished);
     expect(aborted).toBeGreaterThan(vanished + 14);
-    expect(heard).toBeGreaterThanOrEqual(aborted! - 0.02); // sock_diag is polled every 5 ms
+    expect(heard).toBeGreaterThanOrEqual(aborted - 0.02); // sock_diag is polled every 5 ms
   });
 
   test.fails('a failing test still releases its peer (this one fails on purpose)', { timeout: 30_000 }, async ({ peer }) => {

@@ -294,6 +294,17 @@ export class VanishingPeer implements AsyncDisposable {
     return this.topo.client.helper.events.find((e) => e.ev === 'gone' && e.sport === conn.sport && e.t >= since)?.t;
   }
 
+  /**
+   * When the kernel dropped the connection from its tables, waiting for it up to `timeoutS`: the
+   * helper's sock_diag poll (every 5 ms) reports it, and that report can reach this process after
+   * the program's own words about the same abort — a program that printed ETIMEDOUT is no proof
+   * the report is already here.
+   */
+  async whenAborted(conn: PeerConnection, since = -Infinity, timeoutS = 5): Promise<number> {
+    const e = await this.topo.client.helper.waitFor((x) => x.ev === 'gone' && x.sport === conn.sport, timeoutS * 1000, `the connection :${conn.sport} to leave the kernel's tables`, since);
+    return e.t;
+  }
+
   /** Every TCP packet on the wire so far, with sender, kind and whether a fault dropped it. */
   packets(): Packet[] {
     const events = [...this.topo.client.helper.events, ...this.topo.server.helper.events].sort((a, b) => a.t - b.t);

@@ -477,6 +477,13 @@ async function watchBoth(
     if (t > w.deadline) break;
     await sleep(20);
   }
+  if (report.t.kernelAbort === undefined) {
+    // the program's exit can reach us before the helper's report of the same abort: one more
+    // sock_diag poll (every 5 ms), then a round trip that brings every event the helper wrote before it
+    await sleep(10);
+    await peer.client.request({ cmd: 'ping' }).catch(() => undefined);
+    report.t.kernelAbort = peer.abortedAt(found, since - 1);
+  }
   if (report.t.kernelAbort !== undefined && report.t.appNoticed === undefined) report.unnoticed = true;
   const line = errorLine();
   const signs: [number | undefined, 'output' | 'fd closed' | 'exit'][] = [
