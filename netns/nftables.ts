@@ -23,6 +23,11 @@ export interface NftRule {
   table?: 'arp';
   /** the interface group that arms the rule (0 = the wire's resting group never matches) */
   group: number;
+  /**
+   * 'egress': the rule drops the namespace's OWN outgoing packets, in the netdev egress hook of its
+   * veth (the `netdev deadpeer` table, gated on `meta oifgroup`); default: the inet input hook
+   */
+  hook?: 'egress';
 }
 
 const badGroup = (g: unknown): never => {
@@ -32,6 +37,15 @@ const badGroup = (g: unknown): never => {
 const TABLE = 'inet deadpeer';
 
 const ARP_TABLE = 'arp deadpeer';
+
+/**
+ * A drop here, before the qdisc, makes __dev_queue_xmit() return NET_XMIT_DROP, which TCP takes for
+ * local congestion (tcp_send_probe0 / tcp_retransmit_timer: err > 0). The inet output hook would
+ * not do: nf_hook_slow() turns NF_DROP into -EPERM there, and TCP backs off as after a loss.
+ * The egress hook needs 5.16 (42df6e1d221d) and a chain bound to the device by name.
+ */
+const EGRESS_TABLE = 'netdev deadpeer';
+const SAFE_DEVICE = /^[A-Za-z0-9_.-]{1,15}$/;
 
 /**
  * A comment as nft text. nft's quoted strings have no escapes, so a quote, a backslash or a control
@@ -48,7 +62,7 @@ function nftComment(comment: string): string {
 const ruleLine = (r: NftRule) =>
   '    ' +
   [
-    `meta iifgroup ${Number.isInteger(r.group) && r.group >= 0 && r.group < 2 ** 32 ? r.group : badGroup(r.group)}`,
+    `meta ${r.hook === 'egress' ? 'oifgroup' : 'iifgroup'} ${Number.isInteger(r.group) && r.group >= 0 && r.group < 2 ** 32 ? r.group : badGroup(r.group)}`,
     r.anyProtocol || r.table === 'arp' ? '' : 'meta l4proto tcp',
     r.match,
     'counter',
@@ -58,40 +72,55 @@ const ruleLine = (r: NftRule) =>
     .filter(Boolean)
     .join(' ');
 
-export function renderRuleset(rules: NftRule[]): string {
-  const chain = (table: string, rs: NftRule[]) => [
+/** `device`: the namespace's veth, which an egress rule's chain is bound to. */
+export function renderRuleset(rules: NftRule[], device?: string): string {
+  const chain = (table: string, rs: NftRule[], name = 'input', hook = 'hook input') => [
     `table ${table}`,
     `delete table ${table}`,
     `table ${table} {`,
-    `  chain input {`,
-    `    type filter hook input priority 0; policy accept;`,
+    `  chain ${name} {`,
+    `    type filter ${hook} priority 0; policy accept;`,
     ...rs.map(ruleLine),
     `  }`,
     `}`,
   ];
   const arp = rules.filter((r) => r.table === 'arp');
+  const egress = rules.filter((r) => r.hook === 'egress');
+  if (egress.length && (typeof device !== 'string' || !SAFE_DEVICE.test(device)))
+    throw new InputError(`an egress rule needs its device: ${JSON.stringify(device)?.slice(0, 40)} is not an interface name`);
   // create-if-missing, delete, re-create: one transaction, never a half-applied ruleset
-  return [...chain(TABLE, rules.filter((r) => r.table !== 'arp')), ...(arp.length ? chain(ARP_TABLE, arp) : []), ''].join('\n');
+  return [
+    ...chain(TABLE, rules.filter((r) => r.table !== 'arp' && r.hook !== 'egress')),
+    ...(arp.length ? chain(ARP_TABLE, arp) : []),
+    ...(egress.length ? chain(EGRESS_TABLE, egress, 'egress', `hook egress device "${device}"`) : []),
+    '',
+  ].join('\n');
 }
 
-export async function applyRules(netns: string, rules: NftRule[]): Promise<void> {
-  await run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], renderRuleset(rules));
+export async function applyRules(netns: string, rules: NftRule[], device?: string): Promise<void> {
+  await run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], renderRuleset(rules, device));
 }
 
-/** Packets dropped per rule comment, read from the rules' counters. */
+/** Packets dropped per rule comment, read from the rules' counters (input and egress tables). */
 export async function readDropCounters(netns: string): Promise<Record<string, number>> {
-  let out: string;
-  try {
-    out = await run('ip', ['netns', 'exec', netns, 'nft', '-j', 'list', 'table', ...TABLE.split(' ')]);
-  } catch {
-    return {}; // no table: nothing was ever armed here
-  }
   const counts: Record<string, number> = {};
+  for (const table of [TABLE, EGRESS_TABLE]) {
+    let out: string;
+    try {
+      out = await run('ip', ['netns', 'exec', netns, 'nft', '-j', 'list', 'table', ...table.split(' ')]);
+    } catch {
+      continue; // no table: nothing was ever armed here
+    }
+    countRules(out, counts);
+  }
+  return counts;
+}
+
+function countRules(out: string, counts: Record<string, number>): void {
   for (const item of (JSON.parse(out) as { nftables: Array<{ rule?: { comment?: string; expr?: Array<Record<string, { packets?: number }>> } }> }).nftables) {
     const rule = item.rule;
     if (!rule?.comment) continue;
     const counter = rule.expr?.find((e) => 'counter' in e)?.counter;
     counts[rule.comment] = (counts[rule.comment] ?? 0) + (counter?.packets ?? 0);
   }
-  return counts;
 }

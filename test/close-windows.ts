@@ -45,6 +45,7 @@ export function describeRun(obs: Observation): Described {
     case 'busy':
     case 'zero-window':
       if (inputs.rtoMs === undefined) return { inexpressible: 'the prediction does not record its measured RTO (a run from before predictions kept their inputs)' };
+      if (inputs.localDrop) return { inexpressible: "the client's own egress dropped its packets (faults.localDrop): not a `deadpeer model` option" };
       args.peer = inputs.peer ?? 'gone';
       args.rtoMs = inputs.rtoMs;
       if (obs.phase === 'busy') args.tlpMs = inputs.tlpMs == null ? 'off' : inputs.tlpMs;

@@ -28,6 +28,11 @@ export interface Packet {
   mss?: number;
   dropped: boolean;
   kind: PacketKind;
+  /**
+   * A LOCAL-DROP only: the sender's egress dropped it before the tap, so it is known from sock_diag's
+   * count, which rose after the lookup at notBefore and by the one at t: it happened in (notBefore, t].
+   */
+  notBefore?: number;
 }
 
 export interface EffectiveSettings {
@@ -76,6 +81,8 @@ export interface TimerState {
   aliveT?: number;
   /** icsk_rto (tcp_info) at that lookup, µs */
   rtoUs?: number;
+  /** 'timer' only: the lookup before this one, which did not show the change: it happened in (prevT, t] */
+  prevT?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Fault } from './faults.js';
 import { drops } from './faults.js';
 import type { PacketKind } from '../model/types.js';
-import type { Packet } from '../core/observation.js';
+import type { Packet, TimerState } from '../core/observation.js';
 import type { HelperEvent } from '../core/protocol.js';
 import type { Side } from '../core/side.js';
 
@@ -22,6 +22,34 @@ export function faultAt(history: ArmedFault[], t: number, receiver: Side): Fault
 
 /** seq a is before seq b, modulo 2^32 (RFC 1982 style, as the kernel's before()). */
 const before = (a: number, b: number) => ((a - b) | 0) < 0;
+
+/** Whether a fault in force at `side`'s egress at time t drops that side's own packets (faults.localDrop). */
+function dropsAtEgress(history: ArmedFault[], t: number, side: Side): boolean {
+  let f: Fault | undefined;
+  for (const h of history) if (h.at[side] <= t) f = h.fault;
+  return !!f?.drops.some((d) => d.from === side && d.at === 'egress');
+}
+
+/**
+ * The transmissions a side's own egress dropped: they never reach the tap, so the capture has none
+ * of them. The kernel still counts each (icsk_probes_out for the persist timer, icsk_retransmits for
+ * the retransmit timer: sock_diag's retrans), so every rise of that count while a local drop is in
+ * force is one LOCAL-DROP, placed in (the previous lookup, the lookup that showed it] — an interval
+ * the helper's 5 ms polling keeps short and its scheduling can only widen, never move.
+ */
+export function localDrops(timers: TimerState[], history: ArmedFault[]): Packet[] {
+  const out: Packet[] = [];
+  const last: Partial<Record<Side, number>> = {};
+  for (const s of timers) {
+    if (s.ev !== 'timer') continue;
+    const before = last[s.side];
+    last[s.side] = s.retrans;
+    if (before === undefined || s.retrans <= before || !dropsAtEgress(history, s.t, s.side)) continue;
+    for (let i = before; i < s.retrans; i++)
+      out.push({ t: s.t, ...(s.prevT !== undefined ? { notBefore: s.prevT } : {}), from: s.side, flags: '', seq: 0, ack: 0, win: 0, len: 0, dropped: true, kind: 'LOCAL-DROP' });
+  }
+  return out;
+}
 
 /** Turn the helper's packet events into Packets with a sender, a kind and a dropped mark. */
 export function toPackets(events: HelperEvent[], clientAddrs: readonly string[], history: ArmedFault[]): Packet[] {

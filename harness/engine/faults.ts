@@ -6,9 +6,9 @@ import type { Side } from '../core/side.js';
 /**
  * The vocabulary of faults. A fault is data: which packets, sent by which side, are dropped on
  * arrival at the other side's input hook. Dropping on the receiver (not in the sender's qdisc)
- * keeps the sender's TCP on its normal retransmission path: a local drop would put it on the
- * local-congestion path (retry every 500 ms, no backoff) and the experiment would measure the
- * wrong thing. Packets still cross the wire, so the capture sees every one of them.
+ * keeps the sender's TCP on its normal retransmission path: a local drop puts it on the
+ * local-congestion path (retry every 500 ms, no backoff), which only `localDrop()` asks for.
+ * Packets still cross the wire, so the capture sees every one of them — but a local drop's.
  */
 export type PacketClass = 'all' | 'syn' | 'syn-ack' | 'bare-ack' | 'neighbour';
 
@@ -18,6 +18,11 @@ export interface DropRule {
   what: PacketClass;
   /** 'reset': the receiving side answers each such packet with a TCP RST instead (default: drop) */
   verdict?: 'drop' | 'reset';
+  /**
+   * 'egress': dropped by the SENDER, in the netdev egress hook of its own veth (a local drop), so
+   * its TCP is told NET_XMIT_DROP; default 'input': at the receiver, after the wire.
+   */
+  at?: 'input' | 'egress';
 }
 
 export type Fault = { name: string; drops: DropRule[] };
@@ -59,6 +64,15 @@ export const faults = {
       { from: 'server', what: 'neighbour' },
     ],
   }),
+  /**
+   * The client's own host drops everything it sends (a full or policing qdisc, a local firewall
+   * in the device's egress hook): its TCP sees NET_XMIT_DROP and treats it as local congestion,
+   * retrying every TCP_RESOURCE_PROBE_INTERVAL (500 ms) without backoff. Nothing reaches the wire,
+   * so the capture sees none of it: the attempts are counted by sock_diag (icsk_probes_out).
+   * Rendered in the netdev egress hook (5.16+), where a drop returns NET_XMIT_DROP; an nft OUTPUT
+   * hook drop would return -EPERM, which TCP takes for an ordinary loss and backs off.
+   */
+  localDrop: (): Fault => ({ name: 'local drop', drops: [{ from: 'client', what: 'all', at: 'egress' }] }),
   /** The peer's host is back but the connection is not (a reboot): every client packet is answered with an RST. */
   peerReset: (): Fault => ({ name: 'peer reset', drops: [{ from: 'client', what: 'all', verdict: 'reset' }] }),
 };
@@ -86,17 +100,21 @@ export function faultProblems(fault: unknown): string[] {
     out.push(`name: ${show(f.name)} is not allowed: 1 to 64 of letters, digits, space and _ . , : + - / ( ) =, starting with a letter or digit (it goes into nft rule comments)`);
   if (!Array.isArray(f.drops)) out.push('drops: must be a list of { from, what, verdict? }');
   else
-    f.drops.forEach((d: { from?: unknown; what?: unknown; verdict?: unknown } | null, i) => {
+    f.drops.forEach((d: { from?: unknown; what?: unknown; verdict?: unknown; at?: unknown } | null, i) => {
       if (!d || (d.from !== 'client' && d.from !== 'server')) out.push(`drops[${i}].from: ${show(d?.from)} is not allowed: "client" or "server"`);
       if (!d || !PACKET_CLASSES.includes(d.what as PacketClass)) out.push(`drops[${i}].what: ${show(d?.what)} is not allowed: one of ${PACKET_CLASSES.join(', ')}`);
       if (d && d.verdict !== undefined && d.verdict !== 'drop' && d.verdict !== 'reset') out.push(`drops[${i}].verdict: ${show(d.verdict)} is not allowed: "drop" or "reset"`);
+      if (d && d.at !== undefined && d.at !== 'input' && d.at !== 'egress') out.push(`drops[${i}].at: ${show(d.at)} is not allowed: "input" or "egress"`);
+      // the sender's own egress can only drop: a reset is the receiver's answer, and ARP has no netdev TCP match
+      if (d && d.at === 'egress' && (d.verdict === 'reset' || d.what === 'neighbour'))
+        out.push(`drops[${i}]: at "egress" drops TCP packets only (not verdict "reset" or what "neighbour")`);
     });
   return out;
 }
 
 /**
- * The nft rules each namespace needs for a fault (rules live at the receiving side), armed when
- * that side's veth is in interface group `group`.
+ * The nft rules each namespace needs for a fault (rules live at the receiving side, a local drop's
+ * at the sender's egress), armed when that side's veth is in interface group `group`.
  */
 export function nftRulesFor(fault: Fault, group: number): Record<Side, NftRule[]> {
   const problems = faultProblems(fault);
@@ -105,7 +123,8 @@ export function nftRulesFor(fault: Fault, group: number): Record<Side, NftRule[]
   for (const d of fault.drops) {
     const at = out[other(d.from)];
     const comment = `${fault.name}: ${d.what} from ${d.from}`;
-    if (d.what === 'neighbour') {
+    if (d.at === 'egress') out[d.from].push({ match: NFT_MATCH[d.what], comment, group, hook: 'egress' });
+    else if (d.what === 'neighbour') {
       at.push({ match: '', comment: `arp from ${d.from}`, table: 'arp', group });
       at.push({ match: NFT_MATCH.neighbour, comment, anyProtocol: true, group });
     } else at.push({ match: NFT_MATCH[d.what], comment, group, ...(d.verdict === 'reset' ? { verdict: 'reset' as const } : {}) });

@@ -6,7 +6,7 @@ import type { TcpInfo } from '../core/protocol.js';
 import type { Phase, TcpSysctls } from '../model/types.js';
 import { TCP_SYSCTL_NAMES } from '../model/types.js';
 import { placeOnWheel } from '../model/wheel.js';
-import { toPackets } from './capture.js';
+import { localDrops, toPackets } from './capture.js';
 import { runningKernel } from './kernel.js';
 import { kernelClockProblem, sharedKernelClock, wheelOriginAt } from './kernel-clock.js';
 import { inUserNamespace } from '../../netns/userns.js';
@@ -79,7 +79,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
   await Promise.all([topo.client.helper.request({ cmd: 'capture-stop' }), topo.server.helper.request({ cmd: 'ping' })]);
   const events = [...topo.client.helper.events, ...topo.server.helper.events].sort((a, b) => a.t - b.t);
   const clientAddrs = [topo.client.addr[4], topo.client.addr[6]];
-  const packets = toPackets(events, clientAddrs, run.faults);
+  const captured = toPackets(events, clientAddrs, run.faults);
   const timers: TimerState[] = events
     .filter((e) => e.ev === 'timer' || e.ev === 'gone')
     .map((e) => ({
@@ -93,8 +93,10 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
       expiresMs: e.expires_ms as number,
       retrans: e.retrans as number,
       ...(typeof e.alive_t === 'number' ? { aliveT: e.alive_t } : {}),
+      ...(typeof e.prev_t === 'number' ? { prevT: e.prev_t } : {}),
       ...(typeof e.rto_us === 'number' ? { rtoUs: e.rto_us } : {}),
     }));
+  const packets = [...captured, ...localDrops(timers, run.faults)].sort((a, b) => a.t - b.t);
   const sock = run.subjectSocket();
   const closed = sock?.closedEvent();
   const close: CloseEvent | null = closed

@@ -151,7 +151,9 @@ export const send = (side: Side, bytes?: number): Step => ({
   label: bytes === undefined ? `${side} fills its send buffer` : `${side} sends ${bytes} bytes`,
   run: async (r) => {
     const res = await sockOf(r, side).send(bytes);
-    r.mark(`${side} sent`);
+    // the helper's moment, not this process's: the kernel tried to transmit inside send() (a local
+    // drop's t = 0, which leaves nothing on the wire to place it by)
+    r.mark(`${side} sent`, res.t);
     if (bytes !== undefined && res.written !== bytes) throw new Error(`only ${res.written} of ${bytes} bytes fitted in the send buffer`);
   },
 });

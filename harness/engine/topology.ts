@@ -82,7 +82,7 @@ export class Topology {
       rules.client.push(...r.client);
       rules.server.push(...r.server);
     });
-    await Promise.all([applyRules(this.client.netns, rules.client), applyRules(this.server.netns, rules.server)]);
+    await Promise.all([applyRules(this.client.netns, rules.client, this.client.ifname), applyRules(this.server.netns, rules.server, this.server.ifname)]);
   }
 
   /**

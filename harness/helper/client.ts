@@ -259,10 +259,10 @@ export class TestSocket {
     const r = await this.helper.request({ cmd: 'connect', sock: this.id, addr, port });
     return { started: r.started as number, localAddr: r.local_addr as string, localPort: r.local_port as number };
   }
-  /** Write `bytes` (or until the send buffer is full when omitted). */
-  async send(bytes?: number): Promise<{ written: number; full: boolean }> {
+  /** Write `bytes` (or until the send buffer is full when omitted); `t`: the helper's clock right after send() returned. */
+  async send(bytes?: number): Promise<{ written: number; full: boolean; t: number }> {
     const r = await this.helper.request(bytes === undefined ? { cmd: 'send', sock: this.id } : { cmd: 'send', sock: this.id, bytes });
-    return { written: r.written as number, full: r.full as boolean };
+    return { written: r.written as number, full: r.full as boolean, t: r.t as number };
   }
   /** Keep the send buffer full whenever the kernel makes room. */
   async pump(on = true): Promise<void> {

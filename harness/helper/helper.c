@@ -899,7 +899,7 @@ static const char *timer_name(int t) {
 
 /* t is the lookup's own time: the kernel answers an inet_diag request inside send(), so the
  * sample is the state at that moment, however late this process gets to print it. */
-static void diag_emit(struct watch *w, double t, int expires, const char *ev) {
+static void diag_emit(struct watch *w, double t, int expires, const char *ev, double prev_t) {
     o_begin(ev, t);
     o_num("family", w->family);
     o_num("sport", w->sport);
@@ -911,6 +911,9 @@ static void diag_emit(struct watch *w, double t, int expires, const char *ev) {
     if (w->rto_us >= 0 && ev[0] != 'g') o_num("rto_us", w->rto_us);
     /* a 'gone' happened after the last lookup that still found it: (alive_t, t] */
     if (ev[0] == 'g') o_dbl("alive_t", w->alive_t);
+    /* a change happened after the previous lookup, which did not show it: (prev_t, t]. What a
+     * count that never reaches the wire (a probe the sender's own egress dropped) is timed by. */
+    else if (prev_t > 0) o_dbl("prev_t", prev_t);
     o_end();
 }
 
@@ -941,13 +944,14 @@ static void diag_lookup(struct watch *w) {
     int st = h->nlmsg_type == NLMSG_ERROR ? -1 : ((struct inet_diag_msg *)NLMSG_DATA(h))->idiag_state;
     if (st < 0 || st == 10 /* LISTEN */ || st == 7 /* CLOSE: a bound socket, never a live connection */) {
         if (w->seen) {
-            diag_emit(w, t, 0, "gone");
+            diag_emit(w, t, 0, "gone", 0);
             w->seen = 0;
             w->state = -1;
         }
         return;
     }
     struct inet_diag_msg *m = NLMSG_DATA(h);
+    double prev_t = w->seen ? w->alive_t : 0;
     w->alive_t = t;
     long rto_us = -1;
     int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
@@ -961,7 +965,7 @@ static void diag_lookup(struct watch *w) {
         w->timer = m->idiag_timer;
         w->retrans = m->idiag_retrans;
         w->rto_us = rto_us;
-        diag_emit(w, t, (int)m->idiag_expires, "timer");
+        diag_emit(w, t, (int)m->idiag_expires, "timer", prev_t);
     }
 }
 

@@ -22,6 +22,7 @@ import { TINY_SRTT_US } from './features.js';
 import { jiffiesToMs, msecsToJiffies, tcpConstants } from './jiffies.js';
 import { inTimeOrder, packetSeries, seconds, userTimeoutClamps } from './timeline.js';
 import type { BusyInput, Prediction } from './types.js';
+import { predictZeroWindow } from './zero-window.js';
 
 /** What tcp_schedule_loss_probe() reads when the data goes out. */
 export interface TailLossProbeInput {
@@ -79,6 +80,7 @@ export function tinyRttTailLossProbeMs(rtoMs: number, rtoMinUs: number, hz: numb
 export function predictBusy(input: BusyInput): Prediction {
   const { sysctls, socket, features } = input;
   const { hz } = features;
+  if (input.localDrop) return busyLocalDrop(input);
   if (input.peer === 'alive') return busyAcknowledged(input);
   const { TCP_RTO_MIN } = tcpConstants(hz);
   const rtoMaxMsValue = rtoMaxMs(sysctls, socket, features);
@@ -146,6 +148,31 @@ export function predictBusy(input: BusyInput): Prediction {
     errno: 'ETIMEDOUT',
     notes,
     inputs: { peer: 'gone', rtoMs: input.rtoMs, tlpMs: input.tlpMs ?? null },
+  };
+}
+
+/**
+ * The sender's own egress drops the data's first transmission: tcp_write_xmit() stops at the failed
+ * tcp_transmit_skb(), so nothing is in flight (packets_out 0) with data waiting, and
+ * tcp_check_probe_timer() arms the PERSIST timer at tcp_probe0_base — not the retransmit timer. From
+ * there it is the zero-window chain with every probe dropped locally (tcp_write_wakeup() re-sends the
+ * data, which fails again). The peer plays no part: nothing reaches it, so no tail loss probe, no RTO,
+ * and retrans_stamp never starts. Measured on 6.18 (a netdev egress drop): persist timer at ≈204 ms,
+ * then every 500 ms with icsk_backoff 0 and icsk_probes_out 1, 2, …
+ */
+function busyLocalDrop(input: BusyInput): Prediction {
+  const zw = predictZeroWindow({ ...input, peer: 'gone', localDrop: true });
+  return {
+    ...zw,
+    phase: 'busy',
+    origin: "the write (its first transmission dropped by the sender's own egress)",
+    notes: [
+      "the data's first transmission is dropped locally: nothing in flight, data waiting, so tcp_check_probe_timer() " +
+        'arms the persist timer (ICSK_TIME_PROBE0) at tcp_probe0_base = max(rto, TCP_RTO_MIN); no tail loss probe, no ' +
+        'retransmit timer, no retrans_stamp: the give-up is tcp_probe_timer()\'s',
+      ...zw.notes.filter((n) => !n.startsWith('this is the persist timer')),
+    ],
+    inputs: { peer: input.peer ?? 'gone', rtoMs: input.rtoMs, localDrop: true },
   };
 }
 

@@ -37,6 +37,8 @@ export function tcpConstants(hz: number) {
     TCP_RTO_MAX: 120 * hz,
     /** TCP_TIMEOUT_MIN: 2 jiffies, the floor of tcp_clamp_probe0_to_user_timeout(). */
     TCP_TIMEOUT_MIN: 2,
+    /** TCP_RESOURCE_PROBE_INTERVAL = HZ/2 (500 ms): the retry after a transmission the local host dropped. */
+    TCP_RESOURCE_PROBE_INTERVAL: Math.floor(hz / 2),
   };
 }
 

@@ -96,7 +96,12 @@ export type PacketKind =
   | 'KEEPALIVE'
   | 'WINDOW-PROBE'
   | 'RST'
-  | 'FIN';
+  | 'FIN'
+  /**
+   * A transmission the sender's own egress dropped (faults.localDrop): it never reaches the wire,
+   * so it is seen by its count in sock_diag (icsk_probes_out), not in the capture.
+   */
+  | 'LOCAL-DROP';
 
 export interface ModelEvent {
   /** seconds from the phase's start (see Prediction.origin) */
@@ -212,6 +217,8 @@ export interface PredictionInputs {
   clientDataAtS?: number;
   /** defer-accept: what the client does */
   client?: DeferAcceptClient;
+  /** busy, zero-window: the sender's own egress dropped every transmission (faults.localDrop) */
+  localDrop?: boolean;
 }
 
 /** What every phase model reads: the effective settings of the dying side and the kernel. */
@@ -278,6 +285,11 @@ export interface BusyInput extends ModelInput {
    * tcp_early_retrans < 3). Absent = no TLP modelled: the first RTO fires at rtoMs.
    */
   tlpMs?: number;
+  /**
+   * The sender's own egress drops every packet from before the write (faults.localDrop): the data
+   * never leaves, and the persist timer retries every TCP_RESOURCE_PROBE_INTERVAL (model/local-drop.ts).
+   */
+  localDrop?: boolean;
 }
 
 export interface ZeroWindowInput extends ModelInput {
@@ -287,6 +299,11 @@ export interface ZeroWindowInput extends ModelInput {
   rtoMs: number;
   /** When the model predicts no close, list probes up to this many seconds (default 900). */
   horizonS?: number;
+  /**
+   * The sender's own egress drops every packet from before the first probe (faults.localDrop):
+   * probes every TCP_RESOURCE_PROBE_INTERVAL, no backoff, nothing reaches the receiver.
+   */
+  localDrop?: boolean;
 }
 
 export type PhaseInput = {

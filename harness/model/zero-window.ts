@@ -89,33 +89,45 @@ function userTimeoutRule(features: KernelFeatures): UserTimeoutRule {
 
 const DEFAULT_HORIZON_S = 900;
 
-export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
-  const { sysctls, socket, features, peer } = input;
-  const { hz } = features;
+/** What the persist timer is told, in jiffies; see persistChain. */
+interface PersistChainSpec {
+  hz: number;
+  features: KernelFeatures;
+  /** tcp_probe0_base, jiffies: when the timer first fires (from the origin), and the unit of the backoff */
+  baseJ: number;
+  /** tcp_probe0_when's cap (tcp_rto_max), jiffies */
+  maxWhenJ: number;
+  /** net.ipv4.tcp_retries2: icsk_probes_out at which tcp_probe_timer gives up */
+  maxProbes: number;
+  userTimeoutMs: number;
+  /** whether the receiver answers a probe sent at this jiffy (its answer zeroes icsk_probes_out) */
+  answers: (tJ: number) => boolean;
+  /** the sender's egress drops every probe: TCP_RESOURCE_PROBE_INTERVAL, no backoff (localDropNotes) */
+  localDrop: boolean;
+  /** list probes up to here when nothing ends the chain */
+  horizonJ: number;
+  /** whether something is certain to end it (else it stops at horizonJ) */
+  ends: boolean;
+}
+
+/**
+ * tcp_probe_timer() fired again and again: the give-up checks, then tcp_send_probe0(), which counts
+ * the probe (icsk_probes_out++, zeroed by an answer) and re-arms the timer — base << ++backoff after
+ * a probe that left, TCP_RESOURCE_PROBE_INTERVAL with the backoff untouched after one the local host
+ * dropped (err > 0) — clamped to what is left of U on 5.11+.
+ */
+function persistChain(spec: PersistChainSpec): { probesJ: number[]; closeJ: number | null } {
+  const { hz, features, baseJ, maxWhenJ, maxProbes, userTimeoutMs, answers, horizonJ, ends } = spec;
   const rule = userTimeoutRule(features);
-  const userTimeoutMs = socket.userTimeoutMs;
   const userTimeoutJ = msecsToJiffies(userTimeoutMs, hz);
-  const maxProbes = sysctls.tcp_retries2;
-  const baseJ = probe0Base(msecsToJiffies(input.rtoMs, hz), hz);
-  const maxWhenJ = msecsToJiffies(rtoMaxMs(sysctls, socket, features), hz);
-  const horizonJ = (input.horizonS ?? DEFAULT_HORIZON_S) * hz;
   const rtoMaxJ = tcpConstants(hz).TCP_RTO_MAX;
-
-  const rateLimitMs = input.peerInvalidRateLimitMs ?? DEFAULT_INVALID_RATELIMIT_MS;
-  const goneAtJ = peer === 'gone' ? (input.peerGoneAtS ?? 0) * hz : Infinity;
-  const answerer = probeAnswerer(rateLimitMs, hz, input.peerLastAnswerAtS === undefined ? null : Math.round(input.peerLastAnswerAtS * hz));
-  const answers = (tJ: number) => tJ < goneAtJ && answerer(tJ);
-
+  const resourceJ = tcpConstants(hz).TCP_RESOURCE_PROBE_INTERVAL;
   const probesJ: number[] = [];
   let nowJ = baseJ;
   let backoff = 0;
   let probesOut = 0; // as tcp_probe_timer sees it: an alive receiver's answer zeroes it
   let tstampJ: number | null = null;
   let closeJ: number | null = null;
-
-  // Certain to end: unanswered probes hit tcp_retries2; U ends an alive receiver's probing except on
-  // 5.1–5.10 kernels without the fix. Otherwise list probes up to the horizon.
-  const ends = peer === 'gone' || (!!userTimeoutMs && rule !== 'model-probes-out');
   while (ends || nowJ <= horizonJ) {
     let abort = false;
     if (rule === 'probes-tstamp') {
@@ -132,19 +144,78 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
       break;
     }
     probesJ.push(nowJ);
-    // tcp_send_probe0 counts the probe; the receiver's answer (tcp_ack) zeroes the count
-    probesOut = answers(nowJ) ? 0 : probesOut + 1;
-    if (backoff < maxProbes) backoff++;
-    let whenJ = probe0When(baseJ, backoff, maxWhenJ, hz);
+    // tcp_send_probe0 counts the probe, dropped locally or not; the receiver's answer (tcp_ack) zeroes the count
+    probesOut = !spec.localDrop && answers(nowJ) ? 0 : probesOut + 1;
+    let whenJ: number;
+    if (spec.localDrop) whenJ = resourceJ;
+    else {
+      if (backoff < maxProbes) backoff++;
+      whenJ = probe0When(baseJ, backoff, maxWhenJ, hz);
+    }
     if (rule === 'probes-tstamp') whenJ = clampProbe0ToUserTimeout(whenJ, userTimeoutMs, nowJ - (tstampJ ?? nowJ), hz);
     nowJ += whenJ;
-    if (probesJ.length > 100_000) throw new Error('predictZeroWindow: no give-up');
+    if (probesJ.length > 100_000) throw new Error('persistChain: no give-up');
   }
+  return { probesJ, closeJ };
+}
+
+/**
+ * The local-drop rules (tcp_send_probe0, net/ipv4/tcp_output.c) as of c1d5674f8313 "tcp: less
+ * aggressive window probing on local congestion" (5.1). Before it a locally dropped probe was not
+ * counted past the first and the retry came at min(base << backoff, 500 ms): not modelled.
+ */
+export function localDropNotes(features: KernelFeatures): string[] {
+  if (!versionAtLeast(features, 5, 1))
+    throw new Error(`a local drop is modelled from 5.1 on (c1d5674f8313); kernel ${features.release} retried at min(base << backoff, 500 ms) without counting the probes`);
+  return [
+    "local drop: the sender's own egress drops each probe, so __tcp_transmit_skb() returns NET_XMIT_DROP (> 0; an " +
+      'nft output-hook drop returns -EPERM instead and backs off normally); tcp_send_probe0() then re-arms at ' +
+      'TCP_RESOURCE_PROBE_INTERVAL (HZ/2, 500 ms) without raising icsk_backoff, but still counts icsk_probes_out ' +
+      '(c1d5674f8313, 5.1), so tcp_retries2 and TCP_USER_TIMEOUT end it as for unanswered probes; nothing reaches the ' +
+      "wire or the receiver (the kernel's own tcp_user_timeout_user-timeout-probe.pkt: 6 probes in U = 3 s)",
+  ];
+}
+
+export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
+  const { sysctls, socket, features, peer } = input;
+  const { hz } = features;
+  const rule = userTimeoutRule(features);
+  const userTimeoutMs = socket.userTimeoutMs;
+  const maxProbes = sysctls.tcp_retries2;
+  const baseJ = probe0Base(msecsToJiffies(input.rtoMs, hz), hz);
+  const maxWhenJ = msecsToJiffies(rtoMaxMs(sysctls, socket, features), hz);
+  const horizonJ = (input.horizonS ?? DEFAULT_HORIZON_S) * hz;
+
+  const rateLimitMs = input.peerInvalidRateLimitMs ?? DEFAULT_INVALID_RATELIMIT_MS;
+  const goneAtJ = peer === 'gone' ? (input.peerGoneAtS ?? 0) * hz : Infinity;
+  const answerer = probeAnswerer(rateLimitMs, hz, input.peerLastAnswerAtS === undefined ? null : Math.round(input.peerLastAnswerAtS * hz));
+  const answers = (tJ: number) => tJ < goneAtJ && answerer(tJ);
+
+  const notesLocal = input.localDrop ? localDropNotes(features) : [];
+
+  // Certain to end: unanswered probes hit tcp_retries2; U ends an alive receiver's probing except on
+  // 5.1–5.10 kernels without the fix. Otherwise list probes up to the horizon.
+  const ends = peer === 'gone' || !!input.localDrop || (!!userTimeoutMs && rule !== 'model-probes-out');
+  const { probesJ, closeJ } = persistChain({
+    hz,
+    features,
+    baseJ,
+    maxWhenJ,
+    maxProbes,
+    userTimeoutMs,
+    answers,
+    localDrop: !!input.localDrop,
+    horizonJ,
+    ends,
+  });
 
   const notes = [
+    ...notesLocal,
     `persist timer: first probe at tcp_probe0_base = max(rto ${input.rtoMs} ms, TCP_RTO_MIN) after the zero-window ACK, ` +
       `then base << icsk_backoff (backoff capped at tcp_retries2 = ${maxProbes}), capped at tcp_rto_max`,
-    peer === 'alive'
+    input.localDrop
+      ? `no probe reaches the receiver: abort when icsk_probes_out >= tcp_retries2 = ${maxProbes}`
+      : peer === 'alive'
       ? 'receiver alive: each win-0 answer zeroes icsk_probes_out (tcp_ack) and re-arms the same interval ' +
         '(tcp_ack_probe) (RFC 1122 4.2.2.17); but it answers at most one probe per tcp_invalid_ratelimit = ' +
         `${rateLimitMs} ms (tcp_oow_rate_limited, f2b2c582e824), so tcp_retries2 ends it only if that many probes ` +
@@ -177,7 +248,7 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
     kernel: features.release,
     origin: 'the ACK that closed the window (nothing in flight, data waiting)',
     // U counts from the first probe (icsk_probes_tstamp); only 5.11+ clamps the probe timer to it
-    ...userTimeoutClamps(packetSeries(probesJ, hz, 'client', 'WINDOW-PROBE'), rule === 'probes-tstamp' ? userTimeoutMs : 0, { from: 0, clampsFrom: 1 }, closeJ !== null),
+    ...userTimeoutClamps(packetSeries(probesJ, hz, 'client', input.localDrop ? 'LOCAL-DROP' : 'WINDOW-PROBE'), rule === 'probes-tstamp' ? userTimeoutMs : 0, { from: 0, clampsFrom: 1 }, closeJ !== null),
     closeAt: seconds(closeJ, hz),
     // U measured on the real firings from the first probe (icsk_probes_tstamp, or the head skb's stamp before 5.1)
     ...(closeJ !== null && userTimeoutMs && rule !== 'model-probes-out' ? { closeBudget: { from: 0, after: 0, ms: userTimeoutMs } } : {}),
@@ -189,6 +260,7 @@ export function predictZeroWindow(input: ZeroWindowModelInput): Prediction {
     inputs: {
       peer,
       rtoMs: input.rtoMs,
+      ...(input.localDrop ? { localDrop: true } : {}),
       peerInvalidRateLimitMs: rateLimitMs,
       ...(peer === 'gone' ? { peerGoneAtS: input.peerGoneAtS ?? 0 } : {}),
       ...(input.peerLastAnswerAtS !== undefined ? { peerLastAnswerAtS: input.peerLastAnswerAtS } : {}),

@@ -140,6 +140,12 @@ export interface BusyOptions {
   silentFor?: number;
   /** handed the model's input, to ask the model "what if" about the same connection */
   onModelInput?: (input: BusyInput) => void;
+  /**
+   * The client's own egress drops everything from before the write (faults.localDrop) instead of
+   * the peer vanishing: the data never leaves, t = 0 is the write itself (the helper's moment after
+   * send(): the kernel tried to transmit inside it), and nothing reaches the wire to place it by.
+   */
+  localDrop?: boolean;
 }
 
 /** Busy: the peer vanishes, then the client writes data that is never acknowledged. */
@@ -147,20 +153,21 @@ export function busyPhase(s: PhaseSetup, opts: BusyOptions = {}): ScenarioSpec {
   const bytes = opts.bytes ?? BUSY_BYTES;
   let tlpMs: number | undefined;
   return {
-    name: named(s, 'busy'),
+    name: `${named(s, 'busy')}${opts.localDrop ? '-local-drop' : ''}`,
     phase: 'busy',
     family: s.family,
     client: s.client,
     model: (r) => {
-      const input: BusyInput = { ...sideInput(r, 'client'), rtoMs: r.rtoMs!, ...(tlpMs === undefined ? {} : { tlpMs }) };
+      const input: BusyInput = { ...sideInput(r, 'client'), rtoMs: r.rtoMs!, ...(tlpMs === undefined ? {} : { tlpMs }), ...(opts.localDrop ? { localDrop: true } : {}) };
       opts.onModelInput?.(input);
       return withBlip(predictBusy(input), r);
     },
+    ...(opts.localDrop ? { origin: (o) => o.marks['client sent']! } : {}),
     steps: [
       ...handshake(),
       measureRto('client'),
       tailLossProbe(bytes, (ms) => (tlpMs = ms)),
-      vanish(faults.blackhole()),
+      vanish(opts.localDrop ? faults.localDrop() : faults.blackhole()),
       ...(opts.silentFor ? [hold(opts.silentFor)] : []),
       send('client', bytes),
       ...(s.blipS === undefined ? [] : [untilPacket('data out', (p) => p.from === 'client' && p.len > 0), ...healBlip(s, 'data out')]),
@@ -181,12 +188,13 @@ export interface ZeroWindowPeer {
 
 /** The zero-window model fed with what the run measured of the receiver. */
 export const zeroWindowModel =
-  (peer: ZeroWindowPeer, opts: { alive?: boolean; horizonS?: number } = {}) =>
+  (peer: ZeroWindowPeer, opts: { alive?: boolean; horizonS?: number; localDrop?: boolean } = {}) =>
   (r: RunSettings): Prediction =>
     predictZeroWindow({
       ...sideInput(r, 'client'),
       rtoMs: r.rtoMs!,
       peer: opts.alive ? 'alive' : 'gone',
+      ...(opts.localDrop ? { localDrop: true } : {}),
       horizonS: opts.horizonS,
       peerInvalidRateLimitMs: peer.rateLimitMs,
       peerGoneAtS: peer.goneAtS,
@@ -200,7 +208,19 @@ export interface ZeroWindowOptions {
   horizonS?: number;
   /** filled in by the run: what the model was told about the receiver */
   peer?: ZeroWindowPeer;
+  /**
+   * The receiver stays, but the client's own egress drops everything from just after the window
+   * closed (faults.localDrop, armed by the helpers LOCAL_DROP_ARM_S after it, before the first probe)
+   */
+  localDrop?: boolean;
 }
+
+/**
+ * When a zero-window local drop is armed, s after the window closed: well before the first probe
+ * (tcp_probe0_base ≥ TCP_RTO_MIN = 200 ms), and planned on the helpers' clock, so the judge knows
+ * if it came too late (a probe that slipped out first).
+ */
+export const LOCAL_DROP_ARM_S = 0.02;
 
 /**
  * Zero window: the server (small SO_RCVBUF) never reads, the client keeps writing until the
@@ -209,8 +229,15 @@ export interface ZeroWindowOptions {
  */
 export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): ScenarioSpec {
   const peer = opts.peer ?? {};
+  // one object: installed up front by identity, so arming it is a group flip, never an nft process
+  const dropFault = faults.localDrop();
+  const localDrop: Step = {
+    label: 'local drop, just after the window closed',
+    fault: dropFault,
+    run: (r) => r.arm(dropFault, r.marks['zero-window']! + LOCAL_DROP_ARM_S),
+  };
   return {
-    name: named(s, 'zero-window'),
+    name: `${named(s, 'zero-window')}${opts.localDrop ? '-local-drop' : ''}`,
     phase: 'zero-window',
     family: s.family,
     client: s.client,
@@ -223,7 +250,7 @@ export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): Sc
       pump('client'),
       // the first win 0 acknowledges everything sent: a receiver never shrinks its offered window
       untilPacket('zero-window', (p) => p.from === 'server' && p.win === 0),
-      ...(opts.alive ? [] : vanishAfterAnsweredProbe('zero-window', peer, { blipS: s.blipS })),
+      ...(opts.localDrop ? [localDrop] : opts.alive ? [] : vanishAfterAnsweredProbe('zero-window', peer, { blipS: s.blipS })),
       measureRto('client', { asOf: 'zero-window' }),
       opts.horizonS ? holdPast('zero-window', opts.horizonS) : awaitClose(),
     ],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classify, faultAt, toPackets } from '../../harness/engine/capture.js';
+import { classify, faultAt, localDrops, toPackets } from '../../harness/engine/capture.js';
+import type { TimerState } from '../../harness/core/observation.js';
 import { faults } from '../../harness/engine/faults.js';
 import type { HelperEvent } from '../../harness/core/protocol.js';
 
@@ -62,5 +63,27 @@ describe('dropped marks follow the fault armed at the time', () => {
       ['server', false],
       ['server', true],
     ]);
+  });
+});
+
+describe('local drops come from sock_diag, not the capture', () => {
+  const armed = { t: 10, at: { client: 10, server: 10 }, fault: faults.localDrop() };
+  const sample = (t: number, retrans: number, prevT?: number, side: 'client' | 'server' = 'client'): TimerState => ({
+    t, side, ev: 'timer', sport: 1, dport: 2, state: 'ESTABLISHED', timer: 'persist', expiresMs: 500, retrans, ...(prevT === undefined ? {} : { prevT }),
+  });
+
+  it('each rise of the probe count while the local drop is armed is one LOCAL-DROP, in (previous lookup, this lookup]', () => {
+    const timers = [sample(9.5, 1), sample(10.2, 2, 10.195), sample(10.7, 3, 10.696), sample(10.7, 3, 10.69, 'server')];
+    const out = localDrops(timers, [armed]);
+    // the rise at 9.5 s came before the arming: a probe that reached the wire
+    expect(out.map((p) => [p.t, p.notBefore, p.kind, p.dropped])).toEqual([
+      [10.2, 10.195, 'LOCAL-DROP', true],
+      [10.7, 10.696, 'LOCAL-DROP', true],
+    ]);
+  });
+
+  it('nothing without a fault at the egress: a blackhole is counted by the capture', () => {
+    const timers = [sample(10.1, 0), sample(10.2, 1, 10.195)];
+    expect(localDrops(timers, [{ ...armed, fault: faults.blackhole() }])).toEqual([]);
   });
 });

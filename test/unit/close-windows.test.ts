@@ -70,5 +70,10 @@ describe('closeWindow against an observation', () => {
     const noInputs = real();
     noInputs.phase = 'busy';
     expect(describeRun(noInputs)).toEqual({ inexpressible: expect.stringMatching(/does not record its measured RTO/) });
+    // a local drop is no `deadpeer model` option: described as a vanished peer it would be judged by the wrong model
+    const localDrop = real();
+    localDrop.phase = 'busy';
+    localDrop.prediction = { ...localDrop.prediction, phase: 'busy', inputs: { peer: 'gone', rtoMs: 204, localDrop: true } };
+    expect(describeRun(localDrop)).toEqual({ inexpressible: expect.stringMatching(/own egress dropped its packets/) });
   });
 });

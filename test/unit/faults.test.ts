@@ -37,6 +37,42 @@ describe('faults render to nft rules at the receiving side', () => {
   });
 });
 
+describe("a local drop renders at the sender's own egress", () => {
+  it('goes into the client namespace, in the netdev egress hook of its veth, gated on the OUTGOING interface group', () => {
+    const r = nftRulesFor(faults.localDrop(), 4);
+    expect(r.server).toEqual([]);
+    expect(r.client).toEqual([{ match: '', comment: 'local drop: all from client', group: 4, hook: 'egress' }]);
+    const text = renderRuleset(r.client, 'veth-c');
+    // a drop in the device's egress hook returns NET_XMIT_DROP (local congestion); the inet output hook's returns -EPERM
+    expect(text).toContain('table netdev deadpeer {');
+    expect(text).toContain('type filter hook egress device "veth-c" priority 0; policy accept;');
+    expect(text).toContain('meta oifgroup 4 meta l4proto tcp counter drop comment "local drop: all from client"');
+    expect(text).not.toContain('hook output');
+    // the inet table is still (re)made, empty: a run's earlier faults live there
+    expect(text.split('\n').slice(0, 3)).toEqual(['table inet deadpeer', 'delete table inet deadpeer', 'table inet deadpeer {']);
+  });
+
+  it('beside input faults, each goes to its own table', () => {
+    const rules = [...nftRulesFor(faults.blackhole(), 1).client, ...nftRulesFor(faults.localDrop(), 2).client];
+    const text = renderRuleset(rules, 'veth-c');
+    const [inet, netdev] = text.split('table netdev deadpeer {');
+    expect(inet).toContain('meta iifgroup 1 meta l4proto tcp counter drop comment "blackhole: all from server"');
+    expect(inet).not.toContain('local drop');
+    expect(netdev).toContain('meta oifgroup 2');
+    expect(netdev).not.toContain('blackhole');
+  });
+
+  it('needs a plain interface name for its chain, and only drops TCP', () => {
+    const r = nftRulesFor(faults.localDrop(), 1).client;
+    expect(() => renderRuleset(r)).toThrow(/egress rule needs its device/);
+    expect(() => renderRuleset(r, 'x" ; flush ruleset ; "')).toThrow(/not an interface name/);
+    expect(faultProblems({ name: 'x', drops: [{ from: 'client', what: 'all', at: 'egress', verdict: 'reset' }] })).toEqual([
+      'drops[0]: at "egress" drops TCP packets only (not verdict "reset" or what "neighbour")',
+    ]);
+    expect(faultProblems({ name: 'x', drops: [{ from: 'client', what: 'all', at: 'wire' }] })).toEqual(['drops[0].at: "wire" is not allowed: "input" or "egress"']);
+  });
+});
+
 /**
  * A fault's name reaches `nft -f` text (each rule's comment). nft's quoted strings have no
  * escapes, so a quote or a newline in a name would end the comment and the rest would be nft
@@ -83,7 +119,7 @@ describe('a fault name cannot inject nft statements', () => {
   });
 
   it('every built-in fault and an ordinary custom name pass; a bad drop is named', () => {
-    for (const f of [faults.none(), faults.dropSyn(), faults.dropSynAck(), faults.dropBareAck(), faults.silence('client'), faults.blackhole(), faults.hostVanished(), faults.peerReset()])
+    for (const f of [faults.none(), faults.dropSyn(), faults.dropSynAck(), faults.dropBareAck(), faults.silence('client'), faults.blackhole(), faults.hostVanished(), faults.peerReset(), faults.localDrop()])
       expect(faultProblems(f)).toEqual([]);
     expect(faultProblems(evil('my fault (v2): 50/50 = half, 1.5+x'))).toEqual([]);
     expect(renderRuleset(nftRulesFor(evil('my fault'), 2).server)).toContain('comment "my fault: all from client"');
