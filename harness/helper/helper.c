@@ -14,7 +14,9 @@
  * can be found in it — so no request waits for an answer that never comes.
  * A command with "at" (CLOCK_MONOTONIC seconds) is performed at that moment, not when read: the
  * helper arms a timerfd for it and carries on; its reply comes when it took effect and carries
- * "due" (the at asked for), so the controller knows how late it was. This is how anything whose
+ * "due" (the at asked for) and "began" (when the timer woke it), so the controller knows how late
+ * it was and whether the lateness was the wake-up or the action itself (an rtnetlink message waits
+ * for the machine-wide RTNL lock while another namespace is torn down). This is how anything whose
  * lateness changes the kernel's answer (a blip's heal, a fault armed at a planned moment) is timed:
  * by this process, under SCHED_FIFO where it has it, never by the controller's event loop.
  * {"cmd":"unschedule"} cancels every command still waiting (each gets an error reply).
@@ -219,12 +221,14 @@ struct field *get(struct cmd *c, const char *k) {
 static struct cmd *cur; /* the command being handled, for "re" */
 static const char *cur_name = "";
 static double cur_due; /* a scheduled command's "at": replies say when it was due */
+static double cur_began; /* and when this process began it: the wake-up's part of any lateness */
 
 void reply_begin(const char *ev) {
     o_begin(ev, mono_now());
     if (cur && cur->has_id) o_num("re", cur->id);
     if (*cur_name) o_str("cmd", cur_name);
     if (cur_due > 0) o_dbl("due", cur_due);
+    if (cur_due > 0 && cur_began > 0) o_dbl("began", cur_began);
 }
 
 void fail(const char *fmt, ...) {
@@ -1157,7 +1161,9 @@ static void on_sched_timer(void) {
         struct scheduled job = sched[best];
         sched[best].used = 0;
         struct cmd c;
+        cur_began = mono_now();
         if (!parse_cmd(job.line, &c)) run_command(&c, job.at);
+        cur_began = 0;
         free(job.line);
     }
     sched_rearm();
