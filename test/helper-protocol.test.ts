@@ -75,6 +75,9 @@ describe.skipIf(!built)('native helper protocol', () => {
     for (const [r, due] of [[a, t0 + 0.15], [b, t0 + 0.3]] as const) {
       expect(r.due).toBeCloseTo(due, 6);
       expect(r.t).toBeGreaterThanOrEqual(due);
+      // when its timer woke the helper: at or after the moment, before the reply
+      expect(r.began).toBeGreaterThanOrEqual(due);
+      expect(r.began).toBeLessThanOrEqual(r.t);
       // a guard against a helper that ignores "at", not the lateness figure (npm run bench prints that)
       expect(r.t - due).toBeLessThan(0.1);
     }
