@@ -2,14 +2,12 @@ import { execa } from 'execa';
 import { performance } from 'node:perf_hooks';
 import { Topology } from '../harness/engine/topology.js';
 import { processStartTicks } from '../netns/namespace.js';
-import { preflightProblem } from '../harness/suite/preflight.js';
-import { acquireTimingLock } from '../harness/suite/timing-lock.js';
 import { ROOT } from '../harness/core/paths.js';
 import { loadObservations } from '../harness/report/summary.js';
 import { eventErrorsMs, judgeTimeline } from '../harness/judge/verdict.js';
 import { conditionNotes } from '../harness/judge/timeline-text.js';
 import { join } from 'node:path';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { startHogs, withTimingMachine } from './machine.js';
 import { sampleTimedLateness } from './timed-lateness.js';
 import { recommendSearchTimes } from './recommend-speed.js';
 
@@ -81,26 +79,7 @@ async function concurrent(n: number): Promise<{ setupMs: number; rssMb: number; 
 }
 
 async function main(): Promise<number> {
-  const problem = await preflightProblem();
-  if (problem) {
-    process.stderr.write(`deadpeer bench: ${problem}\n`);
-    return 2;
-  }
-  // the figures are the kernel's only on a machine nobody else is measuring on (harness/suite/timing-lock.ts);
-  // the suite it starts inherits the lock
-  let lock;
-  try {
-    lock = await acquireTimingLock('deadpeer bench', (line) => process.stderr.write(`${line}\n`));
-  } catch (e) {
-    // a squatter, a wait past DEADPEER_LOCK_WAIT_S, a malformed DEADPEER_LOCK_WAIT_S: one line
-    process.stderr.write(`deadpeer bench: ${(e as Error).message}\n`);
-    return 2;
-  }
-  try {
-    return await measure();
-  } finally {
-    await lock.release();
-  }
+  return withTimingMachine('deadpeer bench', 'deadpeer bench', measure);
 }
 
 async function measure(): Promise<number> {
@@ -122,7 +101,7 @@ async function measure(): Promise<number> {
   // measured under exactly that load (the suite's own heals add theirs from the observations)
   const underLoad = async (label: string, hogs: number) => {
     const runId = `bench-${label}-${Date.now()}`;
-    const hogProcs: ChildProcess[] = Array.from({ length: hogs }, () => spawn('yes', [], { stdio: 'ignore' }));
+    const hogProcs = startHogs(hogs);
     let done = false;
     const t0 = performance.now();
     try {
@@ -135,7 +114,7 @@ async function measure(): Promise<number> {
       const unjudged = obs.filter((o) => o.cannotJudge).length;
       return { runId, wall, failed: suite.exitCode !== 0, late: [...sampled.effect, ...fromRuns], wake: sampled.wake, fromRuns: fromRuns.length, unjudged, obs };
     } finally {
-      for (const h of hogProcs) h.kill('SIGKILL');
+      hogProcs.stop();
     }
   };
   const calm = await underLoad('calm', 0);

@@ -7,8 +7,7 @@ import { runExecArgs } from '../harness/apps/exec/exec.js';
 import type { ExecArgs } from '../harness/apps/exec/args.js';
 import type { AppReport } from '../harness/apps/exec/run.js';
 import { ROOT } from '../harness/core/paths.js';
-import { preflightProblem } from '../harness/suite/preflight.js';
-import { acquireTimingLock } from '../harness/suite/timing-lock.js';
+import { withTimingMachine } from './machine.js';
 import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
 
 /**
@@ -171,19 +170,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`deadpeer clients: unexpected argument "${argv[0]}" (it takes none)\n`);
     return 2;
   }
-  const problem = await preflightProblem();
-  if (problem) {
-    process.stderr.write(`deadpeer clients: ${problem}\n`);
-    return 2;
-  }
-  let lock;
-  try {
-    lock = await acquireTimingLock('npm run clients', (l) => process.stderr.write(`${l}\n`));
-  } catch (e) {
-    // a squatter, a wait past DEADPEER_LOCK_WAIT_S, a malformed DEADPEER_LOCK_WAIT_S: one line, nothing made
-    process.stderr.write(`deadpeer clients: ${(e as Error).message}\n`);
-    return 2;
-  }
+  return withTimingMachine('deadpeer clients', 'npm run clients', regenerate);
+}
+
+/** Every installed client through exec, idle and busy → docs/CLIENTS.md and the verified presets. */
+async function regenerate(): Promise<number> {
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'deadpeer-clients-'));
   // programs run as other users (PostgreSQL as postgres) must reach their part of it
@@ -232,7 +223,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`docs/CLIENTS.md: ${runs.length} runs of ${found.length} clients in ${wallS.toFixed(0)} s; harness/apps/check/verified.ts regenerated (npm run build to ship it)\n`);
     return runs.some((r) => r.problems.length) ? 1 : 0;
   } finally {
-    await lock.release();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { startHogs } from './machine.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,19 +59,6 @@ async function suite(label: string, workdir: string, filters: string[]): Promise
   }
 }
 
-/** K busy loops for the soak's whole length: ended by their pids when it ends, however it ends. */
-function startHogs(k: number): ChildProcess[] {
-  const hogs = Array.from({ length: k }, () => spawn('yes', [], { stdio: ['ignore', 'ignore', 'ignore'] }));
-  const stop = () => hogs.forEach((h) => h.exitCode === null && h.kill('SIGKILL'));
-  process.once('exit', stop);
-  for (const sig of ['SIGINT', 'SIGTERM'] as const)
-    process.once(sig, () => {
-      stop();
-      process.exit(130);
-    });
-  return hogs;
-}
-
 async function main(argv: string[]): Promise<number> {
   const dash = argv.indexOf('--');
   const [own, filters] = dash < 0 ? [argv, []] : [argv.slice(0, dash), argv.slice(dash + 1)];
@@ -119,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       );
     }
   } finally {
-    running.forEach((h) => h.exitCode === null && h.kill('SIGKILL'));
+    running.stop();
     await tmp.cleanup();
   }
   return summarise(runs);
