@@ -58,12 +58,12 @@ export function windows(pred: Prediction, hz: number): { events: [number, number
 }
 
 /** The observed packets that correspond to the prediction's events: same senders and kinds, from origin on. */
-export function matchingPackets(obs: Observation, pred: Prediction): (Packet & { rel: number })[] {
+export function matchingPackets(obs: Observation, pred: Prediction, w = windows(pred, obs.kernel.hz)): (Packet & { rel: number })[] {
   const wanted = new Set(pred.events.map((e) => `${e.side}/${e.packet}`));
   const from = obs.origin - 1 / obs.kernel.hz - CAPTURE_SLACK;
   // a prediction of a connection that stays open covers [0, watchUntil] and says nothing after it:
   // the judge looks at the same span, however long the run went on watching
-  const until = pred.closeAt === null && pred.watchUntil !== undefined ? Math.max(pred.watchUntil, ...windows(pred, obs.kernel.hz).events.map((w) => w[1])) : Infinity;
+  const until = pred.closeAt === null && pred.watchUntil !== undefined ? Math.max(pred.watchUntil, ...w.events.map((e) => e[1])) : Infinity;
   return obs.packets
     .filter((p) => p.t >= from && p.t - obs.origin <= until && wanted.has(`${p.from}/${p.kind}`))
     .map((p) => ({ ...p, rel: p.t - obs.origin }));
@@ -71,7 +71,7 @@ export function matchingPackets(obs: Observation, pred: Prediction): (Packet & {
 
 export function judgeTimeline(obs: Observation, pred: Prediction = obs.prediction): TimelineVerdict {
   const w = windows(pred, obs.kernel.hz);
-  const observed = matchingPackets(obs, pred);
+  const observed = matchingPackets(obs, pred, w);
   const problems: string[] = [];
   const events: EventVerdict[] = [];
   // pair the i-th predicted event of each (side, kind) with the i-th observed one of the same
