@@ -41,7 +41,10 @@ export function localDrops(timers: TimerState[], history: ArmedFault[]): Packet[
   const out: Packet[] = [];
   const last: Partial<Record<Side, number>> = {};
   for (const s of timers) {
-    if (s.ev !== 'timer') continue;
+    // a sample with no timer pending carries no count (inet_diag reports idiag_retrans 0 for it):
+    // one taken while the persist timer's handler runs must not read as the count dropping to 0,
+    // or the next sample's count would be taken for that many attempts at once (seen in CI)
+    if (s.ev !== 'timer' || s.timer === 'off') continue;
     const before = last[s.side];
     last[s.side] = s.retrans;
     if (before === undefined || s.retrans <= before || !dropsAtEgress(history, s.t, s.side)) continue;

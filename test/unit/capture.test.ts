@@ -82,6 +82,14 @@ describe('local drops come from sock_diag, not the capture', () => {
     ]);
   });
 
+  it('a sample with no timer pending (taken while the timer\'s handler runs) is no count: one attempt, not two', () => {
+    const timers = [sample(10.1, 0), sample(10.2, 1, 10.195), { ...sample(10.716, 0, 10.711), timer: 'off' as const }, sample(10.722, 2, 10.716)];
+    expect(localDrops(timers, [armed]).map((p) => [p.t, p.notBefore])).toEqual([
+      [10.2, 10.195],
+      [10.722, 10.716],
+    ]);
+  });
+
   it('nothing without a fault at the egress: a blackhole is counted by the capture', () => {
     const timers = [sample(10.1, 0), sample(10.2, 1, 10.195)];
     expect(localDrops(timers, [{ ...armed, fault: faults.blackhole() }])).toEqual([]);
