@@ -55,3 +55,8 @@ export function predict<P extends Phase>(phase: P, input: PhaseInput[P]): Predic
   const predictor = predictors[phase] as (input: PhaseInput[P]) => Prediction;
   return predictor(input);
 }
+export { MIDDLEBOX_PRESETS, MAX_IDLE_TIMEOUT_S, parseMiddlebox, middleboxFamilyProblem } from './middlebox.js';
+export type { Middlebox, MiddleboxMode, MiddleboxKind, MiddleboxPreset } from './middlebox.js';
+export { predictPath, RTT_ALLOWANCE_S } from './path.js';
+export type { PathInput, PathPrediction, MappingKept } from './path.js';
+export { durationSeconds } from './duration.js';

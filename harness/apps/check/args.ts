@@ -9,6 +9,7 @@ import { InputError } from '../../core/errors.js';
 import { extname } from 'node:path';
 import { describeParseError, joinNegativeValues, parseOnce, refuseRepeats } from '../parse-args.js';
 import { parse as parseYaml } from 'yaml';
+import { DURATION_EXAMPLES, durationSeconds } from '../../model/duration.js';
 import type { KernelFeatures, TcpSysctls } from '../../model/types.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
 import { PRESETS, type SocketConfig, findPreset, mergeConfig } from './presets.js';
@@ -138,11 +139,9 @@ function wholeIn(where: string, value: unknown, [min, max]: readonly [number, nu
 
 /** 30s, 1500ms, 2m, 30 (seconds) → seconds. */
 export function parseDuration(where: string, value: unknown): number {
-  if (typeof value === 'number' && value >= 0 && Number.isFinite(value)) return value;
-  const m = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min)?\s*$/.exec(value) : null;
-  if (!m) throw notAllowed(where, value, 'a duration such as 30s, 1500ms or 2m');
-  const n = Number(m[1]);
-  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' || m[2] === 'min' ? n * 60 : n;
+  const s = durationSeconds(value);
+  if (s === undefined) throw notAllowed(where, value, DURATION_EXAMPLES);
+  return s;
 }
 
 function keepaliveFrom(where: string, value: unknown): SocketConfig['keepalive'] {
