@@ -4,8 +4,9 @@
  * phase's answer, with the kernel's reason, and the CLI refuses it (exit 2). Pure, unit-tested.
  */
 import { describeParseError, joinNegativeValues, parseOnce } from '../harness/apps/parse-args.js';
-import { OLDEST_RELEASE, OLDEST_RELEASE_WHY, PHASES, defaultSysctls, modelKnowsRelease, parseRelease } from '../harness/model/index.js';
-import type { KernelFeatures, Phase, TcpSysctls } from '../harness/model/index.js';
+import { OLDEST_RELEASE, OLDEST_RELEASE_WHY, PHASES, defaultSysctls, durationSeconds, middleboxFamilyProblem, modelKnowsRelease, parseMiddlebox, parseRelease } from '../harness/model/index.js';
+import type { KernelFeatures, Middlebox, Phase, TcpSysctls } from '../harness/model/index.js';
+import { DURATION_EXAMPLES } from '../harness/model/duration.js';
 import { deferAcceptRetrans } from '../harness/model/reqsk.js';
 import { TCP_SYSCTL_NAMES } from '../harness/model/types.js';
 import { sysctlRange } from '../harness/model/sysctl-ranges.js';
@@ -42,6 +43,10 @@ export interface ModelArgs {
   hz?: number;
   /** --blip S: the peer is unreachable from t = 0 until S s after it, then back */
   blipS?: number;
+  /** --middlebox: the path between forgets the idle connection (idle only; the peer stays) */
+  middlebox?: Middlebox;
+  /** --write-at: with a middlebox, when the application writes, s after the handshake (default: a second after the expiry) */
+  writeAtS?: number;
 }
 
 export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs } | { kind: 'error'; message: string };
@@ -49,8 +54,8 @@ export type ParsedModelArgs = { kind: 'help' } | { kind: 'args'; args: ModelArgs
 export const MODEL_USAGE = `usage: deadpeer model <phase> [--json] [--family 4|6] [--keepalive IDLE:INTVL:CNT|on]
                       [--user-timeout MS] [--syncnt N] [--defer-accept S] [--peer alive|gone]
                       [--peer-gone-at S] [--peer-answered-before S] [--rtt MS] [--rto MS] [--tlp MS|off]
-                      [--rto-max MS]
-                      [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N] [--blip S]
+                      [--rto-max MS] [--middlebox NAME|idle-expiry:D:drop|reset[:nat|firewall]]
+                      [--write-at D] [--sysctl NAME=VALUE]... [--kernel X.Y] [--hz N] [--blip S]
 
 Prints what the kernel model predicts when the peer vanishes in <phase>: the packets the dying
 side sends, when the socket gives up and with which errno, and where on the kernel's timer wheel
@@ -92,6 +97,17 @@ phases: ${PHASES.join(', ')}
   --blip S                 not gone for good: unreachable from t = 0 until S s after it, then back —
                            survives (the first transmission after it is answered) or dies (the give-up
                            came first); JSON adds "blip":{"survives","marginS",...} (syn-sent, idle, busy, zero-window)
+  --middlebox M            idle: the peer stays, but a middlebox on the path forgets the connection after
+                           its idle timeout (conntrack's established timeout) and drops, or answers with a
+                           RST, the next packet. M is a preset (aws-nat-gateway, aws-nlb, azure-lb,
+                           gcp-vpc-firewall, gcp-cloud-nat, linux-conntrack) or idle-expiry:DURATION:drop|reset
+                           [:nat|firewall] (whole seconds; firewall by default; a NAT is IPv4 only). Says
+                           whether the mapping is kept (keepalive below the timeout), what the first
+                           transmission after the expiry meets, what the client sees and when, and what
+                           the server does; JSON adds "middlebox":{"mapping","trigger","client","outcome",
+                           "server",...} and the events and closeAt count from the handshake's end
+  --write-at D             with --middlebox: when the application writes, after the handshake (30s, 6m, …;
+                           default: one second after the expiry, said in the notes)
   --sysctl NAME=VALUE      a net.ipv4 sysctl of the namespace (default: a new namespace's defaults),
                            within what the kernel takes (tcp_syn_retries 1..127, tcp_retries2 0..255, …)
   --kernel X.Y             predict for that kernel release instead of the running one (4.19 or later:
@@ -132,6 +148,8 @@ const OPTIONS = {
   'peer-gone-at': { type: 'string' },
   'peer-answered-before': { type: 'string' },
   blip: { type: 'string' },
+  middlebox: { type: 'string' },
+  'write-at': { type: 'string' },
   rtt: { type: 'string' },
   rto: { type: 'string' },
   tlp: { type: 'string' },
@@ -227,6 +245,16 @@ export function parseModelArgs(argv: string[]): ParsedModelArgs {
   if (args.rttMs !== undefined && typeof args.tlpMs === 'number') {
     return fail('--rtt and --tlp MS: the tail loss probe follows from the RTT (2·RTT + tcp_rto_min, capped by the RTO): give --tlp off (no SACK, or tcp_early_retrans < 3) or give --rto and --tlp instead of --rtt');
   }
+  if (values.middlebox !== undefined) {
+    const m = parseMiddlebox(values.middlebox);
+    if ('error' in m) return fail(`--middlebox: ${m.error}`);
+    args.middlebox = m;
+  }
+  if (values['write-at'] !== undefined) {
+    const w = durationSeconds(values['write-at']);
+    if (w === undefined) return fail(`--write-at: ${JSON.stringify(values['write-at'])} is not allowed: expected ${DURATION_EXAMPLES}`);
+    args.writeAtS = w;
+  }
   if (values.peer !== undefined) {
     if (values.peer !== 'alive' && values.peer !== 'gone') return fail(`--peer: "${values.peer}" is not allowed: expected alive or gone`);
     args.peer = values.peer;
@@ -275,6 +303,8 @@ export function modelArgv(a: ModelArgs): string[] {
   opt('tlp', a.tlpMs);
   opt('rto-max', a.rtoMaxMs);
   opt('blip', a.blipS);
+  opt('middlebox', a.middlebox?.name);
+  opt('write-at', a.writeAtS);
   for (const [k, v] of Object.entries(a.sysctls)) opt('sysctl', `${k}=${v}`);
   opt('kernel', a.kernel);
   opt('hz', a.hz);
@@ -295,6 +325,8 @@ const FIELD: Record<string, keyof ModelArgs> = {
   '--tlp': 'tlpMs',
   '--rto-max': 'rtoMaxMs',
   '--blip': 'blipS',
+  '--middlebox': 'middlebox',
+  '--write-at': 'writeAtS',
 };
 
 /** The arguments without one option ("--rto", "--sysctl tcp_retries2"), as if it had not been given. */
@@ -339,9 +371,9 @@ export function isDefaultValue(a: ModelArgs, option: string): boolean {
 }
 
 /** The options of ModelArgs that say something about the connection (--json, --family, --kernel, --hz always matter). */
-type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rtt' | 'rto' | 'tlp' | 'rto-max' | 'blip';
+export type Knob = 'keepalive' | 'user-timeout' | 'syncnt' | 'defer-accept' | 'peer' | 'peer-gone-at' | 'peer-answered-before' | 'rtt' | 'rto' | 'tlp' | 'rto-max' | 'blip' | 'middlebox' | 'write-at';
 
-const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
+export const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   keepalive: (a) => a.keepalive !== undefined,
   'user-timeout': (a) => a.userTimeoutMs !== undefined,
   syncnt: (a) => a.synCnt !== undefined,
@@ -354,6 +386,8 @@ const GIVEN: Record<Knob, (a: ModelArgs) => boolean> = {
   tlp: (a) => a.tlpMs !== undefined,
   'rto-max': (a) => a.rtoMaxMs !== undefined,
   blip: (a) => a.blipS !== undefined,
+  middlebox: (a) => a.middlebox !== undefined,
+  'write-at': (a) => a.writeAtS !== undefined,
 };
 
 interface Context {
@@ -426,6 +460,9 @@ function knobIgnored(k: Knob, c: Context): string | null {
     case 'rto-max':
       if (phase === 'idle') return 'the keepalive timer does not use tcp_rto_max';
       return listener ? REQUEST_TIMER_CAP(c) : null;
+    case 'middlebox':
+    case 'write-at':
+      return null;
   }
 }
 
@@ -436,7 +473,15 @@ function knobIgnored(k: Knob, c: Context): string | null {
 function knobUnanswerable(k: Knob, c: Context): string | null {
   const { phase, peer } = c;
   const listener = phase === 'syn-recv' || phase === 'defer-accept';
+  const beside = c.a.middlebox && MIDDLEBOX_EXCLUDES[k];
+  if (beside) return beside;
   switch (k) {
+    case 'middlebox':
+      return phase === 'idle'
+        ? null
+        : 'a middlebox forgets an IDLE connection: ask `deadpeer model idle --middlebox …`, whose --write-at is the write after the quiet period (busy through a middlebox is that same question)';
+    case 'write-at':
+      return c.a.middlebox ? null : '--write-at applies with --middlebox (idle): when the application writes after the quiet period';
     case 'peer':
       return phase === 'syn-sent' && peer === 'alive'
         ? 'a server that answers ends SYN-SENT at once: there is no vanished peer to ask about (--peer alive applies to syn-recv, defer-accept, idle, busy and zero-window)'
@@ -458,6 +503,12 @@ function knobUnanswerable(k: Knob, c: Context): string | null {
       return null;
   }
 }
+
+/** What a middlebox answer cannot take beside it: the question is a path that forgets, not a peer that vanishes. */
+const MIDDLEBOX_EXCLUDES: Partial<Record<Knob, string>> = {
+  peer: 'with --middlebox the peer stays: it is the path between that forgets the connection (--peer describes a vanished peer)',
+  blip: 'with --middlebox the path forgets the connection for good; --blip is an outage that heals on a direct path: ask one or the other',
+};
 
 /** Why a sysctl cannot change this answer, or null when it can. */
 function sysctlIgnored(name: keyof TcpSysctls, c: Context): string | null {
@@ -502,6 +553,27 @@ function sysctlIgnored(name: keyof TcpSysctls, c: Context): string | null {
   }
 }
 
+function contextOf(a: ModelArgs, features: KernelFeatures): Context {
+  return { a, f: features, phase: a.phase, peer: a.peer ?? 'gone', userTimeoutMs: a.userTimeoutMs ?? 0, deferRetrans: deferAcceptRetrans(a.deferAcceptS ?? 0) };
+}
+
+/** What a middlebox answer reads beyond idle alone: the retransmission chain after a write (model/busy.ts). */
+const READ_AFTER_A_WRITE = new Set(['--user-timeout', '--rtt', '--rto', '--tlp', '--rto-max', '--sysctl tcp_retries2', '--sysctl tcp_rto_min_us', '--sysctl tcp_rto_max_ms']);
+
+/**
+ * Why the kernel ignores this option on an idle connection whatever the path does — the reason
+ * that still holds through a middlebox — or null (the option is read there, or only the path's
+ * answer can say). `option` as typed: "--syncnt", "--sysctl tcp_syn_retries".
+ */
+export function idleReasonThroughMiddlebox(option: string, a: ModelArgs, features: KernelFeatures): string | null {
+  if (READ_AFTER_A_WRITE.has(option)) return null;
+  const { middlebox: _m, writeAtS: _w, ...idle } = a;
+  const c = contextOf(idle, features);
+  if (option.startsWith('--sysctl ')) return sysctlIgnored(option.slice('--sysctl '.length) as keyof TcpSysctls, c);
+  const k = option.slice(2) as Knob;
+  return k in GIVEN ? knobIgnored(k, c) : null;
+}
+
 /**
  * Every given option that cannot change this answer, each with its reason: those the model cannot
  * represent first (kernel false: `deadpeer model` refuses the first), then those the kernel ignores
@@ -509,14 +581,7 @@ function sysctlIgnored(name: keyof TcpSysctls, c: Context): string | null {
  * (test/unit/cli-options-walk.test.ts) proves each of those true by feeding the option to the model.
  */
 export function refusals(a: ModelArgs, features: KernelFeatures): Refusal[] {
-  const c: Context = {
-    a,
-    f: features,
-    phase: a.phase,
-    peer: a.peer ?? 'gone',
-    userTimeoutMs: a.userTimeoutMs ?? 0,
-    deferRetrans: deferAcceptRetrans(a.deferAcceptS ?? 0),
-  };
+  const c = contextOf(a, features);
   // whole answers that no setting moves
   const fixed =
     a.phase === 'busy' && c.peer === 'alive'
@@ -530,17 +595,21 @@ export function refusals(a: ModelArgs, features: KernelFeatures): Refusal[] {
     if (!GIVEN[k](a)) continue;
     const cannot = knobUnanswerable(k, c);
     if (cannot) refused.push({ option: `--${k}`, why: cannot, kernel: false });
-    else if (!isDefaultValue(a, `--${k}`)) {
+    else if (!isDefaultValue(a, `--${k}`) && !a.middlebox) {
       const why = fixed && k !== fixed.except ? fixed.why : knobIgnored(k, c);
       if (why) ignored.push({ option: `--${k}`, why, kernel: true });
     }
   }
+  const family = a.middlebox && middleboxFamilyProblem(a.middlebox, a.family);
+  if (family) refused.push({ option: '--middlebox', why: family, kernel: false });
   for (const name of Object.keys(a.sysctls) as (keyof TcpSysctls)[]) {
     if (!(name in defaultSysctls(c.f))) {
       const since = { tcp_syn_linear_timeouts: '6.5', tcp_rto_min_us: '6.11', tcp_rto_max_ms: '6.15' }[name as string];
       refused.push({ option: `--sysctl ${name}`, why: `does not exist on Linux ${c.f.version.join('.')}${since ? ` (${since}+)` : ''}`, kernel: false });
       continue;
     }
+    // through a middlebox the retransmission chain after a write reads what idle alone does not: the model decides (cli/model.ts)
+    if (a.middlebox) continue;
     const why = fixed ? fixed.why : sysctlIgnored(name, c);
     if (why) ignored.push({ option: `--sysctl ${name}`, why, kernel: true });
   }

@@ -10,7 +10,9 @@ import type { KernelFeatures, Phase, PhaseInput, Prediction, PredictionWindows, 
 import { rttTailLossProbeMs } from '../harness/model/busy.js';
 import { DEFAULT_INVALID_RATELIMIT_MS } from '../harness/model/zero-window.js';
 import { predictBlip } from '../harness/model/blip.js';
-import { MODEL_USAGE, type ModelArgs, type Refusal, isDefaultValue, modelArgv, parseModelArgs, refusals } from './model-args.js';
+import { predictPath } from '../harness/model/path.js';
+import type { PathPrediction } from '../harness/model/path.js';
+import { GIVEN, MODEL_USAGE, type ModelArgs, type Refusal, idleReasonThroughMiddlebox, isDefaultValue, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
 
 export { MODEL_OPTIONS, modelArgv, parseModelArgs, refusals, withoutOption } from './model-args.js';
 export type { ModelArgs, ParsedModelArgs, Refusal } from './model-args.js';
@@ -52,7 +54,9 @@ export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, f
   const rtoMs = args.rtoMs ?? derived.rtoMs;
   const floorMs = rtoMinFloorUs(rtoMin, hz) / 1000;
   const rtoMinSaid = `tcp_rto_min ${rtoMin / 1000} ms${floorMs !== rtoMin / 1000 ? ` (${floorMs} ms: the kernel keeps it in whole jiffies)` : ''}`;
-  if ((args.phase === 'busy' && peer === 'gone') || args.phase === 'zero-window') {
+  // through a middlebox the idle question ends in a write whose retransmissions may be dropped: busy's RTO and TLP
+  const writesIntoTheVoid = (args.phase === 'busy' && peer === 'gone') || (args.phase === 'idle' && !!args.middlebox);
+  if (writesIntoTheVoid || args.phase === 'zero-window') {
     if (args.rttMs !== undefined) {
       assumed.push(
         `the RTO is ${rtoMs} ms: what tcp_rtt_estimator() settles on for a steady RTT of ${args.rttMs} ms — srtt ${derived.srttUs / 1000} ms ` +
@@ -67,7 +71,7 @@ export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, f
     }
   }
   let tlpMs: number | undefined;
-  if (args.phase === 'busy' && peer === 'gone') {
+  if (writesIntoTheVoid) {
     tlpMs = args.tlpMs === 'off' ? undefined : (args.tlpMs ?? rttTailLossProbeMs(derived.srttUs, rtoMs, rtoMin, hz));
     if (args.tlpMs === undefined) {
       assumed.push(
@@ -101,7 +105,10 @@ export function modelInputFor<P extends Phase>(args: ModelArgs & { phase: P }, f
 
 /** The prediction and its wheel windows, for arguments refusals() accepts. */
 export interface ModelAnswer {
+  /** with --middlebox: the client's chain on the path's clock (t = 0 = the handshake's end), closeAt when it notices */
   prediction: Prediction;
+  /** with --middlebox: the whole answer */
+  path?: PathPrediction;
   windows: PredictionWindows;
   features: KernelFeatures;
   /** the answer as `--json` prints it */
@@ -119,9 +126,10 @@ const pair = (w: [number, number]): [number, number] => [round(w[0]), round(w[1]
 export function answerModel(args: ModelArgs, running: KernelFeatures, ignored: readonly Refusal[] = []): ModelAnswer {
   const features = featuresFor(args, running);
   const { input, assumed } = modelInputFor(args, features);
-  const raw = predict(args.phase, input);
   const kernelIgnores = ignored.filter((r) => r.kernel);
   const ignoredNotes = kernelIgnores.map((r) => `ignored by the kernel here: ${r.option} — ${r.why}; the answer is the one without it`);
+  if (args.middlebox) return answerPath(args, features, input as PhaseInput['busy'], [...ignoredNotes, ...assumed], kernelIgnores);
+  const raw = predict(args.phase, input);
   const gone = { ...raw, notes: [...ignoredNotes, ...assumed, ...raw.notes] };
   // a blip ends an outage of a vanished peer, on a connection the application holds (refusals() says so otherwise)
   const blips = args.blipS !== undefined && args.peer !== 'alive' && ['syn-sent', 'idle', 'busy', 'zero-window'].includes(args.phase);
@@ -158,6 +166,67 @@ export function answerModel(args: ModelArgs, running: KernelFeatures, ignored: r
   return { prediction, windows, features, json };
 }
 
+/** What t = 0 is through a middlebox. */
+const PATH_ORIGIN = 'the last packet that crossed the middlebox (the handshake\'s end)';
+
+/**
+ * --middlebox: predictPath, and its client chain placed on the path's clock — the chain's windows
+ * computed on its own origin (a write is the application's moment, not a timer) and moved with it.
+ */
+function answerPath(args: ModelArgs, features: KernelFeatures, input: PhaseInput['busy'], before: string[], kernelIgnores: readonly Refusal[]): ModelAnswer {
+  const mb = args.middlebox!;
+  const writeAtS = args.writeAtS ?? mb.idleTimeoutS + 1;
+  const said = args.writeAtS === undefined ? [`assumed: the application writes at ${writeAtS} s, one second after the ${mb.idleTimeoutS} s idle timeout (--write-at D says when)`] : [];
+  const path = predictPath({ ...input, middlebox: mb, writeAtS });
+  const shift = path.clientOriginS;
+  const own = predictionWindows(path.client, features.hz);
+  const moved = (w: [number, number]): [number, number] => [round(w[0] + shift), round(w[1] + shift)];
+  const notes = [...before, ...said, ...path.notes, ...path.client.notes];
+  const prediction: Prediction = {
+    ...path.client,
+    origin: PATH_ORIGIN,
+    events: path.client.events.map((e) => ({ ...e, t: round(e.t + shift) })),
+    closeAt: path.outcome.noticeAtS,
+    errno: path.outcome.errno,
+    notes,
+  };
+  const windows: PredictionWindows = {
+    ...own,
+    events: own.events.map((w) => ({ ...w, window: moved(w.window) })),
+    close: own.close && { ...own.close, window: moved(own.close.window) },
+  };
+  const json = {
+    phase: args.phase,
+    kernel: prediction.kernel,
+    hz: features.hz,
+    family: args.family,
+    origin: PATH_ORIGIN,
+    events: prediction.events.map(({ t, side, packet, n }, i) => ({ t, side, packet, n, window: pair(windows.events[i]!.window), ...(windows.events[i]!.optional ? { optional: true } : {}) })),
+    closeAt: prediction.closeAt,
+    closeWindow: windows.close && pair(windows.close.window),
+    errno: prediction.errno,
+    inputs: { ...path.client.inputs, writeAtS, ...(args.rttMs !== undefined ? { rttMs: args.rttMs } : {}) },
+    middlebox: path,
+    ignoredByKernel: kernelIgnores.map((r) => r.option.replace(/^--/, '')),
+    ignoredByKernelWhy: Object.fromEntries(kernelIgnores.map((r) => [r.option.replace(/^--/, ''), r.why])),
+    notes,
+  };
+  return { prediction: { ...prediction, phase: 'idle' }, path, windows, features, json };
+}
+
+/** The middlebox's answer in words, before the client's timeline. */
+function pathLines(p: PathPrediction): string[] {
+  return [
+    `middlebox ${p.middlebox.name}: forgets a connection idle for ${p.middlebox.idleTimeoutS} s, then ${p.middlebox.mode === 'reset' ? 'answers its next packet with a RST' : 'drops its next packet'}`,
+    `the idle connection keeps its mapping: ${p.mapping.kept} — ${p.mapping.why}`,
+    p.trigger
+      ? `the first transmission after the expiry (${p.mapping.forgottenAtS} s): the ${p.trigger.by === 'write' ? 'write' : 'keepalive probe'} at ${p.trigger.atS} s`
+      : `the first transmission after the expiry: ${p.mapping.forgottenAtS === null ? 'none meets a forgotten mapping' : 'none'}`,
+    `the client: ${p.outcome.line}`,
+    `the server: ${p.server.line}`,
+  ];
+}
+
 const s3 = (x: number) => x.toFixed(3);
 
 function humanTable(a: ModelAnswer, family: 4 | 6): string {
@@ -166,6 +235,7 @@ function humanTable(a: ModelAnswer, family: 4 | 6): string {
   const lines = [
     `phase ${p.phase}  kernel ${p.kernel} (HZ ${features.hz})  IPv${family}`,
     `t = 0: ${p.origin}`,
+    ...(a.path ? pathLines(a.path) : []),
     '     t (s)  side    packet        n   the kernel fires it between (s)',
     ...p.events.map(
       (e, i) =>
@@ -223,6 +293,7 @@ const timeline = (a: ModelArgs, running: KernelFeatures) => {
 export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal[] {
   const structural = refusals(args, featuresFor(args, running));
   if (structural.some((r) => !r.kernel)) return structural;
+  if (args.middlebox) return [...structural, ...mootThroughMiddlebox(args, running)];
   const listed = new Set(structural.map((r) => r.option));
   const given = (option: string) =>
     !listed.has(option) &&
@@ -251,6 +322,45 @@ export function modelRefusals(args: ModelArgs, running: KernelFeatures): Refusal
     });
   }
   return out;
+}
+
+/** The timeline a middlebox answer gives, windows included: what a setting must move to matter. */
+const pathTimeline = (a: ModelArgs, running: KernelFeatures) => {
+  const { json } = answerModel(a, running);
+  return JSON.stringify([json.events, json.closeAt, json.closeWindow, json.errno]);
+};
+
+/** Why the path's answer does not read a setting here, from what it comes to. */
+function pathReason(p: PathPrediction): string {
+  const name = `through ${p.middlebox.name}`;
+  if (!p.trigger) {
+    return p.mapping.forgottenAtS === null || p.mapping.kept === 'yes'
+      ? `${name} the mapping is kept: nothing is lost, no retransmission or give-up timer is reached`
+      : `${name} the client sends nothing after the expiry: no timer of its runs`;
+  }
+  if (p.middlebox.mode === 'reset') return `${name} the first transmission after the expiry meets a RST: ECONNRESET at once, before any timer that could read it`;
+  return p.trigger.by === 'write'
+    ? `${name} the write meets the forgotten mapping, and the retransmission chain that follows does not read it`
+    : `${name} the keepalive probe meets the forgotten mapping, and the keepalive chain that follows does not read it`;
+}
+
+/**
+ * Through a middlebox the answer is a chain chosen by the path (a RST, the retransmissions after a
+ * write, the keepalive probes), so which settings matter is decided by the model: a setting given
+ * whose removal leaves the timeline as it is, is named — with idle's own reason where that still
+ * holds, else what the path comes to.
+ */
+function mootThroughMiddlebox(args: ModelArgs, running: KernelFeatures): Refusal[] {
+  const features = featuresFor(args, running);
+  const asGiven = pathTimeline(args, running);
+  const options = [
+    ...(Object.keys(GIVEN) as (keyof typeof GIVEN)[]).filter((k) => k !== 'middlebox' && GIVEN[k](args)).map((k) => `--${k}`),
+    ...Object.keys(args.sysctls).map((n) => `--sysctl ${n}`),
+  ].filter((o) => !isDefaultValue(args, o));
+  const path = answerModel(args, running).path!;
+  return options
+    .filter((o) => pathTimeline(withoutOption(args, o), running) === asGiven)
+    .map((option) => ({ option, why: idleReasonThroughMiddlebox(option, args, features) ?? pathReason(path), kernel: true }));
 }
 
 /** Where each phase's kernel checks TCP_USER_TIMEOUT. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { modelArgv, parseModelArgs, runModel } from '../../cli/model.js';
-import { OLDEST_RELEASE, featuresForRelease, tcpModelTimeoutMs } from '../../harness/model/index.js';
+import { OLDEST_RELEASE, defaultSocket, defaultSysctls, featuresForRelease, predictBusy, tcpModelTimeoutMs } from '../../harness/model/index.js';
 
 const env = { features: featuresForRelease('6.18.44-fc-v657', 250) };
 const json = (argv: string[]) => {
@@ -311,6 +311,8 @@ describe('deadpeer model', () => {
       ['zero-window', '--peer', 'gone', '--peer-gone-at', '0.25', '--tlp', '4'],
       ['idle', '--keepalive', 'on', '--peer', 'alive'],
       ['defer-accept', '--syncnt', '3', '--defer-accept', '5'],
+      ['idle', '--middlebox', 'aws-nlb', '--write-at', '351s', '--keepalive', '400:10:3'],
+      ['idle', '--middlebox', 'idle-expiry:1m:reset:nat'],
     ];
     for (const argv of argvs) {
       const p = parseModelArgs(argv);
@@ -318,5 +320,69 @@ describe('deadpeer model', () => {
       const args = (p as { args: Parameters<typeof modelArgv>[0] }).args;
       expect(parseModelArgs(modelArgv(args))).toEqual(p);
     }
+  });
+
+  describe('idle --middlebox: the path between forgets the connection', () => {
+    /** the busy chain a write through a dropping box starts, asked of predictBusy directly at the RTO/TLP the command assumes */
+    const busyCloseAt = () => {
+      const f = env.features;
+      const sysctls = defaultSysctls(f);
+      return predictBusy({ sysctls, socket: defaultSocket(sysctls), features: f, peer: 'gone', rtoMs: 204, tlpMs: 204 }).closeAt!;
+    };
+
+    it('idle-expiry:6s:drop --json, no keepalive: the mapping is lost and the write after it times out at the retransmission chain\'s end', () => {
+      const out = json(['idle', '--middlebox', 'idle-expiry:6s:drop', '--json']);
+      expect(out.middlebox.mapping).toMatchObject({ kept: 'no', forgottenAtS: 6 });
+      expect(out.middlebox.trigger).toEqual({ by: 'write', atS: 7 });
+      expect(out.closeAt).toBeCloseTo(7 + busyCloseAt(), 6);
+      expect(out.errno).toBe('ETIMEDOUT');
+      expect(out.middlebox.outcome.errno).toBe('ETIMEDOUT');
+      expect(out.events[0]).toMatchObject({ t: 7, packet: 'DATA' });
+      expect(out.origin).toBe("the last packet that crossed the middlebox (the handshake's end)");
+      expect(out.notes).toContain('assumed: the application writes at 7 s, one second after the 6 s idle timeout (--write-at D says when)');
+      expect(out.ignoredByKernel).toEqual([]);
+    });
+
+    it('with --keepalive 2:1:3 the mapping is kept and the write is acknowledged', () => {
+      const out = json(['idle', '--middlebox', 'idle-expiry:6s:drop', '--keepalive', '2:1:3', '--json']);
+      expect(out.middlebox.mapping.kept).toBe('yes');
+      expect(out.middlebox.trigger).toBeNull();
+      expect(out.closeAt).toBeNull();
+      expect(out.errno).toBeNull();
+      expect(out.middlebox.outcome.line).toBe('the write at 7 s is acknowledged: the mapping was kept');
+    });
+
+    it('reset: the write at 9 s fails at once with ECONNRESET; the options a RST makes moot are named', () => {
+      const out = json(['idle', '--middlebox', 'idle-expiry:6s:reset', '--write-at', '9s', '--user-timeout', '5000', '--json']);
+      expect(out.closeAt).toBe(9);
+      expect(out.errno).toBe('ECONNRESET');
+      expect(out.ignoredByKernel).toEqual(['user-timeout']);
+      expect(out.ignoredByKernelWhy['user-timeout']).toMatch(/meets a RST: ECONNRESET at once/);
+      // dropped instead, TCP_USER_TIMEOUT is the write's budget
+      const drop = json(['idle', '--middlebox', 'idle-expiry:6s:drop', '--write-at', '9s', '--user-timeout', '5000', '--json']);
+      expect(drop.ignoredByKernel).toEqual([]);
+      expect(drop.closeAt).toBeLessThan(9 + 6);
+    });
+
+    it('the text says whether the mapping is kept, what meets it, what each end sees', () => {
+      const r = runModel(['idle', '--middlebox', 'aws-nat-gateway', '--keepalive', '400:10:3'], env);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^the idle connection keeps its mapping: no — the client's keepalive first probes at 400 s/m);
+      expect(r.stdout).toMatch(/^the first transmission after the expiry \(350 s\): the write at 351 s$/m);
+      expect(r.stdout).toMatch(/^the client: the write at 351 s fails after ~0 s with ECONNRESET/m);
+      expect(r.stdout).toMatch(/^the server: stays ESTABLISHED for ever/m);
+    });
+
+    it('refused in one line: other phases, a NAT on IPv6, a vanished peer or a blip beside it, --write-at alone, a fractional timeout, twice', () => {
+      rejects(['busy', '--middlebox', 'aws-nlb'], /^deadpeer model: --middlebox cannot be answered in busy: a middlebox forgets an IDLE connection: ask `deadpeer model idle --middlebox …`/);
+      rejects(['idle', '--middlebox', 'aws-nat-gateway', '--family', '6'], /^deadpeer model: --middlebox cannot be answered in idle: aws-nat-gateway is a NAT \(IPv4 only\): use IPv4, or idle-expiry:350s:reset:firewall for IPv6\n$/);
+      rejects(['idle', '--middlebox', 'aws-nlb', '--peer', 'alive'], /^deadpeer model: --peer cannot be answered in idle: with --middlebox the peer stays/);
+      rejects(['idle', '--middlebox', 'aws-nlb', '--blip', '3'], /^deadpeer model: --blip cannot be answered in idle: with --middlebox the path forgets/);
+      rejects(['idle', '--write-at', '9s'], /^deadpeer model: --write-at cannot be answered in idle: --write-at applies with --middlebox/);
+      rejects(['idle', '--middlebox', 'idle-expiry:1.5s:reset'], /^deadpeer model: --middlebox: "idle-expiry:1.5s:reset": the idle timeout must be whole seconds .*conntrack's nf_conntrack_tcp_timeout_established counts whole seconds/);
+      rejects(['idle', '--middlebox', 'aws'], /^deadpeer model: --middlebox: unknown middlebox "aws": .*presets: aws-nat-gateway, aws-nlb/);
+      rejects(['idle', '--middlebox', 'aws-nlb', '--write-at', 'later'], /^deadpeer model: --write-at: "later" is not allowed: expected a duration such as 30s/);
+      rejects(['idle', '--middlebox', 'aws-nlb', '--middlebox', 'azure-lb'], /^deadpeer model: --middlebox is given twice: keep one\n$/);
+    });
   });
 });

@@ -45,6 +45,8 @@ const TRIES: Record<string, string[][]> = {
   '--kernel': [['5.2'], ['6.1'], ['6.19']],
   '--hz': [['100'], ['1000']],
   '--blip': [['0.5'], ['3'], ['12.5'], ['30']],
+  '--middlebox': [['idle-expiry:6s:drop'], ['idle-expiry:6s:reset:nat'], ['aws-nat-gateway']],
+  '--write-at': [['3s'], ['9s'], ['20s']],
   '--help': [[]],
 };
 const SYSCTL_TRIES: Record<keyof TcpSysctls, number[]> = {
@@ -66,7 +68,17 @@ const CONTEXTS: Record<Phase, string[][]> = {
   'syn-sent': [[], ['--user-timeout', '5002'], ['--kernel', '6.1'], ['--kernel', '6.19']],
   'syn-recv': [[], ['--peer', 'alive'], ['--kernel', '6.19'], ['--kernel', '6.19', '--peer', 'alive']],
   'defer-accept': [[], ['--defer-accept', '5'], ['--defer-accept', '5', '--peer', 'alive'], ['--defer-accept', '1', '--peer', 'alive', '--kernel', '6.19'], ['--defer-accept', '5', '--kernel', '6.19']],
-  idle: [[], ['--keepalive', '5:3:3'], ['--keepalive', 'on'], ['--keepalive', '5:3:3', '--peer', 'alive'], ['--keepalive', 'on', '--user-timeout', '12000'], ['--keepalive', 'on', '--peer', 'alive']],
+  idle: [
+    [],
+    ['--keepalive', '5:3:3'],
+    ['--keepalive', 'on'],
+    ['--keepalive', '5:3:3', '--peer', 'alive'],
+    ['--keepalive', 'on', '--user-timeout', '12000'],
+    ['--keepalive', 'on', '--peer', 'alive'],
+    // through a middlebox: a write after the expiry (dropped: the busy chain's options matter), a probe after it (reset)
+    ['--middlebox', 'idle-expiry:6s:drop'],
+    ['--middlebox', 'idle-expiry:6s:reset', '--keepalive', '8:1:3'],
+  ],
   busy: [[], ['--peer', 'alive'], ['--user-timeout', '5002'], ['--rto', '300'], ['--rto', '300', '--tlp', 'off'], ['--kernel', '6.1']],
   'zero-window': [[], ['--peer', 'alive'], ['--peer-gone-at', '0.7'], ['--rto', '300'], ['--user-timeout', '2000'], ['--kernel', '6.1']],
 };
