@@ -8,6 +8,7 @@ import { CHECK_USAGE, type CheckArgs, parseCheckArgs } from '../harness/apps/che
 import { PRESETS, describeConfig, findPreset } from '../harness/apps/check/presets.js';
 import { verificationLine } from '../harness/apps/check/verification.js';
 import { type CheckPlan, type CheckReport, type PhaseResult, planCheck, runCheckPlan } from '../harness/apps/check/run.js';
+import type { MiddleboxResult } from '../harness/apps/check/middlebox.js';
 import { FAST_SYSCTLS } from '../harness/core/profile.js';
 import { runningKernel } from '../harness/engine/kernel.js';
 import type { KernelFeatures, TcpSysctls } from '../harness/model/types.js';
@@ -99,6 +100,7 @@ function renderReport(report: CheckReport, plan: CheckPlan): string {
   for (const r of results.filter((x) => x.verdict !== 'agrees' && x.why.length)) {
     lines.push(`${r.phase}: ${r.why.join('; ')}${r.artifacts ? ` (timeline: deadpeer show ${r.artifacts})` : ''}`);
   }
+  if (report.middlebox) lines.push(...middleboxLines(report.middlebox), '');
   lines.push(`advice (from the model, at this host's sysctls: tcp_syn_retries ${plan.host.tcp_syn_retries}, tcp_retries2 ${plan.host.tcp_retries2}):`);
   lines.push(...(advice.length ? advice.map((a) => `  - ${a}`) : ['  - none: every phase is detected, and no setting works against another']));
   lines.push(`artifacts (pcap + observation per phase): ${report.artifacts}`);
@@ -110,12 +112,31 @@ function renderReport(report: CheckReport, plan: CheckPlan): string {
         : 'gate: passed — every phase within its budget',
     );
   }
+  if (report.middlebox?.budgetS !== undefined) {
+    const m = report.middlebox;
+    lines.push(
+      m.overBudget
+        ? `gate: FAILED — behind ${m.middlebox.name} the first write after the expiry is noticed ${m.firstWrite.noticeAfterS === null ? 'never' : `after ${humanDuration(m.firstWrite.noticeAfterS)}`} > ${humanDuration(m.budgetS!)}`
+        : `gate: passed — behind ${m.middlebox.name} within ${humanDuration(m.budgetS!)}`,
+    );
+  }
   if (report.blipS !== undefined) {
     const died = results.filter((r) => r.blip?.survived === false);
     lines.push(died.length ? `gate: FAILED — did not survive the ${humanDuration(report.blipS)} blip: ${died.map((r) => r.phase).join(', ')}` : `gate: passed — every phase run survived the ${humanDuration(report.blipS)} blip`);
   }
   if (gate.errors.length) lines.push(`could not measure: ${gate.errors.join(', ')}`);
   return lines.join('\n') + '\n';
+}
+
+/** The middlebox's answer under the table: the mapping, the first write, the server — and that it is the model's. */
+function middleboxLines(m: MiddleboxResult): string[] {
+  const { middlebox: mb } = m;
+  return [
+    `behind ${mb.name} (forgets a connection idle for ${humanDuration(mb.idleTimeoutS)}, then ${mb.mode === 'reset' ? 'answers with a RST' : 'drops silently'}) — ${m.basis} by the model:`,
+    `  the idle connection keeps its mapping: ${m.keepsMapping.kept} (${m.keepsMapping.why})`,
+    `  the first write after the expiry (at ${m.firstWrite.atS} s): ${m.firstWrite.line}`,
+    `  the server: ${m.server}`,
+  ];
 }
 
 function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<string, number>, host: TcpSysctls): string[] {
@@ -133,6 +154,7 @@ function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<
     `  kernel ${features.release} (HZ ${features.hz}), IPv${args.family}`,
     `  ${profile}`,
     `  phases run in parallel; times in seconds from each phase's t = 0; "never" = no timer would ever notice`,
+    ...(args.middlebox ? [`  middlebox: ${args.middlebox.name} — its lines are predicted by the model at the profile's sysctls, not run`] : []),
     ...(args.blipS !== undefined
       ? [`  fault: a ${humanDuration(args.blipS)} blip — the network goes dark when the phase starts and heals ${humanDuration(args.blipS)} later; every phase must survive it`]
       : []),

@@ -144,7 +144,7 @@ describe('check() options: the same validation as the flags', () => {
   });
 
   it.each([
-    [{ userTimeOut: 5 }, 'check(): unknown option "userTimeOut": allowed options are preset, keepalive, userTimeout, syncnt, rtoMax, family, profile, phases, maxDetect, maxRun, fault'],
+    [{ userTimeOut: 5 }, 'check(): unknown option "userTimeOut": allowed options are preset, keepalive, userTimeout, syncnt, rtoMax, family, profile, phases, maxDetect, maxRun, fault, middlebox'],
     [{ userTimeout: -1 }, 'check(): userTimeout: -1 is not allowed: expected a whole number of ms from 0 to 2147483647'],
     [{ phases: ['idle', 'nap'] }, 'check(): phases: unknown phase "nap": expected connect, idle, busy, zero-window'],
     [{ preset: 'nope' }, expect.stringMatching(/^check\(\): preset: unknown preset "nope": expected one of /)],

@@ -11,6 +11,7 @@ import { describeParseError, joinNegativeValues, parseOnce, refuseRepeats } from
 import { parse as parseYaml } from 'yaml';
 import { DURATION_EXAMPLES, durationSeconds } from '../../model/duration.js';
 import type { KernelFeatures, TcpSysctls } from '../../model/types.js';
+import { type Middlebox, middleboxFamilyProblem, parseMiddlebox } from '../../model/middlebox.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
 import { PRESETS, type SocketConfig, findPreset, mergeConfig } from './presets.js';
 import type { ProfileName } from '../../core/profile.js';
@@ -33,6 +34,8 @@ export interface CheckArgs {
   blipWorst?: boolean;
   /** the client namespace's sysctls instead of the profile's (recommend --prove: this host's own) */
   namespaceSysctls?: Partial<TcpSysctls>;
+  /** a middlebox on the path that forgets idle connections: whether the idle connection keeps its mapping, and what the first write after the expiry meets */
+  middlebox?: Middlebox;
   json: boolean;
   /** where the configuration came from, for the output's first line */
   sources: string[];
@@ -53,7 +56,8 @@ export const CHECK_USAGE = `usage: deadpeer check [--preset NAME] [--config FILE
                       [--user-timeout MS] [--syncnt N] [--rto-max MS] [--family 4|6]
                       [--profile fast|faithful] [--phases connect,idle,busy,zero-window]
                       [--max-detect 30s | --max-detect idle=20s,busy=30s] [--max-run 300s]
-                      [--fault blackhole|blip:D] [--json]
+                      [--fault blackhole|blip:D] [--middlebox NAME|idle-expiry:D:drop|reset[:nat|firewall]]
+                      [--json]
        deadpeer check --list-presets
 
 Runs every phase (the peer vanishes during connect(), while idle, while sending, while the window
@@ -80,6 +84,12 @@ kernel really did, the errno, and whether they agree; then advice derived from t
   --max-run D              don't run a phase the model says takes longer (default 300s; faithful 1200s)
   --fault blackhole|blip:D blackhole (default): the peer vanishes for good; blip:5s: the network goes dark
                            for 5 s and heals — every phase must survive it (exit 1 if one does not)
+  --middlebox M            a middlebox on the path forgets the connection after M's idle timeout: adds
+                           "the idle connection keeps its mapping: yes/no (why)" and "the first write after
+                           the expiry (1 s after it): fails after X s with E / hangs X s, then ETIMEDOUT / is
+                           acknowledged" — predicted by the model at the profile's sysctls; --max-detect (idle's)
+                           gates it. M: aws-nat-gateway, aws-nlb, azure-lb, gcp-vpc-firewall, gcp-cloud-nat,
+                           linux-conntrack, or idle-expiry:DURATION:drop|reset[:nat|firewall] (a NAT is IPv4 only)
   --json                   one JSON object on stdout
   --list-presets           the presets and where their values come from
 
@@ -101,6 +111,7 @@ const OPTIONS = {
   'max-detect': { type: 'string' },
   'max-run': { type: 'string' },
   fault: { type: 'string' },
+  middlebox: { type: 'string' },
   json: { type: 'boolean' },
   'list-presets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -225,6 +236,12 @@ function rtoMaxFrom(where: string, value: unknown, features: KernelFeatures): nu
   return v;
 }
 
+function middleboxFrom(where: string, value: unknown): Middlebox {
+  const m = typeof value === 'string' ? parseMiddlebox(value) : { error: `${JSON.stringify(value)} is not allowed: expected a preset name or idle-expiry:DURATION:drop|reset[:nat|firewall]` };
+  if ('error' in m) throw new InputError(`${where}: ${m.error}`);
+  return m;
+}
+
 /**
  * How the peer goes: 'blackhole' (for good: the default) or 'blip:D', an outage that heals after
  * D — then the question is not how soon it is noticed but whether the connection survives it.
@@ -240,7 +257,7 @@ export function faultFrom(where: string, value: unknown): number | undefined {
 }
 
 /** Every field a config file may hold; the same names as the flags. */
-const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run', 'fault'] as const;
+const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run', 'fault', 'middlebox'] as const;
 type ConfigField = (typeof CONFIG_FIELDS)[number];
 
 /** The settings one source (the config file, or the flags) states; absent = not stated. */
@@ -254,6 +271,7 @@ interface Stated {
   maxRunS?: number;
   /** 'blackhole' (undefined) or a blip's seconds */
   blipS?: number;
+  middlebox?: Middlebox;
 }
 
 function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => string, features: KernelFeatures): Stated {
@@ -273,6 +291,7 @@ function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => stri
     const b = faultFrom(name('fault'), get('fault'));
     if (b !== undefined) out.blipS = b;
   }
+  if (has('middlebox')) out.middlebox = middleboxFrom(name('middlebox'), get('middlebox'));
   return out;
 }
 
@@ -323,6 +342,12 @@ function readConfig(path: string, read: (p: string) => string): unknown {
 export const DEFAULT_MAX_RUN_S: Record<ProfileName, number> = { fast: 300, faithful: 1200 };
 
 /** A detection budget judges a peer that stays gone; with a blip the gate is surviving it. */
+/** A NAT on an IPv6 path cannot be: refused, saying what to use instead. */
+function refuseMiddlebox(m: Middlebox | undefined, family: 4 | 6, where: string): void {
+  const problem = m && middleboxFamilyProblem(m, family);
+  if (problem) throw new InputError(`${where}: ${problem}`);
+}
+
 const blipBudget = (flag: string) => `${flag}: a blip heals, so nothing is there to detect: with --fault blip:D the gate is surviving it (exit 1 if a phase does not); drop ${flag} or the blip`;
 
 /**
@@ -336,6 +361,7 @@ function ignoredSetting(s: Stated, maxDetectRaw: unknown, phases: readonly UserP
   const among = `is among ${phasesWord}`;
   if (s.config.synCnt !== undefined && none(['connect'])) return `${name('syncnt')}: TCP_SYNCNT counts only SYN retransmissions: it changes nothing unless connect ${among}`;
   if (s.config.keepalive !== undefined && none(['idle'])) return `${name('keepalive')}: keepalive probes only an idle connection: it changes nothing unless idle ${among}`;
+  if (s.middlebox !== undefined && none(['idle'])) return `${name('middlebox')}: a middlebox forgets an idle connection: it changes nothing unless idle ${among}`;
   if (s.config.rtoMaxMs !== undefined && none(['connect', 'busy', 'zero-window'])) {
     return `${name('rto-max')}: the keepalive timer does not use tcp_rto_max: it changes nothing unless connect, busy or zero-window ${among}`;
   }
@@ -375,6 +401,9 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const blipS = flags.blipS ?? f.blipS;
     const maxDetect = { ...f.maxDetect, ...flags.maxDetect };
     if (blipS !== undefined && Object.keys(maxDetect).length) throw new InputError(blipBudget('--max-detect'));
+    const family = flags.family ?? f.family ?? 4;
+    const middlebox = flags.middlebox ?? f.middlebox;
+    refuseMiddlebox(middlebox, family, flags.middlebox ? '--middlebox' : `${values.config}: middlebox`);
     const sources = [
       ...(preset ? [`preset ${preset.name}`] : []),
       ...(values.config !== undefined ? [`config ${values.config}`] : []),
@@ -385,12 +414,13 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
       args: {
         ...(preset ? { preset: preset.name } : {}),
         config,
-        family: flags.family ?? f.family ?? 4,
+        family,
         profile,
         phases,
         maxDetect,
         maxRunS: flags.maxRunS ?? f.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
         ...(blipS !== undefined ? { blipS } : {}),
+        ...(middlebox ? { middlebox } : {}),
         json: !!values.json,
         sources: sources.length ? sources : ['kernel defaults (no options given)'],
       },
@@ -430,6 +460,8 @@ export interface CheckOptions {
   maxRun?: Duration;
   /** 'blackhole' (default: the peer goes for good) or 'blip:5s': an outage that heals, which every phase must survive */
   fault?: string;
+  /** a middlebox that forgets idle connections: a preset (`MIDDLEBOX_PRESETS`) or 'idle-expiry:DURATION:drop|reset[:nat|firewall]' */
+  middlebox?: string;
 }
 
 const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
@@ -444,6 +476,7 @@ const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
   maxDetect: 'max-detect',
   maxRun: 'max-run',
   fault: 'fault',
+  middlebox: 'middlebox',
 };
 
 /** check() options → the same configuration the flags give. Throws an InputError (one line). */
@@ -462,6 +495,7 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
   const ignored = ignoredSetting(s, options.maxDetect, phases, name, 'phases');
   if (ignored) throw new InputError(ignored);
   if (s.blipS !== undefined && s.maxDetect && Object.keys(s.maxDetect).length) throw new InputError(blipBudget('check(): maxDetect'));
+  refuseMiddlebox(s.middlebox, s.family ?? 4, name('middlebox'));
   return {
     ...(preset ? { preset: preset.name } : {}),
     config: mergeConfig(preset?.config ?? {}, s.config),
@@ -471,6 +505,7 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
     maxDetect: s.maxDetect ?? {},
     maxRunS: s.maxRunS ?? DEFAULT_MAX_RUN_S[profile],
     ...(s.blipS !== undefined ? { blipS: s.blipS } : {}),
+    ...(s.middlebox ? { middlebox: s.middlebox } : {}),
     json: true,
     sources: preset || Object.keys(s.config).length ? [...(preset ? [`preset ${preset.name}`] : []), ...(Object.keys(s.config).length ? ['options'] : [])] : ['kernel defaults (no options given)'],
   };

@@ -13,6 +13,7 @@ import { advise, humanDuration, predictPhases } from './advice.js';
 import { type BlipVerdict, predictBlip } from '../../model/blip.js';
 import type { CheckArgs } from './args.js';
 import { type SocketConfig, socketOptions } from './presets.js';
+import { type MiddleboxResult, adviseMiddlebox, middleboxResult } from './middlebox.js';
 
 /**
  * `check`: a client socket configuration run through every phase on the real kernel (in parallel,
@@ -71,6 +72,8 @@ export interface CheckReport {
   gate: { budgets: Partial<Record<UserPhase, number>>; over: UserPhase[]; errors: UserPhase[] };
   /** --fault blip:D: the outage's seconds */
   blipS?: number;
+  /** --middlebox: whether the idle connection keeps its mapping, and what the first write after the expiry meets (the model's, at the profile's sysctls) */
+  middlebox?: MiddleboxResult;
   /** 0 within every budget, 1 over budget or a phase could not be measured */
   exitCode: 0 | 1;
   /** the run folder */
@@ -195,6 +198,18 @@ export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan 
   };
 }
 
+/**
+ * The middlebox lines of a check: for now always the model's (basis 'predicted'), at the profile's
+ * sysctls as the phases' predictions are. This is the seam where a kernel run of the path — client,
+ * a router namespace with conntrack, server (issue 19) — will be plugged in and its measured
+ * outcome set beside the prediction, as each phase's is; a timeout longer than --max-run stays predicted.
+ */
+function middleboxOutcome({ args, features, nsSysctls }: CheckPlan): MiddleboxResult | undefined {
+  if (!args.middlebox) return undefined;
+  const sysctls: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
+  return middleboxResult({ sysctls, socket: socketSettingsFor(args.config, sysctls), features }, args.middlebox, args.maxDetect.idle);
+}
+
 export interface CheckHooks {
   /** a phase finished (passed, failed or threw) */
   phaseDone?: (phase: UserPhase) => void;
@@ -256,6 +271,8 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   for (const r of results) if (r.blip?.survived === false) r.overBudget = true;
   const over = results.filter((r) => r.overBudget).map((r) => r.phase);
   const errors = results.filter((r) => r.verdict === 'error').map((r) => r.phase);
+  const middlebox = middleboxOutcome(plan);
+  const hostInput = { sysctls: host, socket: socketSettingsFor(args.config, host), features };
   return {
     kernel: { release: features.release, hz: features.hz },
     family: args.family,
@@ -267,9 +284,10 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
     hostSysctls: { tcp_syn_retries: host.tcp_syn_retries, tcp_retries2: host.tcp_retries2 },
     phases: results,
     ...(args.blipS !== undefined ? { blipS: args.blipS } : {}),
-    advice: advise({ sysctls: host, socket: socketSettingsFor(args.config, host), features }),
+    ...(middlebox ? { middlebox } : {}),
+    advice: [...advise(hostInput), ...(args.middlebox ? adviseMiddlebox(hostInput, args.middlebox) : [])],
     gate: { budgets: args.maxDetect, over, errors },
-    exitCode: over.length || errors.length ? 1 : 0,
+    exitCode: over.length || errors.length || middlebox?.overBudget ? 1 : 0,
     artifacts: resultsDir(),
   };
 }
