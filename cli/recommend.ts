@@ -16,7 +16,8 @@ import { renderTable } from './check.js';
 import { oneLine } from '../harness/core/one-line.js';
 
 export const RECOMMEND_USAGE = `usage: deadpeer recommend --detect D [--survive D] [--phases connect,idle,busy,zero-window]
-                          [--client ${CLIENT_NAMES.join('|')}] [--prove] [--json]
+                          [--client ${CLIENT_NAMES.join('|')}] [--middlebox NAME|idle-expiry:D:drop|reset[:nat|firewall]]
+                          [--prove] [--json]
 
 Searches the socket settings (SO_KEEPALIVE with TCP_KEEPIDLE/INTVL/CNT, TCP_USER_TIMEOUT, TCP_SYNCNT,
 TCP_RTO_MAX_MS where the kernel has it) for the ones that notice a vanished peer within --detect in
@@ -29,6 +30,10 @@ and the code that sets them for --client.
   --survive D    an outage the connection must come through (a network blip, a failover)
   --phases LIST  which phases must meet them (default: all)
   --client C     whose settings to search and print: ${CLIENT_NAMES.join(', ')} (default raw: any setsockopt)
+  --middlebox M  a middlebox on the path that forgets idle connections (aws-nat-gateway, aws-nlb, azure-lb,
+                 gcp-vpc-firewall, gcp-cloud-nat, linux-conntrack, or idle-expiry:DURATION:drop|reset[:nat|firewall]):
+                 only keepalive settings whose TCP_KEEPIDLE + TCP_KEEPINTVL (with the wheel's lateness and a round
+                 trip) stay below its idle timeout — the mapping survives one lost probe; needs idle among --phases
   --prove        run the settings through check on this kernel, and a blip run per phase (root or rootless)
   --json         one JSON object on stdout
 
@@ -41,6 +46,7 @@ const OPTIONS = {
   survive: { type: 'string' },
   phases: { type: 'string' },
   client: { type: 'string' },
+  middlebox: { type: 'string' },
   prove: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -74,6 +80,7 @@ const s = (t: number) => `${t.toFixed(2)} s`;
 export function renderRecommendation(r: RecommendReport): string {
   const lines = [
     `deadpeer recommend: notice a vanished peer within ${humanDuration(r.detectS)}${r.surviveS !== undefined ? ` and survive a ${humanDuration(r.surviveS)} blip` : ''} in ${r.phases.join(', ')} — client ${r.client}, kernel ${r.kernel.release} (HZ ${r.kernel.hz})`,
+    ...(r.middlebox ? [`  behind ${r.middlebox.name}: ${r.middlebox.rule}`, `  ${r.middlebox.client}`] : []),
     `  the model at this host's sysctls: tcp_syn_retries ${r.sysctls.tcp_syn_retries}, tcp_retries2 ${r.sysctls.tcp_retries2}, keepalive ${r.sysctls.tcp_keepalive_time}/${r.sysctls.tcp_keepalive_intvl}/${r.sysctls.tcp_keepalive_probes}; ${r.considered} settings × phases asked`,
     '',
   ];

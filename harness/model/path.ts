@@ -73,6 +73,15 @@ function gapVerdict(gapS: number, timeoutS: number, hz: number): { v: 'ok' | 'lo
   return { v: 'race', lateS };
 }
 
+/**
+ * Keepalive settings that keep the entry even when one probe is lost: the probe re-sent TCP_KEEPINTVL
+ * after it still crosses within the timeout (TCP_KEEPIDLE + TCP_KEEPINTVL, the wheel's lateness and a
+ * round trip below it). What a recommendation asks of a keepalive behind a middlebox.
+ */
+export function keepsMappingThroughOneLoss(k: { idleS: number; intvlS: number }, timeoutS: number, hz: number): boolean {
+  return gapVerdict(k.idleS + k.intvlS, timeoutS, hz).v === 'ok' && gapVerdict(Math.max(k.idleS, k.intvlS), timeoutS, hz).v === 'ok';
+}
+
 interface Mapping {
   kept: MappingKept;
   why: string;

@@ -5,6 +5,7 @@ import { socketSettingsFor } from '../../harness/apps/check/run.js';
 import { predictPhases } from '../../harness/apps/check/advice.js';
 import { predictBlip } from '../../harness/model/blip.js';
 import { predictIdle } from '../../harness/model/idle.js';
+import { MIDDLEBOX_PRESETS, predictPath } from '../../harness/model/index.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/index.js';
 import { predictionWindows } from '../../harness/model/windows.js';
 import { parseRecommendArgs } from '../../cli/recommend.js';
@@ -104,5 +105,44 @@ describe('deadpeer recommend: input', () => {
 
   it('recommend() options are validated the same way', () => {
     expect(() => recommendArgsFrom({ detect: '30s', client: 'cobol' }, (f) => `recommend(): ${f}`)).toThrow(InputError);
+  });
+});
+
+describe('deadpeer recommend --middlebox', () => {
+  const asked = (q: Record<string, unknown>) => recommendByModel(recommendArgsFrom(q, (f) => `--${f}`), features, sysctls);
+
+  it('keeps TCP_KEEPIDLE + TCP_KEEPINTVL below the idle timeout with the margin stated, and the model says the mapping is kept, through one lost probe', () => {
+    const free = asked({ detect: '20m', phases: 'idle' });
+    const kept = asked({ detect: '20m', phases: 'idle', middlebox: 'aws-nat-gateway' });
+    expect(free.ok && kept.ok).toBe(true);
+    expect(ka(free.config!).idle + ka(free.config!).intvl).toBeGreaterThanOrEqual(350); // without it, fewer probes win
+    const k = ka(kept.config!);
+    expect(k.idle + k.intvl).toBeLessThan(350);
+    const socket = socketSettingsFor(kept.config!, sysctls);
+    const path = predictPath({ sysctls, features, socket, middlebox: MIDDLEBOX_PRESETS['aws-nat-gateway']!, writeAtS: 3600, rtoMs: 204 });
+    expect(path.mapping.kept).toBe('yes');
+    // one probe lost: the next one, TCP_KEEPINTVL later, is still inside the timeout
+    expect(predictPath({ sysctls, features, socket: { ...socket, keepIdle: k.idle + k.intvl }, middlebox: MIDDLEBOX_PRESETS['aws-nat-gateway']!, rtoMs: 204 }).mapping.kept).not.toBe('no');
+    expect(kept.middlebox).toEqual({
+      name: 'aws-nat-gateway',
+      idleTimeoutS: 350,
+      rule: expect.stringMatching(/^TCP_KEEPIDLE \+ TCP_KEEPINTVL, plus the timer wheel's lateness and a round trip \(≤ 0\.1 s\), below the 350 s idle timeout/),
+      client: expect.stringMatching(/^a C program sets TCP_KEEPIDLE setsockopt/),
+    });
+    expect(asked({ detect: '20m', phases: 'idle', client: 'node', middlebox: 'aws-nat-gateway' }).middlebox!.client).toMatch(/^Node\.js sets TCP_KEEPIDLE only through socket\.setKeepAlive\(true, ms\)/);
+    expect(free.middlebox).toBeUndefined();
+  });
+
+  it('refused without idle among the phases; nothing below a 1 s timeout, and it says why', () => {
+    expect(() => recommendArgsFrom({ detect: '30s', phases: 'busy', middlebox: 'azure-lb' }, (f) => `--${f}`)).toThrow(
+      new InputError("--middlebox: the keepalive of an idle connection is what keeps a middlebox's mapping: add idle to --phases"),
+    );
+    expect(parseRecommendArgs(['--detect', '30s', '--middlebox', 'idle-expiry:1.5s:drop'])).toEqual({
+      kind: 'error',
+      message: '--middlebox: "idle-expiry:1.5s:drop": the idle timeout must be whole seconds from 1 to 2147483 (conntrack\'s nf_conntrack_tcp_timeout_established counts whole seconds), not 1.5 s',
+    });
+    const none = asked({ detect: '30s', phases: 'idle', middlebox: 'idle-expiry:1s:drop' });
+    expect(none.ok).toBe(false);
+    expect(none.why![0]).toMatch(/^idle: no keepalive a C program can set within the budget keeps idle-expiry:1s:drop:firewall's mapping through one lost probe/);
   });
 });

@@ -20,6 +20,8 @@ export interface ClientSpec {
   };
   /** what it cannot set, and the way around it */
   cannot?: string;
+  /** how it sets TCP_KEEPIDLE — what keeps a middlebox's mapping — and what it leaves when not asked */
+  keepIdle: string;
   /** the code that gets these settings */
   code: (c: SocketConfig) => string[];
 }
@@ -31,6 +33,7 @@ const ms = (c: SocketConfig) => c.userTimeoutMs ?? 0;
 export const CLIENTS: Record<ClientName, ClientSpec> = {
   raw: {
     label: 'a C program',
+    keepIdle: "setsockopt(TCP_KEEPIDLE) after SO_KEEPALIVE; without it the kernel's tcp_keepalive_time (7200 s)",
     can: { keepalive: 'full', userTimeout: true, synCnt: true, rtoMax: true },
     code: (c) => [
       '/* before connect(); values in the kernel\'s units (s, s, count, ms) */',
@@ -50,6 +53,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   python: {
     label: 'Python',
+    keepIdle: "socket.TCP_KEEPIDLE after SO_KEEPALIVE; without it the kernel's tcp_keepalive_time (7200 s)",
     can: { keepalive: 'full', userTimeout: true, synCnt: true, rtoMax: true },
     code: (c) => [
       'import socket',
@@ -70,6 +74,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   node: {
     label: 'Node.js',
+    keepIdle: "only through socket.setKeepAlive(true, ms) (TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); setKeepAlive(true) with no delay leaves libuv's 60 s (docs/CLIENTS.md)",
     // libuv: setKeepAlive(true, ms) sets TCP_KEEPIDLE = ms/1000, TCP_KEEPINTVL 1, TCP_KEEPCNT 10 (docs/CLIENTS.md)
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
     cannot: "Node's net sets only TCP_KEEPIDLE (libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10) and nothing else; the rest needs setsockopt on the socket's fd, e.g. the net-keepalive package; TCP_SYNCNT (before connect()) cannot be reached",
@@ -88,6 +93,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   go: {
     label: 'Go',
+    keepIdle: 'net.KeepAliveConfig.Idle (Go 1.23+; 15 s when unset); Dialer.KeepAlive before it set idle and interval alike',
     can: { keepalive: 'full', userTimeout: true, synCnt: true, rtoMax: true },
     code: (c) => [
       '// Go 1.23+: KeepAliveConfig; the rest through the dialer\'s Control (golang.org/x/sys/unix)',
@@ -109,6 +115,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   libpq: {
     label: 'libpq',
+    keepIdle: "keepalives_idle; without it the kernel's tcp_keepalive_time (7200 s)",
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
     cannot: 'libpq has no TCP_SYNCNT or TCP_RTO_MAX_MS parameter (connect_timeout bounds the connect at the application level)',
     code: (c) => [
@@ -122,6 +129,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   java: {
     label: 'Java',
+    keepIdle: "jdk.net.ExtendedSocketOptions.TCP_KEEPIDLE (JDK 11+); Socket.setKeepAlive(true) alone leaves the kernel's 7200 s",
     can: { keepalive: 'full', userTimeout: false, synCnt: false, rtoMax: false },
     cannot: "java.net.Socket has no TCP_USER_TIMEOUT (jdk.net.ExtendedSocketOptions has only the keepalive three; Netty's epoll transport has EpollChannelOption.TCP_USER_TIMEOUT), so unacknowledged data waits for tcp_retries2",
     code: (c) => [
@@ -139,6 +147,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   curl: {
     label: 'curl',
+    keepIdle: '--keepalive-time sets TCP_KEEPIDLE and TCP_KEEPINTVL to one value (60 s by default)',
     // curl's --keepalive-time sets TCP_KEEPIDLE and TCP_KEEPINTVL to the same value; the count stays the kernel's (9) before curl 8.9's --keepalive-cnt
     can: { keepalive: 'idle=interval', userTimeout: false, synCnt: false, rtoMax: false },
     cannot: 'curl sets no TCP_USER_TIMEOUT: a transfer whose data is unacknowledged waits for tcp_retries2 unless --speed-limit/--speed-time or --max-time end it at the application level',

@@ -12,6 +12,8 @@ import { socketOptions, type SocketConfig } from '../check/presets.js';
 import { type CheckReport, hostSysctls, planCheck, runCheckPlan } from '../check/run.js';
 import { CLIENT_NAMES, CLIENTS, type ClientName } from './clients.js';
 import { type PhaseOutcome, searchSettings } from './search.js';
+import { type Middlebox, parseMiddlebox } from '../../model/middlebox.js';
+import { RTT_ALLOWANCE_S } from '../../model/path.js';
 
 /** The options of `recommend()`: the flags of `deadpeer recommend`, camel-cased. */
 export interface RecommendOptions {
@@ -25,6 +27,8 @@ export interface RecommendOptions {
   client?: ClientName;
   /** run the recommendation on this kernel: check, and a blip run per phase */
   prove?: boolean;
+  /** a middlebox on the path (a preset or 'idle-expiry:DURATION:drop|reset[:nat|firewall]'): the keepalive must keep its mapping */
+  middlebox?: string;
 }
 
 /** What `deadpeer recommend --json` prints and `recommend()` returns. */
@@ -52,6 +56,8 @@ export interface RecommendReport {
   clientLimits?: string;
   /** why nothing meets both numbers (not ok) */
   why?: string[];
+  /** --middlebox: the rule the keepalive was held to, and how the client sets TCP_KEEPIDLE */
+  middlebox?: { name: string; idleTimeoutS: number; rule: string; client: string };
   /** --prove: the kernel's answer — check with the settings, and the same with the blip */
   proof?: { detection: CheckReport; blip?: CheckReport; ok: boolean };
   /** 0 a recommendation (proven, with --prove), 1 none or the proof failed */
@@ -64,6 +70,7 @@ export interface RecommendArgs {
   phases: UserPhase[];
   client: ClientName;
   prove: boolean;
+  middlebox?: Middlebox;
 }
 
 /** Validate recommend input, from flags or options alike; `name` says how a field is called there. */
@@ -80,10 +87,19 @@ export function recommendArgsFrom(v: Record<string, unknown>, name: (f: string) 
   const client = (v.client ?? 'raw') as ClientName;
   if (!CLIENT_NAMES.includes(client)) throw new InputError(`${name('client')}: ${JSON.stringify(v.client)} is not allowed: expected ${CLIENT_NAMES.join(', ')}`);
   if (v.prove !== undefined && typeof v.prove !== 'boolean') throw new InputError(`${name('prove')}: expected true or false`);
-  return { detectS, ...(surviveS !== undefined ? { surviveS } : {}), phases: list as UserPhase[], client, prove: !!v.prove };
+  const middlebox = v.middlebox === undefined ? undefined : middleboxFrom(name('middlebox'), v.middlebox, list as UserPhase[], name('phases'));
+  return { detectS, ...(surviveS !== undefined ? { surviveS } : {}), phases: list as UserPhase[], client, prove: !!v.prove, ...(middlebox ? { middlebox } : {}) };
 }
 
-const OPTION_NAMES = ['detect', 'survive', 'phases', 'client', 'prove'];
+/** A middlebox is kept by the keepalive of an idle connection: refused where idle is not searched. */
+function middleboxFrom(where: string, value: unknown, phases: UserPhase[], phasesWord: string): Middlebox {
+  const m = parseMiddlebox(String(value));
+  if ('error' in m) throw new InputError(`${where}: ${m.error}`);
+  if (!phases.includes('idle')) throw new InputError(`${where}: the keepalive of an idle connection is what keeps a middlebox's mapping: add idle to ${phasesWord}`);
+  return m;
+}
+
+const OPTION_NAMES = ['detect', 'survive', 'phases', 'client', 'prove', 'middlebox'];
 
 export function recommendArgsFromOptions(o: RecommendOptions): RecommendArgs {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InputError(`recommend(): expected an options object with detect, got ${JSON.stringify(o)}`);
@@ -94,7 +110,10 @@ export function recommendArgsFromOptions(o: RecommendOptions): RecommendArgs {
 
 /** The model's answer alone (pure but for reading this host's sysctls). */
 export function recommendByModel(a: RecommendArgs, features: KernelFeatures, sysctls: TcpSysctls = hostSysctls(features)): RecommendReport {
-  const r = searchSettings({ detectS: a.detectS, ...(a.surviveS !== undefined ? { surviveS: a.surviveS } : {}), phases: a.phases, client: a.client }, { sysctls, features });
+  const r = searchSettings(
+    { detectS: a.detectS, ...(a.surviveS !== undefined ? { surviveS: a.surviveS } : {}), phases: a.phases, client: a.client, ...(a.middlebox ? { middlebox: a.middlebox } : {}) },
+    { sysctls, features },
+  );
   const spec = CLIENTS[a.client];
   const base = {
     kernel: { release: features.release, hz: features.hz },
@@ -105,6 +124,18 @@ export function recommendByModel(a: RecommendArgs, features: KernelFeatures, sys
     sysctls: { tcp_syn_retries: sysctls.tcp_syn_retries, tcp_retries2: sysctls.tcp_retries2, tcp_keepalive_time: sysctls.tcp_keepalive_time, tcp_keepalive_intvl: sysctls.tcp_keepalive_intvl, tcp_keepalive_probes: sysctls.tcp_keepalive_probes },
     considered: r.considered,
     ...(spec.cannot ? { clientLimits: spec.cannot } : {}),
+    ...(a.middlebox
+      ? {
+          middlebox: {
+            name: a.middlebox.name,
+            idleTimeoutS: a.middlebox.idleTimeoutS,
+            rule:
+              `TCP_KEEPIDLE + TCP_KEEPINTVL, plus the timer wheel's lateness and a round trip (≤ ${RTT_ALLOWANCE_S} s), below the ${a.middlebox.idleTimeoutS} s idle timeout: ` +
+              'the probe re-sent after one lost probe still refreshes the entry in time (each probe and its answer refresh it)',
+            client: `${spec.label} sets TCP_KEEPIDLE ${spec.keepIdle}`,
+          },
+        }
+      : {}),
   };
   if (!r.ok) return { ...base, ok: false, why: r.why, exitCode: 1 };
   return {

@@ -9,6 +9,8 @@ import { keepCntCounts, predictIdle } from '../../model/idle.js';
 import { predictSynSent } from '../../model/syn-sent.js';
 import { predictZeroWindow } from '../../model/zero-window.js';
 import type { SocketConfig } from '../check/presets.js';
+import type { Middlebox } from '../../model/middlebox.js';
+import { keepsMappingThroughOneLoss } from '../../model/path.js';
 import { socketSettingsFor } from '../check/run.js';
 import { type ClientName, CLIENTS } from './clients.js';
 
@@ -30,6 +32,8 @@ export interface RecommendOptions {
   surviveS?: number;
   phases: UserPhase[];
   client: ClientName;
+  /** a middlebox that forgets idle connections: only keepalive settings that keep its mapping through one lost probe */
+  middlebox?: Middlebox;
 }
 
 export interface PhaseOutcome {
@@ -94,13 +98,13 @@ export function outcome(phase: UserPhase, p: Prediction, hz: number, o: Pick<Rec
 const passes = (x: PhaseOutcome) => x.firm !== false && x.detectMarginS >= 0 && (!x.blip || (x.blip.survives === true && x.blip.marginS >= 0));
 const margin = (x: PhaseOutcome) => Math.min(x.detectMarginS, x.blip ? x.blip.marginS : Infinity);
 
-function keepaliveChoices(client: ClientName, detectS: number): Array<{ idle: number; intvl: number; cnt: number }> {
+function keepaliveChoices(client: ClientName, detectS: number, keeps: (idle: number, intvl: number) => boolean = () => true): Array<{ idle: number; intvl: number; cnt: number }> {
   const fixed = CLIENTS[client].can.keepalive;
   const out: Array<{ idle: number; intvl: number; cnt: number }> = [];
   // an idle connection cannot notice before its first probe: TCP_KEEPIDLE below the budget
   for (const idle of SECONDS.filter((i) => i < detectS))
     for (const intvl of fixed === 'idle=interval' ? [idle] : INTVL_S)
-      for (const cnt of typeof fixed === 'object' ? [fixed.cnt] : CNT) out.push({ idle, intvl, cnt });
+      if (keeps(idle, intvl)) for (const cnt of typeof fixed === 'object' ? [fixed.cnt] : CNT) out.push({ idle, intvl, cnt });
   return out;
 }
 
@@ -180,7 +184,8 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
   const us = [0, ...SECONDS.filter((u) => u <= o.detectS)].filter((u) => u === 0 || can.userTimeout);
   const rtos: Array<number | undefined> = [undefined, ...(env.features.rtoMax && can.rtoMax ? RTO_MAX_MS : [])];
   const syns: Array<number | undefined> = [undefined, ...(can.synCnt ? SYNCNT : [])];
-  const kas = keepaliveChoices(o.client, o.detectS);
+  const mb = o.middlebox;
+  const kas = keepaliveChoices(o.client, o.detectS, mb && ((idleS, intvlS) => keepsMappingThroughOneLoss({ idleS, intvlS }, mb.idleTimeoutS, hz)));
   const retransmitting = o.phases.filter((p) => p === 'busy' || p === 'zero-window');
   const longestIdleFirst = [...kas].sort((a, b) => b.idle - a.idle);
   // choices that differ only in TCP_KEEPCNT sit next to each other (the sort is stable): each one's
@@ -260,6 +265,12 @@ export function searchSettings(o: RecommendOptions, env: { sysctls: TcpSysctls; 
 function reasons(o: RecommendOptions, nearest: Partial<Record<UserPhase, PhaseOutcome>>): string[] {
   const why: string[] = [];
   const can = CLIENTS[o.client];
+  if (o.middlebox && !nearest.idle) {
+    why.push(
+      `idle: no keepalive ${can.label} can set within the budget keeps ${o.middlebox.name}'s mapping through one lost probe: TCP_KEEPIDLE + TCP_KEEPINTVL, ` +
+        `the timer wheel's lateness and a round trip must stay below its ${humanDuration(o.middlebox.idleTimeoutS)} idle timeout`,
+    );
+  }
   if (o.surviveS !== undefined && o.surviveS >= o.detectS) {
     why.push(
       `a ${humanDuration(o.surviveS)} blip cannot be survived with a ${humanDuration(o.detectS)} budget: to outlive an outage the connection must not give up during it, so it cannot notice a dead peer sooner than the outage lasts`,
