@@ -56,6 +56,10 @@ export {
   defaultSocket,
   rtoFromRtt,
   OLDEST_RELEASE,
+  predictPath,
+  MIDDLEBOX_PRESETS,
+  parseMiddlebox,
+  middleboxFamilyProblem,
 } from './model/index.js';
 export { predictBlip, type BlipVerdict } from './model/blip.js';
 export { predictionWindows, type PredictionWindows, type FiringWindow } from './model/windows.js';
@@ -72,7 +76,15 @@ export type {
   ZeroWindowInput,
   PacketKind,
   CloseBudget,
+  Middlebox,
+  MiddleboxMode,
+  MiddleboxKind,
+  MiddleboxPreset,
+  PathInput,
+  PathPrediction,
+  MappingKept,
 } from './model/index.js';
+export type { MiddleboxResult } from './apps/check/middlebox.js';
 
 // the reference's advice as a utility: tell a slow reader from a dead one
 export { DrainMonitor, type DrainPolicy, type DrainSample, type DrainVerdict, type DrainVerdictKind } from './apps/drain-monitor.js';
