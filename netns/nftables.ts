@@ -97,6 +97,48 @@ export function renderRuleset(rules: NftRule[], device?: string): string {
   ].join('\n');
 }
 
+/**
+ * A router's ruleset when it is a middlebox that forgets idle flows (harness/engine/router.ts). The
+ * forgetting is conntrack's own (its established timeout, set per namespace): once an entry has
+ * expired, a packet of the flow is `ct state invalid` (nf_conntrack_tcp_loose = 0 keeps conntrack
+ * from adopting it mid-stream), and these rules drop it or answer it with a RST — in the forward
+ * hook (the flow's packets) and in the input hook too: with NAT, the server's packets are addressed
+ * to the router itself, and without a rule there the router's own TCP would answer them with a RST
+ * whatever the middlebox's mode. `masquerade`: the link toward the server, for a NAT.
+ */
+export interface PathRules {
+  verdict: 'drop' | 'reset';
+  masquerade?: string;
+}
+
+const PATH_TABLE = 'inet deadpeer_path';
+const NAT_TABLE = 'ip deadpeer_nat';
+
+export function renderPathRuleset(p: PathRules): string {
+  if (p.verdict !== 'drop' && p.verdict !== 'reset') throw new InputError(`a middlebox's verdict is drop or reset, not ${JSON.stringify(p.verdict)?.slice(0, 40)}`);
+  if (p.masquerade !== undefined && (typeof p.masquerade !== 'string' || !SAFE_DEVICE.test(p.masquerade)))
+    throw new InputError(`masquerade needs an interface name: ${JSON.stringify(p.masquerade)?.slice(0, 40)} is not one`);
+  const verdict = p.verdict === 'reset' ? 'reject with tcp reset' : 'drop';
+  const chain = (name: string) => [
+    `  chain ${name} {`,
+    `    type filter hook ${name} priority 0; policy accept;`,
+    `    meta l4proto tcp ct state invalid counter ${verdict} comment ${nftComment(`forgotten flow (${name})`)}`,
+    `  }`,
+  ];
+  const table = (t: string, body: string[]) => [`table ${t}`, `delete table ${t}`, `table ${t} {`, ...body, `}`];
+  return [
+    ...table(PATH_TABLE, [...chain('forward'), ...chain('input')]),
+    ...(p.masquerade
+      ? table(NAT_TABLE, ['  chain postrouting {', '    type nat hook postrouting priority srcnat; policy accept;', `    oifname "${p.masquerade}" masquerade`, '  }'])
+      : []),
+    '',
+  ].join('\n');
+}
+
+export async function applyPathRules(netns: string, p: PathRules): Promise<void> {
+  await run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], renderPathRuleset(p));
+}
+
 export async function applyRules(netns: string, rules: NftRule[], device?: string): Promise<void> {
   await run('ip', ['netns', 'exec', netns, 'nft', '-f', '-'], renderRuleset(rules, device));
 }
@@ -104,7 +146,7 @@ export async function applyRules(netns: string, rules: NftRule[], device?: strin
 /** Packets dropped per rule comment, read from the rules' counters (input and egress tables). */
 export async function readDropCounters(netns: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const table of [TABLE, EGRESS_TABLE]) {
+  for (const table of [TABLE, EGRESS_TABLE, PATH_TABLE]) {
     let out: string;
     try {
       out = await run('ip', ['netns', 'exec', netns, 'nft', '-j', 'list', 'table', ...table.split(' ')]);

@@ -1,4 +1,6 @@
 import type { Side } from './side.js';
+import type { Middlebox } from '../model/middlebox.js';
+import type { PathPrediction } from '../model/path.js';
 import type { KernelFeatures, ModelInput, PacketKind, Phase, Prediction, SocketSettings, TcpSysctls } from '../model/types.js';
 import type { ProfileName } from './profile.js';
 import type { HelperEvent, SockOpt, TcpInfo } from './protocol.js';
@@ -136,6 +138,48 @@ export interface Observation {
    * and nothing reports it as agreeing or differing. One line, e.g. "the heal came 640 ms late: …".
    */
   cannotJudge?: string;
+  /** a router on the path (a middlebox): what it was, what it remembered, and the packets on its far side */
+  path?: PathObservation;
+}
+
+/**
+ * The path through a router running conntrack as a middlebox (harness/engine/router.ts). The client's
+ * leg is `packets` (the client's tap, as without a router); the server's leg is captured at the server's
+ * end, on the same clock. The router's table is read every 10 ms over ctnetlink.
+ */
+export interface PathObservation {
+  middlebox: Middlebox;
+  /** packets on the router–server leg, seen at the server's end (with NAT, "client" is the router's address) */
+  serverLeg: Packet[];
+  /** the router's entry for the connection: when it appeared, each refresh, its end */
+  conntrack: ConntrackSample[];
+  /** the router's rules: packets of a forgotten flow dropped or answered with a RST, per hook */
+  counters: Record<string, number>;
+  /** the path model's answer for this run (harness/model/path.ts), from the settings read back */
+  predicted?: PathPrediction;
+}
+
+/**
+ * One look at the router's conntrack entry for the connection, taken when something changed: it
+ * appeared, changed state, was refreshed (its timeout went up: a packet of the flow crossed within
+ * (prevT, t]), or is gone (present false: it expired within (aliveT, t]).
+ */
+export interface ConntrackSample {
+  t: number;
+  present: boolean;
+  family: 4 | 6;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+  /** masquerade: the address the server sees instead of the client's */
+  nat?: string;
+  /** conntrack's TCP state (ESTABLISHED, …) */
+  state?: string;
+  /** whole seconds left, as ctnetlink reports them (rounded down) */
+  timeoutS?: number;
+  prevT?: number;
+  aliveT?: number;
 }
 
 /** An action a helper performed at a planned moment, on the run's clock. */

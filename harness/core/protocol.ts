@@ -1,4 +1,4 @@
-import type { Side } from './side.js';
+import type { HelperRole } from './side.js';
 
 /** The native helper's line protocol, as the TypeScript side sees it (harness/helper/helper.c documents it). */
 /** Socket options the helper knows; values in the kernel's units (seconds, ms, bytes). */
@@ -63,6 +63,6 @@ export interface HelperEvent {
   ev: string;
   t: number;
   re?: number;
-  side: Side;
+  side: HelperRole;
   [k: string]: unknown;
 }

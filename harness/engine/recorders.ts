@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { evidenceLevel } from '../core/evidence.js';
 import { InputError } from '../core/errors.js';
 import type { Observation } from '../core/observation.js';
@@ -59,11 +59,17 @@ export function artifactsFor(name: string, json: string): Artifacts {
 /** 5 ms: fine enough to place a timer's state changes, cheap enough as exact lookups (docs/DESIGN.md). */
 const DIAG_INTERVAL_MS = 5;
 
+/** Where the server's leg of a path through a router is captured, beside the client's pcap. */
+export const serverLegPcap = (pcap: string) => join(dirname(pcap), 'capture-server-leg.pcap');
+
 export async function startRecorders(topo: Topology, pcap: string): Promise<void> {
   // the helper judges packets from their headers either way: the level only decides what the pcap keeps
   const headersOnly = evidenceLevel() === 'summary';
+  const capture = (e: typeof topo.client, file: string) => e.helper.request({ cmd: 'capture', ifname: e.ifname, pcap: file, port: PORT, ...(headersOnly ? { headers_only: true } : {}) });
   await Promise.all([
-    topo.client.helper.request({ cmd: 'capture', ifname: topo.client.ifname, pcap, port: PORT, ...(headersOnly ? { headers_only: true } : {}) }),
+    capture(topo.client, pcap),
+    // with a router on the path, its far side is a leg of its own: what reached the server, and when
+    ...(topo.router ? [capture(topo.server, serverLegPcap(pcap))] : []),
     topo.client.helper.request({ cmd: 'diag', interval_ms: DIAG_INTERVAL_MS }),
     topo.server.helper.request({ cmd: 'diag', interval_ms: DIAG_INTERVAL_MS }),
   ]);

@@ -6,6 +6,8 @@ import type { KernelFeatures, Phase, Prediction, TcpSysctls } from '../model/typ
 import type { ArmedFault } from './capture.js';
 import type { Fault } from './faults.js';
 import type { Topology } from './topology.js';
+import type { PathSpec } from './router.js';
+import type { PathPrediction } from '../model/path.js';
 import type { Side } from '../core/side.js';
 
 /**
@@ -37,6 +39,10 @@ export interface ScenarioSpec {
   subject?: Side;
   /** what the model predicts for this run, from the settings read back from the kernel */
   model: (input: RunSettings) => Prediction;
+  /** a router on the path between the two, forgetting idle flows as a middlebox does (harness/engine/router.ts) */
+  path?: PathSpec;
+  /** with a path: the path model's whole answer (mapping kept, what meets the forgotten entry), recorded beside the prediction */
+  pathModel?: (input: RunSettings) => PathPrediction;
   /** t = 0 of the prediction on the run's clock (default: per phase, see ORIGINS) */
   origin?: (obs: Omit<Observation, 'origin'>) => number;
   steps: Step[];

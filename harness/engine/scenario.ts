@@ -1,5 +1,5 @@
 import { now } from '../core/clock.js';
-import type { CloseEvent, Observation, Packet, RunConditions, TimedAction, TimerState } from '../core/observation.js';
+import type { CloseEvent, Observation, Packet, PathObservation, RunConditions, TimedAction, TimerState } from '../core/observation.js';
 import { armLateAllowanceS, predictBlip } from '../model/blip.js';
 import { currentProfile } from '../core/profile.js';
 import type { TcpInfo } from '../core/protocol.js';
@@ -15,6 +15,8 @@ import { type EndpointSpec, Run, type ScenarioSpec } from './run.js';
 import { cpuSettled } from './settle.js';
 import { assertSpec } from './spec-check.js';
 import { Topology } from './topology.js';
+import type { Router } from './router.js';
+import type { HelperEvent } from '../core/protocol.js';
 import type { Side } from '../core/side.js';
 
 async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sysctls']): Promise<TcpSysctls> {
@@ -36,7 +38,7 @@ async function applySysctls(topo: Topology, side: Side, wanted: EndpointSpec['sy
 export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
   assertSpec(spec);
   const kernel = runningKernel();
-  const topo = await Topology.create();
+  const topo = await Topology.create(spec.path ? { path: spec.path } : {});
   const artifacts = artifactsFor(`${spec.name}-ipv${spec.family}`, 'observation.json');
   const run = new Run(spec, topo, kernel);
   let failure: unknown;
@@ -76,15 +78,24 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
   const end = now();
   // stop the capture (the pcap then holds exactly the packets reported so far; teardown traffic
   // stays out of both) and flush both helpers' pipes with a round-trip
-  await Promise.all([topo.client.helper.request({ cmd: 'capture-stop' }), topo.server.helper.request({ cmd: 'ping' })]);
+  await Promise.all([
+    topo.client.helper.request({ cmd: 'capture-stop' }),
+    topo.server.helper.request({ cmd: topo.router ? 'capture-stop' : 'ping' }),
+    ...(topo.router ? [topo.router.helper.request({ cmd: 'ping' })] : []),
+  ]);
   const events = [...topo.client.helper.events, ...topo.server.helper.events].sort((a, b) => a.t - b.t);
   const clientAddrs = [topo.client.addr[4], topo.client.addr[6]];
-  const captured = toPackets(events, clientAddrs, run.faults);
+  // the client's tap is the timeline the model speaks of; a router's far leg is kept apart (path)
+  const captured = toPackets(
+    events.filter((e) => e.side === 'client'),
+    clientAddrs,
+    run.faults,
+  );
   const timers: TimerState[] = events
     .filter((e) => e.ev === 'timer' || e.ev === 'gone')
     .map((e) => ({
       t: e.t,
-      side: e.side,
+      side: e.side as Side,
       ev: e.ev as 'timer' | 'gone',
       sport: e.sport as number,
       dport: e.dport as number,
@@ -118,6 +129,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     close,
     snapshots: run.snapshots,
     dropCounters: await topo.dropCounters(),
+    ...(topo.router ? { path: await pathObservation(topo.router, events, [...clientAddrs, topo.clientAsSeenByServer(4)], run) } : {}),
     prediction: run.prediction(),
     end,
     artifacts,
@@ -151,6 +163,21 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
   };
 }
 
+/** The router's side of a run: its memory of the connection, its rules' counts, the far leg. */
+async function pathObservation(router: Router, events: HelperEvent[], clientAddrs: string[], run: Run): Promise<PathObservation> {
+  return {
+    middlebox: router.path.middlebox,
+    serverLeg: toPackets(
+      events.filter((e) => e.side === 'server'),
+      clientAddrs,
+      run.faults,
+    ),
+    conntrack: router.conntrack(),
+    counters: await router.dropCounters(),
+    ...(run.spec.pathModel ? { predicted: run.spec.pathModel(run.runSettings()) } : {}),
+  };
+}
+
 /**
  * Each timed action with how late it may come (TimedAction.allowedMs), from the model's timeline
  * with the peer gone and the action's planned moment: a heal may be late until the transmission
@@ -161,6 +188,8 @@ function judgeLateness(run: Run, origin: number): TimedAction[] {
   const gone = run.spec.model(run.runSettings());
   const hz = run.kernel.hz;
   return run.timed.map((a) => {
+    // a write is told to the model as it happened (the recipes read its mark): any lateness is harmless
+    if (a.name === 'write') return a;
     const allowance = a.name === 'heal' ? predictBlip(gone, a.due - origin, hz).lateAllowanceS : armLateAllowanceS(gone, a.due - origin, hz);
     return { ...a, ...(Number.isFinite(allowance) ? { allowedMs: Math.max(0, allowance * 1000) } : {}) };
   });

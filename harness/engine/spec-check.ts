@@ -5,9 +5,10 @@ import { sysctlRange } from '../model/sysctl-ranges.js';
 import { TCP_SYSCTL_NAMES, type TcpSysctls } from '../model/types.js';
 import { faultProblems } from './faults.js';
 import type { ScenarioSpec } from './run.js';
+import { MAX_IDLE_TIMEOUT_S, type Middlebox, middleboxFamilyProblem } from '../model/middlebox.js';
 
 /** Every field a spec may hold: anything else is a typo (`sysctl:`) that would be silently ignored. */
-const SPEC_FIELDS = ['name', 'phase', 'family', 'client', 'server', 'subject', 'model', 'origin', 'steps'];
+const SPEC_FIELDS = ['name', 'phase', 'family', 'client', 'server', 'subject', 'model', 'origin', 'steps', 'path', 'pathModel'];
 const ENDPOINT_FIELDS = ['sysctls', 'options'];
 
 const PHASES = ['syn-sent', 'syn-recv', 'defer-accept', 'idle', 'busy', 'zero-window'];
@@ -34,6 +35,8 @@ export function specProblems(spec: ScenarioSpec): string[] {
     out.push(`subject: ${show(spec.subject)} is not allowed: "client" or "server"`);
   if (typeof spec.model !== 'function') out.push('model: must be a function (settings read back → Prediction)');
   if (spec.origin !== undefined && typeof spec.origin !== 'function') out.push('origin: must be a function (the observation → t = 0 on the run\'s clock)');
+  if (spec.path !== undefined) out.push(...pathProblems(spec.path, spec.family));
+  if (spec.pathModel !== undefined && typeof spec.pathModel !== 'function') out.push('pathModel: must be a function (settings read back → PathPrediction)');
   if (!Array.isArray(spec.steps) || !spec.steps.length) out.push('steps: must be a non-empty list of steps');
   else
     spec.steps.forEach((s, i) => {
@@ -66,6 +69,23 @@ export function specProblems(spec: ScenarioSpec): string[] {
         if ((v as number) < r.min || (v as number) > r.max) out.push(`${side}.sysctls.${k}: ${show(v)} is not allowed: the kernel takes ${r.min} to ${r.max}`);
       }
     }
+  }
+  return out;
+}
+
+/** A router on the path: its middlebox must be one the router can be (harness/engine/router.ts). */
+function pathProblems(path: unknown, family: unknown): string[] {
+  const show = (v: unknown) => JSON.stringify(v)?.slice(0, 80);
+  const m = (path as { middlebox?: Partial<Middlebox> } | null)?.middlebox;
+  if (!m || typeof m !== 'object') return [`path: ${show(path)} is not allowed: { middlebox: { name, idleTimeoutS, mode, kind } }`];
+  const out: string[] = [];
+  if (!Number.isInteger(m.idleTimeoutS) || m.idleTimeoutS! < 1 || m.idleTimeoutS! > MAX_IDLE_TIMEOUT_S)
+    out.push(`path.middlebox.idleTimeoutS: ${show(m.idleTimeoutS)} is not allowed: whole seconds, 1 to ${MAX_IDLE_TIMEOUT_S} (conntrack counts seconds)`);
+  if (m.mode !== 'drop' && m.mode !== 'reset') out.push(`path.middlebox.mode: ${show(m.mode)} is not allowed: "drop" or "reset"`);
+  if (m.kind !== 'nat' && m.kind !== 'firewall') out.push(`path.middlebox.kind: ${show(m.kind)} is not allowed: "nat" or "firewall"`);
+  else if (family === 4 || family === 6) {
+    const why = middleboxFamilyProblem(m as Middlebox, family);
+    if (why) out.push(`path.middlebox: ${why}`);
   }
   return out;
 }

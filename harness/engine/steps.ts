@@ -37,7 +37,7 @@ export const connect = (): Step => ({
     // follow this connection in both kernels' tables (the server's side starts as a SYN-RECV request)
     await Promise.all([
       r.topo.client.helper.watch(r.family, c.localAddr, c.localPort, server, PORT),
-      r.topo.server.helper.watch(r.family, server, PORT, c.localAddr, c.localPort),
+      r.topo.server.helper.watch(r.family, server, PORT, r.topo.router ? r.topo.clientAsSeenByServer(r.family) : c.localAddr, c.localPort),
     ]);
   },
 });
@@ -155,6 +155,22 @@ export const send = (side: Side, bytes?: number): Step => ({
     // drop's t = 0, which leaves nothing on the wire to place it by)
     r.mark(`${side} sent`, res.t);
     if (bytes !== undefined && res.written !== bytes) throw new Error(`only ${res.written} of ${bytes} bytes fitted in the send buffer`);
+  },
+});
+
+/**
+ * Write `bytes` `seconds` after mark `mark`, performed by the side's helper at that moment (a write
+ * timed against a middlebox's expiry must not drift with this process's timers). Marked `${side} sent`
+ * when it happened; the due moment is kept as a timed action ('write').
+ */
+export const sendAfter = (side: Side, bytes: number, mark: string, seconds: number): Step => ({
+  label: `${side} sends ${bytes} bytes ${seconds} s after ${mark}`,
+  run: async (r) => {
+    const due = r.marks[mark]! + seconds;
+    const res = await sockOf(r, side).send(bytes, { at: due });
+    r.mark(`${side} sent`, res.t);
+    r.timed.push({ name: 'write', due, at: res.t });
+    if (res.written !== bytes) throw new Error(`only ${res.written} of ${bytes} bytes fitted in the send buffer`);
   },
 });
 

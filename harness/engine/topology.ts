@@ -1,4 +1,5 @@
-import { vethCommand, wireEnd, wireEndCommand, type WireEnd } from '../../netns/link.js';
+import { ROUTED_ADDRESSES, vethCommand, wireEnd, wireEndCommand, type WireEnd } from '../../netns/link.js';
+import { type PathSpec, Router, routedEnds } from './router.js';
 import { existsSync } from 'node:fs';
 import { deleteNamespace, uniqueBase } from '../../netns/namespace.js';
 import { applyRules, type NftRule, readDropCounters } from '../../netns/nftables.js';
@@ -30,24 +31,44 @@ export class Topology {
     readonly base: string,
     readonly client: Endpoint,
     readonly server: Endpoint,
+    /** the router on the path, when the topology has one (harness/engine/router.ts) */
+    readonly router?: Router,
   ) {}
 
-  static async create(): Promise<Topology> {
+  /**
+   * Two namespaces joined by a veth — or, with `path`, three: client, router, server, the router
+   * forwarding between two veths and forgetting idle flows as the path's middlebox does.
+   */
+  static async create(opts: { path?: PathSpec; port?: number } = {}): Promise<Topology> {
     installSignalCleanup();
     const base = uniqueBase();
-    const names = { client: `${base}-c`, server: `${base}-s` };
+    const names = { client: `${base}-c`, server: `${base}-s`, ...(opts.path ? { router: `${base}-r` } : {}) };
     // each helper creates its own namespace (no ip(8) spawns), then they wire it over rtnetlink
-    const started = await Promise.allSettled([Helper.start('client', names.client, { create: true }), Helper.start('server', names.server, { create: true })]);
+    const starting = [Helper.start('client', names.client, { create: true }), Helper.start('server', names.server, { create: true })];
+    if (names.router) starting.push(Helper.start('router', names.router, { create: true }));
+    const started = await Promise.allSettled(starting);
     const helpers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     try {
       const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
-      const [ch, sh] = helpers as [Helper, Helper];
-      // all at once, one round trip: the client's helper runs its two commands in order, the
-      // server's waits for its end of the veth to appear; each replies once its end carries
-      // packets (the qdisc is attached, see cmd_wire_end)
-      await Promise.all([ch.request(vethCommand(names.server)), ch.request(wireEndCommand('client')), sh.request(wireEndCommand('server'))]);
-      const t = new Topology(base, { ...wireEnd('client', names.client), side: 'client', helper: ch }, { ...wireEnd('server', names.server), side: 'server', helper: sh });
+      const [ch, sh, rh] = helpers as [Helper, Helper, Helper | undefined];
+      const ends = opts.path ? routedEnds(opts.path) : undefined;
+      // all at once, one round trip: each helper runs its commands in order, and an end waits for
+      // its link to appear; each replies once its end carries packets (the qdisc is attached, see
+      // cmd_wire_end)
+      await Promise.all([
+        ...(rh && names.router ? Router.wire({ client: names.client, router: names.router, server: names.server }, { client: ch, router: rh }) : [ch.request(vethCommand(names.server))]),
+        ch.request(wireEndCommand('client', ends?.client ?? {})),
+        sh.request(wireEndCommand('server', ends?.server ?? {})),
+      ]);
+      const router = rh && names.router && opts.path ? new Router(names.router, rh, opts.path) : undefined;
+      if (router) await router.configure(opts.port ?? PORT);
+      const t = new Topology(
+        base,
+        { ...wireEnd('client', names.client, ends?.client.addr), side: 'client', helper: ch },
+        { ...wireEnd('server', names.server, ends?.server.addr), side: 'server', helper: sh },
+        router,
+      );
       live.add(t);
       return t;
     } catch (e) {
@@ -55,6 +76,14 @@ export class Topology {
       await removeLeftovers(Object.values(names));
       throw e;
     }
+  }
+
+  /**
+   * The client's address as the server's kernel knows the connection: its own, or behind a NAT the
+   * router's (masquerade keeps the source port when it is free, as it is in a router with one flow).
+   */
+  clientAsSeenByServer(family: 4 | 6): string {
+    return this.router?.path.middlebox.kind === 'nat' ? ROUTED_ADDRESSES.routerServerSide[family] : this.client.addr[family];
   }
 
   /** Whether both helpers got SCHED_FIFO; when not, why (the first refusal). */
@@ -114,8 +143,9 @@ export class Topology {
     this.disposed = true;
     live.delete(this);
     // each helper removes the namespace it made when it exits; with it go the veth and nft tables
-    await Promise.allSettled([this.client.helper.stop(), this.server.helper.stop()]);
-    await removeLeftovers([this.client.netns, this.server.netns]);
+    const routers = this.router ? [this.router] : [];
+    await Promise.allSettled([this.client.helper.stop(), this.server.helper.stop(), ...routers.map((r) => r.helper.stop())]);
+    await removeLeftovers([this.client.netns, this.server.netns, ...routers.map((r) => r.netns)]);
   }
 }
 

@@ -4,7 +4,7 @@ import { EnvironmentError } from '../core/errors.js';
 import { now } from '../core/clock.js';
 import { ensureHelper, helperPath } from './build.js';
 import type { HelperEvent, SockOpt, TcpInfo } from '../core/protocol.js';
-import type { Side } from '../core/side.js';
+import type { HelperRole as Side } from '../core/side.js';
 
 /** The helper refused a command; the message names the command and the reason. */
 export class HelperError extends Error {
@@ -260,9 +260,9 @@ export class TestSocket {
     return { started: r.started as number, localAddr: r.local_addr as string, localPort: r.local_port as number };
   }
   /** Write `bytes` (or until the send buffer is full when omitted); `t`: the helper's clock right after send() returned. */
-  async send(bytes?: number): Promise<{ written: number; full: boolean; t: number }> {
-    const r = await this.helper.request(bytes === undefined ? { cmd: 'send', sock: this.id } : { cmd: 'send', sock: this.id, bytes });
-    return { written: r.written as number, full: r.full as boolean, t: r.t as number };
+  async send(bytes?: number, opts: { at?: number } = {}): Promise<{ written: number; full: boolean; t: number; due?: number }> {
+    const r = await this.helper.request(bytes === undefined ? { cmd: 'send', sock: this.id } : { cmd: 'send', sock: this.id, bytes }, opts.at === undefined ? {} : { at: opts.at });
+    return { written: r.written as number, full: r.full as boolean, t: r.t as number, ...(typeof r.due === 'number' ? { due: r.due } : {}) };
   }
   /** Keep the send buffer full whenever the kernel makes room. */
   async pump(on = true): Promise<void> {

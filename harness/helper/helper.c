@@ -69,7 +69,7 @@
 
 /* ---------- clock and output ---------- */
 
-static double mono_now(void) {
+double mono_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
@@ -93,7 +93,7 @@ static void o_raw(const char *fmt, ...) {
 }
 
 /* Start an event; every event carries its kind and the monotonic time it happened. */
-static void o_begin(const char *ev, double t) {
+void o_begin(const char *ev, double t) {
     outlen = 0;
     out_truncated = 0;
     out_re = -1;
@@ -114,7 +114,7 @@ void o_num(const char *k, long long v) {
     if (!strcmp(k, "re")) out_re = v;
     o_raw(",\"%s\":%lld", k, v);
 }
-static void o_dbl(const char *k, double v) { o_raw(",\"%s\":%.9f", k, v); }
+void o_dbl(const char *k, double v) { o_raw(",\"%s\":%.9f", k, v); }
 static void o_bool(const char *k, int v) { o_raw(",\"%s\":%s", k, v ? "true" : "false"); }
 
 void o_end(void) {
@@ -1222,7 +1222,7 @@ static void run_command(struct cmd *c, double due) {
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
         {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},   {"capture-stop", cmd_capture_stop},
         {"diag", cmd_diag},       {"veth", cmd_veth},       {"wire-end", cmd_wire_end}, {"group", cmd_group},       {"watch", cmd_watch},
-        {"discover", cmd_discover}, {"peeksock", cmd_peeksock}, {"unschedule", cmd_unschedule},
+        {"discover", cmd_discover}, {"peeksock", cmd_peeksock}, {"unschedule", cmd_unschedule}, {"ct-watch", cmd_ct_watch},
     };
     int done = 0;
     if (!strcmp(name, "setopt")) { cmd_setopt(c, 1); done = 1; }
@@ -1232,7 +1232,7 @@ static void run_command(struct cmd *c, double due) {
         if (!strcmp(table[i].n, name)) { table[i].fn(c); done = 1; }
     if (!done)
         fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-             "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, discover, peeksock, unschedule, ping)", name);
+             "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, discover, peeksock, ct-watch, unschedule, ping)", name);
     cur_due = 0;
 }
 
@@ -1342,6 +1342,7 @@ int main(int argc, char **argv) {
         if (r < 0 && errno != EINTR) return 1;
         if (diag_fd >= 0 && mono_now() >= diag_next) {
             diag_poll();
+            ct_poll();
             diag_next += diag_interval;
             if (diag_next < mono_now()) diag_next = mono_now() + diag_interval;
         }

@@ -18,6 +18,11 @@ struct cmd {
 };
 
 
+/* CLOCK_MONOTONIC, s: the clock of every event */
+double mono_now(void);
+/* an event not answering a command (a packet, a timer state) */
+void o_begin(const char *ev, double t);
+void o_dbl(const char *k, double v);
 /* the current event being written; reply_begin() starts a reply to the command in progress */
 void reply_begin(const char *ev);
 void o_str(const char *k, const char *v);
@@ -41,3 +46,7 @@ void cmd_group(struct cmd *c);
 /* discover.c: sockets of a program under test (deadpeer exec) */
 void cmd_discover(struct cmd *c);
 void cmd_peeksock(struct cmd *c);
+
+/* conntrack.c: the connection-tracking table of this namespace (a router's), over ctnetlink */
+void cmd_ct_watch(struct cmd *c);
+void ct_poll(void);

@@ -196,6 +196,21 @@ static void addr_msg(struct nlreq *r, int idx, int family, const unsigned char *
     nl_add(r, IFA_ADDRESS, bin, len);
 }
 
+/* The default route through a gateway on the link (a router namespace on the path). */
+static void route_msg(struct nlreq *r, int idx, int family, const unsigned char *gw) {
+    *r = (struct nlreq){.h = {.nlmsg_len = NLMSG_LENGTH(sizeof(struct rtmsg)), .nlmsg_type = RTM_NEWROUTE,
+                              .nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL}};
+    struct rtmsg *rt = NLMSG_DATA(&r->h);
+    rt->rtm_family = (unsigned char)family;
+    rt->rtm_table = RT_TABLE_MAIN;
+    rt->rtm_protocol = RTPROT_STATIC;
+    rt->rtm_scope = RT_SCOPE_UNIVERSE;
+    rt->rtm_type = RTN_UNICAST;
+    nl_add(r, RTA_GATEWAY, gw, family == AF_INET6 ? 16 : 4);
+    uint32_t oif = (uint32_t)idx;
+    nl_add(r, RTA_OIF, &oif, sizeof oif);
+}
+
 /* One RTM_GETLINK: the link's operstate and qdisc name. Returns 0 or -errno. */
 static int link_state(int idx, int *operstate, char *qdisc, size_t qcap) {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -271,6 +286,18 @@ void cmd_wire_end(struct cmd *c) {
             fail("\"%s\" is not an IPv%d address", addr[i], i ? 6 : 4);
             return;
         }
+    /* a router on the path: the end's default route goes through it (gw4/gw6, optional) */
+    const char *gw[2] = {0, 0};
+    unsigned char gwbin[2][16];
+    for (int i = 0; i < 2; i++) {
+        struct field *g = get(c, i ? "gw6" : "gw4");
+        if (!g) continue;
+        if (!g->is_str || inet_pton(i ? AF_INET6 : AF_INET, g->str, gwbin[i]) != 1) {
+            fail("%s must be an IPv%d address", i ? "gw6" : "gw4", i ? 6 : 4);
+            return;
+        }
+        gw[i] = g->str;
+    }
     struct field *t = get(c, "timeout_ms");
     double t0 = mono_ms(), deadline = t0 + (t && t->is_num ? t->num : 3000);
     /* subscribed before the first look, so no change can fall between a look and the wait */
@@ -290,14 +317,17 @@ void cmd_wire_end(struct cmd *c) {
     int lo = ifindex_of("lo");
     if (!lo) goto out;
 
-    struct nlreq r[4];
+    struct nlreq r[6];
     link_up_msg(&r[0], lo);
     link_up_msg(&r[1], idx);
     addr_msg(&r[2], idx, AF_INET, bin[0], (int)prefix[0]);
     addr_msg(&r[3], idx, AF_INET6, bin[1], (int)prefix[1]);
-    static const char *const step[] = {"lo up", "link up", "add IPv4 address", "add IPv6 address"};
+    int nmsg = 4;
+    for (int i = 0; i < 2; i++)
+        if (gw[i]) route_msg(&r[nmsg++], idx, i ? AF_INET6 : AF_INET, gwbin[i]);
+    static const char *const step[] = {"lo up", "link up", "add IPv4 address", "add IPv6 address", "add a default route", "add a default route"};
     int failed = 0;
-    if ((rc = nl_batch(r, 4, &failed))) {
+    if ((rc = nl_batch(r, nmsg, &failed))) {
         fail_errno(step[failed], -rc);
         goto out;
     }
