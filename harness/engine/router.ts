@@ -38,6 +38,18 @@ export class Router {
   ) {}
 
   /**
+   * Before any link exists in the router's namespace: no duplicate address detection on the links
+   * it will get. A router solicits a forwarded packet's next hop from its own link-local address
+   * (the packet's source is not its own), and while DAD holds that address tentative (1–2 s after
+   * the link comes up) it sends no solicitation at all: the first SYNs of a connection sat in its
+   * neighbour queue and the handshake took 2 s and two SYN retransmissions. The ends need nothing:
+   * they solicit from their own global addresses, added without DAD (plumbing.c addr_msg).
+   */
+  static async prepare(helper: Helper): Promise<void> {
+    for (const scope of ['all', 'default']) await helper.sysctl(`net.ipv6.conf.${scope}.accept_dad`, 0);
+  }
+
+  /**
    * The wire through the router: the client's helper makes the client–router veth, the router's
    * the router–server one (each peer placed straight into the other namespace, as the two-namespace
    * wire is); the router's two ends get their addresses. One round trip, run beside the ends' own.

@@ -45,7 +45,11 @@ export class Topology {
     const names = { client: `${base}-c`, server: `${base}-s`, ...(opts.path ? { router: `${base}-r` } : {}) };
     // each helper creates its own namespace (no ip(8) spawns), then they wire it over rtnetlink
     const starting = [Helper.start('client', names.client, { create: true }), Helper.start('server', names.server, { create: true })];
-    if (names.router) starting.push(Helper.start('router', names.router, { create: true }));
+    // the router times nothing the kernel's answer depends on, and must not run SCHED_FIFO: its
+    // forwarding sysctls take RTNL with rtnl_trylock() and restart the write when it is busy
+    // (devinet_sysctl_forward, addrconf_fixup_forwarding) — a realtime spinner starves the holder,
+    // and with many topologies at once on 2 cores every namespace's setup stalled for 30 s
+    if (names.router) starting.push(Helper.start('router', names.router, { create: true, realtime: false }));
     const started = await Promise.allSettled(starting);
     const helpers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     try {
@@ -53,6 +57,7 @@ export class Topology {
       if (failed) throw failed.reason;
       const [ch, sh, rh] = helpers as [Helper, Helper, Helper | undefined];
       const ends = opts.path ? routedEnds(opts.path) : undefined;
+      if (rh) await Router.prepare(rh);
       // all at once, one round trip: each helper runs its commands in order, and an end waits for
       // its link to appear; each replies once its end carries packets (the qdisc is attached, see
       // cmd_wire_end)

@@ -77,13 +77,13 @@ export class Helper {
    * Start a helper in namespace `netns` ('' = stay where we are). With `create`, the helper makes
    * the namespace itself (as `ip netns add` would) and removes it when it exits.
    */
-  static async start(side: Side, netns: string, opts: { create?: boolean } = {}): Promise<Helper> {
+  static async start(side: Side, netns: string, opts: { create?: boolean; realtime?: boolean } = {}): Promise<Helper> {
     const problem = ensureHelper();
     if (problem) throw new EnvironmentError(problem);
     const args = netns ? [opts.create ? '--create-netns' : '--netns', netns] : [];
     // node's own spawn, not execa: a topology starts two helpers, and execa's per-process
     // machinery cost more than the helper's whole start (~1 ms each, on the critical path)
-    const proc = spawn(helperPath(), args, { stdio: 'pipe' });
+    const proc = spawn(helperPath(), args, { stdio: 'pipe', ...(opts.realtime === false ? { env: { ...process.env, DEADPEER_HELPER_RT: '0' } } : {}) });
     const helper = new Helper(side, netns, proc, proc.pid ?? -1);
     // a guard, not a measurement: on a loaded machine a process start can take seconds
     const hello = helper.waitFor((e) => e.ev === 'hello', 20_000, 'the helper to start');

@@ -31,11 +31,11 @@
 #define MAX_CT 8
 
 struct ct_entry {
-    int used, seen_now, family;
+    int used, seen_now, changed, family;
     char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], nat[INET6_ADDRSTRLEN];
     int sport, dport, state;
     long timeout;
-    double last_t;
+    double last_tb; /* the start of the last dump that showed it: it was there at some moment after */
 };
 
 static int ct_fd = -1, ct_port;
@@ -93,7 +93,7 @@ static void emit(struct ct_entry *e, const char *ev, double t) {
     o_str("dst", e->dst);
     o_num("dport", e->dport);
     if (e->nat[0]) o_str("nat", e->nat);
-    if (ev[2] == '-') o_dbl("alive_t", e->last_t);
+    if (ev[2] == '-') o_dbl("alive_t", e->last_tb);
     else {
         o_str("state", ct_state_name(e->state));
         o_num("timeout_s", e->timeout);
@@ -102,8 +102,8 @@ static void emit(struct ct_entry *e, const char *ev, double t) {
     o_end();
 }
 
-/* One entry of the dump: kept when it is TCP to the watched port; an event when it changed. */
-static void on_entry(struct nlmsghdr *h, double t) {
+/* One entry of the dump: kept when it is TCP to the watched port, marked when it changed. */
+static void on_entry(struct nlmsghdr *h, double tb) {
     struct tuple orig = {0}, reply = {0};
     int state = -1;
     long timeout = -1;
@@ -148,14 +148,17 @@ static void on_entry(struct nlmsghdr *h, double t) {
         if (reply.dst[0] && strcmp(reply.dst, orig.src)) strcpy(e->nat, reply.dst);
     }
     e->seen_now = 1;
-    int changed = fresh || state != e->state || timeout > e->timeout;
+    e->changed = fresh || state != e->state || timeout > e->timeout;
     e->state = state;
     e->timeout = timeout;
-    e->last_t = t;
-    if (changed) emit(e, "ct", t);
+    e->last_tb = tb;
 }
 
-/* Dump the table; t is the request's moment (the kernel answers a dump inside recv). */
+/* Dump the table. The dump happens somewhere between tb (before the request) and ta (after the
+ * last part arrived) — this process may be preempted anywhere in between on a loaded machine, so
+ * each event is stamped ta (seen by then), a change carries prev_t = the previous dump's tb (not
+ * seen before then), a disappearance alive_t = the tb of the last dump that still showed it:
+ * intervals that hold whatever the scheduler did, never a single moment that may be tens of ms off. */
 void ct_poll(void) {
     if (ct_fd < 0) return;
     struct {
@@ -164,7 +167,7 @@ void ct_poll(void) {
     } req = {.h = {.nlmsg_len = sizeof req, .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET,
                    .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
              .g = {.nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0}};
-    double t = mono_now();
+    double tb = mono_now();
     if (send(ct_fd, &req, sizeof req, 0) < 0) return;
     for (int i = 0; i < MAX_CT; i++) entries[i].seen_now = 0;
     static char buf[32768];
@@ -174,15 +177,19 @@ void ct_poll(void) {
         if (n <= 0) return; /* a failed dump says nothing about the entries: keep them as they were */
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
             if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) { done = 1; break; }
-            on_entry(h, t);
+            on_entry(h, tb);
         }
     }
-    for (int i = 0; i < MAX_CT; i++)
-        if (entries[i].used && !entries[i].seen_now) {
-            emit(&entries[i], "ct-gone", t);
-            entries[i].used = 0;
-        }
-    ct_prev_t = t;
+    double ta = mono_now();
+    for (int i = 0; i < MAX_CT; i++) {
+        struct ct_entry *e = &entries[i];
+        if (!e->used) continue;
+        if (!e->seen_now) {
+            emit(e, "ct-gone", ta);
+            e->used = 0;
+        } else if (e->changed) emit(e, "ct", ta);
+    }
+    ct_prev_t = tb;
 }
 
 void cmd_ct_watch(struct cmd *c) {

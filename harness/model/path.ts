@@ -229,7 +229,7 @@ function afterTrigger(input: PathInput, trigger: NonNullable<PathPrediction['tri
     return {
       client: resetAt(busy, 0, 'the write'),
       originS: trigger.atS,
-      line: () => `the write at ${trigger.atS} s fails after ~0 s with ECONNRESET (write() itself returns success — its data was only queued; the next read/poll sees it)`,
+      line: () => `the write at ${trigger.atS} s fails after ~0 s with ECONNRESET (write() itself returns success — its data was only queued; the next call on the socket sees it)`,
       notes: [WRITE_RESET_NOTE],
     };
   }
@@ -246,7 +246,7 @@ function afterTrigger(input: PathInput, trigger: NonNullable<PathPrediction['tri
   return {
     client: resetAt(idle, input.socket.keepIdle, 'the keepalive probe'),
     originS,
-    line: (n) => `its keepalive probe at ${trigger.atS} s meets the forgotten mapping: ECONNRESET at ${n} s (the next read/poll sees it)`,
+    line: (n) => `its keepalive probe at ${trigger.atS} s meets the forgotten mapping: ECONNRESET at ${n} s (the next call on the socket sees it)`,
     notes: [RESET_NOTE],
   };
 }
@@ -295,11 +295,12 @@ function serverLine(input: PathInput, m: Mapping, serverKeeper: Keeper | undefin
 const WRITE_RESET_NOTE =
   "reset: the write's data reaches the middlebox, which answers with a RST whose seq is the segment's ack (the sender's rcv_nxt): " +
   'an exact match, accepted (tcp_validate_incoming, RFC 5961) → tcp_reset() → ECONNRESET; write() itself returned success (the data was only ' +
-  'queued), so the next read()/poll() sees the error';
+  'queued), so the next call on the socket — read(), write() or poll()\'s SO_ERROR — returns ECONNRESET, and a read after that end of file ' +
+  '(measured on this kernel: cases/middlebox.test.ts, and a python client under exec)';
 
 const RESET_NOTE =
   "reset: the probe (seq = snd_una − 1, no payload) gets the middlebox's RST, whose seq is the probe's ack = the sender's rcv_nxt: accepted " +
-  '(tcp_validate_incoming, RFC 5961 exact match) → tcp_reset() → ECONNRESET, the next read()/poll() sees it';
+  '(tcp_validate_incoming, RFC 5961 exact match) → tcp_reset() → ECONNRESET, which the next call on the socket returns';
 
 const UNACKNOWLEDGED_NOTE =
   'other conntrack timeouts cut in only while data is unacknowledged: nf_conntrack_tcp_timeout_unacknowledged (300 s) and, after 3 ' +

@@ -1,5 +1,5 @@
 import { sideInput, type Observation, type RunSettings } from '../core/observation.js';
-import type { EndpointSpec, ScenarioSpec } from '../engine/run.js';
+import type { EndpointSpec, ScenarioSpec, Step } from '../engine/run.js';
 import { awaitClose, handshake, measureRto, sendAfter } from '../engine/steps.js';
 import type { Middlebox } from '../model/middlebox.js';
 import { type PathPrediction, predictPath } from '../model/path.js';
@@ -14,8 +14,7 @@ import { BUSY_BYTES, tailLossProbe } from './phases.js';
  * or the write this recipe makes `writeAtS` after the handshake.
  *
  * The path's t = 0 is the handshake's last packet (the client's ACK: the last to cross the router,
- * from when conntrack counts), placed by the 'established' mark — the client's kernel sends that ACK
- * as it reports the connection up. The client's prediction is predictPath's `client`: from the write
+ * from when conntrack counts), placed from the capture (LAST_CROSSING). The client's prediction is predictPath's `client`: from the write
  * when the write is what meets the forgotten entry (or is acknowledged), else from t = 0.
  */
 export interface PathSetup {
@@ -37,7 +36,6 @@ export interface PathOptions {
 export function pathPhase(s: PathSetup, opts: PathOptions = {}): ScenarioSpec {
   let tlpMs: number | undefined;
   let writeAtS: number | undefined;
-  let established: number | undefined;
   let answer: PathPrediction | undefined;
   // computed once per run, from the settings read back and the write as it happened, and shared by
   // the client's prediction and the observation's record of the path's answer
@@ -63,12 +61,7 @@ export function pathPhase(s: PathSetup, opts: PathOptions = {}): ScenarioSpec {
     origin: (o) => pathOrigin(o, answer),
     steps: [
       ...handshake(),
-      {
-        label: 'the path starts counting',
-        run: async (r) => {
-          established = r.marks.established!;
-        },
-      },
+      lastCrossing(),
       measureRto('client'),
       tailLossProbe(BUSY_BYTES, (ms) => (tlpMs = ms)),
       ...(writes
@@ -77,7 +70,7 @@ export function pathPhase(s: PathSetup, opts: PathOptions = {}): ScenarioSpec {
             {
               label: 'the write, as it happened, for the model',
               run: async (r: { marks: Record<string, number> }) => {
-                writeAtS = round3(r.marks['client sent']! - established!);
+                writeAtS = round3(r.marks['client sent']! - r.marks[LAST_CROSSING]!);
               },
             },
           ]
@@ -88,6 +81,27 @@ export function pathPhase(s: PathSetup, opts: PathOptions = {}): ScenarioSpec {
 }
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** The mark of the path's t = 0: the handshake's last packet, the client's ACK, on the capture's clock. */
+export const LAST_CROSSING = 'last crossing';
+
+/**
+ * The path's t = 0, from the capture: the client's ACK that completes the handshake, the packet from
+ * which the router's conntrack counts the idle timeout. Not the 'established' mark: that is when the
+ * client's helper heard of the connection, which a loaded machine makes tens of ms late.
+ */
+const lastCrossing = (): Step => ({
+  label: 'the path starts counting (the handshake\'s last packet)',
+  run: async (r) => {
+    const client = [r.topo.client.addr[4], r.topo.client.addr[6]];
+    const ack = await r.topo.client.helper.waitFor(
+      (e) => e.ev === 'packet' && client.includes(String(e.src)) && String(e.flags) === '.' && e.len === 0,
+      5000,
+      "the client's ACK that completes the handshake",
+    );
+    r.mark(LAST_CROSSING, ack.t);
+  },
+});
 
 /**
  * The client prediction's t = 0 on the run's clock: the write's first transmission when the path's
@@ -100,8 +114,8 @@ function pathOrigin(o: Omit<Observation, 'origin'>, answer: PathPrediction | und
     if (!data) throw new Error(`cannot place t=0 of ${o.name}: the client's write never reached the wire`);
     return data.t;
   }
-  const established = o.marks.established!;
-  const got = o.packets.filter((p) => p.from === 'server' && p.t <= established + 0.001);
+  const crossed = o.marks[LAST_CROSSING]!;
+  const got = o.packets.filter((p) => p.from === 'server' && p.t <= crossed);
   if (!got.length) throw new Error(`cannot place t=0 of ${o.name}: nothing reached the client`);
   return got[got.length - 1]!.t;
 }

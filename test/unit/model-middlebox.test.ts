@@ -80,7 +80,7 @@ describe('predictPath', () => {
     expect(p.outcome).toEqual({
       noticeAtS: 9,
       errno: 'ECONNRESET',
-      line: 'the write at 9 s fails after ~0 s with ECONNRESET (write() itself returns success — its data was only queued; the next read/poll sees it)',
+      line: 'the write at 9 s fails after ~0 s with ECONNRESET (write() itself returns success — its data was only queued; the next call on the socket sees it)',
     });
     expect(p.client.events.map((e) => e.packet)).toEqual(['DATA']);
     expect(p.clientOriginS).toBe(9);

@@ -43,7 +43,7 @@ export function middleboxResult(i: ModelInput, middlebox: Middlebox, budgetS: nu
       : path.trigger?.by === 'keepalive'
         ? `comes after the keepalive probe met the forgotten mapping: ${path.outcome.line}`
         : errno === 'ECONNRESET'
-          ? `fails after ${humanDuration(noticeAfterS)} with ECONNRESET (write() succeeds; the next read/poll sees it)`
+          ? `fails after ${humanDuration(noticeAfterS)} with ECONNRESET (write() succeeds; the next call on the socket sees it)`
           : `hangs ${humanDuration(noticeAfterS)}, then ${errno}`;
   return {
     middlebox,
