@@ -1,7 +1,8 @@
 import { type EventVerdict, judgeTimeline, type TimelineVerdict } from '../judge/verdict.js';
 import { backdrop, cross, diamond, group, line, polygon, rect, spans, text, title } from './svg-kit.js';
 import { type Knot, layoutAxis, type TimeAxis } from './time-axis.js';
-import type { Packet, Observation, TimerState } from '../core/observation.js';
+import type { ConntrackSample, Packet, Observation, TimerState } from '../core/observation.js';
+import { fromRouter } from '../judge/timeline-text.js';
 import type { Side } from '../core/side.js';
 
 /**
@@ -72,6 +73,8 @@ type Row =
       summary?: { count: number; timers: string[] };
     }
   | { k: 'fault'; rel: number; name: string }
+  /** a router on the path: a look at its conntrack entry that showed a change (new, refreshed, gone) */
+  | { k: 'ct'; rel: number; s: ConntrackSample; change: 'new' | 'refreshed' | 'gone' | 'state' }
   | { k: 'close-obs'; rel: number }
   | { k: 'close-pred'; rel: number }
   | { k: 'end'; rel: number; open: boolean };
@@ -208,6 +211,7 @@ export function renderSvg(obs: Observation, _opts: SvgOptions = {}): string {
     ...v.events.filter((e): e is Extract<Row, { k: 'pred' }>['e'] => !!e.predicted).map((e): Row => ({ k: 'pred', e })),
     ...timerRows(obs),
     ...obs.faults.map((f): Row => ({ k: 'fault', rel: f.t - origin, name: f.name })),
+    ...conntrackRows(obs),
   ];
   if (v.close.observed !== null) rows.push({ k: 'close-obs', rel: v.close.observed });
   if (v.close.predicted !== null) rows.push({ k: 'close-pred', rel: v.close.predicted });
@@ -242,6 +246,7 @@ export function renderSvg(obs: Observation, _opts: SvgOptions = {}): string {
     if (r.k !== 'timer') return;
     out.push(...timerMark(r, y(i), r.next !== undefined ? axis.at(r.next) : axis.at(obs.end - origin)));
   });
+  out.push(...routerLane(obs, rows, axis));
   rows.forEach((r, i) => {
     if (r.k === 'pred') out.push(...predictedMark(r.e, y(i), axis, first === r.e));
   });
@@ -249,13 +254,16 @@ export function renderSvg(obs: Observation, _opts: SvgOptions = {}): string {
     const yi = y(i);
     switch (r.k) {
       case 'packet':
-        out.push(...packetMark(r.p, r.rel, yi, r.verdict, first !== null && first === r.verdict));
+        out.push(...packetMark(obs, r.p, r.rel, yi, r.verdict, first !== null && first === r.verdict));
         break;
       case 'folded':
         out.push(
           text((CL + SL) / 2, yi + 4, `⋯ ${r.count} more packets (${r.client} C→S, ${r.server} S→C) ⋯`, { 'text-anchor': 'middle', fill: MUTED }),
           text(OX, yi + 4, `${fmtS(r.rel)} … ${fmtS(r.to)}`, { fill: MUTED }),
         );
+        break;
+      case 'ct':
+        out.push(...conntrackMark(r, yi));
         break;
       case 'fault':
         under.push(line(CL - 14, yi, OX - 6, yi, { stroke: FAULT, 'stroke-width': 1.5, 'stroke-dasharray': '2 3' }));
@@ -367,6 +375,57 @@ function gapText(s: number): string {
   return s >= 90 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(s >= 10 ? 1 : 2)} s`;
 }
 
+/** The router between the lanes, when the path has one (a middlebox). */
+const RX = (CL + SL) / 2;
+const ROUTER = '#16a085';
+
+/** The router's entry as rows: each look that showed a change. */
+function conntrackRows(obs: Observation): Row[] {
+  const rows: Row[] = [];
+  let before: ConntrackSample | undefined;
+  for (const s of obs.path?.conntrack ?? []) {
+    const change = !s.present ? 'gone' : !before?.present ? 'new' : before.state !== s.state ? 'state' : 'refreshed';
+    rows.push({ k: 'ct', rel: s.t - obs.origin, s, change });
+    before = s;
+  }
+  return rows;
+}
+
+/**
+ * The router's memory of the connection as a band down the middle: solid while conntrack holds the
+ * entry, gone (a dashed stub) once it forgot — where the client's next packet stops.
+ */
+function routerLane(obs: Observation, rows: Row[], axis: TimeAxis): string[] {
+  if (!obs.path) return [];
+  const out = [text(RX, axis.top - 36, `router: ${obs.path.middlebox.name}`, { 'text-anchor': 'middle', fill: ROUTER, 'font-weight': 'bold' })];
+  let start: number | undefined;
+  for (const r of rows) {
+    if (r.k !== 'ct') continue;
+    if (r.change === 'new') start = r.rel;
+    if (r.change === 'gone' && start !== undefined) {
+      out.push(rect(RX - 3, axis.at(start), 6, Math.max(1, axis.at(r.rel) - axis.at(start)), { fill: ROUTER, opacity: 0.55 }));
+      start = undefined;
+    }
+  }
+  if (start !== undefined) out.push(rect(RX - 3, axis.at(start), 6, Math.max(1, axis.at(obs.end - obs.origin) - axis.at(start)), { fill: ROUTER, opacity: 0.55 }));
+  return out;
+}
+
+function conntrackMark(r: Extract<Row, { k: 'ct' }>, y: number): string[] {
+  const what =
+    r.change === 'gone'
+      ? 'router forgot the connection'
+      : r.change === 'new'
+        ? `router: new entry (${r.s.timeoutS} s)`
+        : r.change === 'state'
+          ? `router: ${r.s.state}`
+          : `router: refreshed (${r.s.timeoutS} s)`;
+  return [
+    line(RX - 9, y, RX + 9, y, { stroke: ROUTER, 'stroke-width': r.change === 'gone' ? 3 : 1.5 }),
+    spans(OX, y + 4, [[`${fmtS(r.rel)} `], [what, { fill: ROUTER, 'font-weight': r.change === 'gone' ? 'bold' : 'normal' }]]),
+  ];
+}
+
 /** The lanes: solid while the side's socket is in the kernel tables, faint once it has gone. */
 function lanes(obs: Observation, axis: TimeAxis): string[] {
   const out: string[] = [];
@@ -399,16 +458,28 @@ function arrow(x1: number, x2: number, y: number, colour: string, dashed = false
   );
 }
 
-function packetMark(p: Packet, rel: number, y: number, verdict: EventVerdict | undefined, firstBad: boolean): string[] {
-  const from = laneX(p.from);
-  const to = laneX(other(p.from));
+/**
+ * Where a packet really went on a path through a router: the router's own answer starts at the
+ * router; a client packet that never reached the far leg stopped there (a forgotten flow dropped or
+ * answered).
+ */
+function pathEnds(obs: Observation, p: Packet): { from: number; to: number; stopped: boolean } {
+  const ends = { from: laneX(p.from), to: laneX(other(p.from)), stopped: p.dropped };
+  if (!obs.path) return ends;
+  if (fromRouter(obs, p)) return { ...ends, from: RX };
+  const reached = obs.path.serverLeg.some((q) => q.from === p.from && q.seq === p.seq && q.ack === p.ack && q.len === p.len && q.flags === p.flags && Math.abs(q.t - p.t) < 0.05);
+  return p.from === 'client' && !reached ? { ...ends, to: RX + 12, stopped: true } : ends;
+}
+
+function packetMark(obs: Observation, p: Packet, rel: number, y: number, verdict: EventVerdict | undefined, firstBad: boolean): string[] {
+  const { from, to, stopped } = pathEnds(obs, p);
   const dir = Math.sign(to - from);
-  const colour = p.dropped ? RED : INK;
-  // the drop happens at the receiver's input hook: the ✕ sits just before the receiving lane
-  const body = p.dropped
+  const colour = stopped ? RED : INK;
+  // the drop happens at the receiver's input hook (or the router): the ✕ sits just before it
+  const body = stopped
     ? line(from, y, to - dir * 12, y, { stroke: RED, 'stroke-width': 1.5, 'stroke-dasharray': '5 3' }) + cross(to - dir * 12, y, 4.5, RED)
     : arrow(from, to, y, INK);
-  const tip = `${p.from} → ${other(p.from)}  ${p.kind} [${p.flags}] seq ${p.seq} ack ${p.ack} win ${p.win} len ${p.len}${p.dropped ? '  DROPPED' : ''}\nt = ${fmtS(rel)} s`;
+  const tip = `${p.from} → ${other(p.from)}  ${p.kind} [${p.flags}] seq ${p.seq} ack ${p.ack} win ${p.win} len ${p.len}${p.dropped ? '  DROPPED' : stopped ? '  STOPPED AT THE ROUTER' : ''}\nt = ${fmtS(rel)} s`;
   const runs: Array<[string, Record<string, string | number>?]> = [[fmtS(rel), { fill: verdict ? INK : MUTED }]];
   if (verdict?.predicted) {
     const pr = verdict.predicted;
@@ -425,7 +496,7 @@ function packetMark(p: Packet, rel: number, y: number, verdict: EventVerdict | u
         spans(OX, y + 4, runs),
       ],
       tip,
-      { class: `packet${p.dropped ? ' dropped' : ''}` },
+      { class: `packet${stopped ? ' dropped' : ''}` },
     ),
   ];
 }
