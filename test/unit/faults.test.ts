@@ -4,7 +4,7 @@ import { type Fault, drops, faultProblems, faults, nftRulesFor } from '../../har
 import { specProblems } from '../../harness/engine/spec-check.js';
 import type { ScenarioSpec } from '../../harness/engine/run.js';
 import { arm, listen } from '../../harness/engine/steps.js';
-import { renderRuleset } from '../../netns/nftables.js';
+import { renderPathRuleset, renderRuleset } from '../../netns/nftables.js';
 
 describe('faults render to nft rules at the receiving side', () => {
   it('drop SYN: a rule in the server namespace only, matching SYN without ACK', () => {
@@ -125,5 +125,27 @@ describe('a fault name cannot inject nft statements', () => {
     expect(renderRuleset(nftRulesFor(evil('my fault'), 2).server)).toContain('comment "my fault: all from client"');
     expect(faultProblems({ name: 'x', drops: [{ from: 'router', what: 'syn' }] })).toEqual(['drops[0].from: "router" is not allowed: "client" or "server"']);
     expect(faultProblems({ name: 'x', drops: [{ from: 'client', what: 'rst' }] })[0]).toMatch(/^drops\[0\]\.what: "rst" is not allowed: one of all, syn/);
+  });
+});
+
+describe("a middlebox's router renders its memory's end as nft rules on conntrack's verdict", () => {
+  it('reset: ct state invalid answered with a RST in the forward and input hooks; a NAT masquerades on its far link', () => {
+    const text = renderPathRuleset({ verdict: 'reset', masquerade: 'dps' });
+    expect(text).toContain('type filter hook forward priority 0; policy accept;');
+    expect(text).toContain('type filter hook input priority 0; policy accept;');
+    expect(text.match(/meta l4proto tcp ct state invalid counter reject with tcp reset comment "forgotten flow \((forward|input)\)"/g)).toHaveLength(2);
+    expect(text).toContain('table ip deadpeer_nat {');
+    expect(text).toContain('oifname "dps" masquerade');
+  });
+
+  it('drop, a firewall: dropped, nothing translated', () => {
+    const text = renderPathRuleset({ verdict: 'drop' });
+    expect(text.match(/ct state invalid counter drop/g)).toHaveLength(2);
+    expect(text).not.toContain('masquerade');
+  });
+
+  it('refuses what would reach nft unchecked', () => {
+    expect(() => renderPathRuleset({ verdict: 'accept' as 'drop' })).toThrow(InputError);
+    expect(() => renderPathRuleset({ verdict: 'drop', masquerade: 'dps"; flush ruleset; "' })).toThrow(/masquerade needs an interface name/);
   });
 });
