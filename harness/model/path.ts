@@ -259,7 +259,8 @@ function resetAt(p: Prediction, atS: number, what: string): Prediction {
     events: p.events.filter((e) => e.t <= atS && e.packet !== 'RST').slice(0, 1),
     closeAt: atS,
     errno: 'ECONNRESET',
-    notes: [`${what} is answered by the middlebox's RST (reset mode): tcp_reset() → ECONNRESET one round trip later (≈ 0 s)`, ...p.notes],
+    // the chain it cuts never runs: its rules (budgets, backoff) would only mislead
+    notes: [`${what} is answered by the middlebox's RST (reset mode): tcp_reset() → ECONNRESET one round trip later (≈ 0 s)`],
   };
 }
 
