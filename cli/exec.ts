@@ -9,6 +9,7 @@ import { type ExecArgs, execArgsFrom, execSysctls } from '../harness/apps/exec/a
 import { joinNegativeValues, parseOnce } from '../harness/apps/parse-args.js';
 import { runExecArgs, toExecReport } from '../harness/apps/exec/exec.js';
 import type { AppLine, AppReport } from '../harness/apps/exec/run.js';
+import type { AppPath } from '../harness/apps/exec/path.js';
 import { type ProgramUser, resolveProgramUser } from '../harness/apps/exec/user.js';
 import { InputError } from '../harness/core/errors.js';
 import { PHASE_ORIGIN } from '../harness/recipes/phases.js';
@@ -19,6 +20,7 @@ import { oneLine } from '../harness/core/one-line.js';
 export { execSysctls };
 
 export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-window [--fault blackhole|host-vanished|peer-reset|blip:D]
+                     [--middlebox NAME|idle-expiry:D:drop|reset[:nat|firewall]]
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]
                      [--max-notice D] [--user NAME]
                      [--json] [--no-strace] -- <client command…>
@@ -37,6 +39,15 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
                    discovery unanswered too (the kernel may report EHOSTUNREACH); peer-reset: the
                    peer answers with RST, as after a reboot; blip:5s: a blackhole that heals after
                    5 s — the program passes (exit 0) by surviving it
+  --middlebox M    phase idle only, not with --fault: the peer does not vanish — a router on the path
+                   (the kernel's conntrack) forgets the connection once it has been idle M's timeout,
+                   and the program's own next request meets that (a RST, or silence); the report says
+                   whether its keepalive kept the mapping (the router's table), what its next request
+                   met, how long its socket took to notice, and what the model says. The builtin server
+                   echoes what it reads, so a request that gets through is answered. A timeout the run
+                   cannot hold (--timeout, else 300s fast / 1200s faithful) is predicted for the
+                   program's socket and not run. Presets: aws-nat-gateway, aws-nlb, azure-lb,
+                   gcp-vpc-firewall, gcp-cloud-nat, linux-conntrack
   --server CMD     a shell command run in the server's namespace (it gets DEADPEER_LISTEN=host:port);
                    default: a builtin server that accepts and never answers (never reads for zero-window)
   --profile        fast (default): the client's namespace gets tcp_syn_retries=3, tcp_retries2=5
@@ -44,14 +55,16 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
   --timeout D      longest wait for the kernel to abort after the phase starts, above 0 and at most
                    1440m (default: the model's time + 25% + 10 s)
   --grace D        how long the program gets to notice once the kernel aborted (default 5s)
-  --max-notice D   CI gate: exit 1 unless the program noticed within D of t = 0
+  --max-notice D   CI gate: exit 1 unless the program noticed within D of t = 0 (--middlebox: of its
+                   next request after the mapping was forgotten)
   --no-strace      don't record the program's setsockopt calls (strace, when installed)
   --user NAME      run the program as that user (a name or uid), not as root; root only (rootless,
                    it already runs as you)
 
 Each option at most once (a second one is refused, not a correction of the first).
 Exit: 0 the program noticed the dead peer (within --max-notice), 1 it did not (or the experiment could
-not run), 2 bad input.
+not run), 2 bad input. --middlebox: 0 also when the mapping was kept and the connection came through,
+or when only predicted.
 `;
 
 const OPTIONS = {
@@ -66,6 +79,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   'no-strace': { type: 'boolean' },
   user: { type: 'string' },
+  middlebox: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -110,11 +124,12 @@ const rel = (r: AppReport, t: number | undefined) => (t === undefined || r.t.ori
 export function renderExec(r: AppReport, a: ExecArgs): string {
   const lines: string[] = [];
   const sysctls = execSysctls(a);
-  lines.push(`deadpeer exec: ${r.command.join(' ')} — phase ${r.phase}, fault ${r.blip ? `blip ${humanDuration(r.blip.seconds)}` : r.fault}, IPv${r.family}, kernel ${r.kernel.release} (HZ ${r.kernel.hz})`);
+  const how = r.path ? `middlebox ${r.path.middlebox.name}` : `fault ${r.blip ? `blip ${humanDuration(r.blip.seconds)}` : r.fault}`;
+  lines.push(`deadpeer exec: ${r.command.join(' ')} — phase ${r.phase}, ${how}, IPv${r.family}, kernel ${r.kernel.release} (HZ ${r.kernel.hz})`);
   lines.push(
     `  profile ${a.profile}${Object.keys(sysctls).length ? `: the client's namespace runs with ${Object.entries(sysctls).map(([k, v]) => `${k.replace(/^net\.ipv[46]\./, '')}=${v}`).join(', ')}` : ": the kernel's default sysctls"}`,
   );
-  lines.push(`  server: ${r.server === 'builtin' ? 'builtin (accepts, never answers)' : r.server}`);
+  lines.push(`  server: ${r.server === 'builtin' ? (r.path ? 'builtin (accepts, echoes what it reads)' : 'builtin (accepts, never answers)') : r.server}`);
   if (r.user) lines.push(`  the program runs as ${r.user.name} (uid ${r.user.uid}), not as root`);
   if (r.connection) lines.push(`  the program's connection: ${r.connection.src}:${r.connection.sport} → ${r.connection.dst}:${r.connection.dport} (pid ${r.connection.pid}, fd ${r.connection.fd}${r.connection.uid !== undefined ? `, uid ${r.connection.uid}` : ''})`);
   if (r.options) {
@@ -136,7 +151,8 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
         : '  matches no preset (deadpeer check --list-presets)',
     );
   }
-  if (r.t.origin !== undefined) {
+  if (r.path) lines.push(...renderPath(r, r.path));
+  else if (r.t.origin !== undefined) {
     lines.push('', `  timeline, seconds from t = 0 = ${PHASE_ORIGIN[r.phase]}:`);
     const ev: [number, string][] = [];
     if (r.t.fault !== undefined) ev.push([r.t.fault, r.blip ? `the network went dark (a ${humanDuration(r.blip.seconds)} blip)` : `peer vanished (${r.fault})`]);
@@ -150,7 +166,7 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
   }
   lines.push('');
   if (r.problems.length) lines.push(...r.problems.map((x) => `  ! ${x}`));
-  if (r.t.kernelAbort === undefined && !r.problems.length) {
+  if (r.t.kernelAbort === undefined && !r.problems.length && !r.path) {
     lines.push(`  the kernel had not aborted the socket after ${humanDuration(r.t.end - (r.t.origin ?? r.t.start))}${r.prediction?.closeAt === null ? ' (as the model says: never)' : ''}`);
   }
   if (r.t.kernelAbort !== undefined && r.t.appNoticed !== undefined) {
@@ -175,19 +191,60 @@ export function renderExec(r: AppReport, a: ExecArgs): string {
   }
   if (r.app.errno) {
     lines.push(`  errno seen by the program: ${r.app.errno}${r.app.errnoFrom === 'message' ? ' (recognised from the message text only: the program hides the errno name)' : ''}; expected ${r.expectedErrno ?? '—'}`);
-  } else if (r.t.appNoticed !== undefined) {
+  } else if (r.t.appNoticed !== undefined && (!r.path || r.t.kernelAbort !== undefined)) {
     lines.push(`  ! the program does not show the errno (expected ${r.expectedErrno ?? '—'}): ${r.app.noticedLine ? `it printed "${r.app.noticedLine}"` : `exit ${r.app.signal ?? `code ${r.app.exitCode}`} and no error text`}`);
   }
   if (r.fault === 'host-vanished') lines.push('  host vanished: once the neighbour entry fails the kernel may report EHOSTUNREACH instead of ETIMEDOUT');
   lines.push(`  artifacts: ${r.artifacts.dir}`);
   if (a.maxNoticeS !== undefined) {
     const g = toExecReport(r, a.maxNoticeS);
-    const at = r.t.appNoticed !== undefined && r.t.origin !== undefined ? `noticed at ${(r.t.appNoticed - r.t.origin).toFixed(3)} s` : 'never noticed';
+    const from = r.path?.trigger?.t ?? r.t.origin;
+    const at = r.t.appNoticed !== undefined && from !== undefined ? `noticed ${r.path?.trigger ? `${(r.t.appNoticed - from).toFixed(3)} s after its next request` : `at ${(r.t.appNoticed - from).toFixed(3)} s`}` : 'never noticed';
     lines.push(g.exitCode === 0 ? `gate: passed — ${at}, within ${humanDuration(a.maxNoticeS)}` : `gate: FAILED — ${g.noticed ? at : 'the program did not notice'}, budget ${humanDuration(a.maxNoticeS)}`);
   }
   return lines.join('\n') + '\n';
 }
 
+const verdictWord = (v: AppPath['mapping']['verdict']) => (v === 'agree' ? 'AGREES' : v === 'differ' ? 'DIFFERS' : 'CANNOT JUDGE');
+
+/** The --middlebox part of the human report: the model's answer, the router's table, the trigger, the notice. */
+function renderPath(r: AppReport, p: AppPath): string[] {
+  const m = p.middlebox;
+  const lines = [
+    '',
+    `  the path: ${m.name} — forgets an idle flow after ${humanDuration(m.idleTimeoutS)}, ${m.mode === 'reset' ? 'answers its next packet with a RST' : 'drops its next packet silently'}, ${m.kind === 'nat' ? 'a NAT (masquerade)' : 'a stateful firewall'}`,
+    '  t = 0 = the last packet through the router before the program went quiet',
+  ];
+  const q = p.predicted;
+  if (q) {
+    lines.push(`  model for the socket as read back: mapping kept: ${q.mapping.kept} — ${q.mapping.why}`);
+    lines.push(`    ${p.write ? `with its write at ${p.write.atS.toFixed(3)} s` : 'without a write'}: ${q.outcome.line}`);
+    if (p.ifItWrites && (p.notRun || !p.write)) lines.push(`    a write 1 s after the expiry (at ${p.ifItWrites.atS} s) ${p.ifItWrites.line}`);
+    lines.push(`    the server: ${q.server.line}`);
+  }
+  if (p.notRun) return [...lines, `  ! ${p.notRun}`];
+  if (r.problems.length) return lines;
+  const mp = p.mapping;
+  const table =
+    mp.observed === 'forgotten'
+      ? `forgotten: the entry went within (${mp.goneWithin![0].toFixed(3)}, ${mp.goneWithin![1].toFixed(3)}] s${mp.refreshes ? `, after ${mp.refreshes} refresh${mp.refreshes === 1 ? '' : 'es'}` : ''}`
+      : mp.observed === 'kept'
+        ? `kept: ${mp.refreshes ? `refreshed ${mp.refreshes} time${mp.refreshes === 1 ? '' : 's'} before the program wrote` : 'never refreshed'}, ${mp.atEnd === 'present' ? 'still present at the end' : `${mp.atEnd} at the end`}`
+        : "never seen in the router's table";
+  lines.push('', `  the router's table: ${table} — model: ${mp.model ?? '—'} → ${verdictWord(mp.verdict)}`);
+  if (p.write) lines.push(`  the program wrote at ${p.write.atS.toFixed(3)} s: ${p.write.acknowledged ? 'acknowledged by the server' : 'never acknowledged'}`);
+  if (p.trigger) {
+    lines.push(`  what its next request met: a ${p.trigger.kind} at ${p.trigger.atS.toFixed(3)} s (${p.trigger.reachedServer ? 'it reached the server' : 'it never reached the server'}): ${p.met}`);
+  } else lines.push(`  what its next request met: ${p.met}`);
+  const n = p.notice;
+  const errno = r.app.errno ? `; the program saw ${r.app.errno}` : '';
+  if (n.fromT0S !== undefined) {
+    lines.push(`  the program's socket: the kernel aborted it ${n.afterTriggerS !== undefined ? `${n.afterTriggerS.toFixed(3)} s after that ${p.trigger!.kind}, ` : ''}${n.fromT0S.toFixed(3)} s after t = 0${r.kernelHow ? ` (${r.kernelHow})` : ''}${errno}`);
+  } else lines.push(`  the program's socket: the kernel did not abort it${errno}`);
+  lines.push(`  model: ${n.modelAtS === null ? 'never noticed' : `${n.modelErrno} at ${n.modelAtS.toFixed(3)} s after t = 0`} → ${verdictWord(n.verdict)}: ${n.why}`);
+  lines.push(`  the server: ${p.server.line}`);
+  return lines;
+}
 
 export async function runExec(argv: string[]): Promise<number> {
   const parsed = parseExecArgs(argv);

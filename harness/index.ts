@@ -12,6 +12,7 @@ export type { CheckOptions, Duration } from './apps/check/args.js';
 export type { CheckReport, PhaseResult } from './apps/check/run.js';
 export { PRESETS, type Preset, type SocketConfig, type KeepaliveConfig } from './apps/check/presets.js';
 export { exec, type ExecReport } from './apps/exec/exec.js';
+export type { AppPath, PathVerdict } from './apps/exec/path.js';
 export type { ExecOptions } from './apps/exec/args.js';
 export type { AppFault, AppLine, AskedOption } from './apps/exec/run.js';
 export { recommend, type RecommendOptions, type RecommendReport } from './apps/recommend/recommend.js';

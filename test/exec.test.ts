@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AppReport } from '../harness/apps/exec/run.js';
+import type { AppPath } from '../harness/apps/exec/path.js';
 import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { ROOT } from '../harness/core/paths.js';
 import { windows } from '../harness/judge/verdict.js';
@@ -101,6 +102,52 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.unnoticed).toBe(true);
       expect(r!.t.appNoticed).toBeUndefined();
       expect(stdout).toContain('"unnoticed":true');
+    });
+  });
+
+  kernelCases('--middlebox: the path forgets the idle connection, the program’s own next request meets it', () => {
+    // examples/middlebox-client.py: connects, is quiet 9 s, sends one request and waits for the answer
+    // (the builtin server echoes behind a middlebox); the router forgets after 6 s
+    const MB = ['--phase', 'idle', '--middlebox', 'idle-expiry:6s:reset', '--json'];
+    const client = ['python3', 'examples/middlebox-client.py', '9'];
+    type PathReport = AppReport & { noticed: boolean; survived?: boolean; path: Omit<AppPath, 'serverLeg'> & { serverLeg: number } };
+
+    it('no keepalive, reset: the entry goes at 6 s, the request at 9 s meets the router’s RST, ECONNRESET at once — as the model says', { timeout: timeoutFor(15) }, async () => {
+      const { report, exitCode } = await exec(MB, client);
+      const r = report as PathReport;
+      expect(r.problems).toEqual([]);
+      expect(exitCode).toBe(0);
+      const p = r.path;
+      expect(p.middlebox).toMatchObject({ idleTimeoutS: 6, mode: 'reset', kind: 'firewall' });
+      expect(p.predicted!.mapping.kept).toBe('no');
+      expect(p.mapping).toMatchObject({ observed: 'forgotten', model: 'no', verdict: 'agree' });
+      const [after, by] = p.mapping.goneWithin!;
+      expect(by).toBeGreaterThan(6 - 0.02);
+      expect(after).toBeLessThan(6 + 0.02);
+      expect(p.trigger).toMatchObject({ kind: 'DATA', reachedServer: false });
+      expect(p.trigger!.atS).toBeGreaterThan(8.9);
+      expect(p.counters['forgotten flow (forward)']).toBeGreaterThan(0);
+      expect(p.notice).toMatchObject({ modelErrno: 'ECONNRESET', verdict: 'agree' });
+      expect(p.notice.afterTriggerS).toBeLessThan(0.05);
+      expect(r.app.errno).toBe('ECONNRESET');
+      expect(p.server.state).toBe('ESTABLISHED');
+    });
+
+    it('keepalive 2/1/3: every probe refreshes the entry, the request at 9 s is acknowledged and answered — mapping kept, as the model says', { timeout: timeoutFor(15) }, async () => {
+      const { report, exitCode } = await exec(MB, ['env', 'KEEPALIVE=2:1:3', ...client]);
+      const r = report as PathReport;
+      expect(r.problems).toEqual([]);
+      expect(exitCode).toBe(0);
+      expect(r.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 2, TCP_KEEPINTVL: 1, TCP_KEEPCNT: 3 });
+      const p = r.path;
+      expect(p.mapping).toMatchObject({ observed: 'kept', model: 'yes', verdict: 'agree', atEnd: 'present' });
+      expect(p.mapping.refreshes).toBeGreaterThanOrEqual(3);
+      expect(p.write).toMatchObject({ acknowledged: true });
+      expect(p.trigger).toBeUndefined();
+      expect(p.notice.verdict).toBe('agree');
+      expect(r.survived).toBe(true);
+      expect(r.t.kernelAbort).toBeUndefined();
+      expect(r.app.output.map((l) => l.text)).toContain("answered: 'GET /answer'");
     });
   });
 

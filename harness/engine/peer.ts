@@ -6,6 +6,7 @@ import type { HelperEvent } from '../core/protocol.js';
 import type { Helper } from '../helper/client.js';
 import { defaultSysctls } from '../model/features.js';
 import type { KernelFeatures, TcpSysctls } from '../model/types.js';
+import { type Middlebox, middleboxFamilyProblem, parseMiddlebox } from '../model/middlebox.js';
 import { TCP_SYSCTL_NAMES } from '../model/types.js';
 import { type ArmedFault, toPackets } from './capture.js';
 import { type Fault, faults } from './faults.js';
@@ -44,6 +45,13 @@ export interface PeerOptions {
   sysctls?: Record<string, number>;
   /** the artifact folder's name in this run's results (default: peer-<n>) */
   name?: string;
+  /**
+   * a router between client and server running conntrack as this middlebox (harness/engine/router.ts):
+   * the path forgets the idle connection instead of the peer vanishing — vanish() is not available
+   */
+  middlebox?: Middlebox;
+  /** the builtin server sends back what it reads (what fits in its send buffer): a request gets an answer */
+  serverEchoes?: boolean;
 }
 
 export interface ProgramLine {
@@ -87,7 +95,7 @@ export interface PeerConnection {
   inode: number;
 }
 
-const PEER_OPTION_FIELDS: ReadonlyArray<keyof PeerOptions> = ['family', 'server', 'serverReads', 'serverRcvbuf', 'sysctls', 'name'];
+const PEER_OPTION_FIELDS: ReadonlyArray<keyof PeerOptions> = ['family', 'server', 'serverReads', 'serverRcvbuf', 'sysctls', 'name', 'middlebox', 'serverEchoes'];
 
 /**
  * What is wrong with PeerOptions, each problem naming the field, the value and what is allowed:
@@ -114,8 +122,23 @@ export function peerOptionProblems(opts: PeerOptions): string[] {
       }
   }
   if (opts.name !== undefined && (typeof opts.name !== 'string' || !artifactFolder(opts.name))) out.push(`name: ${show(opts.name)} is not allowed: ${FOLDER_NAME_RULE}`);
+  if (opts.serverEchoes !== undefined && typeof opts.serverEchoes !== 'boolean') out.push(`serverEchoes: ${show(opts.serverEchoes)} is not allowed: true or false`);
+  if (opts.serverEchoes && opts.serverReads === false) out.push('serverEchoes: a server that never reads has nothing to echo (serverReads: false)');
+  if (opts.middlebox !== undefined) {
+    // the same words as every --middlebox: the middlebox is checked through its own text
+    const m = opts.middlebox as unknown;
+    const parsed = m !== null && typeof m === 'object' && typeof (m as Middlebox).name === 'string' ? parseMiddlebox(canonical(m as Middlebox)) : { error: `${show(m)} is not allowed: a Middlebox (parseMiddlebox or MIDDLEBOX_PRESETS)` };
+    if ('error' in parsed) out.push(`middlebox: ${parsed.error}`);
+    else {
+      const family = middleboxFamilyProblem({ ...parsed, name: (m as Middlebox).name }, opts.family ?? 4);
+      if (family) out.push(`middlebox: ${family}`);
+    }
+  }
   return out;
 }
+
+/** A middlebox as idle-expiry text (a preset's numbers are its own), so one parser judges it. */
+const canonical = (m: Middlebox) => `idle-expiry:${m.idleTimeoutS}s:${m.mode}:${m.kind}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hostPort = (addr: string, family: 4 | 6) => (family === 6 ? `[${addr}]:${PORT}` : `${addr}:${PORT}`);
@@ -148,15 +171,16 @@ export class VanishingPeer implements AsyncDisposable {
     const problems = peerOptionProblems(opts);
     if (problems.length) throw new InputError(`VanishingPeer: ${problems.join('; ')}`);
     const family = opts.family ?? 4;
-    const topo = await Topology.create();
+    const topo = await Topology.create(opts.middlebox ? { path: { middlebox: opts.middlebox } } : {});
     try {
       const c = topo.client.helper;
       for (const [k, v] of Object.entries(opts.sysctls ?? {})) await c.sysctl(k, v);
       const sysctls = await readSysctls(c, runningKernel());
       const artifacts = artifactsFor(opts.name ?? `peer-${++peers}`, 'peer.json');
       await startRecorders(topo, artifacts.pcap);
-      const kinds = new Map(VANISH_KINDS.map((k) => [k, FAULT_OF[k]()]));
-      await topo.install([...kinds.values()]);
+      // behind a middlebox nobody vanishes: the path forgets (no fault rules, no nft spawns for them)
+      const kinds = new Map(opts.middlebox ? [] : VANISH_KINDS.map((k) => [k, FAULT_OF[k]()]));
+      if (kinds.size) await topo.install([...kinds.values()]);
       const listener = opts.server === undefined ? await builtinServer(topo.server.helper, topo.server.addr[family], family, opts) : undefined;
       const peer = new VanishingPeer(topo, family, { dir: artifacts.dir, pcap: artifacts.pcap }, sysctls, listener);
       for (const [k, f] of kinds) peer.fault.set(k, f);
@@ -258,7 +282,8 @@ export class VanishingPeer implements AsyncDisposable {
         const conn: PeerConnection = { family: r.family as 4 | 6, src: String(r.src), sport: r.sport as number, dst: String(r.dst), dport: r.dport as number, inode: r.inode as number };
         await Promise.all([
           c.watch(conn.family, conn.src, conn.sport, conn.dst, conn.dport),
-          this.topo.server.helper.watch(conn.family, conn.dst, conn.dport, conn.src, conn.sport),
+          // behind a NAT the server's kernel knows the router's address (masquerade keeps the port)
+          this.topo.server.helper.watch(conn.family, conn.dst, conn.dport, this.topo.clientAsSeenByServer(conn.family), conn.sport),
         ]);
         return conn;
       }
@@ -271,6 +296,7 @@ export class VanishingPeer implements AsyncDisposable {
   /** Make the peer vanish (or stop, with 'drop-syn', answering SYNs); returns when it took effect on both sides. */
   async vanish(kind: VanishKind = 'blackhole'): Promise<number> {
     const fault = this.fault.get(kind);
+    if (!fault && this.topo.router) throw new Error('vanish: behind a middlebox the path forgets the connection; the peer does not vanish');
     if (!fault) throw new Error(`vanish: unknown kind "${kind}": one of ${VANISH_KINDS.join(', ')}`);
     const at = await this.topo.arm(fault);
     const t = Math.max(at.client, at.server);
@@ -305,10 +331,21 @@ export class VanishingPeer implements AsyncDisposable {
     return e.t;
   }
 
-  /** Every TCP packet on the wire so far, with sender, kind and whether a fault dropped it. */
+  /**
+   * Every TCP packet on the wire so far, with sender, kind and whether a fault dropped it: the
+   * client's tap (behind a middlebox, the client–router leg; serverLeg() is the other).
+   */
   packets(): Packet[] {
-    const events = [...this.topo.client.helper.events, ...this.topo.server.helper.events].sort((a, b) => a.t - b.t);
+    const server = this.topo.router ? [] : this.topo.server.helper.events;
+    const events = [...this.topo.client.helper.events, ...server].sort((a, b) => a.t - b.t);
     return toPackets(events, [this.topo.client.addr[4], this.topo.client.addr[6]], this.armed);
+  }
+
+  /** Behind a middlebox: the router–server leg, captured at the server's end on the same clock ("client" is the client as the server sees it). */
+  serverLeg(): Packet[] {
+    if (!this.topo.router) return [];
+    const seen = [this.topo.clientAsSeenByServer(4), this.topo.clientAsSeenByServer(6)];
+    return toPackets(this.topo.server.helper.events.filter((e) => e.ev === 'packet'), seen, this.armed);
   }
 
   /** @internal the client namespace's helper (sock_diag events, sysctls, peeks into the program's socket) */
@@ -355,7 +392,7 @@ function killGroup(pgid: number, sig: NodeJS.Signals): void {
   }
 }
 
-/** The builtin server: accepts, never writes; reads unless told not to (then its window closes). */
+/** The builtin server: accepts, never writes (unless it echoes: serverEchoes); reads unless told not to (then its window closes). */
 async function builtinServer(s: Helper, addr: string, family: 4 | 6, opts: PeerOptions): Promise<number> {
   const l = (await s.request({ cmd: 'socket', family })).sock as number;
   if (opts.serverRcvbuf !== undefined) await s.request({ cmd: 'setopt', sock: l, opt: 'SO_RCVBUF', value: opts.serverRcvbuf });
@@ -365,7 +402,7 @@ async function builtinServer(s: Helper, addr: string, family: 4 | 6, opts: PeerO
   if (opts.serverReads !== false) {
     void s
       .waitFor((e) => e.ev === 'accepted' && e.sock === l, 600_000, 'accept')
-      .then((e) => s.request({ cmd: 'read', sock: e.conn, on: true }))
+      .then((e) => s.request({ cmd: 'read', sock: e.conn, on: true, ...(opts.serverEchoes ? { echo: true } : {}) }))
       .catch(() => undefined);
   }
   return l;

@@ -275,6 +275,7 @@ struct tsock {
     int fd, state, family;
     int accepting;   /* accept() armed */
     int reading;     /* consume incoming data */
+    int echo;        /* and send it back (what fits in the send buffer; the rest is dropped) */
     long read_rate;  /* bytes/s when reading slowly; 0 = as fast as it comes */
     double read_budget_t;
     double read_budget;
@@ -616,6 +617,7 @@ static void cmd_read(struct cmd *c) {
     struct tsock *s = need_sock(c, NULL);
     if (!s) return;
     s->reading = opt_bool(c, "on", 1);
+    s->echo = opt_bool(c, "echo", 0);
     struct field *r = get(c, "rate");
     s->read_rate = r && r->is_num ? (long)r->num : 0;
     s->read_budget = 0;
@@ -1064,6 +1066,10 @@ static void on_sock_event(int i, short re) {
             if (r > 0) {
                 s->received += r;
                 s->read_budget -= (double)r;
+                if (s->echo) {
+                    ssize_t w = send(s->fd, buf, (size_t)r, MSG_NOSIGNAL | MSG_DONTWAIT);
+                    if (w > 0) s->sent += w;
+                }
             } else if (r == 0) {
                 o_begin("eof", mono_now());
                 o_num("sock", i);

@@ -267,6 +267,7 @@ describe('deadpeer exec: every option changes the parsed arguments or is refused
     ['--json', ['--json']],
     ['--no-strace', ['--no-strace']],
     ['--user', ['--user', 'nobody']],
+    ['--middlebox', ['--middlebox', 'idle-expiry:6s:reset']],
     ['--help', ['--help']],
   ];
   it('every flag exec takes is tried here', () => expect(TRIED.map(([f]) => f).sort()).toEqual([...EXEC_FLAGS].sort()));
@@ -402,6 +403,7 @@ describe('every command: an option given twice is refused in one line, exit 2', 
         '--json': [[], []],
         '--no-strace': [[], []],
         '--user': [['nobody'], ['daemon']],
+        '--middlebox': [['idle-expiry:6s:reset'], ['azure-lb']],
         '--help': [[], []],
       },
     },

@@ -1,7 +1,9 @@
 import { InputError } from '../../core/errors.js';
 import { FAST_SYSCTLS, type ProfileName } from '../../core/profile.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
-import { type Duration, faultFrom, parseDuration } from '../check/args.js';
+import { DEFAULT_MAX_RUN_S, type Duration, faultFrom, parseDuration } from '../check/args.js';
+import { humanDuration } from '../check/advice.js';
+import { type Middlebox, middleboxFamilyProblem, parseMiddlebox } from '../../model/middlebox.js';
 import { APP_FAULTS, type AppFault, type AppLine } from './run.js';
 
 /**
@@ -24,6 +26,8 @@ export interface ExecArgs {
   strace: boolean;
   /** root only: run the program as this user (a name or uid), not as root */
   user?: string;
+  /** --middlebox: nobody vanishes; a router on the path forgets the idle connection (phase idle only) */
+  middlebox?: Middlebox;
   command: string[];
 }
 
@@ -50,6 +54,12 @@ export interface ExecOptions {
   strace?: boolean;
   /** root only: run the program as this user (a name or uid), not as root */
   user?: string;
+  /**
+   * phase idle only: the peer does not vanish — a router on the path forgets the idle connection
+   * after the middlebox's timeout, and the program's own next request meets that: a preset
+   * (MIDDLEBOX_PRESETS) or 'idle-expiry:DURATION:drop|reset[:nat|firewall]'. Not with `fault`.
+   */
+  middlebox?: string;
   /** each line the program prints, as it prints it */
   onOutput?: (line: AppLine) => void;
 }
@@ -84,6 +94,7 @@ export function execArgsFrom(
   const timeoutS = v.timeout !== undefined ? parseDuration(name('timeout'), v.timeout) : undefined;
   // a wait of 0 ends before the kernel could abort anything; past a day node's timers overflow
   if (timeoutS !== undefined && (timeoutS <= 0 || timeoutS > 86_400)) throw bad('timeout', v.timeout, 'a duration above 0 and at most 1440m (a day), e.g. 60s (the default: the model\'s time + 25% + 10 s)');
+  const middlebox = v.middlebox !== undefined ? middleboxOf(v, name) : undefined;
   return {
     phase: v.phase as UserPhase,
     fault: fault as AppFault,
@@ -97,11 +108,43 @@ export function execArgsFrom(
     json,
     strace: v.strace !== false,
     ...(v.user !== undefined ? { user: v.user as string } : {}),
+    ...(middlebox ? { middlebox } : {}),
     command: command as string[],
   };
 }
 
-const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'user', 'onOutput'];
+/** --middlebox: what it is, and the combinations that mean nothing with it, refused in one line each. */
+function middleboxOf(v: Record<string, unknown>, name: (field: string) => string): Middlebox {
+  const m = typeof v.middlebox === 'string' ? parseMiddlebox(v.middlebox) : { error: `${JSON.stringify(v.middlebox)} is not allowed: expected a preset name or idle-expiry:DURATION:drop|reset[:nat|firewall]` };
+  if ('error' in m) throw new InputError(`${name('middlebox')}: ${m.error}`);
+  if (v.phase !== 'idle') {
+    throw new InputError(
+      `${name('middlebox')}: only with phase idle, not ${String(v.phase)}: a middlebox forgets idle connections — busy is idle then a write, which is what idle measures with the program's own write`,
+    );
+  }
+  if (v.fault !== undefined) throw new InputError(`${name('fault')}: not with ${name('middlebox')}: behind a middlebox the path fails, not the peer — nobody vanishes`);
+  const family = v.family === 6 || v.family === '6' ? 6 : 4;
+  const problem = middleboxFamilyProblem(m, family);
+  if (problem) throw new InputError(`${name('middlebox')}: ${problem}`);
+  return m;
+}
+
+/**
+ * Whether a run behind this middlebox can see its timeout: the program must stay quiet that long,
+ * and the run's budget — --timeout, else the longest check's --max-run allows for the profile
+ * (300 s fast, 1200 s faithful: an AWS NAT gateway's real 350 s runs with --profile faithful) —
+ * must hold it. When it cannot, exec reads the program's socket and answers with the model alone.
+ */
+export function middleboxRunPlan(a: Pick<ExecArgs, 'middlebox' | 'timeoutS' | 'profile'>): { run: true } | { run: false; why: string } {
+  if (!a.middlebox) return { run: true };
+  const budgetS = a.timeoutS ?? DEFAULT_MAX_RUN_S[a.profile];
+  const E = a.middlebox.idleTimeoutS;
+  if (E < budgetS) return { run: true };
+  const what = a.timeoutS !== undefined ? `--timeout ${humanDuration(budgetS)}` : `the ${a.profile} profile's run budget ${humanDuration(budgetS)}${a.profile === 'fast' ? ' (--profile faithful allows 20 min; --timeout sets it)' : ' (--timeout sets it)'}`;
+  return { run: false, why: `${a.middlebox.name} forgets after ${humanDuration(E)}, not within ${what}: predicted for the program's socket, not run` };
+}
+
+const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'user', 'middlebox', 'onOutput'];
 
 /** exec() options → ExecArgs. Throws an InputError (one line). */
 export function execArgsFromOptions(options: ExecOptions): ExecArgs {

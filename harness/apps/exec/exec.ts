@@ -1,14 +1,17 @@
 import { withProfile } from '../../core/profile.js';
 import { assertCanRun } from '../../suite/preflight.js';
 import { acquireTimingLock } from '../../suite/timing-lock.js';
-import { type ExecArgs, type ExecOptions, execArgsFromOptions, execSysctls } from './args.js';
+import { type ExecArgs, type ExecOptions, execArgsFromOptions, execSysctls, middleboxRunPlan } from './args.js';
+import type { AppPath } from './path.js';
 import { type AppLine, type AppReport, runApp } from './run.js';
 import { type ProgramUser, resolveProgramUser } from './user.js';
 
 /** What `deadpeer exec --json` prints and `exec()` returns: the run's report, its packets counted. */
-export type ExecReport = Omit<AppReport, 'packets'> & {
+export type ExecReport = Omit<AppReport, 'packets' | 'path'> & {
   /** packets on the wire (the capture itself is artifacts.pcap) */
   packets: number;
+  /** --middlebox: the path's part (harness/apps/exec/path.ts AppPath), its server leg counted (the capture is capture-server-leg.pcap) */
+  path?: Omit<AppPath, 'serverLeg'> & { serverLeg: number };
   /** the experiment ran and the program noticed the dead peer */
   noticed: boolean;
   /** the gate (--max-notice / maxNotice), when given: seconds, and whether the program was later (or never noticed) */
@@ -24,21 +27,50 @@ export type ExecReport = Omit<AppReport, 'packets'> & {
 export const noticed = (r: AppReport): boolean => !r.problems.length && r.t.appNoticed !== undefined && !r.unnoticed;
 
 export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
+  const { path, ...rest } = r;
+  if (path) return pathExecReport(r, path, budgetS);
   const ok = noticed(r);
-  if (r.blip && r.cannotJudge) return { ...r, packets: r.packets.length, noticed: ok, exitCode: 1 };
+  if (r.blip && r.cannotJudge) return { ...rest, packets: r.packets.length, noticed: ok, exitCode: 1 };
   if (r.blip) {
     // a blip heals: passing is the connection coming through, and the program carrying on
     const survived = !r.problems.length && r.t.kernelAbort === undefined && r.t.appNoticed === undefined;
-    return { ...r, packets: r.packets.length, noticed: ok, survived, exitCode: survived ? 0 : 1 };
+    return { ...rest, packets: r.packets.length, noticed: ok, survived, exitCode: survived ? 0 : 1 };
   }
-  if (budgetS === undefined) return { ...r, packets: r.packets.length, noticed: ok, exitCode: ok ? 0 : 1 };
+  if (budgetS === undefined) return { ...rest, packets: r.packets.length, noticed: ok, exitCode: ok ? 0 : 1 };
   const at = ok && r.t.origin !== undefined ? r.t.appNoticed! - r.t.origin : Infinity;
   const overBudget = at > budgetS;
-  return { ...r, packets: r.packets.length, noticed: ok, budgetS, overBudget, exitCode: ok && !overBudget ? 0 : 1 };
+  return { ...rest, packets: r.packets.length, noticed: ok, budgetS, overBudget, exitCode: ok && !overBudget ? 0 : 1 };
+}
+
+/**
+ * Behind a middlebox the program passes (exit 0) when nothing met a forgotten mapping and its
+ * connection came through (the kernel did not abort it), or when it noticed the forgotten mapping —
+ * within the gate, counted from its own next transmission (the trigger), since a program cannot
+ * notice before it sends; a reset that fails at once passes. Predicted only (timeout over the run's
+ * budget): 0 with the model's answer.
+ */
+function pathExecReport(r: AppReport, path: AppPath, budgetS: number | undefined): ExecReport {
+  const { serverLeg, ...rest } = path;
+  const { path: _path, ...report } = r;
+  const out = { ...report, packets: r.packets.length, path: { ...rest, serverLeg: serverLeg.length } };
+  const ok = noticed(r);
+  if (path.notRun) return { ...out, noticed: false, exitCode: r.problems.length ? 1 : 0 };
+  if (r.problems.length) return { ...out, noticed: false, exitCode: 1 };
+  if (!path.trigger && r.t.kernelAbort === undefined && !r.unnoticed) {
+    // the mapping held (or nothing met the forgotten one): nothing to notice — unless it was forgotten under a program that never sent again
+    const hung = path.mapping.observed === 'forgotten';
+    return { ...out, noticed: false, survived: !hung, exitCode: hung ? 1 : 0 };
+  }
+  const from = path.trigger?.t ?? r.t.origin;
+  const at = ok && from !== undefined ? r.t.appNoticed! - from : Infinity;
+  if (budgetS === undefined) return { ...out, noticed: ok, exitCode: ok ? 0 : 1 };
+  const overBudget = at > budgetS;
+  return { ...out, noticed: ok, budgetS, overBudget, exitCode: ok && !overBudget ? 0 : 1 };
 }
 
 /** Run the experiment these arguments describe (the caller has checked the machine and holds the timing lock). */
 export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => void; say?: (t: string) => void; user?: ProgramUser } = {}): Promise<AppReport> {
+  const plan = middleboxRunPlan(a);
   // the run records the profile; withProfile scopes it to this call, the caller's environment stays as it was
   return withProfile(a.profile, () => runApp({
     phase: a.phase,
@@ -47,6 +79,8 @@ export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => v
     ...(a.server !== undefined ? { server: a.server } : {}),
     fault: a.fault,
     ...(a.blipS !== undefined ? { blipS: a.blipS } : {}),
+    ...(a.middlebox ? { middlebox: a.middlebox } : {}),
+    ...(plan.run ? {} : { predictOnly: plan.why }),
     sysctls: execSysctls(a),
     ...(a.timeoutS !== undefined ? { timeoutS: a.timeoutS } : {}),
     graceS: a.graceS,

@@ -15,6 +15,10 @@ import { predictBlip } from '../../model/blip.js';
 import { type UserPhase, ZERO_WINDOW_RCVBUF } from '../../recipes/phases.js';
 import { matchingPresets } from '../check/presets.js';
 import { asUser, type ProgramUser } from './user.js';
+import type { Middlebox } from '../../model/middlebox.js';
+import { predictPath } from '../../model/path.js';
+import { middleboxResult } from '../check/middlebox.js';
+import { type AppPath, judgePath } from './path.js';
 
 /**
  * A real program under test (`deadpeer exec`): it runs in the client's namespace and connects to
@@ -47,6 +51,10 @@ export interface AppSpec {
   strace?: boolean;
   /** run the program as this user, not as root */
   user?: ProgramUser;
+  /** phase idle: nobody vanishes; a router on the path forgets the idle connection (harness/engine/router.ts) */
+  middlebox?: Middlebox;
+  /** with a middlebox: do not wait for its expiry, answer with the model for the program's socket (and say why) */
+  predictOnly?: string;
   /** each line the program prints, as it prints it */
   echo?: (line: AppLine) => void;
   /** progress lines */
@@ -127,6 +135,8 @@ export interface AppReport {
   };
   /** the heal came later than the model's verdict allows: the run says so and passes no judgement */
   cannotJudge?: string;
+  /** --middlebox: what the path did (the router's table, its counters, both legs) beside the model's answer (harness/apps/exec/path.ts) */
+  path?: AppPath;
   /** what went wrong with the experiment itself (never connected, never reached the phase, …) */
   problems: string[];
   packets: Packet[];
@@ -229,8 +239,10 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     // zero-window: it must not, and its small receive buffer closes the window in a few segments)
     serverReads: spec.phase === 'idle',
     ...(spec.phase === 'zero-window' ? { serverRcvbuf: ZERO_WINDOW_RCVBUF } : {}),
+    // behind a middlebox the program's request must be able to get an answer once it gets through
+    ...(spec.middlebox ? { middlebox: spec.middlebox, serverEchoes: spec.server === undefined } : {}),
     sysctls: spec.sysctls,
-    name: `exec-${spec.phase}-${spec.fault}-ipv${spec.family}`,
+    name: spec.middlebox ? `exec-idle-${spec.middlebox.kind}-${spec.middlebox.mode}-ipv${spec.family}` : `exec-${spec.phase}-${spec.fault}-ipv${spec.family}`,
   });
   const kernel = peer.kernel;
   const artifacts = { ...peer.artifacts, json: join(peer.artifacts.dir, 'exec.json') };
@@ -250,6 +262,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     artifacts,
   };
   const straceFile = join(artifacts.dir, 'setsockopt.strace');
+  let router: { conntrack: AppPath['conntrack']; counters: Record<string, number>; rtoMs: number; tlpMs: (bytes: number) => number | undefined } | undefined;
   try {
     const c = peer.client;
     const sysctls = peer.sysctls;
@@ -328,7 +341,7 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
         report.problems.push('the connection never went quiet (nothing in flight for 300 ms) within 10 s');
         return report;
       }
-      await vanish(spec.fault);
+      if (!spec.middlebox) await vanish(spec.fault);
     } else if (spec.phase === 'zero-window') {
       const zw = await c.waitFor((e) => isOurs(e) && !fromClient(e) && e.win === 0, 15_000, 'a zero window from the server').catch(() => undefined);
       if (!zw) {
@@ -352,6 +365,43 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     report.options = optionsOf(info);
     report.settings = settingsFrom(report.options, sysctls);
     report.presets = matchingPresets(report.settings, { keepIdle: sysctls.tcp_keepalive_time, keepIntvl: sysctls.tcp_keepalive_intvl, keepCnt: sysctls.tcp_keepalive_probes }).map((p) => p.name);
+
+    if (spec.middlebox) {
+      // t = 0: the last packet through the router before the program went quiet (conntrack counts from it)
+      report.t.origin = c.events.filter(isOurs).at(-1)?.t;
+      const m = spec.middlebox;
+      const input = { sysctls, socket: report.settings, features: kernel, rtoMs: ((info?.rto_us as number) ?? 204_000) / 1000 };
+      const ifItWrites = middleboxResult(input, m, undefined);
+      const now0 = predictPath({ ...input, middlebox: m });
+      report.path = pendingPath(m, ifItWrites.firstWrite, now0, spec.predictOnly);
+      report.expectedErrno = now0.outcome.errno ?? ifItWrites.firstWrite.errno;
+      say(`quiet; the model says the mapping is ${now0.mapping.kept === 'yes' ? 'kept' : now0.mapping.kept === 'race' ? 'a race' : 'lost'}: ${now0.mapping.why}`);
+      if (spec.predictOnly) {
+        say(spec.predictOnly);
+        return report;
+      }
+      const origin = report.t.origin!;
+      // the program's next transmission is the trigger: from it, the longest chain the model knows plus a margin
+      const chainS = Math.max(0, (ifItWrites.path.outcome.noticeAtS ?? 0) - ifItWrites.firstWrite.atS, (now0.outcome.noticeAtS ?? 0) - (now0.trigger?.atS ?? 0));
+      const base = origin + (spec.timeoutS ?? m.idleTimeoutS + 30);
+      const deadline = (): number => {
+        if (spec.timeoutS !== undefined) return base;
+        const sent = c.events.find((e) => isOurs(e) && fromClient(e) && e.t > origin + 0.001);
+        return sent ? Math.max(base, sent.t + chainS * 1.25 + 10) : base;
+      };
+      // the write's tail loss probe, as busy's (the write's size is known once it left)
+      const earlyRetrans = Number(await c.sysctl('net.ipv4.tcp_early_retrans'));
+      const sack = Number(await c.sysctl('net.ipv4.tcp_sack')) === 1 && Number(await peer.serverHelper.sysctl('net.ipv4.tcp_sack')) === 1;
+      const tlpMs = (bytes: number) =>
+        info
+          ? tailLossProbeMs({ hz: kernel.hz, srttUs: info.rtt_us as number, packetsOut: Math.ceil(bytes / (info.snd_mss as number)), rtoMs: input.rtoMs, rtoMinUs: sysctls.tcp_rto_min_us ?? 200_000, earlyRetrans, sack })
+          : undefined;
+      await watchBoth(report, { peer, found, owner, isDone, since: origin, deadline, graceS: spec.graceS ?? 5, say });
+      const r = peer.topo.router!;
+      await r.helper.request({ cmd: 'ping' }).catch(() => undefined);
+      router = { conntrack: r.conntrack(), counters: await r.dropCounters().catch(() => ({})), rtoMs: input.rtoMs, tlpMs };
+      return report;
+    }
 
     // t = 0 of the phase
     if (spec.phase === 'connect') {
@@ -416,12 +466,56 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     report.app.output = [...report.app.output];
     report.packets = peer.packets();
     report.kernelHow = kernelHow(report);
+    if (router && report.path && report.t.origin !== undefined) {
+      const gone = report.connection ? peer.client.events.find((e) => e.ev === 'gone' && e.sport === report.connection!.sport && e.t >= report.t.origin!) : undefined;
+      const serverLast = peer.serverHelper.events.filter((e) => e.ev === 'timer' || e.ev === 'gone').at(-1);
+      const input = { sysctls: report.sysctls!, socket: report.settings!, features: kernel, middlebox: spec.middlebox!, rtoMs: router.rtoMs };
+      report.path = {
+        ...report.path,
+        ...judgePath({
+          middlebox: spec.middlebox!,
+          hz: kernel.hz,
+          origin: report.t.origin,
+          end: report.t.end,
+          packets: report.packets,
+          serverLeg: peer.serverLeg(),
+          conntrack: router.conntrack,
+          counters: router.counters,
+          ...(gone ? { abort: { t: gone.t, ...(typeof gone.alive_t === 'number' ? { aliveT: gone.alive_t } : {}) } } : {}),
+          ...(serverLast ? { serverState: serverLast.ev === 'gone' ? 'gone' : String(serverLast.state) } : {}),
+          ...(report.app.errno ? { appErrno: report.app.errno } : {}),
+          predict: (writeAtS) => {
+            const data = report.packets.find((p) => p.from === 'client' && p.kind === 'DATA' && p.t > report.t.origin!);
+            const tlpMs = data ? router!.tlpMs(data.len) : undefined;
+            return predictPath({ ...input, ...(writeAtS === undefined ? {} : { writeAtS }), ...(tlpMs === undefined ? {} : { tlpMs }) });
+          },
+        }),
+      };
+      report.expectedErrno = report.path.predicted!.outcome.errno;
+    }
     if (existsSync(straceFile)) report.asked = parseStrace(readFileSync(straceFile, 'utf8'));
     const summaryOnly = evidenceLevel() === 'summary';
     // the raw log can hold a setsockopt's key material (TCP_MD5SIG, kTLS): only the parse stays
     if (summaryOnly) rmSync(straceFile, { force: true });
     writeFileSync(artifacts.json, JSON.stringify(summaryOnly ? forTheSummary(report) : report, null, 1));
   }
+}
+
+/** The path's part of the report before anything was observed: the model's answers only. */
+function pendingPath(middlebox: Middlebox, ifItWrites: AppPath['ifItWrites'], predicted: AppPath['predicted'], notRun: string | undefined): AppPath {
+  return {
+    middlebox,
+    ...(notRun ? { notRun } : {}),
+    predicted,
+    ...(ifItWrites ? { ifItWrites } : {}),
+    mapping: { refreshes: 0, atEnd: 'never seen', ...(predicted ? { model: predicted.mapping.kept } : {}), verdict: 'cannot judge' },
+    counters: {},
+    met: notRun ? 'not run' : 'not observed',
+    notice: { modelAtS: predicted?.outcome.noticeAtS ?? null, modelErrno: predicted?.outcome.errno ?? null, verdict: 'cannot judge', why: notRun ?? 'not observed' },
+    server: { state: 'never seen', line: notRun ? 'not run' : 'not observed' },
+    conntrack: [],
+    serverLeg: [],
+  };
 }
 
 const LEFT_OUT = '(left out: DEADPEER_EVIDENCE=summary)';
@@ -453,7 +547,7 @@ export function forTheSummary(r: AppReport): AppReport & { evidence: 'summary'; 
  */
 async function watchBoth(
   report: AppReport,
-  w: { peer: VanishingPeer; found: PeerConnection; owner: { pid: number; fd: number } | undefined; isDone: () => boolean; since: number; deadline: number; graceS: number; say: (t: string) => void },
+  w: { peer: VanishingPeer; found: PeerConnection; owner: { pid: number; fd: number } | undefined; isDone: () => boolean; since: number; deadline: number | (() => number); graceS: number; say: (t: string) => void },
 ): Promise<void> {
   const { peer, found, owner, isDone, since } = w;
   let fdClosedAt: number | undefined;
@@ -474,7 +568,7 @@ async function watchBoth(
     if (isDone()) break;
     if (report.t.kernelAbort !== undefined && report.t.appNoticed !== undefined && t > Math.max(report.t.kernelAbort, report.t.appNoticed) + 0.5) break;
     if (report.t.kernelAbort !== undefined && t > report.t.kernelAbort + w.graceS) break;
-    if (t > w.deadline) break;
+    if (t > (typeof w.deadline === 'number' ? w.deadline : w.deadline())) break;
     await sleep(20);
   }
   if (report.t.kernelAbort === undefined) {
@@ -511,7 +605,7 @@ async function watchBoth(
 function kernelHow(r: AppReport): string | undefined {
   if (r.t.kernelAbort === undefined) return undefined;
   const after = r.packets.filter((p) => p.t >= (r.t.fault ?? r.t.start) && p.t <= r.t.kernelAbort! + 0.01);
-  if (after.some((p) => p.from === 'server' && p.kind === 'RST')) return 'the peer answered with an RST: reset';
+  if (after.some((p) => p.from === 'server' && p.kind === 'RST')) return r.path ? 'the middlebox answered with a RST (in the server\'s name): reset' : 'the peer answered with an RST: reset';
   if (after.some((p) => p.from === 'client' && p.kind === 'RST')) return 'timed out (keepalive or user timeout) and sent an RST';
   if (r.phase === 'connect') return 'connect() gave up retransmitting SYNs';
   return 'timed out silently (retransmission / probe budget or user timeout)';
