@@ -10,32 +10,19 @@ import { join } from 'node:path';
 import { startHogs, withTimingMachine } from './machine.js';
 import { sampleTimedLateness } from './timed-lateness.js';
 import { recommendSearchTimes } from './recommend-speed.js';
+import { pct } from './stats.js';
+import { timeTopologies, topologyCost, topologyCostRows } from './topology-cost.js';
 
 /**
  * `npm run bench`: the figures behind deadpeer's speed and accuracy claims, printed as a table.
  * Not a timed test: numbers are reported, targets shown beside them, nothing asserted.
  */
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 const rows: [string, string, string][] = [];
 const row = (what: string, value: string, target = '') => {
   rows.push([what, value, target]);
   process.stderr.write(`  ${what}: ${value}\n`);
 };
-
-async function timeTopologies(n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const t = await Topology.create();
-    await t.dispose();
-    out.push(performance.now() - t0);
-  }
-  return out;
-}
 
 /** The same namespaces + veth + addresses with plain `ip` commands, one spawn each (the baseline). */
 async function timePlainIp(n: number): Promise<number[]> {
@@ -88,6 +75,7 @@ async function measure(): Promise<number> {
   const plain = await timePlainIp(20);
   row('topology up+down per pair (2 namespaces, veth, 2 helpers), p50 / p95', `${ms(pct(topo, 50))} / ${ms(pct(topo, 95))}`, '≤ 10 ms p50');
   row('same wiring with plain `ip` commands (one spawn each, no helpers), p50 / p95', `${ms(pct(plain, 50))} / ${ms(pct(plain, 95))}`, 'baseline');
+  for (const r of topologyCostRows(await topologyCost(20))) row(...r);
 
   const c = await concurrent(100);
   row('100 topologies at once: setup wall time', ms(c.setupMs), '');

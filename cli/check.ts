@@ -4,14 +4,14 @@
  * an optional CI gate on the detection times.
  */
 import { humanDuration } from '../harness/apps/check/advice.js';
-import { CHECK_USAGE, type CheckArgs, parseCheckArgs } from '../harness/apps/check/args.js';
+import { CHECK_USAGE, parseCheckArgs } from '../harness/apps/check/args.js';
 import { PRESETS, describeConfig, findPreset } from '../harness/apps/check/presets.js';
 import { verificationLine } from '../harness/apps/check/verification.js';
 import { type CheckPlan, type CheckReport, type PhaseResult, planCheck, runCheckPlan } from '../harness/apps/check/run.js';
 import type { MiddleboxResult } from '../harness/apps/check/middlebox.js';
 import { FAST_SYSCTLS } from '../harness/core/profile.js';
 import { runningKernel } from '../harness/engine/kernel.js';
-import type { KernelFeatures, TcpSysctls } from '../harness/model/types.js';
+import type { KernelFeatures } from '../harness/model/types.js';
 import type { UserPhase } from '../harness/recipes/phases.js';
 import { preflightProblem } from '../harness/suite/preflight.js';
 import { acquireTimingLock } from '../harness/suite/timing-lock.js';
@@ -83,9 +83,9 @@ export async function runCheck(argv: string[]): Promise<number> {
   const lock = await acquireTimingLock('deadpeer check', (line) => process.stderr.write(`${line}\n`));
   try {
     const plan = planCheck(args, features);
-    if (!args.json) process.stdout.write(headerLines(args, features, plan.options, plan.host).join('\n') + '\n\n');
+    if (!args.json) process.stdout.write(headerLines(plan, features).join('\n') + '\n\n');
     const pace = progress(plan);
-    const report = await runCheckPlan(plan, { phaseDone: pace.done }).finally(pace.stop);
+    const report = await runCheckPlan(plan, { phaseDone: pace.done, pathDone: pace.pathDone }).finally(pace.stop);
     process.stdout.write(args.json ? JSON.stringify(report) + '\n' : renderReport(report, plan));
     return report.exitCode;
   } finally {
@@ -114,10 +114,12 @@ function renderReport(report: CheckReport, plan: CheckPlan): string {
   }
   if (report.middlebox?.budgetS !== undefined) {
     const m = report.middlebox;
+    // the kernel's notice time when the path ran, else the model's
+    const noticed = m.measured ? m.measured.noticeAfterS : m.firstWrite.noticeAfterS;
     lines.push(
       m.overBudget
-        ? `gate: FAILED — behind ${m.middlebox.name} the first write after the expiry is noticed ${m.firstWrite.noticeAfterS === null ? 'never' : `after ${humanDuration(m.firstWrite.noticeAfterS)}`} > ${humanDuration(m.budgetS!)}`
-        : `gate: passed — behind ${m.middlebox.name} within ${humanDuration(m.budgetS!)}`,
+        ? `gate: FAILED — behind ${m.middlebox.name} the first write after the expiry is noticed ${noticed === null ? 'never' : `after ${humanDuration(noticed)}`} > ${humanDuration(m.budgetS!)}${m.measured ? ' (measured)' : ''}`
+        : `gate: passed — behind ${m.middlebox.name} within ${humanDuration(m.budgetS!)}${m.measured ? ' (measured)' : ''}`,
     );
   }
   if (report.blipS !== undefined) {
@@ -128,18 +130,36 @@ function renderReport(report: CheckReport, plan: CheckPlan): string {
   return lines.join('\n') + '\n';
 }
 
-/** The middlebox's answer under the table: the mapping, the first write, the server — and that it is the model's. */
+/** The middlebox's answer under the table: the model's lines, and the kernel's run of the path beside them — or why there is none. */
 function middleboxLines(m: MiddleboxResult): string[] {
   const { middlebox: mb } = m;
-  return [
-    `behind ${mb.name} (forgets a connection idle for ${humanDuration(mb.idleTimeoutS)}, then ${mb.mode === 'reset' ? 'answers with a RST' : 'drops silently'}) — ${m.basis} by the model:`,
+  const basis = m.measured ? 'measured on this kernel (a router namespace running conntrack), beside the model' : `predicted by the model: ${m.error ? `${m.notRun}: ${m.error}` : m.notRun}`;
+  const lines = [
+    `behind ${mb.name} (forgets a connection idle for ${humanDuration(mb.idleTimeoutS)}, then ${mb.mode === 'reset' ? 'answers with a RST' : 'drops silently'}) — ${basis}:`,
     `  the idle connection keeps its mapping: ${m.keepsMapping.kept} (${m.keepsMapping.why})`,
     `  the first write after the expiry (at ${m.firstWrite.atS} s): ${m.firstWrite.line}`,
-    `  the server: ${m.server}`,
   ];
+  if (m.measured) lines.push(`  the kernel: ${kernelLine(m.measured)}`);
+  lines.push(`  the server: ${m.server}`);
+  return lines;
 }
 
-function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<string, number>, host: TcpSysctls): string[] {
+/** What the path did on the kernel, its verdict against the model, and where its evidence is. */
+function kernelLine(k: NonNullable<MiddleboxResult['measured']>): string {
+  const entry = k.entryGoneAtS === null ? "the router's entry stayed" : `the router's entry was gone at ${k.entryGoneAtS.toFixed(3)} s`;
+  const write = `the write at ${k.writeAtS.toFixed(3)} s`;
+  const outcome =
+    k.noticeAfterS !== null
+      ? `${write} failed ${k.noticeAfterS.toFixed(3)} s after it with ${k.errno}`
+      : k.reachedServer
+        ? `${write} reached the server; the connection stayed open (watched to ${k.watchedS.toFixed(1)} s)`
+        : `${write} did not get through and the socket had not noticed by ${k.watchedS.toFixed(1)} s`;
+  const verdict = { agrees: 'agrees with the model', differs: 'DIFFERS from the model', 'cannot judge': 'CANNOT JUDGE', uncertain: 'model cannot call it' }[k.verdict];
+  return `${entry}; ${outcome} — ${verdict}${k.why.length ? ` (${k.why.join('; ')})` : ''} (timeline: deadpeer show ${k.artifacts})`;
+}
+
+function headerLines(plan: CheckPlan, features: KernelFeatures): string[] {
+  const { args, options, host } = plan;
   const preset = args.preset ? findPreset(args.preset) : undefined;
   const profile =
     args.profile === 'fast'
@@ -154,7 +174,13 @@ function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<
     `  kernel ${features.release} (HZ ${features.hz}), IPv${args.family}`,
     `  ${profile}`,
     `  phases run in parallel; times in seconds from each phase's t = 0; "never" = no timer would ever notice`,
-    ...(args.middlebox ? [`  middlebox: ${args.middlebox.name} — its lines are predicted by the model at the profile's sysctls, not run`] : []),
+    ...(args.middlebox && plan.middleboxRun
+      ? [
+          plan.middleboxRun.run
+            ? `  middlebox: ${args.middlebox.name} — run beside the phases through a router namespace running conntrack (≈${humanDuration(plan.middleboxRun.expectedS)} by the model), and predicted`
+            : `  middlebox: ${args.middlebox.name} — predicted by the model at the profile's sysctls, not run: ${plan.middleboxRun.why}`,
+        ]
+      : []),
     ...(args.blipS !== undefined
       ? [`  fault: a ${humanDuration(args.blipS)} blip — the network goes dark when the phase starts and heals ${humanDuration(args.blipS)} later; every phase must survive it`]
       : []),
@@ -162,17 +188,21 @@ function headerLines(args: CheckArgs, features: KernelFeatures, options: Record<
 }
 
 /** Progress on stderr for runs the model says are slow: every 30 s, which phases are still running. */
-function progress({ toRun: phases, expected }: CheckPlan): { done: (p: UserPhase) => void; stop: () => void } {
+function progress({ toRun: phases, expected, middleboxRun }: CheckPlan): { done: (p: UserPhase) => void; pathDone: () => void; stop: () => void } {
   const finished = new Set<UserPhase>();
-  const slow = Math.max(0, ...phases.map((p) => expected[p]));
-  if (slow <= 30) return { done: () => undefined, stop: () => undefined };
+  let pathRunning = !!middleboxRun?.run;
+  const slow = Math.max(0, ...phases.map((p) => expected[p]), pathRunning ? middleboxRun!.expectedS : 0);
+  if (slow <= 30) return { done: () => undefined, pathDone: () => undefined, stop: () => undefined };
   const start = Date.now();
   process.stderr.write(`deadpeer check: the slowest phase takes ≈${humanDuration(slow)} by the model; progress every 30 s\n`);
   const timer = setInterval(() => {
-    const running = phases.filter((p) => !finished.has(p)).map((p) => `${p} (model: ≈${humanDuration(expected[p])})`);
+    const running = [
+      ...phases.filter((p) => !finished.has(p)).map((p) => `${p} (model: ≈${humanDuration(expected[p])})`),
+      ...(pathRunning ? [`the middlebox path (model: ≈${humanDuration(middleboxRun!.expectedS)})`] : []),
+    ];
     process.stderr.write(`deadpeer check: ${humanDuration((Date.now() - start) / 1000)} elapsed; still running: ${running.join(', ')}\n`);
   }, 30_000);
-  return { done: (p) => finished.add(p), stop: () => clearInterval(timer) };
+  return { done: (p) => finished.add(p), pathDone: () => (pathRunning = false), stop: () => clearInterval(timer) };
 }
 
 function out(text: string, code: number): number {

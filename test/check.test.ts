@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kernelCases, timeoutFor } from '../harness/vitest/cases.js';
 import { ROOT } from '../harness/core/paths.js';
-import type { PhaseResult } from '../harness/apps/check/run.js';
+import type { CheckReport, PhaseResult } from '../harness/apps/check/run.js';
 import type { Observation } from '../harness/core/observation.js';
 import { USER_PHASES } from '../harness/recipes/phases.js';
 import { listNamespaces } from '../netns/namespace.js';
@@ -119,6 +119,35 @@ describe.runIf(built)('deadpeer check', () => {
       expect(rows.connect![5]).toBe('—');
       expect(r.stdout).toContain('gate: FAILED — over budget: idle (never > 10 s)');
       expect(r.stdout).toContain('- keepalive is off: a peer that vanishes while the connection is idle is never noticed');
+    });
+  });
+
+  kernelCases('--middlebox on the kernel (fast profile)', () => {
+    // idle alone: its phase holds 3 s (no keepalive: never), the path ≈ 6 s — concurrent, so ≈ 10 s of wall time
+    it('--middlebox idle-expiry:4s:reset, no keepalive: the path runs beside the phases — the entry gone at 4 s, the write 1.5 s later gets ECONNRESET, agreeing', RUN, async () => {
+      const r = await check('--phases', 'idle', '--middlebox', 'idle-expiry:4s:reset', '--json', '--max-detect', 'idle=1s');
+      const j = JSON.parse(r.stdout) as CheckReport;
+      const m = j.middlebox!;
+      expect(m).toMatchObject({
+        basis: 'measured',
+        keepsMapping: { kept: 'no' },
+        firstWrite: { atS: 5.5, noticeAfterS: 0, errno: 'ECONNRESET' },
+        measured: { verdict: 'agrees', why: [], errno: 'ECONNRESET', reachedServer: false },
+        budgetS: 1,
+        overBudget: false,
+      });
+      expect(m.notRun).toBeUndefined();
+      // observed, not inferred: the router's table lost the entry at the timeout (its reader looks every 10 ms), before the write
+      expect(m.measured!.entryGoneAtS).toBeGreaterThan(4 - 0.01);
+      expect(m.measured!.entryGoneAtS).toBeLessThan(4.1);
+      expect(m.measured!.writeAtS).toBeCloseTo(5.5, 1);
+      // the router's RST: one round trip after the write
+      expect(m.measured!.noticeAfterS).toBeLessThan(0.05);
+      const obs = JSON.parse(readFileSync(join(m.measured!.artifacts, 'observation.json'), 'utf8')) as Observation;
+      expect(obs.path!.conntrack.some((s) => !s.present)).toBe(true);
+      // the idle phase never detects (no keepalive): over its 1 s budget, so exit 1 — the middlebox's RST is within it
+      expect(j.gate.over).toEqual(['idle']);
+      expect(r.exitCode).toBe(1);
     });
   });
 

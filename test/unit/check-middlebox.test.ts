@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkArgsFromOptions, parseCheckArgs } from '../../harness/apps/check/args.js';
-import { adviseMiddlebox, middleboxResult } from '../../harness/apps/check/middlebox.js';
+import { type MiddleboxMeasured, adviseMiddlebox, middleboxResult, planMiddleboxRun, withMeasured } from '../../harness/apps/check/middlebox.js';
 import { findPreset, type SocketConfig } from '../../harness/apps/check/presets.js';
 import { socketSettingsFor } from '../../harness/apps/check/run.js';
 import { InputError } from '../../harness/core/errors.js';
@@ -45,7 +45,7 @@ describe('check --middlebox: the lines per configuration', () => {
     const node = middleboxResult(input(findPreset('node-keepalive')!.config), nat, undefined);
     expect(node.keepsMapping.kept).toBe('yes');
     expect(node.keepsMapping.why).toMatch(/the client's keepalive probes every 60 s/);
-    expect(node.firstWrite).toMatchObject({ atS: 351, noticeAfterS: null, errno: null, line: 'is acknowledged (the mapping was kept)' });
+    expect(node.firstWrite).toMatchObject({ atS: 351.5, noticeAfterS: null, errno: null, line: 'is acknowledged (the mapping was kept)' });
     expect(node.basis).toBe('predicted');
 
     const plain = middleboxResult(input({}), nat, 30);
@@ -76,5 +76,47 @@ describe('check --middlebox: the lines per configuration', () => {
     expect(more).toEqual([]);
     expect(advice).toMatch(/^behind aws-nat-gateway \(idle timeout 5 min 50 s\) the idle connection loses its mapping: .* set TCP_KEEPIDLE below 350 s \(e\.g\. 175 s, half the timeout\)/);
     expect(adviseMiddlebox(input(findPreset('node-keepalive')!.config), nat)).toEqual([]);
+  });
+});
+
+describe('check --middlebox: run on the kernel or predict (--max-run, as the phases)', () => {
+  const fast = { ...sysctls, ...FAST_SYSCTLS };
+  const short = (mode: 'reset' | 'drop') => ({ name: `idle-expiry:4s:${mode}:firewall`, idleTimeoutS: 4, mode, kind: 'firewall' as const });
+
+  it('a lost mapping: the write 1.5 s after the expiry, and the run lasts until the model\'s notice', () => {
+    expect(planMiddleboxRun(input({}, fast), short('reset'), 300)).toEqual({ run: true, writeAtS: 5.5, expectedS: 5.5 });
+    const drop = planMiddleboxRun(input({}, fast), short('drop'), 300);
+    const busy = predictBusy({ ...input({}, fast), peer: 'gone', rtoMs: tinyRttRtoMs(fast, 250) });
+    expect(drop).toMatchObject({ run: true, writeAtS: 5.5 });
+    expect(drop.expectedS).toBeCloseTo(5.5 + busy.closeAt!, 3);
+    // the same path over a tighter budget: predicted, and said why
+    expect(planMiddleboxRun(input({}, fast), short('drop'), 10)).toMatchObject({
+      run: false,
+      why: expect.stringMatching(/^the timeout \(4 s\) and what follows it \(the write 1\.5 s after it and its notice\) take ≈1\d\.\d s, longer than --max-run 10 s; judged by the model alone$/),
+    });
+  });
+
+  it('a kept mapping: the write at 2.5× the timeout, watched past its acknowledgement', () => {
+    const kept = planMiddleboxRun(input({ keepalive: { idle: 2, intvl: 1, cnt: 3 } }, fast), short('reset'), 300);
+    expect(kept).toMatchObject({ run: true, writeAtS: 10 });
+    expect(kept.expectedS).toBeGreaterThanOrEqual(13);
+    expect(kept.expectedS).toBeLessThan(14);
+  });
+
+  it("a timeout longer than --max-run is predicted: an AWS NAT gateway's 350 s in the fast profile's 300 s; faithful's 1200 s runs it", () => {
+    const nat = MIDDLEBOX_PRESETS['aws-nat-gateway']!;
+    expect(planMiddleboxRun(input({}, fast), nat, 300)).toEqual({ run: false, writeAtS: 351.5, expectedS: 351.5, why: 'the timeout (350 s) is longer than --max-run 5 min 0 s; judged by the model alone' });
+    expect(planMiddleboxRun(input({}), nat, 1200)).toMatchObject({ run: true, writeAtS: 351.5 });
+  });
+
+  it('measured: the gate is the kernel\'s notice time; a write that never got through and was never noticed is over any budget', () => {
+    const predicted = middleboxResult(input({}, fast), short('drop'), 20, 5.5);
+    expect(predicted.overBudget).toBe(false);
+    const m: MiddleboxMeasured = { writeAtS: 5.5, entryGoneAtS: 4.004, noticeAfterS: 21, errno: 'ETIMEDOUT', reachedServer: false, watchedS: 26.5, verdict: 'differs', why: [], artifacts: '/x' };
+    expect(withMeasured(predicted, m)).toMatchObject({ basis: 'measured', measured: m, overBudget: true });
+    expect(withMeasured(predicted, { ...m, noticeAfterS: 13 }).overBudget).toBe(false);
+    expect(withMeasured(predicted, { ...m, noticeAfterS: null, errno: null }).overBudget).toBe(true);
+    expect(withMeasured(predicted, { ...m, noticeAfterS: null, errno: null, reachedServer: true }).overBudget).toBe(false);
+    expect(withMeasured(middleboxResult(input({}, fast), short('drop'), undefined), m).overBudget).toBe(false);
   });
 });

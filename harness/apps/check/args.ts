@@ -86,10 +86,14 @@ kernel really did, the errno, and whether they agree; then advice derived from t
                            for 5 s and heals — every phase must survive it (exit 1 if one does not)
   --middlebox M            a middlebox on the path forgets the connection after M's idle timeout: adds
                            "the idle connection keeps its mapping: yes/no (why)" and "the first write after
-                           the expiry (1 s after it): fails after X s with E / hangs X s, then ETIMEDOUT / is
-                           acknowledged" — predicted by the model at the profile's sysctls; --max-detect (idle's)
-                           gates it. M: aws-nat-gateway, aws-nlb, azure-lb, gcp-vpc-firewall, gcp-cloud-nat,
-                           linux-conntrack, or idle-expiry:DURATION:drop|reset[:nat|firewall] (a NAT is IPv4 only)
+                           the expiry (1.5 s after it): fails after X s with E / hangs X s, then ETIMEDOUT / is
+                           acknowledged" — the model's at the profile's sysctls, and measured on this kernel
+                           beside the phases (a router namespace running conntrack between client and server:
+                           the entry's end, the write's errno and time) when the timeout and what follows fit
+                           --max-run; longer ones are predicted and say so. --max-detect (idle's) gates it,
+                           on the measured time when it ran. M: aws-nat-gateway, aws-nlb, azure-lb,
+                           gcp-vpc-firewall, gcp-cloud-nat, linux-conntrack, or
+                           idle-expiry:DURATION:drop|reset[:nat|firewall] (a NAT is IPv4 only)
   --json                   one JSON object on stdout
   --list-presets           the presets and where their values come from
 

@@ -13,7 +13,8 @@ import { advise, humanDuration, predictPhases } from './advice.js';
 import { type BlipVerdict, predictBlip } from '../../model/blip.js';
 import type { CheckArgs } from './args.js';
 import { type SocketConfig, socketOptions } from './presets.js';
-import { type MiddleboxResult, adviseMiddlebox, middleboxResult } from './middlebox.js';
+import { KEPT_HOLD_S, type MiddleboxResult, type MiddleboxRunPlan, adviseMiddlebox, measuredMiddlebox, middleboxResult, planMiddleboxRun, withMeasured } from './middlebox.js';
+import { pathPhase } from '../../recipes/path.js';
 
 /**
  * `check`: a client socket configuration run through every phase on the real kernel (in parallel,
@@ -72,7 +73,7 @@ export interface CheckReport {
   gate: { budgets: Partial<Record<UserPhase, number>>; over: UserPhase[]; errors: UserPhase[] };
   /** --fault blip:D: the outage's seconds */
   blipS?: number;
-  /** --middlebox: whether the idle connection keeps its mapping, and what the first write after the expiry meets (the model's, at the profile's sysctls) */
+  /** --middlebox: whether the idle connection keeps its mapping, and what the first write after the expiry meets — the model's, at the profile's sysctls, and the kernel's when the path fits --max-run */
   middlebox?: MiddleboxResult;
   /** 0 within every budget, 1 over budget or a phase could not be measured */
   exitCode: 0 | 1;
@@ -167,6 +168,8 @@ export interface CheckPlan {
   toRun: UserPhase[];
   /** with a blip: when it begins, s after the phase's start (idle at its worst moment when asked) */
   blipAt: Partial<Record<UserPhase, number>>;
+  /** --middlebox: whether the path runs on the kernel (it fits --max-run) and when its client writes */
+  middleboxRun?: MiddleboxRunPlan;
 }
 
 /**
@@ -195,29 +198,53 @@ export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan 
     expected,
     toRun: args.phases.filter((p) => expected[p] <= args.maxRunS),
     blipAt,
+    ...(args.middlebox ? { middleboxRun: planMiddleboxRun(input, args.middlebox, args.maxRunS) } : {}),
   };
 }
 
+/** The path's run on the kernel (or why not): its observation, or the error that stopped it. */
+type PathRun = { obs: Observation } | { error: string } | { notRun: string };
+
 /**
- * The middlebox lines of a check: for now always the model's (basis 'predicted'), at the profile's
- * sysctls as the phases' predictions are. This is the seam where a kernel run of the path — client,
- * a router namespace with conntrack, server (issue 19) — will be plugged in and its measured
- * outcome set beside the prediction, as each phase's is; a timeout longer than --max-run stays predicted.
+ * Run the path through a router namespace (recipes/path.ts), with the configuration's options and
+ * namespace sysctls as the phases get them, when the plan says it fits --max-run.
  */
-function middleboxOutcome({ args, features, nsSysctls }: CheckPlan): MiddleboxResult | undefined {
-  if (!args.middlebox) return undefined;
+function runPath({ args, options, nsSysctls, middleboxRun }: CheckPlan): Promise<PathRun> | undefined {
+  if (!args.middlebox || !middleboxRun) return undefined;
+  if (!middleboxRun.run) return Promise.resolve({ notRun: middleboxRun.why! });
+  const spec = pathPhase({ family: args.family, middlebox: args.middlebox, client: { options, sysctls: nsSysctls }, name: 'check' }, { writeAtS: middleboxRun.writeAtS, aliveFor: KEPT_HOLD_S });
+  return withProfile(args.profile, () => runScenario(spec)).then(
+    (obs) => ({ obs }),
+    (e: Error) => ({ error: String(e.message).split('\n')[0]! }),
+  );
+}
+
+/**
+ * The middlebox lines of a check: the model's answer at the profile's sysctls, as the phases'
+ * predictions are, with the kernel's run of the path beside it when it ran.
+ */
+function middleboxOutcome({ args, features, nsSysctls, middleboxRun }: CheckPlan, run: PathRun | undefined): MiddleboxResult | undefined {
+  if (!args.middlebox || !middleboxRun || !run) return undefined;
   const sysctls: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
-  return middleboxResult({ sysctls, socket: socketSettingsFor(args.config, sysctls), features }, args.middlebox, args.maxDetect.idle);
+  // the model asked about the write the run makes, so the two lines answer the same question
+  const predicted = middleboxResult({ sysctls, socket: socketSettingsFor(args.config, sysctls), features }, args.middlebox, args.maxDetect.idle, middleboxRun.writeAtS);
+  if ('notRun' in run) return { ...predicted, notRun: run.notRun };
+  if ('error' in run) return { ...predicted, notRun: 'the run on the kernel failed', error: run.error };
+  return withMeasured(predicted, measuredMiddlebox(run.obs));
 }
 
 export interface CheckHooks {
   /** a phase finished (passed, failed or threw) */
   phaseDone?: (phase: UserPhase) => void;
+  /** the middlebox path's run finished */
+  pathDone?: () => void;
 }
 
 /** Run the plan's phases on this kernel (the caller holds the timing lock) and build the report. */
 export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Promise<CheckReport> {
   const { args, features, options, nsSysctls, host, toRun } = plan;
+  // the path runs beside the phases, in namespaces of its own
+  const path = runPath(plan)?.finally(() => hooks.pathDone?.());
   // the Observations record the profile, and the scenarios read it
   const settled = await Promise.allSettled(
     toRun.map((phase) =>
@@ -271,7 +298,7 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   for (const r of results) if (r.blip?.survived === false) r.overBudget = true;
   const over = results.filter((r) => r.overBudget).map((r) => r.phase);
   const errors = results.filter((r) => r.verdict === 'error').map((r) => r.phase);
-  const middlebox = middleboxOutcome(plan);
+  const middlebox = middleboxOutcome(plan, await path);
   const hostInput = { sysctls: host, socket: socketSettingsFor(args.config, host), features };
   return {
     kernel: { release: features.release, hz: features.hz },
@@ -287,7 +314,7 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
     ...(middlebox ? { middlebox } : {}),
     advice: [...advise(hostInput), ...(args.middlebox ? adviseMiddlebox(hostInput, args.middlebox) : [])],
     gate: { budgets: args.maxDetect, over, errors },
-    exitCode: over.length || errors.length || middlebox?.overBudget ? 1 : 0,
+    exitCode: over.length || errors.length || middlebox?.overBudget || middlebox?.error ? 1 : 0,
     artifacts: resultsDir(),
   };
 }
