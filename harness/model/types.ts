@@ -162,6 +162,13 @@ export interface Prediction {
    */
   closeBudget?: CloseBudget;
   /**
+   * The give-up is no timer's: it is the answer to the last event (a middlebox's RST to the packet
+   * that met its forgotten entry), arriving up to `withinS` after it — a round trip on the path,
+   * which the model does not know (model/path.ts RTT_ALLOWANCE_S). model/windows.ts widens the close
+   * window's late edge by it.
+   */
+  closeAnswer?: { withinS: number };
+  /**
    * The same times placed on the running kernel's timer wheel (model/wheel.ts placeOnWheel), once
    * the run knows where t = 0 fell on the jiffies clock: where the kernel really fires each timer.
    * The times above stay the ideal ones (each timer exactly its delay after its arming), from

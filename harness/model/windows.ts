@@ -68,7 +68,7 @@ export function predictionWindows(pred: Prediction, hz: number): PredictionWindo
   // the close fires on the dying side's chain
   const side = pred.events.length ? pred.events[pred.events.length - 1]!.side : 'client';
   const chain = bySide[side] ?? { last: 0, late: 0 };
-  const close = firing(pred.closeAt, early, lateAt(chain, pred.closeAt, pred.closeTimer?.via));
+  const close = firing(pred.closeAt, early, lateAt(chain, pred.closeAt, pred.closeTimer?.via) + (pred.closeAnswer?.withinS ?? 0));
   return pred.closeBudget ? budgetFlips(pred, pred.closeBudget, side, events, close, early) : { events, close };
 }
 

@@ -169,3 +169,23 @@ describe('predictionWindows: where the timer wheel can fire each event', () => {
     }
   });
 });
+
+describe('a close that answers a packet (a middlebox RST), not a timer', () => {
+  it('its window reaches a round trip past the packet, and no earlier than a jiffy before it', () => {
+    const pred: Prediction = {
+      phase: 'idle',
+      kernel: 'test',
+      origin: 'the write',
+      events: [{ t: 0, side: 'client', packet: 'DATA', n: 0 }],
+      closeAt: 0,
+      closeAnswer: { withinS: 0.1 },
+      errno: 'ECONNRESET',
+      notes: [],
+    };
+    const w = predictionWindows(pred, 250).close!;
+    expect(w.window[0]).toBeCloseTo(-0.004, 6);
+    expect(w.window[1]).toBeCloseTo(0.1, 6);
+    const { closeAnswer: _a, ...timerClose } = pred;
+    expect(predictionWindows(timerClose, 250).close!.window[1]).toBeCloseTo(0, 6);
+  });
+});
