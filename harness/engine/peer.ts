@@ -284,6 +284,7 @@ export class VanishingPeer implements AsyncDisposable {
           c.watch(conn.family, conn.src, conn.sport, conn.dst, conn.dport),
           // behind a NAT the server's kernel knows the router's address (masquerade keeps the port)
           this.topo.server.helper.watch(conn.family, conn.dst, conn.dport, this.topo.clientAsSeenByServer(conn.family), conn.sport),
+          ...(this.topo.router ? [this.topo.router.watch(conn.family, conn.src, conn.sport, conn.dst, conn.dport)] : []),
         ]);
         return conn;
       }

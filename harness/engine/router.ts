@@ -1,5 +1,8 @@
 import { ROUTED_ADDRESSES, ROUTER_IFNAMES, vethCommand, wireEndCommand } from '../../netns/link.js';
-import { applyPathRules, readDropCounters } from '../../netns/nftables.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readDropCounters, renderPathRuleset } from '../../netns/nftables.js';
 import type { ConntrackSample } from '../core/observation.js';
 import type { HelperEvent } from '../core/protocol.js';
 import type { Helper } from '../helper/client.js';
@@ -38,50 +41,60 @@ export class Router {
   ) {}
 
   /**
-   * Before any link exists in the router's namespace: no duplicate address detection on the links
-   * it will get. A router solicits a forwarded packet's next hop from its own link-local address
-   * (the packet's source is not its own), and while DAD holds that address tentative (1–2 s after
-   * the link comes up) it sends no solicitation at all: the first SYNs of a connection sat in its
-   * neighbour queue and the handshake took 2 s and two SYN retransmissions. The ends need nothing:
-   * they solicit from their own global addresses, added without DAD (plumbing.c addr_msg).
+   * The router's whole set-up, as one queue of commands its helper carries out in order while the
+   * ends wire themselves (each waits for its link to appear). One round trip, and nothing waits on
+   * the controller between steps:
+   * 1. no duplicate address detection on the links it will get: a router solicits a forwarded
+   *    packet's next hop from its own link-local address (the packet's source is not its own), and
+   *    while DAD holds that address tentative (1–2 s after the link comes up) it sends no
+   *    solicitation at all — the first SYNs of a connection sat in its neighbour queue and the
+   *    handshake took 2 s. The ends need nothing: they solicit from their own global addresses,
+   *    added without DAD (plumbing.c addr_msg);
+   * 2. both veths, made here with each peer placed straight into the end's namespace (no link
+   *    ever in the host's);
+   * 3. the middlebox's rules (they match interfaces by name, so they need no link up), by nft run
+   *    from this helper, already in the namespace — no `ip netns exec` and no spawn of the
+   *    controller's in between: the nft process was half a router topology's cost;
+   * 4. its two ends' addresses, forwarding on, then its memory: the conntrack sysctls exist in a
+   *    namespace once conntrack is loaded, which the `ct` rules make sure of (a modular kernel loads
+   *    it for them), so they come after the rules; and the ticks of the table's reader (watch()).
    */
-  static async prepare(helper: Helper): Promise<void> {
-    for (const scope of ['all', 'default']) await helper.sysctl(`net.ipv6.conf.${scope}.accept_dad`, 0);
+  static async build(names: { client: string; router: string; server: string }, helper: Helper, path: PathSpec): Promise<Router> {
+    const m = path.middlebox;
+    const rules = writeRules(path);
+    let expiry: ReturnType<Helper['request']> | undefined;
+    try {
+      const q = [
+        ...['all', 'default'].map((scope) => helper.request({ cmd: 'sysctl', name: `net.ipv6.conf.${scope}.accept_dad`, value: 0 })),
+        helper.request(vethCommand(names.client, { ifname: ROUTER_IFNAMES.clientSide })),
+        helper.request(vethCommand(names.server, { ifname: ROUTER_IFNAMES.serverSide })),
+        helper.request({ cmd: 'nft', file: rules.file }),
+        helper.request(wireEndCommand('client', { ifname: ROUTER_IFNAMES.clientSide, addr: ROUTED_ADDRESSES.routerClientSide })),
+        helper.request(wireEndCommand('server', { ifname: ROUTER_IFNAMES.serverSide, addr: ROUTED_ADDRESSES.routerServerSide })),
+        helper.request({ cmd: 'sysctl', name: 'net.ipv4.ip_forward', value: 1 }),
+        helper.request({ cmd: 'sysctl', name: 'net.ipv6.conf.all.forwarding', value: 1 }),
+        (expiry = helper.request({ cmd: 'sysctl', name: 'net.netfilter.nf_conntrack_tcp_timeout_established', value: m.idleTimeoutS })),
+        // conntrack would otherwise adopt a forgotten flow's next packet as a new entry (tcp_new, "loose")
+        helper.request({ cmd: 'sysctl', name: 'net.netfilter.nf_conntrack_tcp_loose', value: 0 }),
+        // the ticks the table's reader runs on; what it reads is given by watch(), once the connection exists
+        helper.request({ cmd: 'diag', interval_ms: CONNTRACK_INTERVAL_MS }),
+      ];
+      await Promise.all(q);
+      const timeout = (await expiry!).value;
+      if (Number(timeout) !== m.idleTimeoutS)
+        throw new Error(`the router's nf_conntrack_tcp_timeout_established reads back ${String(timeout)}, not ${m.idleTimeoutS}`);
+    } finally {
+      rules.remove();
+    }
+    return new Router(names.router, helper, path);
   }
 
   /**
-   * The wire through the router: the client's helper makes the client–router veth, the router's
-   * the router–server one (each peer placed straight into the other namespace, as the two-namespace
-   * wire is); the router's two ends get their addresses. One round trip, run beside the ends' own.
+   * Follow a connection's entry in the router's table, by its original tuple (the client's side of
+   * it, as the client sent it): looked up every tick, each change reported (harness/helper/conntrack.c).
    */
-  static wire(names: { client: string; router: string; server: string }, helpers: { client: Helper; router: Helper }): Promise<unknown>[] {
-    const { client: ch, router: rh } = helpers;
-    return [
-      ch.request(vethCommand(names.router, { peer: ROUTER_IFNAMES.clientSide })),
-      rh.request(vethCommand(names.server, { ifname: ROUTER_IFNAMES.serverSide })),
-      rh.request(wireEndCommand('client', { ifname: ROUTER_IFNAMES.clientSide, addr: ROUTED_ADDRESSES.routerClientSide })),
-      rh.request(wireEndCommand('server', { ifname: ROUTER_IFNAMES.serverSide, addr: ROUTED_ADDRESSES.routerServerSide })),
-    ];
-  }
-
-  /**
-   * Forwarding on, the middlebox's rules, then its memory: the conntrack sysctls exist in a
-   * namespace once conntrack is loaded, which the `ct` rules make sure of (a modular kernel loads
-   * it for them), so they come after the rules. Finally the table is watched for the scenario's port.
-   */
-  async configure(port: number): Promise<void> {
-    const h = this.helper;
-    const m = this.path.middlebox;
-    await h.sysctl('net.ipv4.ip_forward', 1);
-    await h.sysctl('net.ipv6.conf.all.forwarding', 1);
-    await applyPathRules(this.netns, { verdict: m.mode, ...(m.kind === 'nat' ? { masquerade: ROUTER_IFNAMES.serverSide } : {}) });
-    const timeout = await h.sysctl('net.netfilter.nf_conntrack_tcp_timeout_established', m.idleTimeoutS);
-    if (Number(timeout) !== m.idleTimeoutS)
-      throw new Error(`the router's nf_conntrack_tcp_timeout_established reads back ${String(timeout)}, not ${m.idleTimeoutS}`);
-    // conntrack would otherwise adopt a forgotten flow's next packet as a new entry (tcp_new, "loose")
-    await h.sysctl('net.netfilter.nf_conntrack_tcp_loose', 0);
-    await h.request({ cmd: 'diag', interval_ms: CONNTRACK_INTERVAL_MS });
-    await h.request({ cmd: 'ct-watch', port });
+  async watch(family: 4 | 6, src: string, sport: number, dst: string, dport: number): Promise<void> {
+    await this.helper.request({ cmd: 'ct-watch', family, src, sport, dst, dport });
   }
 
   /** The router's table as sampled: each appearance, refresh and change of an entry, and its end. */
@@ -111,4 +124,13 @@ export function conntrackSamples(events: readonly HelperEvent[]): ConntrackSampl
       ...(typeof e.prev_t === 'number' ? { prevT: e.prev_t } : {}),
       ...(typeof e.alive_t === 'number' ? { aliveT: e.alive_t } : {}),
     }));
+}
+
+/** The router's ruleset as a file its helper's nft reads (the helper's protocol carries short strings only). */
+function writeRules(path: PathSpec): { file: string; remove: () => void } {
+  const m = path.middlebox;
+  const dir = mkdtempSync(join(tmpdir(), 'deadpeer-router-'));
+  const file = join(dir, 'rules.nft');
+  writeFileSync(file, renderPathRuleset({ verdict: m.mode, ...(m.kind === 'nat' ? { masquerade: ROUTER_IFNAMES.serverSide } : {}) }), { mode: 0o600 });
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

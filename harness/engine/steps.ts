@@ -38,6 +38,7 @@ export const connect = (): Step => ({
     await Promise.all([
       r.topo.client.helper.watch(r.family, c.localAddr, c.localPort, server, PORT),
       r.topo.server.helper.watch(r.family, server, PORT, r.topo.router ? r.topo.clientAsSeenByServer(r.family) : c.localAddr, c.localPort),
+      ...(r.topo.router ? [r.topo.router.watch(r.family, c.localAddr, c.localPort, server, PORT)] : []),
     ]);
   },
 });

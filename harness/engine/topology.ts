@@ -39,7 +39,7 @@ export class Topology {
    * Two namespaces joined by a veth — or, with `path`, three: client, router, server, the router
    * forwarding between two veths and forgetting idle flows as the path's middlebox does.
    */
-  static async create(opts: { path?: PathSpec; port?: number } = {}): Promise<Topology> {
+  static async create(opts: { path?: PathSpec } = {}): Promise<Topology> {
     installSignalCleanup();
     const base = uniqueBase();
     const names = { client: `${base}-c`, server: `${base}-s`, ...(opts.path ? { router: `${base}-r` } : {}) };
@@ -57,17 +57,14 @@ export class Topology {
       if (failed) throw failed.reason;
       const [ch, sh, rh] = helpers as [Helper, Helper, Helper | undefined];
       const ends = opts.path ? routedEnds(opts.path) : undefined;
-      if (rh) await Router.prepare(rh);
       // all at once, one round trip: each helper runs its commands in order, and an end waits for
       // its link to appear; each replies once its end carries packets (the qdisc is attached, see
-      // cmd_wire_end)
-      await Promise.all([
-        ...(rh && names.router ? Router.wire({ client: names.client, router: names.router, server: names.server }, { client: ch, router: rh }) : [ch.request(vethCommand(names.server))]),
+      // cmd_wire_end). With a router, its helper makes both veths (Router.build).
+      const [router] = await Promise.all([
+        rh && names.router && opts.path ? Router.build({ client: names.client, router: names.router, server: names.server }, rh, opts.path) : ch.request(vethCommand(names.server)).then(() => undefined),
         ch.request(wireEndCommand('client', ends?.client ?? {})),
         sh.request(wireEndCommand('server', ends?.server ?? {})),
       ]);
-      const router = rh && names.router && opts.path ? new Router(names.router, rh, opts.path) : undefined;
-      if (router) await router.configure(opts.port ?? PORT);
       const t = new Topology(
         base,
         { ...wireEnd('client', names.client, ends?.client.addr), side: 'client', helper: ch },

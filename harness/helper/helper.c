@@ -1228,7 +1228,7 @@ static void run_command(struct cmd *c, double due) {
         {"connect", cmd_connect}, {"send", cmd_send},     {"pump", cmd_pump},     {"read", cmd_read},
         {"info", cmd_info},     {"close", cmd_close},     {"sysctl", cmd_sysctl}, {"capture", cmd_capture},   {"capture-stop", cmd_capture_stop},
         {"diag", cmd_diag},       {"veth", cmd_veth},       {"wire-end", cmd_wire_end}, {"group", cmd_group},       {"watch", cmd_watch},
-        {"discover", cmd_discover}, {"peeksock", cmd_peeksock}, {"unschedule", cmd_unschedule}, {"ct-watch", cmd_ct_watch},
+        {"discover", cmd_discover}, {"peeksock", cmd_peeksock}, {"unschedule", cmd_unschedule}, {"ct-watch", cmd_ct_watch}, {"nft", cmd_nft},
     };
     int done = 0;
     if (!strcmp(name, "setopt")) { cmd_setopt(c, 1); done = 1; }
@@ -1238,7 +1238,7 @@ static void run_command(struct cmd *c, double due) {
         if (!strcmp(table[i].n, name)) { table[i].fn(c); done = 1; }
     if (!done)
         fail("unknown command \"%s\" (known: socket, setopt, getopt, bind, listen, accept, connect, send, pump, "
-             "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, discover, peeksock, ct-watch, unschedule, ping)", name);
+             "read, info, close, sysctl, capture, capture-stop, diag, watch, veth, wire-end, group, discover, peeksock, ct-watch, nft, unschedule, ping)", name);
     cur_due = 0;
 }
 

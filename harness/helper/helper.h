@@ -42,6 +42,7 @@ void netns_remove_created(void);
 void cmd_veth(struct cmd *c);
 void cmd_wire_end(struct cmd *c);
 void cmd_group(struct cmd *c);
+void cmd_nft(struct cmd *c);
 
 /* discover.c: sockets of a program under test (deadpeer exec) */
 void cmd_discover(struct cmd *c);

@@ -28,6 +28,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+
+extern char **environ;
+
 #include "helper.h"
 
 #define NETNS_RUN_DIR "/run/netns"
@@ -370,4 +376,41 @@ void cmd_group(struct cmd *c) {
     uint32_t g = (uint32_t)group;
     nl_add(&r, IFLA_GROUP, &g, sizeof g);
     reply_rc("set interface group", nl_talk(&r));
+}
+
+/* {"cmd":"nft","file":PATH}: `nft -f PATH` run by this helper, already in the namespace: a router's
+ * rules without an `ip netns exec` process and the controller's own spawn in between (those were
+ * half a router topology's set-up). The child gets /dev/null for stdin and stdout (stdout is this
+ * helper's protocol pipe) and a pipe for stderr, whose first line an error carries. Blocks until nft
+ * exits: only ever asked while a topology is being made, before anything is timed. */
+void cmd_nft(struct cmd *c) {
+    const char *file;
+    if (!need_str(c, "file", &file)) return;
+    int errp[2];
+    if (pipe2(errp, O_CLOEXEC) < 0) { fail_errno("pipe", errno); return; }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+    char *argv[] = {"nft", "-f", (char *)file, NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "nft", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(errp[1]);
+    if (rc) { close(errp[0]); fail_errno("start nft", rc); return; }
+    char err[256];
+    size_t n = 0;
+    ssize_t got;
+    while ((got = read(errp[0], err + n, sizeof err - 1 - n)) > 0 && n < sizeof err - 1) n += (size_t)got;
+    while (got > 0) { char sink[256]; got = read(errp[0], sink, sizeof sink); }
+    close(errp[0]);
+    err[n] = 0;
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) { reply_begin("ok"); o_end(); return; }
+    char *nl = strchr(err, '\n');
+    if (nl) *nl = 0;
+    for (char *q = err; *q; q++) if ((unsigned char)*q < 0x20 || *q == '"' || *q == '\\') *q = ' ';
+    fail("nft -f %s failed (%s %d): %s", file, WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), n ? err : "no output");
 }
