@@ -57,7 +57,7 @@ export function topologyCostRows(c: TopologyCost): [string, string, string][] {
     [`topology up+down, 2 namespaces (${c.n} sequential): p50 / p90`, fmt(c.twoNamespaces), ''],
     [`topology up+down, router on the path (3 namespaces, ${ROUTER_MIDDLEBOX.name}; ${c.n} sequential): p50 / p90`, fmt(c.router), ''],
     ['router topology / 2-namespace topology, p50', `${ratio.toFixed(2)}×`, `≤ ${ROUTER_TARGET}×`],
-    ['host namespace untouched by the routers (host guard: nft ruleset, links, routes, TCP sysctls)', c.hostChanged.length ? `no — changed: ${c.hostChanged.join(', ')}` : 'yes', 'yes'],
+    ['host namespace untouched by the routers (host guard: nft ruleset, links, routes, TCP, forwarding and conntrack sysctls)', c.hostChanged.length ? `no — changed: ${c.hostChanged.join(', ')}` : 'yes', 'yes'],
   ];
 }
 

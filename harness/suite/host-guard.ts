@@ -3,7 +3,8 @@ import { execa } from 'execa';
 
 /**
  * A fingerprint of what deadpeer promises never to touch in the host namespace: its nft ruleset,
- * links, routes and TCP sysctls. Taken before and after a suite; any difference fails the run.
+ * links, routes, TCP sysctls, and the forwarding and conntrack sysctls a router on the path writes
+ * in its own. Taken before and after a suite; any difference fails the run.
  */
 export async function hostFingerprint(): Promise<Record<string, string>> {
   const cmd = async (file: string, args: string[]) => {
@@ -21,6 +22,25 @@ export async function hostFingerprint(): Promise<Record<string, string>> {
       }
     })
     .join('\n');
+  // what a router on the path writes in its own namespace: forwarding, and conntrack's timeouts
+  // (those exist in every namespace once conntrack is loaded, absent ones read as such)
+  const readSysctl = (path: string) => {
+    try {
+      return readFileSync(`/proc/sys/${path}`, 'utf8').trim();
+    } catch {
+      return '(absent)';
+    }
+  };
+  const routing = [
+    'net/ipv4/ip_forward',
+    'net/ipv6/conf/all/forwarding',
+    'net/ipv6/conf/all/accept_dad',
+    'net/ipv6/conf/default/accept_dad',
+    'net/netfilter/nf_conntrack_tcp_timeout_established',
+    'net/netfilter/nf_conntrack_tcp_loose',
+  ]
+    .map((f) => `${f}=${readSysctl(f)}`)
+    .join('\n');
   const [nft, links, routes4, routes6] = await Promise.all([
     cmd('nft', ['list', 'ruleset']),
     cmd('ip', ['-o', 'link', 'show']),
@@ -32,7 +52,7 @@ export async function hostFingerprint(): Promise<Record<string, string>> {
     .split('\n')
     .map((l) => l.split(':').slice(0, 2).join(':').trim())
     .join('\n');
-  return { 'nft ruleset': nft, links: linkNames, 'ipv4 routes': routes4, 'ipv6 routes': routes6, 'tcp sysctls': sysctls };
+  return { 'nft ruleset': nft, links: linkNames, 'ipv4 routes': routes4, 'ipv6 routes': routes6, 'tcp sysctls': sysctls, 'forwarding and conntrack sysctls': routing };
 }
 
 export function fingerprintDiff(before: Record<string, string>, after: Record<string, string>): string[] {
