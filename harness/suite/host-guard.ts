@@ -31,16 +31,17 @@ export async function hostFingerprint(): Promise<Record<string, string>> {
       return '(absent)';
     }
   };
-  const routing = [
-    'net/ipv4/ip_forward',
-    'net/ipv6/conf/all/forwarding',
-    'net/ipv6/conf/all/accept_dad',
-    'net/ipv6/conf/default/accept_dad',
-    'net/netfilter/nf_conntrack_tcp_timeout_established',
-    'net/netfilter/nf_conntrack_tcp_loose',
-  ]
+  const routing = ['net/ipv4/ip_forward', 'net/ipv6/conf/all/forwarding', 'net/ipv6/conf/all/accept_dad', 'net/ipv6/conf/default/accept_dad']
     .map((f) => `${f}=${readSysctl(f)}`)
     .join('\n');
+  // conntrack's appear in every namespace when a modular kernel loads it for a router's rules: a
+  // key only once present, and fingerprintDiff compares the keys both fingerprints have
+  const conntrack = Object.fromEntries(
+    ['nf_conntrack_tcp_timeout_established', 'nf_conntrack_tcp_loose'].flatMap((f) => {
+      const v = readSysctl(`net/netfilter/${f}`);
+      return v === '(absent)' ? [] : [[`sysctl ${f}`, v]];
+    }),
+  );
   const [nft, links, routes4, routes6] = await Promise.all([
     cmd('nft', ['list', 'ruleset']),
     cmd('ip', ['-o', 'link', 'show']),
@@ -52,9 +53,9 @@ export async function hostFingerprint(): Promise<Record<string, string>> {
     .split('\n')
     .map((l) => l.split(':').slice(0, 2).join(':').trim())
     .join('\n');
-  return { 'nft ruleset': nft, links: linkNames, 'ipv4 routes': routes4, 'ipv6 routes': routes6, 'tcp sysctls': sysctls, 'forwarding and conntrack sysctls': routing };
+  return { 'nft ruleset': nft, links: linkNames, 'ipv4 routes': routes4, 'ipv6 routes': routes6, 'tcp sysctls': sysctls, 'forwarding sysctls': routing, ...conntrack };
 }
 
 export function fingerprintDiff(before: Record<string, string>, after: Record<string, string>): string[] {
-  return Object.keys(before).filter((k) => before[k] !== after[k]);
+  return Object.keys(before).filter((k) => k in after && before[k] !== after[k]);
 }
