@@ -10,7 +10,7 @@ import { LAST_CROSSING, pathPhase, type PathOptions } from '../harness/recipes/p
  * running the kernel's own conntrack, its established timeout = the middlebox's idle timeout,
  * nf_conntrack_tcp_loose = 0, and `ct state invalid` dropped or answered with a RST). Nobody
  * vanishes: both ends stay up, the path forgets. Expectations come from harness/model/path.ts;
- * every case also reads the router's table (ctnetlink, every 10 ms) to show the entry present or
+ * every case also reads the router's table (ctnetlink, every 20 ms) to show the entry present or
  * gone — observed, not inferred.
  *
  * Timeline: listen → connect → established (t = 0: the last packet through the router) → quiet →

@@ -145,7 +145,7 @@ export interface Observation {
 /**
  * The path through a router running conntrack as a middlebox (harness/engine/router.ts). The client's
  * leg is `packets` (the client's tap, as without a router); the server's leg is captured at the server's
- * end, on the same clock. The router's table is read every 10 ms over ctnetlink.
+ * end, on the same clock. The router's table is read every 20 ms over ctnetlink.
  */
 export interface PathObservation {
   middlebox: Middlebox;
