@@ -56,10 +56,10 @@ export class Router {
    *    added without DAD (plumbing.c addr_msg);
    * 2. both veths, made here with each peer placed straight into the end's namespace (no link
    *    ever in the host's);
-   * 3. the middlebox's rules (they match interfaces by name, so they need no link up), by nft run
-   *    from this helper, already in the namespace — no `ip netns exec` and no spawn of the
-   *    controller's in between: the nft process was half a router topology's cost;
-   * 4. its two ends' addresses, forwarding on, then its memory: the conntrack sysctls exist in a
+   * 3. its two ends' addresses, links up;
+   * 4. the middlebox's rules, by nft run from this helper, already in the namespace — no `ip netns
+   *    exec` and no spawn of the controller's in between: the nft process was half a router
+   *    topology's cost; then forwarding on, then its memory: the conntrack sysctls exist in a
    *    namespace once conntrack is loaded, which the `ct` rules make sure of (a modular kernel loads
    *    it for them), so they come after the rules; and the ticks of the table's reader (watch()).
    */
@@ -72,9 +72,12 @@ export class Router {
         ...['all', 'default'].map((scope) => helper.request({ cmd: 'sysctl', name: `net.ipv6.conf.${scope}.accept_dad`, value: 0 })),
         helper.request(vethCommand(names.client, { ifname: ROUTER_IFNAMES.clientSide })),
         helper.request(vethCommand(names.server, { ifname: ROUTER_IFNAMES.serverSide })),
-        helper.request({ cmd: 'nft', file: rules.file }),
+        // its ends up before the rules: an end's link carries packets only once both of its ends are
+        // up, and the ends' own wiring waits at most 3 s for that — a modular kernel's first nft
+        // loads nf_tables and conntrack, which took longer than that under the matrix's emulation
         helper.request(wireEndCommand('client', { ifname: ROUTER_IFNAMES.clientSide, addr: ROUTED_ADDRESSES.routerClientSide })),
         helper.request(wireEndCommand('server', { ifname: ROUTER_IFNAMES.serverSide, addr: ROUTED_ADDRESSES.routerServerSide })),
+        helper.request({ cmd: 'nft', file: rules.file }),
         helper.request({ cmd: 'sysctl', name: 'net.ipv4.ip_forward', value: 1 }),
         helper.request({ cmd: 'sysctl', name: 'net.ipv6.conf.all.forwarding', value: 1 }),
         (expiry = helper.request({ cmd: 'sysctl', name: 'net.netfilter.nf_conntrack_tcp_timeout_established', value: m.idleTimeoutS })),
