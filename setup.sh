@@ -10,23 +10,29 @@ say() { printf 'deadpeer setup: %s\n' "$*" >&2; }
 # what deadpeer needs to run (harness/helper/requirements.txt, which `deadpeer setup` reads too),
 # then what this checkout's tests need besides: node and npm; tcpdump and chromium, because the
 # report's tests read the pcaps back and render the HTML report in a real headless browser;
-# python3, an example client under `deadpeer exec`
+# python3, an example client under `deadpeer exec`; psql and a PostgreSQL server, the server's half's
+# real server
 need=()
 while read -r what pkg; do
   case "$what" in ''|'#'*) continue ;; esac
   if [ "${what#/}" != "$what" ]; then [ -e "$what" ] || need+=("$pkg")
   else command -v "$what" >/dev/null 2>&1 || need+=("$pkg"); fi
 done < harness/helper/requirements.txt
-for pair in node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3; do
+for pair in node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3 psql:postgresql-client; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
+# a real PostgreSQL server for the server's half (exec --role server): the tests start their own in
+# the server's namespace, never the host's service
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { say "missing ${need[*]}: run this once as root (it installs packages): sudo bash setup.sh"; exit 1; }
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # RUNLEVEL=1: invoke-rc.d starts no service a package brings (PostgreSQL's would listen on the
+  # host); deadpeer runs its servers itself, in its own namespaces
+  RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
