@@ -20,19 +20,22 @@
  *    inherited TCP_KEEPIDLE; it touches none of the options above.
  */
 
-/** The options the table speaks of (the helper's names: harness/core/protocol.ts SOCK_OPTS). */
+/**
+ * The options the table speaks of (the helper's names: harness/core/protocol.ts SOCK_OPTS), in the
+ * order of where the kernel keeps them: struct sock, inet_connection_sock, tcp_sock, the accept queue.
+ */
 export const LISTENER_OPTS = [
   'SO_KEEPALIVE',
+  'SO_RCVBUF',
+  'SO_SNDBUF',
+  'TCP_USER_TIMEOUT',
+  'TCP_SYNCNT',
+  'TCP_RTO_MAX_MS',
+  'TCP_RTO_MIN_US',
   'TCP_KEEPIDLE',
   'TCP_KEEPINTVL',
   'TCP_KEEPCNT',
-  'TCP_USER_TIMEOUT',
-  'TCP_SYNCNT',
-  'SO_RCVBUF',
-  'SO_SNDBUF',
   'TCP_NOTSENT_LOWAT',
-  'TCP_RTO_MAX_MS',
-  'TCP_RTO_MIN_US',
   'TCP_NODELAY',
   'TCP_LINGER2',
   'TCP_DEFER_ACCEPT',

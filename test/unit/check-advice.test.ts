@@ -83,7 +83,7 @@ describe('deadpeer check --side server advice', () => {
 
   it('first: set the options on the listener — the inherited ones from the table, TCP_DEFER_ACCEPT not', () => {
     const first = serverAdvice({})[0]!;
-    expect(first).toMatch(/^set these on the listening socket: every socket accept\(\) returns inherits SO_KEEPALIVE, TCP_KEEPIDLE/);
+    expect(first).toMatch(/^set these on the listening socket: every socket accept\(\) returns inherits SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, TCP_USER_TIMEOUT/);
     expect(first).toContain('(not TCP_DEFER_ACCEPT, a listener-only option)');
     expect(INHERITANCE.TCP_DEFER_ACCEPT.inherited).toBe(false);
     expect(inheritedOptions({ SO_KEEPALIVE: 1, TCP_DEFER_ACCEPT: 5, TCP_USER_TIMEOUT: 3000 })).toEqual({ SO_KEEPALIVE: 1, TCP_USER_TIMEOUT: 3000 });
