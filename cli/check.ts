@@ -97,6 +97,7 @@ export async function runCheck(argv: string[]): Promise<number> {
 function renderReport(report: CheckReport, plan: CheckPlan): string {
   const { phases: results, advice, gate } = report;
   const lines = [renderTable(results), ''];
+  for (const r of results) if (r.drain) lines.push(drainLine(r), '');
   for (const r of results.filter((x) => x.verdict !== 'agrees' && x.why.length)) {
     lines.push(`${r.phase}: ${r.why.join('; ')}${r.artifacts ? ` (timeline: deadpeer show ${r.artifacts})` : ''}`);
   }
@@ -130,6 +131,19 @@ function renderReport(report: CheckReport, plan: CheckPlan): string {
   return lines.join('\n') + '\n';
 }
 
+/** The server's zero-window phase: the drain monitor's verdict beside the kernel's (which kept the alive client). */
+function drainLine(r: PhaseResult): string {
+  const d = r.drain!;
+  const kernel = r.measured?.closeAt === null || r.measured?.closeAt === undefined ? `the kernel still held the connection at ${r.measured?.watchedS.toFixed(1) ?? '?'} s (the client answers its window probes)` : `the kernel closed it at ${fmtS(r.measured.closeAt)}`;
+  const what = {
+    alive: `alive — bytes kept leaving the send queue (${d.drainRate} B/s): a slow reader, worth keeping`,
+    dead: `dead — no byte left the send queue for ${d.stalledForS.toFixed(1)} s (over its ${d.windowS} s window) while bytes waited: the client stopped reading or is gone, and the monitor cannot tell which — nor can the persist timer`,
+    idle: 'idle — nothing waited to be sent: nothing to judge',
+    undecided: `undecided — less than its ${d.windowS} s window observed`,
+  }[d.verdict];
+  return `${r.phase}: the server's verdict by the send-buffer drain monitor (DrainMonitor, ${d.samples} TCP_INFO samples): ${what}; ${kernel}`;
+}
+
 /** The middlebox's answer under the table: the model's lines, and the kernel's run of the path beside them — or why there is none. */
 function middleboxLines(m: MiddleboxResult): string[] {
   const { middlebox: mb } = m;
@@ -161,16 +175,18 @@ function kernelLine(k: NonNullable<MiddleboxResult['measured']>): string {
 function headerLines(plan: CheckPlan, features: KernelFeatures): string[] {
   const { args, options, host } = plan;
   const preset = args.preset ? findPreset(args.preset) : undefined;
+  const server = args.side === 'server';
+  const ns = server ? "the server's" : "the client's";
   const profile =
     args.profile === 'fast'
-      ? `profile fast: the client's namespace runs with ${Object.entries(FAST_SYSCTLS)
+      ? `profile fast: ${ns} namespace runs with ${Object.entries(FAST_SYSCTLS)
           .map(([k, v]) => `${k}=${v}`)
           .join(', ')} (this host: ${host.tcp_syn_retries}, ${host.tcp_retries2}) so every phase takes seconds; ` +
         'the model predicts for those values (--profile faithful: the kernel\'s own, up to ≈15 min)'
-      : 'profile faithful: the kernel\'s default sysctls in the client\'s namespace';
+      : `profile faithful: the kernel's default sysctls in ${ns} namespace`;
   return [
-    `deadpeer check: ${describeConfig(args.config)} (${args.sources.join(' + ')}${preset ? `: ${preset.title}` : ''})`,
-    `  socket options: ${optionsLine(options)}`,
+    `deadpeer check${server ? ' --side server' : ''}: ${describeConfig(args.config)} (${args.sources.join(' + ')}${preset ? `: ${preset.title}` : ''})`,
+    `  socket options: ${optionsLine(options)}${server ? ' — set on the listener, judged on the server\'s accepted socket (it inherits them); the client vanishes' : ''}`,
     `  kernel ${features.release} (HZ ${features.hz}), IPv${args.family}`,
     `  ${profile}`,
     `  phases run in parallel; times in seconds from each phase's t = 0; "never" = no timer would ever notice`,

@@ -8,8 +8,8 @@
 
 // the tools: the same reports `deadpeer check --json` and `deadpeer exec --json` print
 export { check } from './apps/check/check.js';
-export type { CheckOptions, Duration } from './apps/check/args.js';
-export type { CheckReport, PhaseResult } from './apps/check/run.js';
+export type { CheckOptions, CheckSide, Duration } from './apps/check/args.js';
+export { type CheckReport, type PhaseResult, type DrainResult, SERVER_DRAIN_WINDOW_S } from './apps/check/run.js';
 export { PRESETS, type Preset, type SocketConfig, type KeepaliveConfig } from './apps/check/presets.js';
 export { exec, type ExecReport } from './apps/exec/exec.js';
 export type { AppPath, PathVerdict } from './apps/exec/path.js';
@@ -28,6 +28,7 @@ export type { ScenarioSpec, Step, EndpointSpec, Run } from './engine/run.js';
 export { arm, blip, healAfter, listen, connect, established, accept, handshake, snapshot, hold, awaitClose, send, pump, read, closeSocket, measureRto, until, untilPacket } from './engine/steps.js';
 export { faults, type Fault, type DropRule, type PacketClass } from './engine/faults.js';
 export { connectPhase, idlePhase, busyPhase, zeroWindowPhase, zeroWindowModel, withBlip, USER_PHASES, PHASE_ORIGIN } from './recipes/phases.js';
+export { serverIdlePhase, serverBusyPhase, serverZeroWindowPhase, SERVER_PHASES, SERVER_PHASE_ORIGIN, type ServerPhase, type ServerPhaseSetup } from './recipes/server-phases.js';
 export type { UserPhase, PhaseSetup, BusyOptions, ZeroWindowOptions, ZeroWindowPeer } from './recipes/phases.js';
 export { runningKernel } from './engine/kernel.js';
 export { sideInput } from './core/observation.js';
@@ -63,6 +64,7 @@ export {
   middleboxFamilyProblem,
 } from './model/index.js';
 export { predictBlip, type BlipVerdict } from './model/blip.js';
+export { INHERITANCE, LISTENER_OPTS, inheritedOptions, type Inheritance, type ListenerOpt } from './model/inherit.js';
 export { predictionWindows, type PredictionWindows, type FiringWindow } from './model/windows.js';
 export type {
   Phase,

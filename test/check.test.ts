@@ -69,6 +69,24 @@ describe.runIf(built)('deadpeer check', () => {
       expect(readdirSync(r.results)).toHaveLength(1);
     });
 
+    it('--side server --preset node-keepalive-5s --keepalive 2:1:2 --phases idle: set on the listener, inherited by the accepted socket, the vanished client noticed as modelled', { timeout: timeoutFor(5) }, async () => {
+      const r = await check('--side', 'server', '--preset', 'node-keepalive-5s', '--keepalive', '2:1:2', '--phases', 'idle', '--json', '--max-detect', '10s');
+      expect(r.stderr).toBe('');
+      const report = JSON.parse(r.stdout) as CheckReport;
+      expect(report.side).toBe('server');
+      expect(report.phases.map((p) => p.phase)).toEqual(['idle']);
+      const idle = report.phases[0]!;
+      expect({ verdict: idle.verdict, why: idle.why }).toEqual({ verdict: 'agrees', why: [] });
+      expect(idle.origin).toBe('the last packet from the client');
+      // read back from the ACCEPTED socket: what it inherited from the listener
+      expect(idle.readBack).toMatchObject({ keepalive: true, keepIdle: 2, keepIntvl: 1, keepCnt: 2 });
+      expect(idle.predicted).toEqual({ closeAt: 4, errno: 'ETIMEDOUT' });
+      expect(idle.measured!.errno).toBe('ETIMEDOUT');
+      expect(report.exitCode).toBe(0);
+      expect(r.exitCode).toBe(0);
+      expect(report.advice[0]).toMatch(/^set these on the listening socket: every socket accept\(\) returns inherits SO_KEEPALIVE/);
+    });
+
     it('--preset reference --json --max-detect 30s: one JSON object, every phase within budget, exit 0', RUN, async () => {
       const r = await check('--preset', 'reference', '--json', '--max-detect', '30s');
       expect(r.exitCode).toBe(0);

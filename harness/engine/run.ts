@@ -155,6 +155,14 @@ export class Run {
     return s;
   }
 
+  /**
+   * Read a side's settings again, from `sock` (an accepted socket: what it inherited from the
+   * listener, harness/model/inherit.ts), so the model predicts for the socket whose fate is watched.
+   */
+  async readBack(side: Side, sock: TestSocket): Promise<void> {
+    this.settings[side] = await readSettings(sock, this.sysctls[side]!, this.spec[side]?.options ?? {});
+  }
+
   async snapshot(side: Side, label: string, sock?: TestSocket): Promise<TcpInfo> {
     const s = sock ?? (side === 'client' ? this.clientSock : this.serverSock);
     if (!s) throw new Error(`no ${side} socket to snapshot (step "${label}")`);

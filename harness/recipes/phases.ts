@@ -10,6 +10,7 @@ import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js'
 import { type RunSettings, sideInput } from '../core/observation.js';
 import { now } from '../core/clock.js';
 import type { EndpointSpec, ScenarioSpec, Step } from '../engine/run.js';
+import type { Side } from '../core/side.js';
 
 /**
  * The four moments at which a user's connection can lose its peer, as ready-made scenarios for a
@@ -113,10 +114,10 @@ export function idlePhase(s: PhaseSetup, opts: { aliveFor?: number } = {}): Scen
  * What the client's kernel reads when its data leaves: the tail loss probe's timeout
  * (tcp_schedule_loss_probe), from the RTT/RTO snapshot measureRto() took and the namespaces' sysctls.
  */
-export const tailLossProbe = (bytes: number, found: (ms: number | undefined) => void): Step => ({
+export const tailLossProbe = (bytes: number, found: (ms: number | undefined) => void, side: Side = 'client'): Step => ({
   label: 'tail loss probe timeout',
   run: async (r) => {
-    const info = r.snapshots.filter((x) => x.side === 'client' && x.label === 'rto').at(-1);
+    const info = r.snapshots.filter((x) => x.side === side && x.label === 'rto').at(-1);
     if (!info) throw new Error('no RTO snapshot (measureRto first)');
     const sysctl = async (side: 'client' | 'server', name: string) => Number(await r.topo.endpoint(side).helper.sysctl(`net.ipv4.${name}`));
     found(
@@ -125,8 +126,8 @@ export const tailLossProbe = (bytes: number, found: (ms: number | undefined) => 
         srttUs: info.rtt_us,
         packetsOut: Math.ceil(bytes / info.snd_mss),
         rtoMs: info.rto_us / 1000,
-        rtoMinUs: r.sysctls.client?.tcp_rto_min_us ?? 200_000,
-        earlyRetrans: await sysctl('client', 'tcp_early_retrans'),
+        rtoMinUs: r.sysctls[side]?.tcp_rto_min_us ?? 200_000,
+        earlyRetrans: await sysctl(side, 'tcp_early_retrans'),
         sack: (await sysctl('client', 'tcp_sack')) === 1 && (await sysctl('server', 'tcp_sack')) === 1,
       }),
     );
@@ -186,12 +187,12 @@ export interface ZeroWindowPeer {
   lastAnswerAtS?: number;
 }
 
-/** The zero-window model fed with what the run measured of the receiver. */
+/** The zero-window model fed with what the run measured of the receiver; `side` is the sender (default the client). */
 export const zeroWindowModel =
-  (peer: ZeroWindowPeer, opts: { alive?: boolean; horizonS?: number; localDrop?: boolean } = {}) =>
+  (peer: ZeroWindowPeer, opts: { alive?: boolean; horizonS?: number; localDrop?: boolean; side?: Side } = {}) =>
   (r: RunSettings): Prediction =>
     predictZeroWindow({
-      ...sideInput(r, 'client'),
+      ...sideInput(r, opts.side ?? 'client'),
       rtoMs: r.rtoMs!,
       peer: opts.alive ? 'alive' : 'gone',
       ...(opts.localDrop ? { localDrop: true } : {}),

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { socketSettingsFor } from '../../harness/apps/check/run.js';
-import { advise, humanDuration, predictPhases } from '../../harness/apps/check/advice.js';
+import { advise, adviseServer, humanDuration, predictPhases, predictServerZeroWindow } from '../../harness/apps/check/advice.js';
+import { INHERITANCE, inheritedOptions } from '../../harness/model/inherit.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/features.js';
 import { findPreset, matchingPresets, type SocketConfig } from '../../harness/apps/check/presets.js';
 
@@ -74,5 +75,42 @@ describe('presets a socket matches', () => {
   it('a plain socket is kernel-defaults; an unusual one matches nothing', () => {
     expect(matchingPresets(socketSettingsFor({}, sysctls), kernel).map((p) => p.name)).toEqual(['kernel-defaults']);
     expect(matchingPresets(socketSettingsFor({ keepalive: { idle: 7 } }, sysctls), kernel)).toEqual([]);
+  });
+});
+
+describe('deadpeer check --side server advice', () => {
+  const serverAdvice = (c: SocketConfig) => adviseServer(input(c));
+
+  it('first: set the options on the listener — the inherited ones from the table, TCP_DEFER_ACCEPT not', () => {
+    const first = serverAdvice({})[0]!;
+    expect(first).toMatch(/^set these on the listening socket: every socket accept\(\) returns inherits SO_KEEPALIVE, SO_RCVBUF, SO_SNDBUF, TCP_USER_TIMEOUT/);
+    expect(first).toContain('(not TCP_DEFER_ACCEPT, a listener-only option)');
+    expect(INHERITANCE.TCP_DEFER_ACCEPT.inherited).toBe(false);
+    expect(inheritedOptions({ SO_KEEPALIVE: 1, TCP_DEFER_ACCEPT: 5, TCP_USER_TIMEOUT: 3000 })).toEqual({ SO_KEEPALIVE: 1, TCP_USER_TIMEOUT: 3000 });
+  });
+
+  it('keepalive off on the listener: a vanished idle client is held for ever; on but slow: for how long', () => {
+    expect(serverAdvice({}).some((l) => l.startsWith('SO_KEEPALIVE is off on the listener: a client that vanishes while the server waits'))).toBe(true);
+    // keepalive on at the kernel's 7200/75/9: 2 h 11 min
+    const slow = serverAdvice({ keepalive: {} }).find((l) => l.startsWith('keepalive on the listener'))!;
+    expect(slow).toContain(`only after ${humanDuration(predictPhases(input({ keepalive: {} })).idle.closeAt)}`);
+    expect(slow).toContain('2 h 11 min');
+    expect(serverAdvice({ keepalive: { idle: 5, intvl: 1, cnt: 3 } }).some((l) => l.startsWith('SO_KEEPALIVE is off') || l.startsWith('keepalive on the listener'))).toBe(false);
+  });
+
+  it('busy: TCP_USER_TIMEOUT on the listener, quoting the model at tcp_retries2', () => {
+    const line = serverAdvice({}).find((l) => l.startsWith('no TCP_USER_TIMEOUT on the listener'))!;
+    expect(line).toContain(`≈${humanDuration(predictPhases(input({})).busy.closeAt)} (tcp_retries2 = ${sysctls.tcp_retries2})`);
+    expect(serverAdvice({ userTimeoutMs: 20_000 }).some((l) => l.startsWith('no TCP_USER_TIMEOUT'))).toBe(false);
+  });
+
+  it('zero-window: an alive reader is kept for ever without U, cut at U with it — and the drain monitor is the way to tell slow from dead', () => {
+    expect(predictServerZeroWindow(input({})).closeAt).toBeNull();
+    const never = serverAdvice({}).at(-1)!;
+    expect(never).toMatch(/^a client that stops reading \(alive, window 0: the slow download\) is never let go by the kernel/);
+    expect(never).toContain('DrainMonitor');
+    const u = predictServerZeroWindow(input({ userTimeoutMs: 20_000 })).closeAt!;
+    expect(u).toBeGreaterThanOrEqual(20);
+    expect(serverAdvice({ userTimeoutMs: 20_000 }).at(-1)).toContain(`is cut by TCP_USER_TIMEOUT at ${humanDuration(u)}`);
   });
 });

@@ -144,7 +144,7 @@ describe('check() options: the same validation as the flags', () => {
   });
 
   it.each([
-    [{ userTimeOut: 5 }, 'check(): unknown option "userTimeOut": allowed options are preset, keepalive, userTimeout, syncnt, rtoMax, family, profile, phases, maxDetect, maxRun, fault, middlebox'],
+    [{ userTimeOut: 5 }, 'check(): unknown option "userTimeOut": allowed options are preset, keepalive, userTimeout, syncnt, rtoMax, family, profile, phases, maxDetect, maxRun, fault, middlebox, side'],
     [{ userTimeout: -1 }, 'check(): userTimeout: -1 is not allowed: expected a whole number of ms from 0 to 2147483647'],
     [{ phases: ['idle', 'nap'] }, 'check(): phases: unknown phase "nap": expected connect, idle, busy, zero-window'],
     [{ preset: 'nope' }, expect.stringMatching(/^check\(\): preset: unknown preset "nope": expected one of /)],
@@ -202,5 +202,44 @@ describe('a config file field given twice is refused, not the last kept', () => 
   ])('%s', (name, text) => {
     files[name] = text;
     expect(error(['--config', name])).toMatch(new RegExp(`^${name.replace('.', '\\.')}: a field is given twice( \\(line \\d+\\))?: keep one$`));
+  });
+});
+
+describe('check --side server', () => {
+  it('the listener is configured, the phases are the server\'s: idle, busy, zero-window', () => {
+    const a = args(['--side', 'server', '--keepalive', '5:3:3']);
+    expect(a.side).toBe('server');
+    expect(a.phases).toEqual(['idle', 'busy', 'zero-window']);
+    expect(socketOptions(a.config)).toEqual({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 5, TCP_KEEPINTVL: 3, TCP_KEEPCNT: 3 });
+    expect(args([]).side).toBe('client');
+    expect(args(['--side', 'client']).phases).toEqual([...USER_PHASES]);
+  });
+
+  it('a config file may say it, and a flag overrides it', () => {
+    files['server.yaml'] = 'side: server\nkeepalive: 2:1:2\n';
+    expect(args(['--config', 'server.yaml']).side).toBe('server');
+    expect(args(['--config', 'server.yaml', '--side', 'client']).side).toBe('client');
+  });
+
+  it('refusals, one line each', () => {
+    expect(error(['--side', 'listener'])).toBe('--side: "listener" is not allowed: expected client or server');
+    expect(error(['--side', 'server', '--phases', 'connect,idle'])).toBe(
+      "--phases: connect: a server does not connect() — its handshake is the listener's SYN-RECV (cases/syn-recv.test.ts); with --side server the phases are idle, busy, zero-window",
+    );
+    expect(error(['--side', 'server', '--syncnt', '2'])).toMatch(/^--syncnt: TCP_SYNCNT on a listener counts its SYN\+ACKs/);
+    expect(error(['--side', 'server', '--middlebox', 'aws-nlb'])).toMatch(/^--middlebox: the middlebox's path is judged from the client's side only/);
+    expect(error(['--side', 'server', '--fault', 'blip:5s'])).toMatch(/^--fault: a blip is judged on the client's phases only/);
+    files['server-connect.yaml'] = 'side: server\nphases: [connect]\n';
+    expect(error(['--config', 'server-connect.yaml'])).toMatch(/^server-connect\.yaml: phases: connect: a server does not connect\(\)/);
+  });
+
+  it('--side given twice is refused, not the last kept (parseOnce)', () => {
+    expect(error(['--side', 'server', '--side', 'client'])).toMatch(/--side.*(twice|more than once|once)/);
+  });
+
+  it('check() options: side, validated as the flag', () => {
+    expect(checkArgsFromOptions({ side: 'server', keepalive: '2:1:2' }, features)).toMatchObject({ side: 'server', phases: ['idle', 'busy', 'zero-window'] });
+    expect(() => checkArgsFromOptions({ side: 'server', phases: ['connect'] }, features)).toThrow(/^check\(\): phases: connect: a server does not connect\(\)/);
+    expect(() => checkArgsFromOptions({ side: 'both' as never }, features)).toThrow('check(): side: "both" is not allowed: expected client or server');
   });
 });

@@ -13,14 +13,17 @@ import { DURATION_EXAMPLES, durationSeconds } from '../../model/duration.js';
 import type { KernelFeatures, TcpSysctls } from '../../model/types.js';
 import { type Middlebox, middleboxFamilyProblem, parseMiddlebox } from '../../model/middlebox.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
+import { SERVER_PHASES } from '../../recipes/server-phases.js';
 import { PRESETS, type SocketConfig, findPreset, mergeConfig } from './presets.js';
 import type { ProfileName } from '../../core/profile.js';
 
 export interface CheckArgs {
   /** the preset the configuration started from, if any */
   preset?: string;
-  /** the client's socket configuration: preset, then config file, then flags */
+  /** the socket configuration: preset, then config file, then flags (with side 'server': the listener's, inherited by accepted sockets) */
   config: SocketConfig;
+  /** whose socket is judged: the client's (default), or the server's accepted socket, the configuration set on its listener (absent: the client) */
+  side?: CheckSide;
   family: 4 | 6;
   profile: ProfileName;
   phases: UserPhase[];
@@ -41,6 +44,8 @@ export interface CheckArgs {
   sources: string[];
 }
 
+export type CheckSide = 'client' | 'server';
+
 export type ParsedCheckArgs =
   | { kind: 'help' }
   | { kind: 'list-presets' }
@@ -57,7 +62,7 @@ export const CHECK_USAGE = `usage: deadpeer check [--preset NAME] [--config FILE
                       [--profile fast|faithful] [--phases connect,idle,busy,zero-window]
                       [--max-detect 30s | --max-detect idle=20s,busy=30s] [--max-run 300s]
                       [--fault blackhole|blip:D] [--middlebox NAME|idle-expiry:D:drop|reset[:nat|firewall]]
-                      [--json]
+                      [--side client|server] [--json]
        deadpeer check --list-presets
 
 Runs every phase (the peer vanishes during connect(), while idle, while sending, while the window
@@ -94,6 +99,12 @@ kernel really did, the errno, and whether they agree; then advice derived from t
                            on the measured time when it ran. M: aws-nat-gateway, aws-nlb, azure-lb,
                            gcp-vpc-firewall, gcp-cloud-nat, linux-conntrack, or
                            idle-expiry:DURATION:drop|reset[:nat|firewall] (a NAT is IPv4 only)
+  --side client|server     client (default): the options are the client's, the server vanishes. server: the
+                           options are set on the server's LISTENER and judged on the socket accept() returns
+                           (it inherits them all but TCP_DEFER_ACCEPT: measured, cases/listener-inheritance);
+                           the CLIENT vanishes while the server is idle or busy, or stays and stops reading
+                           (zero-window: the slow download — judged too by the send-buffer drain monitor,
+                           alive or dead). Phases idle, busy, zero-window: a server does not connect
   --json                   one JSON object on stdout
   --list-presets           the presets and where their values come from
 
@@ -116,6 +127,7 @@ const OPTIONS = {
   'max-run': { type: 'string' },
   fault: { type: 'string' },
   middlebox: { type: 'string' },
+  side: { type: 'string' },
   json: { type: 'boolean' },
   'list-presets': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -261,7 +273,7 @@ export function faultFrom(where: string, value: unknown): number | undefined {
 }
 
 /** Every field a config file may hold; the same names as the flags. */
-const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run', 'fault', 'middlebox'] as const;
+const CONFIG_FIELDS = ['preset', 'keepalive', 'user-timeout', 'syncnt', 'rto-max', 'family', 'profile', 'phases', 'max-detect', 'max-run', 'fault', 'middlebox', 'side'] as const;
 type ConfigField = (typeof CONFIG_FIELDS)[number];
 
 /** The settings one source (the config file, or the flags) states; absent = not stated. */
@@ -276,11 +288,18 @@ interface Stated {
   /** 'blackhole' (undefined) or a blip's seconds */
   blipS?: number;
   middlebox?: Middlebox;
+  side?: CheckSide;
+}
+
+function sideFrom(where: string, value: unknown): CheckSide {
+  if (value === 'client' || value === 'server') return value;
+  throw notAllowed(where, value, 'client or server');
 }
 
 function stated(get: (f: ConfigField) => unknown, name: (f: ConfigField) => string, features: KernelFeatures): Stated {
   const out: Stated = { config: {} };
   const has = (f: ConfigField) => get(f) !== undefined;
+  if (has('side')) out.side = sideFrom(name('side'), get('side'));
   if (has('preset')) out.preset = presetFrom(name('preset'), get('preset'));
   if (has('keepalive')) out.config.keepalive = keepaliveFrom(name('keepalive'), get('keepalive'));
   if (has('user-timeout')) out.config.userTimeoutMs = wholeIn(name('user-timeout'), get('user-timeout'), LIMITS.userTimeout, ' of ms');
@@ -378,6 +397,22 @@ function ignoredSetting(s: Stated, maxDetectRaw: unknown, phases: readonly UserP
   return null;
 }
 
+/**
+ * What `side: 'server'` cannot take, in one line: a connect phase (a server does not connect), and
+ * what only the client's phases read (TCP_SYNCNT stated beside them, a middlebox, a blip).
+ */
+function serverSideProblem(s: Stated, blipS: number | undefined, middlebox: Middlebox | undefined, phases: readonly UserPhase[], name: (f: ConfigField) => string): string | null {
+  if (phases.includes('connect')) {
+    return `${name('phases')}: connect: a server does not connect() — its handshake is the listener's SYN-RECV (cases/syn-recv.test.ts); with ${name('side')} server the phases are ${SERVER_PHASES.join(', ')}`;
+  }
+  if (s.config.synCnt !== undefined) return `${name('syncnt')}: TCP_SYNCNT on a listener counts its SYN+ACKs (it overrides tcp_synack_retries), which no server phase runs: drop it with ${name('side')} server`;
+  if (middlebox) return `${name('middlebox')}: the middlebox's path is judged from the client's side only: drop it with ${name('side')} server`;
+  if (blipS !== undefined) return `${name('fault')}: a blip is judged on the client's phases only: with ${name('side')} server the client vanishes for good (blackhole)`;
+  return null;
+}
+
+const defaultPhases = (side: CheckSide): UserPhase[] => [...(side === 'server' ? SERVER_PHASES : USER_PHASES)];
+
 /** Parse `deadpeer check` argv (without "check"). Never throws. */
 export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
   let values;
@@ -399,10 +434,15 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
     const preset = presetName ? findPreset(presetName)! : undefined;
     const config = mergeConfig(mergeConfig(preset?.config ?? {}, f.config), flags.config);
     const profile = flags.profile ?? f.profile ?? 'fast';
-    const phases = flags.phases ?? f.phases ?? [...USER_PHASES];
+    const side = flags.side ?? f.side ?? 'client';
+    const phases = flags.phases ?? f.phases ?? defaultPhases(side);
+    const blipS = flags.blipS ?? f.blipS;
+    // a setting is named where it was stated: the flag, else the config file's field
+    const where = (k: ConfigField) => ((values as Record<string, unknown>)[k] === undefined && values.config !== undefined ? `${values.config}: ${k}` : `--${k}`);
+    const serverProblem = side === 'server' ? serverSideProblem(flags, blipS, flags.middlebox ?? f.middlebox, phases, where) : null;
+    if (serverProblem) throw new InputError(serverProblem);
     const ignored = ignoredSetting(flags, values['max-detect'], phases, (k) => `--${k}`);
     if (ignored) throw new InputError(ignored);
-    const blipS = flags.blipS ?? f.blipS;
     const maxDetect = { ...f.maxDetect, ...flags.maxDetect };
     if (blipS !== undefined && Object.keys(maxDetect).length) throw new InputError(blipBudget('--max-detect'));
     const family = flags.family ?? f.family ?? 4;
@@ -418,6 +458,7 @@ export function parseCheckArgs(argv: string[], env: CheckEnv): ParsedCheckArgs {
       args: {
         ...(preset ? { preset: preset.name } : {}),
         config,
+        side,
         family,
         profile,
         phases,
@@ -466,6 +507,8 @@ export interface CheckOptions {
   fault?: string;
   /** a middlebox that forgets idle connections: a preset (`MIDDLEBOX_PRESETS`) or 'idle-expiry:DURATION:drop|reset[:nat|firewall]' */
   middlebox?: string;
+  /** 'client' (default) or 'server': the options are set on the server's listener and judged on the accepted socket, the client vanishing (phases idle, busy, zero-window) */
+  side?: CheckSide;
 }
 
 const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
@@ -481,6 +524,7 @@ const OPTION_FIELDS: Record<keyof CheckOptions, ConfigField> = {
   maxRun: 'max-run',
   fault: 'fault',
   middlebox: 'middlebox',
+  side: 'side',
 };
 
 /** check() options → the same configuration the flags give. Throws an InputError (one line). */
@@ -494,7 +538,10 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
   const s = stated((f) => options[byField[f]], name, features);
   const preset = s.preset ? findPreset(s.preset)! : undefined;
   const profile = s.profile ?? 'fast';
-  const phases = s.phases ?? [...USER_PHASES];
+  const side = s.side ?? 'client';
+  const phases = s.phases ?? defaultPhases(side);
+  const serverProblem = side === 'server' ? serverSideProblem(s, s.blipS, s.middlebox, phases, name) : null;
+  if (serverProblem) throw new InputError(serverProblem);
   // the flags' rule, word for word: a check() option is stated beside the phases as a flag is
   const ignored = ignoredSetting(s, options.maxDetect, phases, name, 'phases');
   if (ignored) throw new InputError(ignored);
@@ -503,6 +550,7 @@ export function checkArgsFromOptions(options: CheckOptions, features: KernelFeat
   return {
     ...(preset ? { preset: preset.name } : {}),
     config: mergeConfig(preset?.config ?? {}, s.config),
+    side,
     family: s.family ?? 4,
     profile,
     phases,

@@ -9,9 +9,11 @@ import { defaultSocket, defaultSysctls } from '../../model/features.js';
 import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
 import { TCP_SYSCTL_NAMES } from '../../model/types.js';
 import { PHASE_ORIGIN, PHASE_SCENARIOS, type UserPhase } from '../../recipes/phases.js';
-import { advise, humanDuration, predictPhases } from './advice.js';
+import { advise, adviseServer, humanDuration, predictPhases, predictServerZeroWindow } from './advice.js';
+import { DRAIN_LABEL, SERVER_PHASE_ORIGIN, SERVER_PHASE_SCENARIOS, type ServerPhase } from '../../recipes/server-phases.js';
+import { type DrainVerdictKind, judgeDrain, toDrainSample } from '../drain-monitor.js';
 import { type BlipVerdict, predictBlip } from '../../model/blip.js';
-import type { CheckArgs } from './args.js';
+import type { CheckArgs, CheckSide } from './args.js';
 import { type SocketConfig, socketOptions } from './presets.js';
 import { KEPT_HOLD_S, type MiddleboxResult, type MiddleboxRunPlan, adviseMiddlebox, measuredMiddlebox, middleboxResult, planMiddleboxRun, withMeasured } from './middlebox.js';
 import { pathPhase } from '../../recipes/path.js';
@@ -38,8 +40,10 @@ export interface PhaseResult {
   verdict: 'agrees' | 'differs' | 'not run' | 'error' | 'uncertain' | 'cannot judge';
   /** why: the verdict's problems, the reason a phase was not run, or the error */
   why: string[];
-  /** the settings the kernel really held on the client's socket */
+  /** the settings the kernel really held on the judged socket: the client's, or with side 'server' the accepted socket's (inherited from the listener) */
   readBack?: SocketSettings;
+  /** side 'server', zero-window: the send-buffer drain monitor's verdict on the server's TCP_INFO samples */
+  drain?: DrainResult;
   budgetS?: number;
   /** detection time over the budget (a phase that never detects is infinitely over) */
   overBudget: boolean;
@@ -52,8 +56,31 @@ export interface PhaseResult {
   blip?: { seconds: number; predicted: 'survives' | 'dies' | 'uncertain'; marginS: number; survived?: boolean };
 }
 
+/**
+ * The send-buffer drain monitor (harness/apps/drain-monitor.ts, judgeDrain) on the server's TCP_INFO,
+ * sampled every 100 ms through the zero-window phase: what an application watching its send queue
+ * would have concluded about the client.
+ */
+export interface DrainResult {
+  /** 'alive': bytes kept leaving the send queue (a slow reader); 'dead': none left for windowS while bytes waited (stopped or gone) */
+  verdict: DrainVerdictKind;
+  /** the policy: no progress for this long while bytes wait = dead (s) */
+  windowS: number;
+  /** how long no byte had left the send queue at the last sample (s) */
+  stalledForS: number;
+  /** bytes/s acknowledged by the client over the last window */
+  drainRate: number;
+  /** TCP_INFO samples judged */
+  samples: number;
+}
+
+/** The drain monitor's policy for the server's zero-window phase: as cases/send-buffer-drain.test.ts's. */
+export const SERVER_DRAIN_WINDOW_S = 2;
+
 /** What `deadpeer check --json` prints and `check()` returns. */
 export interface CheckReport {
+  /** whose socket was judged: 'client', or 'server' (the options on the listener, judged on the accepted socket) */
+  side: CheckSide;
   kernel: { release: string; hz: number };
   family: 4 | 6;
   profile: ProfileName;
@@ -108,14 +135,22 @@ export function socketSettingsFor(c: SocketConfig, sysctls: TcpSysctls): SocketS
 
 const byPhase = (p: ReturnType<typeof predictPhases>): Record<UserPhase, Prediction> => ({ connect: p.connect, idle: p.idle, busy: p.busy, 'zero-window': p.zeroWindow });
 
+/** Each phase's prediction for a side: the server's zero-window client is alive (it stopped reading), not gone. */
+function phasePredictions(input: ModelInput, side: CheckSide = 'client'): Record<UserPhase, Prediction> {
+  const p = byPhase(predictPhases(input));
+  return side === 'server' ? { ...p, 'zero-window': predictServerZeroWindow(input) } : p;
+}
+
+const originOf = (phase: UserPhase, side: CheckSide = 'client') => (side === 'server' ? SERVER_PHASE_ORIGIN[phase as ServerPhase] : PHASE_ORIGIN[phase]);
+
 /** The model's blip verdict for a phase, from the settings alone (the heal D after the phase's t = 0). */
 export function blipFor(phase: UserPhase, input: ModelInput, blipS: number): BlipVerdict {
   return predictBlip(byPhase(predictPhases(input))[phase], blipS, input.features.hz);
 }
 
 /** How long the model says running a phase takes (s), before anything runs: to skip and to pace progress. */
-export function expectedRunS(phase: UserPhase, input: ModelInput, blipS?: number): number {
-  const pred = blipS === undefined ? byPhase(predictPhases(input))[phase] : blipFor(phase, input, blipS).prediction;
+export function expectedRunS(phase: UserPhase, input: ModelInput, blipS?: number, side: CheckSide = 'client'): number {
+  const pred = blipS === undefined ? phasePredictions(input, side)[phase] : blipFor(phase, input, blipS).prediction;
   if (pred.closeAt !== null) return pred.closeAt;
   if (pred.watchUntil !== undefined) return pred.watchUntil;
   return (pred.events.at(-1)?.t ?? 0) + NEVER_HOLD_S;
@@ -136,18 +171,28 @@ function withBudget(r: Omit<PhaseResult, 'overBudget'>, budgetS: number | undefi
   return out;
 }
 
-function resultOf(phase: UserPhase, obs: Observation, budgetS: number | undefined): PhaseResult {
+/** The drain monitor's verdict on a run's server samples, when it took them. */
+function drainOf(obs: Observation): DrainResult | undefined {
+  const samples = obs.snapshots.filter((x) => x.side === 'server' && x.label === DRAIN_LABEL).map(toDrainSample);
+  if (!samples.length) return undefined;
+  const v = judgeDrain(samples, { windowS: SERVER_DRAIN_WINDOW_S });
+  return { verdict: v.verdict, windowS: SERVER_DRAIN_WINDOW_S, stalledForS: ms(v.stalledFor)!, drainRate: Math.round(v.drainRate), samples: samples.length };
+}
+
+function resultOf(phase: UserPhase, obs: Observation, budgetS: number | undefined, side: CheckSide = 'client'): PhaseResult {
   const v = judgeTimeline(obs);
+  const drain = side === 'server' ? drainOf(obs) : undefined;
   return withBudget(
     {
       phase,
-      origin: PHASE_ORIGIN[phase],
+      origin: originOf(phase, side),
       predicted: { closeAt: obs.prediction.closeAt, errno: obs.prediction.errno },
       measured: { closeAt: ms(v.close.observed), errno: obs.close?.errno ?? null, watchedS: ms(obs.end - obs.origin)! },
       verdict: v.cannotJudge ? 'cannot judge' : v.ok ? 'agrees' : 'differs',
       why: v.problems,
-      readBack: obs.settings.client.socket,
+      readBack: obs.settings[obs.subject].socket,
       artifacts: obs.artifacts.dir,
+      ...(drain ? { drain } : {}),
     },
     budgetS,
   );
@@ -188,7 +233,7 @@ export function planCheck(args: CheckArgs, features: KernelFeatures): CheckPlan 
   const socket = socketSettingsFor(args.config, inNamespace);
   const input = { sysctls: inNamespace, socket, features };
   const blipAt = blipStarts(args, input);
-  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, input, args.blipS === undefined ? undefined : (blipAt[p] ?? 0) + args.blipS)])) as Record<UserPhase, number>;
+  const expected = Object.fromEntries(args.phases.map((p) => [p, expectedRunS(p, input, args.blipS === undefined ? undefined : (blipAt[p] ?? 0) + args.blipS, args.side)])) as Record<UserPhase, number>;
   return {
     args,
     features,
@@ -246,23 +291,22 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   // the path runs beside the phases, in namespaces of its own
   const path = runPath(plan)?.finally(() => hooks.pathDone?.());
   // the Observations record the profile, and the scenarios read it
-  const settled = await Promise.allSettled(
-    toRun.map((phase) =>
-      withProfile(args.profile, () => runScenario(PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS, ...(plan.blipAt[phase] ? { blipAtS: plan.blipAt[phase] } : {}) } : {}) }))).finally(() =>
-        hooks.phaseDone?.(phase),
-      ),
-    ),
-  );
+  // side 'server': the options go on the listener (the accepted socket inherits them), the namespace sysctls on the server's side
+  const scenarioFor = (phase: UserPhase) =>
+    args.side === 'server'
+      ? SERVER_PHASE_SCENARIOS[phase as ServerPhase]({ family: args.family, server: { options, sysctls: nsSysctls }, name: 'check' })
+      : PHASE_SCENARIOS[phase]({ family: args.family, client: { options, sysctls: nsSysctls }, name: 'check', ...(args.blipS !== undefined ? { blipS: args.blipS, ...(plan.blipAt[phase] ? { blipAtS: plan.blipAt[phase] } : {}) } : {}) });
+  const settled = await Promise.allSettled(toRun.map((phase) => withProfile(args.profile, () => runScenario(scenarioFor(phase))).finally(() => hooks.phaseDone?.(phase))));
   const inNamespace: TcpSysctls = { ...defaultSysctls(features), ...nsSysctls };
   const results: PhaseResult[] = args.phases.map((phase) => {
     const budgetS = args.maxDetect[phase];
     const i = toRun.indexOf(phase);
     if (i < 0) {
-      const p = byPhase(predictPhases({ sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features }))[phase];
+      const p = phasePredictions({ sysctls: inNamespace, socket: socketSettingsFor(args.config, inNamespace), features }, args.side)[phase];
       return withBudget(
         {
           phase,
-          origin: PHASE_ORIGIN[phase],
+          origin: originOf(phase, args.side),
           predicted: { closeAt: p.closeAt, errno: p.errno },
           verdict: 'not run',
           why: [`the model says it takes ${humanDuration(plan.expected[phase])}, over --max-run ${humanDuration(args.maxRunS)}; judged by the model alone`],
@@ -271,10 +315,10 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
       );
     }
     const s = settled[i]!;
-    if (s.status === 'fulfilled') return resultOf(phase, s.value, budgetS);
+    if (s.status === 'fulfilled') return resultOf(phase, s.value, budgetS, args.side);
     return {
       phase,
-      origin: PHASE_ORIGIN[phase],
+      origin: originOf(phase, args.side),
       predicted: { closeAt: null, errno: null },
       verdict: 'error',
       why: [String((s.reason as Error).message).split('\n')[0]!],
@@ -301,6 +345,7 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
   const middlebox = middleboxOutcome(plan, await path);
   const hostInput = { sysctls: host, socket: socketSettingsFor(args.config, host), features };
   return {
+    side: args.side ?? 'client',
     kernel: { release: features.release, hz: features.hz },
     family: args.family,
     profile: args.profile,
@@ -312,7 +357,7 @@ export async function runCheckPlan(plan: CheckPlan, hooks: CheckHooks = {}): Pro
     phases: results,
     ...(args.blipS !== undefined ? { blipS: args.blipS } : {}),
     ...(middlebox ? { middlebox } : {}),
-    advice: [...advise(hostInput), ...(args.middlebox ? adviseMiddlebox(hostInput, args.middlebox) : [])],
+    advice: args.side === 'server' ? adviseServer(hostInput) : [...advise(hostInput), ...(args.middlebox ? adviseMiddlebox(hostInput, args.middlebox) : [])],
     gate: { budgets: args.maxDetect, over, errors },
     exitCode: over.length || errors.length || middlebox?.overBudget || middlebox?.error ? 1 : 0,
     artifacts: resultsDir(),
