@@ -210,6 +210,8 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.role).toBe('server');
       // the backend (a child of the postmaster) holds the accepted socket, with what postgres set on it
       expect(r!.serverSide!.holder!.comm).toBe('postgres');
+      // as root it runs as postgres; rootless as the invoking user (uid 0 of deadpeer's user namespace)
+      expect(r!.connection!.uid).toBe(rootless ? 0 : Number((await execa('id', ['-u', 'postgres'])).stdout));
       expect(r!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 2, TCP_KEEPINTVL: 1, TCP_KEEPCNT: 2 });
       expect(r!.prediction!.closeAt).toBe(2 + 2 * 1);
       expectKernelAbortPerModel(r!);
