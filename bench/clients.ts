@@ -8,6 +8,7 @@ import type { ExecArgs } from '../harness/apps/exec/args.js';
 import type { AppReport } from '../harness/apps/exec/run.js';
 import { ROOT } from '../harness/core/paths.js';
 import { withTimingMachine } from './machine.js';
+import { pool } from './pool.js';
 import { pgMissing, pgServerCommand, pgTemplate, pgVersion, PG_BIN } from './postgres.js';
 import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
 
@@ -141,19 +142,6 @@ function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport)
   };
 }
 
-async function pool<T>(items: (() => Promise<T>)[], n: number): Promise<T[]> {
-  const out: T[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await items[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 async function main(argv: string[]): Promise<number> {
   if (argv.length) {

@@ -8,6 +8,7 @@ import { runExecArgs } from '../harness/apps/exec/exec.js';
 import type { AppReport } from '../harness/apps/exec/run.js';
 import { ROOT } from '../harness/core/paths.js';
 import { withTimingMachine } from './machine.js';
+import { pool } from './pool.js';
 import { PG_BIN, PG_CLIENT_CONN, PG_LOCAL_CONN, pgMissing, pgServerCommand, pgTemplate, pgVersion } from './postgres.js';
 import { type ServerRun, renderServersTable } from './servers-table.js';
 
@@ -155,19 +156,6 @@ function toRun(row: Row, r: AppReport): ServerRun {
   };
 }
 
-async function pool<T>(items: (() => Promise<T>)[], n: number): Promise<T[]> {
-  const out: T[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await items[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 async function regenerate(): Promise<number> {
   const t0 = performance.now();
