@@ -111,6 +111,8 @@ export class ProcessTree {
     };
     if (!this.running().length) return [];
     send(signal);
+    // a stopped process (exec --role server stops a --client for zero-window) takes its signal once continued
+    send('SIGCONT');
     if (await waitGone(graceMs)) return [];
     send('SIGKILL');
     await waitGone(2000);

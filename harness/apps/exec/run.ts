@@ -574,10 +574,15 @@ const LEFT_OUT = '(left out: DEADPEER_EVIDENCE=summary)';
  */
 export function forTheSummary(r: AppReport): AppReport & { evidence: 'summary'; leftOut: string[] } {
   const { noticedLine: _line, ...app } = r.app;
+  // --role server: the client's and the probe's commands, and what the client printed, are the user's too
+  const side = r.serverSide
+    ? { serverSide: { ...r.serverSide, ...(r.serverSide.client !== 'builtin' ? { client: LEFT_OUT } : {}), ...(r.serverSide.released !== undefined ? { released: LEFT_OUT } : {}), clientOutput: [] } }
+    : {};
   return {
     ...r,
+    ...side,
     evidence: 'summary',
-    leftOut: ['command', 'server', 'app.output', 'app.noticedLine', 'setsockopt.strace'],
+    leftOut: ['command', 'server', 'app.output', 'app.noticedLine', 'setsockopt.strace', ...(r.serverSide ? ['serverSide.client', 'serverSide.released', 'serverSide.clientOutput'] : [])],
     command: [LEFT_OUT],
     server: r.server === 'builtin' ? r.server : LEFT_OUT,
     app: { ...app, output: [] },
