@@ -94,6 +94,15 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.expectedErrno).toBe('ECONNRESET');
     });
 
+    it('--server that forks a child into a session of its own (as PostgreSQL’s backends are): when exec returns, it is gone too', { timeout: timeoutFor(15) }, async () => {
+      const marker = `${600 + (process.pid % 97)}.${Date.now() % 1000}`;
+      const server = `setsid sleep ${marker} & exec python3 -m http.server --bind "$DEADPEER_LISTEN_HOST" "$DEADPEER_PORT"`;
+      const { report: r } = await exec(['--phase', 'idle', '--fault', 'peer-reset', '--server', server, '--json'], ['node', 'examples/node-client.mjs', 'idle']);
+      expect(r!.problems).toEqual([]);
+      const ps = (await execa('ps', ['-eo', 'args='], { reject: false })).stdout;
+      expect(ps.split('\n').filter((l) => l.includes(`sleep ${marker}`))).toEqual([]);
+    });
+
     it('a program that never notices: the kernel killed the socket, the program still holds it', { timeout: timeoutFor(25) }, async () => {
       // sleeps with its socket open and never looks at it
       const sleeper = "import socket,os,time; s=socket.socket(); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 2000); h,p=os.environ['DEADPEER_SERVER'].rsplit(':',1); s.connect((h,int(p))); time.sleep(3); s.send(b'x'); time.sleep(60)";
