@@ -329,7 +329,7 @@ export function renderServerExec(r: AppReport, a: ExecArgs): string {
   }
   const p = r.prediction;
   if (sd.notRun) {
-    lines.push('', `  model for the accepted socket: ${p?.closeAt == null ? 'the kernel never aborts it' : `${p.errno} ≈ ${humanDuration(p.closeAt)} after t = 0 (${PHASE_ORIGIN[r.phase]})`}`);
+    lines.push('', `  model for the accepted socket: ${p?.closeAt == null ? 'the kernel never aborts it' : `${p.errno} ≈ ${humanDuration(p.closeAt)} after t = 0 (${PHASE_ORIGIN[r.phase].replace('the peer', 'the client')})`}`);
     if (p?.closeAt != null) lines.push(`  the server would hold the dead client${sd.released ? ' — and what it holds —' : ''} ≈ ${humanDuration(p.closeAt)} (predicted, not run)`);
     lines.push(`  ${sd.notRun}`);
   } else if (r.t.origin !== undefined) {
