@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,6 +8,8 @@ import type { ExecArgs } from '../harness/apps/exec/args.js';
 import type { AppReport } from '../harness/apps/exec/run.js';
 import { ROOT } from '../harness/core/paths.js';
 import { withTimingMachine } from './machine.js';
+import { pool } from './pool.js';
+import { pgMissing, pgServerCommand, pgTemplate, pgVersion, PG_BIN } from './postgres.js';
 import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
 
 /**
@@ -37,36 +39,25 @@ const sh = (cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Proc
 const firstLine = (r: ReturnType<typeof sh>) => `${r.stdout}${r.stderr}`.trim().split('\n')[0]!;
 const has = (cmd: string) => sh('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const versionOf = (cmd: string, args: string[], missing: string, short: (v: string) => string = (v) => v) => () => (has(cmd) ? { version: short(firstLine(sh(cmd, args))) } : { missing });
-/** "psql (PostgreSQL) 15.18 (Debian …)" → "15.18" */
-const pgVersion = (bin: string) => /\) (\S+)/.exec(firstLine(sh(bin, ['--version'])))?.[1] ?? '?';
-
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-
 /** psql against a real PostgreSQL in the server's namespace, with these libpq connection parameters. */
 function psqlClient(id: string, name: string, params: string): Client {
   const conn = `conn="host=$DEADPEER_HOST port=$DEADPEER_PORT user=postgres${params}";`;
   const client: Client = {
     id,
     name,
-    probe: () => (has('psql') && existsSync(`${PG_BIN}/postgres`) ? { version: `psql ${pgVersion('psql')}, server ${pgVersion(`${PG_BIN}/postgres`)}` } : { missing: 'psql and a PostgreSQL server (apt-get install postgresql)' }),
-    prepare: (tmp) => {
-      // initdb refuses root; the data directory belongs to the postgres user, and each run copies it
-      const data = join(tmp, 'pg-template');
-      if (existsSync(join(data, 'PG_VERSION'))) return; // made for the other psql client already
-      sh('install', ['-d', '-o', 'postgres', '-g', 'postgres', data]);
-      const r = sh('runuser', ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8']);
-      if (r.status !== 0) throw new Error(`initdb failed: ${firstLine(r)}`);
-      // the test addresses, and nothing else, may connect without a password
-      appendFileSync(join(data, 'pg_hba.conf'), 'host all all 198.18.0.0/15 trust\nhost all all 2001:2::/48 trust\n');
+    probe: () => {
+      const missing = pgMissing();
+      return missing ? { missing } : { version: `psql ${pgVersion('psql')}, server ${pgVersion(`${PG_BIN}/postgres`)}` };
     },
+    // one template cluster for both psql clients, copied for each run
+    prepare: (tmp) => void pgTemplate(tmp),
     // idle: a query the server takes an hour to answer (sent, acknowledged, then silence);
     // busy: psql connects, and its first query comes 3 s later
     command: (p) =>
       p === 'idle'
         ? ['sh', '-c', `${conn} exec psql "$conn" -c "select pg_sleep(3600)"`]
         : ['sh', '-c', `${conn} (sleep 3; echo "select 1;"; sleep 3600) | psql "$conn"`],
-    server: (tmp, run) =>
-      `cp -a ${join(tmp, 'pg-template')} ${run} && exec runuser -u postgres -- ${PG_BIN}/postgres -D ${run} -k ${run} -p "$DEADPEER_PORT" -c listen_addresses="$DEADPEER_LISTEN_HOST" -c fsync=off`,
+    server: (tmp, run) => pgServerCommand(pgTemplate(tmp), run),
   };
   return client;
 }
@@ -151,19 +142,6 @@ function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport)
   };
 }
 
-async function pool<T>(items: (() => Promise<T>)[], n: number): Promise<T[]> {
-  const out: T[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await items[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 async function main(argv: string[]): Promise<number> {
   if (argv.length) {

@@ -24,6 +24,9 @@ export const EXEC_USAGE = `usage: deadpeer exec --phase connect|idle|busy|zero-w
                      [--server CMD] [--family 4|6] [--profile fast|faithful] [--timeout D] [--grace D]
                      [--max-notice D] [--user NAME]
                      [--json] [--no-strace] -- <client command…>
+       deadpeer exec --role server --phase idle|busy|zero-window [--fault blackhole|host-vanished]
+                     [--client CMD] [--released CMD] [--family 4|6] [--profile fast|faithful]
+                     [--timeout D] [--grace D] [--json] -- <server command…>
 
 Runs the client command inside a fresh network namespace with DEADPEER_SERVER=host:port (also
 DEADPEER_HOST, DEADPEER_PORT) pointing at a server in another one, finds the program's connection
@@ -61,6 +64,28 @@ socket and when the program noticed (exit, closed fd, an error printed) — or t
   --user NAME      run the program as that user (a name or uid), not as root; root only (rootless,
                    it already runs as you)
 
+The server's half (--role server): the command is the SERVER, started in the server's namespace
+with DEADPEER_LISTEN=host:port (DEADPEER_LISTEN_HOST, DEADPEER_PORT); a client connects, brings the
+connection to the phase and vanishes. Reported on one clock, from t = 0 of the phase: the accepted
+socket's options as the server's process holds them (pidfd_getfd in whichever process holds it — a
+forked child too), the model's abort for them, the kernel's abort of that socket (sock_diag), when
+the server let go of it (no process holds its fd: closed, or the process exited), and when the
+resource was released (--released).
+  --client CMD     a shell command run in the client's namespace (DEADPEER_SERVER, DEADPEER_HOST,
+                   DEADPEER_PORT), e.g. a psql session that takes a lock and stays idle in it;
+                   default: a builtin client that connects and reads. idle: it vanishes once the
+                   connection is quiet; busy: once the server sends (the server must send: a --client
+                   that asks for a stream, or a server that sends on its own); zero-window: the client
+                   stops reading (a --client is SIGSTOPped, the builtin never reads), the window
+                   closes, then it vanishes
+  --released CMD   a shell command run in the server's namespace every 100 ms once the client
+                   vanished: exit 0 = the resource the client held is free (it must fail before)
+  --timeout D      the run's budget: a model's abort beyond it (default 300s fast, 1200s faithful)
+                   is predicted, not run; given, the run also watches a server the kernel would never
+                   free (its own timeouts) for D
+  The fast profile's sysctls go to the server's namespace. Exit: 0 the server let go (and --released
+  succeeded), or predicted only; 1 not.
+
 Each option at most once (a second one is refused, not a correction of the first).
 Exit: 0 the program noticed the dead peer (within --max-notice), 1 it did not (or the experiment could
 not run), 2 bad input. --middlebox: 0 also when the mapping was kept and the connection came through,
@@ -80,6 +105,9 @@ const OPTIONS = {
   'no-strace': { type: 'boolean' },
   user: { type: 'string' },
   middlebox: { type: 'string' },
+  role: { type: 'string' },
+  client: { type: 'string' },
+  released: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -122,6 +150,7 @@ const rel = (r: AppReport, t: number | undefined) => (t === undefined || r.t.ori
 
 /** The human report. */
 export function renderExec(r: AppReport, a: ExecArgs): string {
+  if (r.role === 'server') return renderServerExec(r, a);
   const lines: string[] = [];
   const sysctls = execSysctls(a);
   const how = r.path ? `middlebox ${r.path.middlebox.name}` : `fault ${r.blip ? `blip ${humanDuration(r.blip.seconds)}` : r.fault}`;
@@ -277,4 +306,47 @@ export async function runExec(argv: string[]): Promise<number> {
   const out = toExecReport(report, a.maxNoticeS);
   process.stdout.write(a.json ? JSON.stringify(out) + '\n' : renderExec(report, a));
   return out.exitCode;
+}
+
+/** The human report of --role server: the accepted socket, the model, and the four moments on one timeline. */
+export function renderServerExec(r: AppReport, a: ExecArgs): string {
+  const sd = r.serverSide!;
+  const sysctls = execSysctls(a);
+  const lines = [
+    `deadpeer exec --role server: ${r.server} — phase ${r.phase}, the client vanishes (${r.fault}), IPv${r.family}, kernel ${r.kernel.release} (HZ ${r.kernel.hz})`,
+    `  profile ${a.profile}${Object.keys(sysctls).length ? `: the server's namespace runs with ${Object.entries(sysctls).map(([k, v]) => `${k.replace(/^net\.ipv[46]\./, '')}=${v}`).join(', ')}` : ": the kernel's default sysctls"}`,
+    `  client: ${sd.client === 'builtin' ? 'builtin (connects and reads)' : sd.client}`,
+  ];
+  if (sd.released) lines.push(`  released when: ${sd.released}`);
+  if (r.connection) lines.push(`  the accepted socket: ${r.connection.src}:${r.connection.sport} ← ${r.connection.dst}:${r.connection.dport}, held by pid ${r.connection.pid}${sd.holder?.comm ? ` (${sd.holder.comm})` : ''} as fd ${r.connection.fd}${r.connection.uid !== undefined ? `, uid ${r.connection.uid}` : ''}`);
+  if (r.options) {
+    const o = r.options;
+    const s = r.sysctls;
+    lines.push(
+      `  its options (getsockopt in the server's process): SO_KEEPALIVE=${o.SO_KEEPALIVE ?? '—'} TCP_KEEPIDLE=${o.TCP_KEEPIDLE ?? '—'} TCP_KEEPINTVL=${o.TCP_KEEPINTVL ?? '—'} TCP_KEEPCNT=${o.TCP_KEEPCNT ?? '—'} TCP_USER_TIMEOUT=${o.TCP_USER_TIMEOUT ?? '—'}`,
+    );
+    if (s) lines.push(`  the server namespace's sysctls: tcp_keepalive_time=${s.tcp_keepalive_time} tcp_keepalive_intvl=${s.tcp_keepalive_intvl} tcp_keepalive_probes=${s.tcp_keepalive_probes} tcp_retries2=${s.tcp_retries2}`);
+  }
+  const p = r.prediction;
+  if (sd.notRun) {
+    lines.push('', `  model for the accepted socket: ${p?.closeAt == null ? 'the kernel never aborts it' : `${p.errno} ≈ ${humanDuration(p.closeAt)} after t = 0 (${PHASE_ORIGIN[r.phase].replace('the peer', 'the client')})`}`);
+    if (p?.closeAt != null) lines.push(`  the server would hold the dead client${sd.released ? ' — and what it holds —' : ''} ≈ ${humanDuration(p.closeAt)} (predicted, not run)`);
+    lines.push(`  ${sd.notRun}`);
+  } else if (r.t.origin !== undefined) {
+    lines.push('', `  timeline, seconds from t = 0 = ${PHASE_ORIGIN[r.phase].replace('the peer', 'the client')}:`);
+    const ev: [number, string][] = [];
+    if (r.t.fault !== undefined) ev.push([r.t.fault, `the client vanished (${r.fault})`]);
+    if (r.t.kernelAbort !== undefined) ev.push([r.t.kernelAbort, `the kernel aborted the accepted socket${r.kernelHow ? `: ${r.kernelHow}` : ''}`]);
+    if (r.t.serverReleased !== undefined) ev.push([r.t.serverReleased, `the server let go of it (${sd.releasedBy === 'exit' ? `pid ${sd.holder?.pid} exited` : 'its fd closed'})`]);
+    if (r.t.released !== undefined) ev.push([r.t.released, `the resource was released (--released succeeded; it still failed at ${rel(r, r.t.releasedAfter).trim()})`]);
+    for (const [t, what] of ev.sort((x, y) => x[0] - y[0])) lines.push(`  ${rel(r, t)}  ${what}`);
+    if (p) lines.push(`  model for the accepted socket: ${p.closeAt === null ? 'never aborted by the kernel' : `${p.errno} at ${p.closeAt.toFixed(3)} s`}`);
+    lines.push(`  verdict: ${sd.verdict === 'agree' ? 'AGREES' : sd.verdict === 'differ' ? 'DIFFERS' : 'CANNOT JUDGE'} — ${sd.verdictWhy}`);
+    if (r.t.serverReleased === undefined && !r.problems.length) lines.push(`  ! the server still held the socket after ${humanDuration(r.t.end - r.t.origin)}`);
+    if (sd.released && r.t.released === undefined && !r.problems.length) lines.push(`  ! the resource was still held after ${humanDuration(r.t.end - r.t.origin)}`);
+  }
+  lines.push('');
+  if (r.problems.length) lines.push(...r.problems.map((x) => `  ! ${x}`));
+  lines.push(`  artifacts: ${r.artifacts.dir}`);
+  return lines.join('\n') + '\n';
 }

@@ -14,7 +14,7 @@ export { PRESETS, type Preset, type SocketConfig, type KeepaliveConfig } from '.
 export { exec, type ExecReport } from './apps/exec/exec.js';
 export type { AppPath, PathVerdict } from './apps/exec/path.js';
 export type { ExecOptions } from './apps/exec/args.js';
-export type { AppFault, AppLine, AskedOption } from './apps/exec/run.js';
+export type { AppFault, AppLine, AskedOption, ServerSide } from './apps/exec/run.js';
 export { recommend, type RecommendOptions, type RecommendReport } from './apps/recommend/recommend.js';
 export type { PhaseOutcome } from './apps/recommend/search.js';
 export { CLIENT_NAMES, type ClientName } from './apps/recommend/clients.js';

@@ -10,6 +10,7 @@ import { ROOT } from '../harness/core/paths.js';
 import { windows } from '../harness/judge/verdict.js';
 import { listNamespaces } from '../netns/namespace.js';
 import { inUserNamespace } from '../netns/userns.js';
+import { PG_CLIENT_CONN, PG_LOCAL_CONN, pgMissing, pgServerCommand, pgTemplate } from '../bench/postgres.js';
 
 /**
  * `deadpeer exec` on programs nobody in deadpeer configured: the example Node client (which only
@@ -91,6 +92,15 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.t.kernelAbort! - r!.t.origin!).toBeLessThan(r!.options!.TCP_KEEPIDLE! + r!.options!.TCP_KEEPINTVL!);
       expect(r!.app.errno).toBe('ECONNRESET');
       expect(r!.expectedErrno).toBe('ECONNRESET');
+    });
+
+    it('--server that forks a child into a session of its own (as PostgreSQL’s backends are): when exec returns, it is gone too', { timeout: timeoutFor(15) }, async () => {
+      const marker = `${600 + (process.pid % 97)}.${Date.now() % 1000}`;
+      const server = `setsid sleep ${marker} & exec python3 -m http.server --bind "$DEADPEER_LISTEN_HOST" "$DEADPEER_PORT"`;
+      const { report: r } = await exec(['--phase', 'idle', '--fault', 'peer-reset', '--server', server, '--json'], ['node', 'examples/node-client.mjs', 'idle']);
+      expect(r!.problems).toEqual([]);
+      const ps = (await execa('ps', ['-eo', 'args='], { reject: false })).stdout;
+      expect(ps.split('\n').filter((l) => l.includes(`sleep ${marker}`))).toEqual([]);
     });
 
     it('a program that never notices: the kernel killed the socket, the program still holds it', { timeout: timeoutFor(25) }, async () => {
@@ -179,6 +189,72 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r.exitCode).toBe(2);
       expect(r.stderr).toMatch(/^deadpeer exec: --user needs root: rootless, the program already runs as you .* — drop --user$/);
       expect(readdirSync(r.results)).toEqual([]);
+    });
+  });
+
+  kernelCases('--role server: a real PostgreSQL holding a dead client’s lock', () => {
+    const missing = pgMissing();
+    // psql takes the lock inside a transaction and stays idle in it, its session open (stdin held by sleep)
+    const CLIENT = `conn="${PG_CLIENT_CONN}"; (echo "CREATE TABLE IF NOT EXISTS t (x int); BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; SELECT 'locked';"; sleep 3600) | psql -X -q -At "$conn"`;
+    // free = another session can take the same lock at once
+    const RELEASED = `psql -X -q "${PG_LOCAL_CONN}" -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT; COMMIT" >/dev/null 2>&1`;
+    const pg = (settings: Record<string, number>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'deadpeer-pg-'));
+      folders.push(dir);
+      chmodSync(dir, 0o755); // PostgreSQL runs as postgres (root) and must reach its copy
+      return { dir, server: pgServerCommand(pgTemplate(dir), join(dir, 'run'), settings) };
+    };
+    // PostgreSQL's processes of this run (the postmaster names its data directory; backends are its children)
+    const postgresLeft = async (dir: string) => {
+      const ps = (await execa('ps', ['-eo', 'pid=,ppid=,comm=,args='], { reject: false })).stdout.split('\n').map((l) => l.trim().split(/\s+/));
+      const roots = ps.filter((f) => f[2] === 'postgres' && f.join(' ').includes(dir)).map((f) => f[0]);
+      return ps.filter((f) => f[2] === 'postgres' && (roots.includes(f[0]) || roots.includes(f[1]))).map((f) => f.join(' '));
+    };
+
+    it.skipIf(!!missing)('tcp_keepalives 2/1/2, idle in a transaction holding a lock: the kernel aborts the backend’s socket at ≈ 4 s as the model says, the backend exits, the lock goes', { timeout: timeoutFor(30) }, async () => {
+      const { dir, server } = pg({ tcp_keepalives_idle: 2, tcp_keepalives_interval: 1, tcp_keepalives_count: 2 });
+      const { report: r, exitCode, stdout } = await exec(['--role', 'server', '--phase', 'idle', '--fault', 'blackhole', '--client', CLIENT, '--released', RELEASED, '--json'], ['sh', '-c', server]);
+      expect(r!.problems).toEqual([]);
+      expect(exitCode).toBe(0);
+      expect(r!.role).toBe('server');
+      // the backend (a child of the postmaster) holds the accepted socket, with what postgres set on it
+      expect(r!.serverSide!.holder!.comm).toBe('postgres');
+      // as root it runs as postgres; rootless as the invoking user (uid 0 of deadpeer's user namespace)
+      expect(r!.connection!.uid).toBe(rootless ? 0 : Number((await execa('id', ['-u', 'postgres'])).stdout));
+      expect(r!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 2, TCP_KEEPINTVL: 1, TCP_KEEPCNT: 2 });
+      expect(r!.prediction!.closeAt).toBe(2 + 2 * 1);
+      expectKernelAbortPerModel(r!);
+      expect(r!.serverSide!.verdict).toBe('agree');
+      const { origin, kernelAbort, serverReleased, released, releasedAfter } = r!.t;
+      for (const t of [origin, kernelAbort, serverReleased, released, releasedAfter]) expect(typeof t).toBe('number');
+      expect(stdout).toMatch(/"kernelAbort":[\d.]+/);
+      expect(serverReleased!).toBeGreaterThanOrEqual(kernelAbort!);
+      expect(serverReleased! - kernelAbort!).toBeLessThan(1);
+      expect(r!.serverSide!.releasedBy).toBe('exit');
+      // the lock goes when the backend aborts the transaction, just before it exits: released is the
+      // end of the first probe that got it (polled every 100 ms), so it comes after the exit but for
+      // a probe's resolution
+      expect(released!).toBeGreaterThan(kernelAbort!);
+      expect(released!).toBeGreaterThanOrEqual(serverReleased! - 0.15);
+      expect(released! - kernelAbort!).toBeLessThan(3);
+      // nothing it started outlives it
+      expect(await postgresLeft(dir)).toEqual([]);
+    });
+
+    it.skipIf(!!missing)('the defaults: keepalive from the namespace’s sysctls (7200/75/9): the lock would be held ≈ 2 h 11 min, predicted, not run', { timeout: timeoutFor(20) }, async () => {
+      const a = pg({});
+      const { report: r, exitCode, stdout } = await exec(['--role', 'server', '--phase', 'idle', '--client', CLIENT, '--released', RELEASED], ['sh', '-c', a.server]);
+      expect(exitCode).toBe(0);
+      expect(stdout).toMatch(/would hold the dead client — and what it holds — ≈ 2 h 11 min \(predicted, not run\)/);
+      expect(r).toBeUndefined();
+      const b = pg({});
+      const { report: j } = await exec(['--role', 'server', '--phase', 'idle', '--client', CLIENT, '--json'], ['sh', '-c', b.server]);
+      expect(j!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 7200, TCP_KEEPINTVL: 75, TCP_KEEPCNT: 9 });
+      expect(j!.prediction!.closeAt).toBe(7200 + 9 * 75);
+      expect(j!.serverSide).toMatchObject({ verdict: 'not run' });
+      expect(j!.t.fault).toBeUndefined();
+      expect(await postgresLeft(a.dir)).toEqual([]);
+      expect(await postgresLeft(b.dir)).toEqual([]);
     });
   });
 

@@ -11,6 +11,7 @@ import { TCP_SYSCTL_NAMES } from '../model/types.js';
 import { type ArmedFault, toPackets } from './capture.js';
 import { type Fault, faults } from './faults.js';
 import { runningKernel } from './kernel.js';
+import { ProcessTree } from './process-tree.js';
 import { type Artifacts, FOLDER_NAME_RULE, artifactFolder, artifactsFor, startRecorders } from './recorders.js';
 import { PORT, Topology } from './topology.js';
 
@@ -52,6 +53,8 @@ export interface PeerOptions {
   middlebox?: Middlebox;
   /** the builtin server sends back what it reads (what fits in its send buffer): a request gets an answer */
   serverEchoes?: boolean;
+  /** net.* sysctls of the server's namespace (full names), set before the server starts (exec --role server) */
+  serverSysctls?: Record<string, number>;
 }
 
 export interface ProgramLine {
@@ -95,7 +98,7 @@ export interface PeerConnection {
   inode: number;
 }
 
-const PEER_OPTION_FIELDS: ReadonlyArray<keyof PeerOptions> = ['family', 'server', 'serverReads', 'serverRcvbuf', 'sysctls', 'name', 'middlebox', 'serverEchoes'];
+const PEER_OPTION_FIELDS: ReadonlyArray<keyof PeerOptions> = ['family', 'server', 'serverReads', 'serverRcvbuf', 'sysctls', 'name', 'middlebox', 'serverEchoes', 'serverSysctls'];
 
 /**
  * What is wrong with PeerOptions, each problem naming the field, the value and what is allowed:
@@ -112,13 +115,15 @@ export function peerOptionProblems(opts: PeerOptions): string[] {
   // SO_RCVBUF takes an int; the kernel doubles it, so half of INT_MAX is the most that means anything
   if (opts.serverRcvbuf !== undefined && !(Number.isInteger(opts.serverRcvbuf) && opts.serverRcvbuf > 0 && opts.serverRcvbuf <= 2 ** 30))
     out.push(`serverRcvbuf: ${show(opts.serverRcvbuf)} is not allowed: a whole number of bytes from 1 to ${2 ** 30}`);
-  if (opts.sysctls !== undefined) {
-    if (opts.sysctls === null || typeof opts.sysctls !== 'object' || Array.isArray(opts.sysctls)) out.push(`sysctls: ${show(opts.sysctls)} is not allowed: a mapping of full net.* names to numbers`);
+  for (const field of ['sysctls', 'serverSysctls'] as const) {
+    const m = opts[field];
+    if (m === undefined) continue;
+    if (m === null || typeof m !== 'object' || Array.isArray(m)) out.push(`${field}: ${show(m)} is not allowed: a mapping of full net.* names to numbers`);
     else
-      for (const [k, v] of Object.entries(opts.sysctls)) {
+      for (const [k, v] of Object.entries(m)) {
         // only net.* is per namespace: anything else would change the host
-        if (!/^net\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(k)) out.push(`sysctls.${k}: not allowed: a full net.* sysctl name (e.g. net.ipv4.tcp_retries2)`);
-        else if (!Number.isInteger(v) || v < 0 || v >= 2 ** 31) out.push(`sysctls.${k}: ${show(v)} is not allowed: a whole number ≥ 0`);
+        if (!/^net\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/.test(k)) out.push(`${field}.${k}: not allowed: a full net.* sysctl name (e.g. net.ipv4.tcp_retries2)`);
+        else if (!Number.isInteger(v) || v < 0 || v >= 2 ** 31) out.push(`${field}.${k}: ${show(v)} is not allowed: a whole number ≥ 0`);
       }
   }
   if (opts.name !== undefined && (typeof opts.name !== 'string' || !artifactFolder(opts.name))) out.push(`name: ${show(opts.name)} is not allowed: ${FOLDER_NAME_RULE}`);
@@ -149,8 +154,13 @@ export class VanishingPeer implements AsyncDisposable {
   /** faults armed so far (when each took effect on each side) */
   readonly armed: ArmedFault[] = [];
   private readonly fault = new Map<VanishKind, Fault>();
-  private readonly programs: Array<{ proc: ResultPromise; program: PeerProgram }> = [];
+  private readonly programs: Array<{ proc: ResultPromise; program: PeerProgram; tree: ProcessTree | undefined }> = [];
   private server?: ResultPromise;
+  private serverTree?: ProcessTree;
+  /** what the server command printed, stamped on arrival */
+  readonly serverLines: ProgramLine[] = [];
+  /** pids still running after dispose() ended everything it started (SIGTERM, a grace, SIGKILL): none expected */
+  leftovers: number[] = [];
   private disposed = false;
 
   private constructor(
@@ -175,6 +185,7 @@ export class VanishingPeer implements AsyncDisposable {
     try {
       const c = topo.client.helper;
       for (const [k, v] of Object.entries(opts.sysctls ?? {})) await c.sysctl(k, v);
+      for (const [k, v] of Object.entries(opts.serverSysctls ?? {})) await topo.server.helper.sysctl(k, v);
       const sysctls = await readSysctls(c, runningKernel());
       const artifacts = artifactsFor(opts.name ?? `peer-${++peers}`, 'peer.json');
       await startRecorders(topo, artifacts.pcap);
@@ -209,12 +220,17 @@ export class VanishingPeer implements AsyncDisposable {
   }
 
   private async startServer(command: string): Promise<void> {
+    // its own process group, and its whole tree followed: everything it forks goes at dispose()
     const server = execa('ip', ['netns', 'exec', this.topo.server.netns, 'sh', '-c', command], {
       reject: false,
       env: { DEADPEER_LISTEN: this.address, DEADPEER_LISTEN_HOST: this.host, DEADPEER_PORT: String(PORT) },
       stdin: 'ignore',
+      buffer: false,
+      detached: true,
     });
     this.server = server;
+    if (server.pid) this.serverTree = new ProcessTree(server.pid);
+    collectLines(server, this.serverLines);
     let exited = false;
     void server.then(() => (exited = true));
     const deadline = now() + 10;
@@ -243,19 +259,7 @@ export class VanishingPeer implements AsyncDisposable {
     const lines: ProgramLine[] = [];
     let exit: ProgramExit | undefined;
     const exited = proc.then((r) => (exit = { t: now(), exitCode: r.exitCode ?? null, ...(r.signal ? { signal: r.signal } : {}) }));
-    for (const stream of ['stdout', 'stderr'] as const) {
-      let rest = '';
-      proc[stream]!.on('data', (d: Buffer) => {
-        const t = now();
-        const parts = (rest + d.toString()).split('\n');
-        rest = parts.pop()!;
-        for (const text of parts) {
-          const line = { t, stream, text };
-          lines.push(line);
-          opts.onLine?.(line);
-        }
-      });
-    }
+    collectLines(proc, lines, opts.onLine);
     const program: PeerProgram = {
       pid: proc.pid ?? -1,
       lines,
@@ -264,8 +268,24 @@ export class VanishingPeer implements AsyncDisposable {
       },
       exited,
     };
-    this.programs.push({ proc, program });
+    this.programs.push({ proc, program, tree: proc.pid ? new ProcessTree(proc.pid) : undefined });
     return program;
+  }
+
+  /** Remember what the programs and the server have forked by now (a fork whose parent exits before dispose() is still ended). */
+  noteProcesses(): void {
+    this.serverTree?.note();
+    for (const p of this.programs) p.tree?.note();
+  }
+
+  /** The server command's process (its shell, or what the shell exec'd), when a --server command runs. */
+  get serverPid(): number | undefined {
+    return this.server?.pid;
+  }
+
+  /** The server namespace's TCP sysctls, read back. */
+  async serverSysctlsRead(): Promise<TcpSysctls> {
+    return readSysctls(this.serverHelper, this.kernel);
   }
 
   /**
@@ -364,15 +384,20 @@ export class VanishingPeer implements AsyncDisposable {
     return this.client.request({ cmd: 'peeksock', pid, fd });
   }
 
-  /** End the programs (SIGTERM to their process groups, SIGKILL after 2 s), the server, then the namespaces. */
+  /**
+   * End everything it started and wait until all of it is gone: each program's and the server's
+   * whole process tree (SIGTERM to the group and to each process, 2 s / 5 s of grace, then SIGKILL),
+   * then the namespaces. When it returns nothing it started still runs (what did not die even by
+   * SIGKILL is in `leftovers`).
+   */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    const running = this.programs.filter((p) => p.program.exit === undefined && p.program.pid > 0);
-    for (const p of running) killGroup(p.program.pid, 'SIGTERM');
-    await Promise.race([Promise.allSettled(running.map((p) => p.program.exited)), sleep(2000)]);
-    for (const p of running) if (p.program.exit === undefined) killGroup(p.program.pid, 'SIGKILL');
-    if (this.server) this.server.kill('SIGTERM');
+    const left = await Promise.all([
+      ...this.programs.map((p) => (p.tree ? p.tree.end('SIGTERM', 2000) : [])),
+      ...(this.serverTree ? [this.serverTree.end('SIGTERM', 5000)] : []),
+    ]);
+    this.leftovers = left.flat();
     await Promise.race([Promise.allSettled([...this.programs.map((p) => p.proc), ...(this.server ? [this.server] : [])]), sleep(3000)]);
     // flush the helpers' pipes so every packet seen so far is in the events
     await Promise.allSettled([this.client.request({ cmd: 'ping' })]);
@@ -384,12 +409,20 @@ export class VanishingPeer implements AsyncDisposable {
   }
 }
 
-/** Signal a process group this peer started (by its id: nothing else). */
-function killGroup(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    /* already gone */
+/** Each line a process prints, stamped on arrival. */
+function collectLines(proc: ResultPromise, lines: ProgramLine[], onLine?: (l: ProgramLine) => void): void {
+  for (const stream of ['stdout', 'stderr'] as const) {
+    let rest = '';
+    proc[stream]?.on('data', (d: Buffer) => {
+      const t = now();
+      const parts = (rest + d.toString()).split('\n');
+      rest = parts.pop()!;
+      for (const text of parts) {
+        const line = { t, stream, text };
+        lines.push(line);
+        onLine?.(line);
+      }
+    });
   }
 }
 

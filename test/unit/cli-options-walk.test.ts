@@ -269,6 +269,10 @@ describe('deadpeer exec: every option changes the parsed arguments or is refused
     ['--no-strace', ['--no-strace']],
     ['--user', ['--user', 'nobody']],
     ['--middlebox', ['--middlebox', 'idle-expiry:6s:reset']],
+    ['--role', ['--role', 'server']],
+    // only with --role server: refused otherwise (the walk's base is the client's role)
+    ['--client', ['--client', 'psql']],
+    ['--released', ['--released', 'true']],
     ['--help', ['--help']],
   ];
   it('every flag exec takes is tried here', () => expect(TRIED.map(([f]) => f).sort()).toEqual([...EXEC_FLAGS].sort()));
@@ -405,6 +409,9 @@ describe('every command: an option given twice is refused in one line, exit 2', 
         '--json': [[], []],
         '--no-strace': [[], []],
         '--user': [['nobody'], ['daemon']],
+        '--role': [['server'], ['client']],
+        '--client': [['psql'], ['curl x']],
+        '--released': [['true'], ['false']],
         '--middlebox': [['idle-expiry:6s:reset'], ['azure-lb']],
         '--help': [[], []],
       },

@@ -84,6 +84,15 @@ describe("exec.json at DEADPEER_EVIDENCE=summary", () => {
     expect(report.app.output).toHaveLength(1);
   });
 
+  it('--role server: the client\'s and the probe\'s commands and the client\'s lines are left out too', () => {
+    const server = { ...report, role: 'server', serverSide: { client: 'psql password=hunter2', released: 'psql -c hunter2', clientOutput: [{ t: 1, stream: 'stdout', text: 'hunter2' }], budgetS: 300, verdict: 'agree', verdictWhy: 'x', releaseProbes: 3 } } as AppReport;
+    const cut = forTheSummary(server);
+    expect(JSON.stringify(cut)).not.toMatch(/hunter2/);
+    expect(cut.serverSide).toMatchObject({ verdict: 'agree', releaseProbes: 3, clientOutput: [] });
+    expect(cut.leftOut).toEqual(expect.arrayContaining(['serverSide.client', 'serverSide.released', 'serverSide.clientOutput']));
+    expect(forTheSummary({ ...server, serverSide: { ...server.serverSide!, client: 'builtin' } }).serverSide!.client).toBe('builtin');
+  });
+
   it('keeps the builtin server by name', () => {
     expect(forTheSummary({ ...report, server: 'builtin' }).server).toBe('builtin');
   });

@@ -91,7 +91,7 @@ describe('a spec, and a peer, are refused before any namespace exists', () => {
     [{ serverRcvbuf: 0 }, 'serverRcvbuf: 0 is not allowed: a whole number of bytes from 1 to 1073741824'],
     [{ serverReads: 'no' }, 'serverReads: "no" is not allowed: true or false'],
     [{ server: '' }, 'server: "" is not allowed: a shell command'],
-    [{ familly: 6 }, 'familly: unknown option: allowed options are family, server, serverReads, serverRcvbuf, sysctls, name, middlebox, serverEchoes'],
+    [{ familly: 6 }, 'familly: unknown option: allowed options are family, server, serverReads, serverRcvbuf, sysctls, name, middlebox, serverEchoes, serverSysctls'],
     [{ family: 6, middlebox: { name: 'aws-nat-gateway', idleTimeoutS: 350, mode: 'reset', kind: 'nat' } }, 'middlebox: aws-nat-gateway is a NAT (IPv4 only): use IPv4, or idle-expiry:350s:reset:firewall for IPv6'],
     [{ serverEchoes: 'yes' }, 'serverEchoes: "yes" is not allowed: true or false'],
   ])('VanishingPeer.start(%j): an InputError naming the option', async (opts, message) => {

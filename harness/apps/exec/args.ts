@@ -5,6 +5,7 @@ import { DEFAULT_MAX_RUN_S, type Duration, faultFrom, parseDuration } from '../c
 import { humanDuration } from '../check/advice.js';
 import { type Middlebox, middleboxFamilyProblem, parseMiddlebox } from '../../model/middlebox.js';
 import { APP_FAULTS, type AppFault, type AppLine } from './run.js';
+import { SERVER_FAULTS, SERVER_PHASES } from './server-role.js';
 
 /**
  * `exec` input, from the command line (cli/exec.ts) or from exec() options: one validation, so
@@ -28,6 +29,12 @@ export interface ExecArgs {
   user?: string;
   /** --middlebox: nobody vanishes; a router on the path forgets the idle connection (phase idle only) */
   middlebox?: Middlebox;
+  /** --role server: the command is the server (harness/apps/exec/server-role.ts); absent = the client */
+  role?: 'server';
+  /** --role server: the client's shell command (absent = the builtin client) */
+  client?: string;
+  /** --role server: a shell command in the server's namespace, exit 0 = the resource is released */
+  released?: string;
   command: string[];
 }
 
@@ -60,6 +67,17 @@ export interface ExecOptions {
    * (MIDDLEBOX_PRESETS) or 'idle-expiry:DURATION:drop|reset[:nat|firewall]'. Not with `fault`.
    */
   middlebox?: string;
+  /**
+   * whose half: 'client' (default) — the command is the client; 'server' — the command is the server
+   * (it listens on DEADPEER_LISTEN in the server's namespace), a client connects and vanishes, and
+   * the report says when the kernel aborted the accepted socket, when the server let go of it and
+   * (with `released`) when the resource the client held was free. Phases idle, busy, zero-window.
+   */
+  role?: 'client' | 'server';
+  /** role server: the client, a shell command run in the client's namespace (DEADPEER_SERVER, …); default: a builtin client that connects and reads (zero-window: never reads) */
+  client?: string;
+  /** role server: a shell command run in the server's namespace every 100 ms once the client vanished; exit 0 = the resource is released */
+  released?: string;
   /** each line the program prints, as it prints it */
   onOutput?: (line: AppLine) => void;
 }
@@ -95,6 +113,7 @@ export function execArgsFrom(
   // a wait of 0 ends before the kernel could abort anything; past a day node's timers overflow
   if (timeoutS !== undefined && (timeoutS <= 0 || timeoutS > 86_400)) throw bad('timeout', v.timeout, 'a duration above 0 and at most 1440m (a day), e.g. 60s (the default: the model\'s time + 25% + 10 s)');
   const middlebox = v.middlebox !== undefined ? middleboxOf(v, name) : undefined;
+  const role = roleOf(v, name);
   return {
     phase: v.phase as UserPhase,
     fault: fault as AppFault,
@@ -109,8 +128,30 @@ export function execArgsFrom(
     strace: v.strace !== false,
     ...(v.user !== undefined ? { user: v.user as string } : {}),
     ...(middlebox ? { middlebox } : {}),
+    ...(role === 'server' ? { role } : {}),
+    ...(v.client !== undefined ? { client: v.client as string } : {}),
+    ...(v.released !== undefined ? { released: v.released as string } : {}),
     command: command as string[],
   };
+}
+
+/** --role and what goes with it, refused in one line each. */
+function roleOf(v: Record<string, unknown>, name: (field: string) => string): 'client' | 'server' {
+  const role = v.role ?? 'client';
+  if (role !== 'client' && role !== 'server') throw new InputError(`${name('role')}: ${JSON.stringify(role)} is not allowed: expected client or server`);
+  for (const f of ['client', 'released'] as const) {
+    if (v[f] === undefined) continue;
+    if (role !== 'server') throw new InputError(`${name(f)}: only with ${name('role')} server (the command is the client otherwise)`);
+    if (typeof v[f] !== 'string' || !(v[f] as string).trim()) throw new InputError(`${name(f)}: ${JSON.stringify(v[f])} is not allowed: expected a shell command`);
+  }
+  if (role === 'client') return role;
+  if (!SERVER_PHASES.includes(v.phase as never)) throw new InputError(`${name('phase')}: ${String(v.phase)} is not a phase of the server's half: expected ${SERVER_PHASES.join(', ')} (a server plays no part in a connect that never reaches it)`);
+  const fault = v.fault ?? 'blackhole';
+  if (!SERVER_FAULTS.includes(fault as never)) throw new InputError(`${name('fault')}: ${JSON.stringify(fault)} is not allowed with ${name('role')} server: expected ${SERVER_FAULTS.join(', ')} (the client vanishes)`);
+  for (const f of ['server', 'middlebox', 'user', 'max-notice', 'maxNotice'] as const) {
+    if (v[f] !== undefined) throw new InputError(`${name(f)}: not with ${name('role')} server: ${f === 'server' ? 'the command after -- is the server' : f === 'middlebox' ? 'the path is not what vanishes here' : f === 'user' ? 'the server command chooses its own user (e.g. runuser)' : 'the server has no notice to gate; see t.serverReleased'}`);
+  }
+  return role;
 }
 
 /** --middlebox: what it is, and the combinations that mean nothing with it, refused in one line each. */
@@ -144,7 +185,7 @@ export function middleboxRunPlan(a: Pick<ExecArgs, 'middlebox' | 'timeoutS' | 'p
   return { run: false, why: `${a.middlebox.name} forgets after ${humanDuration(E)}, not within ${what}: predicted for the program's socket, not run` };
 }
 
-const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'user', 'middlebox', 'onOutput'];
+const OPTION_NAMES: ReadonlyArray<keyof ExecOptions> = ['phase', 'command', 'fault', 'server', 'family', 'profile', 'timeout', 'grace', 'maxNotice', 'strace', 'user', 'middlebox', 'role', 'client', 'released', 'onOutput'];
 
 /** exec() options → ExecArgs. Throws an InputError (one line). */
 export function execArgsFromOptions(options: ExecOptions): ExecArgs {

@@ -4,6 +4,8 @@ import { acquireTimingLock } from '../../suite/timing-lock.js';
 import { type ExecArgs, type ExecOptions, execArgsFromOptions, execSysctls, middleboxRunPlan } from './args.js';
 import type { AppPath } from './path.js';
 import { type AppLine, type AppReport, runApp } from './run.js';
+import { runServerApp, type ServerFault, type ServerPhase } from './server-role.js';
+import { DEFAULT_MAX_RUN_S } from '../check/args.js';
 import { type ProgramUser, resolveProgramUser } from './user.js';
 
 /** What `deadpeer exec --json` prints and `exec()` returns: the run's report, its packets counted. */
@@ -28,6 +30,12 @@ export const noticed = (r: AppReport): boolean => !r.problems.length && r.t.appN
 
 export function toExecReport(r: AppReport, budgetS?: number): ExecReport {
   const { path, ...rest } = r;
+  if (r.role === 'server') {
+    // the server's half passes when it let go of the dead client (and the resource went, when asked), or when only predicted
+    const sd = r.serverSide!;
+    const ok = !r.problems.length && (sd.notRun !== undefined || (r.t.serverReleased !== undefined && (sd.released === undefined || r.t.released !== undefined)));
+    return { ...rest, packets: r.packets.length, noticed: r.t.serverReleased !== undefined, exitCode: ok ? 0 : 1 };
+  }
   if (path) return pathExecReport(r, path, budgetS);
   const ok = noticed(r);
   if (r.blip && r.cannotJudge) return { ...rest, packets: r.packets.length, noticed: ok, exitCode: 1 };
@@ -70,6 +78,25 @@ function pathExecReport(r: AppReport, path: AppPath, budgetS: number | undefined
 
 /** Run the experiment these arguments describe (the caller has checked the machine and holds the timing lock). */
 export async function runExecArgs(a: ExecArgs, hooks: { echo?: (l: AppLine) => void; say?: (t: string) => void; user?: ProgramUser } = {}): Promise<AppReport> {
+  if (a.role === 'server') {
+    return withProfile(a.profile, () =>
+      runServerApp({
+        phase: a.phase as ServerPhase,
+        family: a.family,
+        command: a.command,
+        ...(a.client !== undefined ? { client: a.client } : {}),
+        ...(a.released !== undefined ? { released: a.released } : {}),
+        fault: a.fault as ServerFault,
+        // the fast profile's budgets go to the side under test: here the server's namespace
+        serverSysctls: execSysctls(a),
+        ...(a.timeoutS !== undefined ? { timeoutS: a.timeoutS } : {}),
+        budgetS: DEFAULT_MAX_RUN_S[a.profile],
+        graceS: a.graceS,
+        ...(hooks.echo ? { echo: hooks.echo } : {}),
+        ...(hooks.say ? { say: hooks.say } : {}),
+      }),
+    );
+  }
   const plan = middleboxRunPlan(a);
   // the run records the profile; withProfile scopes it to this call, the caller's environment stays as it was
   return withProfile(a.profile, () => runApp({

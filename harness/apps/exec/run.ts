@@ -75,6 +75,10 @@ export interface AskedOption {
 }
 
 export interface AppReport {
+  /** whose half is measured: the program is the client (default) or, with --role server, the server */
+  role?: 'client' | 'server';
+  /** --role server: the server's half (harness/apps/exec/server-role.ts) */
+  serverSide?: ServerSide;
   phase: UserPhase;
   family: 4 | 6;
   fault: AppFault;
@@ -103,6 +107,12 @@ export interface AppReport {
     /** t = 0 of the phase (the model's origin): the first SYN, the last packet received, the first unacked data, the zero window */
     origin?: number;
     kernelAbort?: number;
+    /** --role server: the server process let go of its accepted socket (no process holds its fd any more) */
+    serverReleased?: number;
+    /** --role server with --released: the first release probe that exited 0 ended here */
+    released?: number;
+    /** … and the last probe that still failed had started here: the resource went in (releasedAfter, released] */
+    releasedAfter?: number;
     appNoticed?: number;
     exit?: number;
     end: number;
@@ -145,9 +155,42 @@ export interface AppReport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** --role server: what is measured of the server's half, beside AppReport's times and settings. */
+export interface ServerSide {
+  /** the client: its shell command (--client), or 'builtin' (a helper socket that connects and reads, or stops reading for zero-window) */
+  client: string;
+  /** the --released command, polled in the server's namespace */
+  released?: string;
+  /** the process that held the accepted socket when the client vanished (a forked child, for a PostgreSQL backend) */
+  holder?: { pid: number; fd: number; uid?: number; comm?: string };
+  /** how the server let go: it closed the fd (the process lives on) or the process exited */
+  releasedBy?: 'fd closed' | 'exit';
+  /** the server closed the socket before the kernel aborted it (its own timeout): sock_diag showed it leave ESTABLISHED */
+  closedFirst?: boolean;
+  /** predicted, not run: why (the model's abort lies beyond the run's budget) */
+  notRun?: string;
+  /** the run's budget (s): --timeout, else 300 fast / 1200 faithful */
+  budgetS: number;
+  /** the kernel's abort against the model's window for the close */
+  verdict: 'agree' | 'differ' | 'cannot judge' | 'not run';
+  verdictWhy: string;
+  /** the model's window for the close (s from t = 0) */
+  window?: [number, number];
+  /** how many times --released ran */
+  releaseProbes: number;
+  /** the --client program's lines (the server's are in app.output) */
+  clientOutput: AppLine[];
+}
+
 /** Which process holds the socket with this inode, and as which fd. */
 export function socketOwner(inode: number): { pid: number; fd: number } | undefined {
+  return socketHolders(inode, true)[0];
+}
+
+/** Every process holding the socket with this inode (the first only, with `first`), and as which fd. */
+export function socketHolders(inode: number, first = false): Array<{ pid: number; fd: number }> {
   const target = `socket:[${inode}]`;
+  const out: Array<{ pid: number; fd: number }> = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     let fds: string[];
@@ -158,17 +201,20 @@ export function socketOwner(inode: number): { pid: number; fd: number } | undefi
     }
     for (const fd of fds) {
       try {
-        if (readlinkSync(`/proc/${p}/fd/${fd}`) === target) return { pid: Number(p), fd: Number(fd) };
+        if (readlinkSync(`/proc/${p}/fd/${fd}`) === target) {
+          out.push({ pid: Number(p), fd: Number(fd) });
+          if (first) return out;
+        }
       } catch {
         /* closed while we looked */
       }
     }
   }
-  return undefined;
+  return out;
 }
 
 /** A process's real uid, from /proc/PID/status; undefined once it is gone. */
-function realUid(pid: number): number | undefined {
+export function realUid(pid: number): number | undefined {
   try {
     const m = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : undefined;
@@ -177,7 +223,7 @@ function realUid(pid: number): number | undefined {
   }
 }
 
-const holds = (pid: number, fd: number, inode: number) => {
+export const holds = (pid: number, fd: number, inode: number) => {
   try {
     return readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`;
   } catch {
@@ -528,10 +574,15 @@ const LEFT_OUT = '(left out: DEADPEER_EVIDENCE=summary)';
  */
 export function forTheSummary(r: AppReport): AppReport & { evidence: 'summary'; leftOut: string[] } {
   const { noticedLine: _line, ...app } = r.app;
+  // --role server: the client's and the probe's commands, and what the client printed, are the user's too
+  const side = r.serverSide
+    ? { serverSide: { ...r.serverSide, ...(r.serverSide.client !== 'builtin' ? { client: LEFT_OUT } : {}), ...(r.serverSide.released !== undefined ? { released: LEFT_OUT } : {}), clientOutput: [] } }
+    : {};
   return {
     ...r,
+    ...side,
     evidence: 'summary',
-    leftOut: ['command', 'server', 'app.output', 'app.noticedLine', 'setsockopt.strace'],
+    leftOut: ['command', 'server', 'app.output', 'app.noticedLine', 'setsockopt.strace', ...(r.serverSide ? ['serverSide.client', 'serverSide.released', 'serverSide.clientOutput'] : [])],
     command: [LEFT_OUT],
     server: r.server === 'builtin' ? r.server : LEFT_OUT,
     app: { ...app, output: [] },
@@ -611,16 +662,16 @@ function kernelHow(r: AppReport): string | undefined {
   return 'timed out silently (retransmission / probe budget or user timeout)';
 }
 
-const OPTION_NAMES = ['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT', 'TCP_SYNCNT', 'TCP_RTO_MAX_MS', 'TCP_NODELAY', 'TCP_NOTSENT_LOWAT', 'SO_RCVBUF', 'SO_SNDBUF'];
+export const OPTION_NAMES = ['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT', 'TCP_SYNCNT', 'TCP_RTO_MAX_MS', 'TCP_NODELAY', 'TCP_NOTSENT_LOWAT', 'SO_RCVBUF', 'SO_SNDBUF'];
 
-function optionsOf(info: HelperEvent | undefined): Record<string, number> {
+export function optionsOf(info: HelperEvent | undefined): Record<string, number> {
   const o: Record<string, number> = {};
   for (const n of OPTION_NAMES) if (info && typeof info[n] === 'number') o[n] = info[n] as number;
   return o;
 }
 
 /** Wait until nothing is in flight or waiting on the program's socket and the wire has been silent 300 ms. */
-async function quiet(
+export async function quiet(
   h: Helper,
   peek: () => Promise<HelperEvent | undefined>,
   isOurs: (e: HelperEvent) => boolean,
