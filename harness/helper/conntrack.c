@@ -207,30 +207,26 @@ void ct_poll(void) {
 }
 
 void cmd_ct_watch(struct cmd *c) {
-    double fam, sport, dport;
-    const char *src, *dst;
-    if (!need_num(c, "family", &fam) || !need_str(c, "src", &src) || !need_num(c, "sport", &sport) ||
-        !need_str(c, "dst", &dst) || !need_num(c, "dport", &dport))
-        return;
-    if (fam != 4 && fam != 6) { fail("family must be 4 or 6, not %g", fam); return; }
-    if (sport < 1 || sport > 65535 || dport < 1 || dport > 65535) { fail("ports must be 1..65535"); return; }
+    struct conn_tuple t;
+    if (!need_tuple(c, &t)) return;
     struct ct_entry *e = NULL;
     for (int i = 0; i < MAX_CT && !e; i++)
         if (!entries[i].used) e = &entries[i];
     if (!e) { fail("too many watched connections (max %d)", MAX_CT); return; }
     memset(e, 0, sizeof *e);
-    int af = fam == 4 ? AF_INET : AF_INET6;
-    if (inet_pton(af, src, e->bsrc) != 1 || inet_pton(af, dst, e->bdst) != 1) { fail("src/dst must be IPv%g addresses", fam); return; }
+    int af = t.family == 4 ? AF_INET : AF_INET6;
+    memcpy(e->bsrc, t.src, sizeof e->bsrc);
+    memcpy(e->bdst, t.dst, sizeof e->bdst);
     if (ct_fd < 0) {
         ct_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
         if (ct_fd < 0) { fail_errno("ctnetlink socket", errno); return; }
     }
     e->used = 1;
-    e->family = (int)fam;
+    e->family = t.family;
     inet_ntop(af, e->bsrc, e->src, sizeof e->src);
     inet_ntop(af, e->bdst, e->dst, sizeof e->dst);
-    e->sport = (int)sport;
-    e->dport = (int)dport;
+    e->sport = t.sport;
+    e->dport = t.dport;
     e->state = -1;
     e->timeout = -1;
     reply_begin("ok");

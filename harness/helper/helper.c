@@ -263,6 +263,21 @@ int need_str(struct cmd *c, const char *k, const char **v) {
     *v = f->str;
     return 1;
 }
+int need_tuple(struct cmd *c, struct conn_tuple *t) {
+    double fam, sport, dport;
+    const char *src, *dst;
+    if (!need_num(c, "family", &fam) || !need_str(c, "src", &src) || !need_num(c, "sport", &sport) ||
+        !need_str(c, "dst", &dst) || !need_num(c, "dport", &dport))
+        return 0;
+    if (fam != 4 && fam != 6) { fail("family must be 4 or 6, not %g", fam); return 0; }
+    if (sport < 1 || sport > 65535 || dport < 1 || dport > 65535) { fail("ports must be 1..65535"); return 0; }
+    int af = fam == 4 ? AF_INET : AF_INET6;
+    if (inet_pton(af, src, t->src) != 1 || inet_pton(af, dst, t->dst) != 1) { fail("src/dst must be IPv%g addresses", fam); return 0; }
+    t->family = (int)fam;
+    t->sport = (int)sport;
+    t->dport = (int)dport;
+    return 1;
+}
 static int opt_bool(struct cmd *c, const char *k, int dflt) {
     struct field *f = get(c, k);
     return f && (f->is_bool || f->is_num) ? f->num != 0 : dflt;
@@ -997,26 +1012,20 @@ static void cmd_diag(struct cmd *c) {
 
 /* Watch one connection by its 4-tuple as seen from this namespace (local = src). */
 static void cmd_watch(struct cmd *c) {
-    double fam, sport, dport;
-    const char *src, *dst;
-    if (!need_num(c, "family", &fam) || !need_str(c, "src", &src) || !need_num(c, "sport", &sport) ||
-        !need_str(c, "dst", &dst) || !need_num(c, "dport", &dport))
-        return;
+    struct conn_tuple t;
+    if (!need_tuple(c, &t)) return;
     if (diag_fd < 0) { fail("start sock_diag first with {\"cmd\":\"diag\"}"); return; }
     struct watch *w = NULL;
     for (int i = 0; i < MAX_WATCH && !w; i++)
         if (!watches[i].used) w = &watches[i];
     if (!w) { fail("too many watched connections (max %d)", MAX_WATCH); return; }
     memset(w, 0, sizeof *w);
-    int af = fam == 4 ? AF_INET : AF_INET6;
-    if (inet_pton(af, src, w->src) != 1 || inet_pton(af, dst, w->dst) != 1) {
-        fail("src/dst must be IPv%g addresses", fam);
-        return;
-    }
+    memcpy(w->src, t.src, sizeof w->src);
+    memcpy(w->dst, t.dst, sizeof w->dst);
     w->used = 1;
-    w->family = (int)fam;
-    w->sport = (uint16_t)sport;
-    w->dport = (uint16_t)dport;
+    w->family = t.family;
+    w->sport = (uint16_t)t.sport;
+    w->dport = (uint16_t)t.dport;
     w->state = -1;
     w->rto_us = -1;
     diag_lookup(w);

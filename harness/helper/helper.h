@@ -35,6 +35,13 @@ const char *errname(int e);
 struct field *get(struct cmd *c, const char *k);
 int need_num(struct cmd *c, const char *k, double *v);
 int need_str(struct cmd *c, const char *k, const char **v);
+/* A connection as a command names it (family, src, sport, dst, dport), checked; 0 = refused (replied). */
+struct conn_tuple {
+    int family; /* 4 or 6 */
+    unsigned char src[16], dst[16];
+    int sport, dport;
+};
+int need_tuple(struct cmd *c, struct conn_tuple *t);
 
 /* plumbing.c: namespaces and links without spawning ip(8) */
 int netns_create_and_enter(const char *name);
