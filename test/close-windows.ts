@@ -127,6 +127,10 @@ export function judgeClose(obs: Observation, args: ModelArgs): CloseJudgement {
   // An answer that never ends lists its firings up to a horizon: the case's is how long it watched.
   const watched = obs.end - obs.origin;
   if (answer.closeAt === null && obs.prediction.closeAt === null) answer.events = answer.events.filter((e: { t: number }) => e.t <= watched) as [];
+  // `deadpeer model idle|busy|zero-window` speaks of the dying side as the client; the server's half
+  // asks the same model of the server's accepted socket (recipes/server-phases.ts asServer)
+  if (obs.subject === 'server' && ['idle', 'busy', 'zero-window'].includes(obs.phase))
+    answer.events = answer.events.map((e: { side: string }) => ({ ...e, side: e.side === 'client' ? 'server' : 'client' })) as [];
   if (core(answer) !== core(obs.prediction)) out.problems.push(`deadpeer model ${argv.join(' ')} answers ${core(answer)}, the case's model ${core(obs.prediction)}`);
   const seen = out.observed;
   if (answer.closeAt === null || answer.closeWindow === null) {
