@@ -177,14 +177,15 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.app.errno).toBe('ECONNRESET');
     });
 
-    it.runIf(!rootless)('--user with a user the system does not know: one line, exit 2, nothing made', async () => {
+    // a guard, not a tolerance: one CLI process, whose node start takes seconds while the tools group runs PostgreSQL beside it
+    it.runIf(!rootless)('--user with a user the system does not know: one line, exit 2, nothing made', { timeout: 30_000 }, async () => {
       const r = await exec(['--phase', 'idle', '--user', 'no-such-user-dp'], ['true']);
       expect(r.exitCode).toBe(2);
       expect(r.stderr).toBe('deadpeer exec: --user: no such user "no-such-user-dp" (a name or uid that getent passwd knows)');
       expect(readdirSync(r.results)).toEqual([]);
     });
 
-    it.runIf(rootless)('rootless, --user is refused in one line (only uid 0 exists in the run’s user namespace, and the program is not root anyway)', async () => {
+    it.runIf(rootless)('rootless, --user is refused in one line (only uid 0 exists in the run’s user namespace, and the program is not root anyway)', { timeout: 30_000 }, async () => {
       const r = await exec(['--phase', 'idle', '--user', 'nobody'], ['true']);
       expect(r.exitCode).toBe(2);
       expect(r.stderr).toMatch(/^deadpeer exec: --user needs root: rootless, the program already runs as you .* — drop --user$/);
