@@ -129,7 +129,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     close,
     snapshots: run.snapshots,
     dropCounters: await topo.dropCounters(),
-    ...(topo.router ? { path: await pathObservation(topo.router, events, [...clientAddrs, topo.clientAsSeenByServer(4)], run) } : {}),
+    ...(topo.router ? { path: await pathObservation(topo.router, events, [topo.clientAsSeenByServer(4), topo.clientAsSeenByServer(6)], run) } : {}),
     prediction: run.prediction(),
     end,
     artifacts,
