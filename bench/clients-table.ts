@@ -30,7 +30,51 @@ export interface ClientRun {
   watchedS: number;
   presets: string[];
   problems: string[];
+  /** run behind `--middlebox` (phase idle): its spec, e.g. "idle-expiry:6s:reset" */
+  middlebox?: string;
+  /** what the program's request after the loss met (examples/libs: "ok (the library recovered)", "failed: …") */
+  next?: string;
 }
+
+/** The libraries of issue 21, each a section of docs/CLIENTS.md: the runs whose id starts with `ids`. */
+export interface LibrarySection {
+  /** the runs' ids start with this (pg, pg-keepalive, …) */
+  ids: string;
+  title: string;
+  /** its defaults, and the option that fixes each phase — the rows below show each */
+  notes: string[];
+}
+export const LIBRARIES: readonly LibrarySection[] = [
+  {
+    ids: 'pg',
+    title: 'node-postgres (`pg`)',
+    notes: [
+      'Defaults: `keepAlive: false` — a plain socket: an idle pooled connection to a vanished server is never noticed; the pool hands it out and the first query waits for tcp_retries2.',
+      '**idle**: `keepAlive: true, keepAliveInitialDelayMillis: N` → `setKeepAlive(true, N)` on connect: TCP_KEEPIDLE = N/1000, libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10; the idle client\'s error reaches `pool.on(\'error\')` and the pool drops it. `keepAlive: true` alone asks for delay 0 (refused, see the rows): the socket keeps libuv\'s 60 s.',
+      '**busy**: pg sets no TCP_USER_TIMEOUT and has no option for it; `query_timeout` (client side) or `statement_timeout` bound a query at the application level; TCP_USER_TIMEOUT needs the `stream` option (`deadpeer recommend --client pg`).',
+      "Runs use `idleTimeoutMillis: 0`: pg-pool's default closes an idle client after 10 s, before any of this.",
+    ],
+  },
+  {
+    ids: 'ioredis',
+    title: '`ioredis`',
+    notes: [
+      "Defaults: `keepAlive: 0` — ioredis calls `setKeepAlive(true, 0)` on 'connect' (the delay 0 is refused: libuv's 60 s stays); it reconnects by itself (retryStrategy) and emits 'error', 'close', 'reconnecting'.",
+      "**idle**: `keepAlive: N` (ms, the initial delay) → TCP_KEEPIDLE = N/1000, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10.",
+      '**busy**: no TCP_USER_TIMEOUT option; `commandTimeout` ends a command at the application level; the socket is `redis.stream` once connected, for setsockopt through FFI (`deadpeer recommend --client ioredis`).',
+    ],
+  },
+  {
+    ids: 'node-redis',
+    title: 'node-redis (`redis`)',
+    notes: [
+      'Defaults (v5/v6): `socket.keepAlive: true`, `socket.keepAliveInitialDelay: 30000`, passed to `net.createConnection`: TCP_KEEPIDLE 30, libuv\'s TCP_KEEPINTVL 1, TCP_KEEPCNT 10; it reconnects by itself; commands time out after 5 s by default (`commandOptions.timeout`).',
+      '**idle**: `socket.keepAliveInitialDelay: N` (ms) → TCP_KEEPIDLE = N/1000.',
+      '**busy**: no TCP_USER_TIMEOUT option.',
+    ],
+  },
+];
+const libraryOf = (id: string) => LIBRARIES.find((l) => id === l.ids || id.startsWith(`${l.ids}-`));
 
 const s = (t: number | null, watched?: number) => (t === null ? (watched === undefined ? 'never' : `not within ${watched.toFixed(0)} s`) : `${t.toFixed(2)} s`);
 const cell = (t: string) => t.replace(/\|/g, '\\|');
@@ -51,11 +95,15 @@ export function renderClientsTable(runs: ClientRun[], meta: { date: string; kern
     '| client | version | phase | what it really sets | kernel aborted | program noticed | what it printed | model |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of runs) {
+  for (const r of runs.filter((x) => !libraryOf(x.id))) {
     const sets = [r.sets || '(nothing: a plain socket)', ...r.refused.map((x) => `refused: ${x}`)].join('; ');
     const noticed = r.problems.length ? `(not run: ${r.problems[0]})` : r.noticedS === null ? `not within ${r.watchedS.toFixed(0)} s` : `${r.noticedS.toFixed(2)} s (${r.noticedBy})`;
     const printed = r.printed ? `\`${r.printed.slice(0, 90)}\`${r.errno ? ` → ${r.errno}` : ''}` : '—';
     lines.push(`| ${cell(r.client)} | ${cell(r.version)} | ${r.phase} | ${cell(sets)} | ${r.problems.length ? '—' : s(r.kernelAbortS, r.watchedS)} | ${cell(noticed)} | ${cell(printed)} | ${s(r.modelS)} |`);
+  }
+  for (const lib of LIBRARIES) {
+    const rows = runs.filter((r) => libraryOf(r.id) === lib);
+    if (rows.length) lines.push('', ...librarySection(lib, rows));
   }
   lines.push('', 'Presets these runs back (`deadpeer check --list-presets` shows the same):', '');
   const backed = verifiedPresets(runs, meta.date);
@@ -66,6 +114,37 @@ export function renderClientsTable(runs: ClientRun[], meta: { date: string; kern
   return lines.join('\n') + '\n';
 }
 
+/** A library's section: its notes, its rows (idle, busy, behind the middleboxes), and what the rows show. */
+function librarySection(lib: LibrarySection, rows: ClientRun[]): string[] {
+  const lines = [`## ${lib.title}`, '', `Version: ${[...new Set(rows.map((r) => r.version))].join('; ')}.`, '', ...lib.notes.map((n) => `- ${n}`), ''];
+  lines.push(
+    '| configuration | phase | what it really sets | kernel aborted | library surfaced | what it printed | next request | model |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  );
+  for (const r of rows) {
+    const sets = [r.sets || '(nothing: a plain socket)', ...r.refused.map((x) => `refused: ${x}`)].join('; ');
+    const noticed = r.problems.length ? `(not run: ${r.problems[0]})` : r.noticedS === null ? `not within ${r.watchedS.toFixed(0)} s` : `${r.noticedS.toFixed(2)} s (${r.noticedBy})`;
+    const printed = r.printed ? `\`${r.printed.replace(/ \[mono [\d.]+\]$/, '').slice(0, 90)}\`${r.errno ? ` → ${r.errno}` : ''}` : '—';
+    const phase = r.middlebox ? `idle behind ${r.middlebox}` : r.phase;
+    lines.push(`| ${cell(r.client)} | ${phase} | ${cell(sets)} | ${r.problems.length ? '—' : s(r.kernelAbortS, r.watchedS)} | ${cell(noticed)} | ${cell(printed)} | ${cell(r.next ?? '—')} | ${s(r.modelS)} |`);
+  }
+  const findings = libraryFindings(rows);
+  if (findings.length) lines.push('', 'Findings (each from the row named):', '', ...findings.map((f) => `- ${f}`));
+  return lines;
+}
+
+/** What the rows show that a user would not expect: an option that does not reach the socket, an errno the library hides, a pool that does not recover. */
+export function libraryFindings(rows: ClientRun[]): string[] {
+  const out: string[] = [];
+  const name = (r: ClientRun) => `${r.client}, ${r.middlebox ? `idle behind ${r.middlebox}` : r.phase}`;
+  for (const r of rows.filter((x) => !x.problems.length)) {
+    for (const x of r.refused) out.push(`the option does not reach the socket as asked: \`${x}\` (${name(r)}; it holds ${r.sets || 'nothing'})`);
+    if (r.kernelAbortS !== null && r.noticedS !== null && !r.errno) out.push(`the library hides the errno: the kernel aborted at ${r.kernelAbortS.toFixed(2)} s, it surfaced ${r.printed ? `\`${r.printed.replace(/ \[mono [\d.]+\]$/, '').slice(0, 80)}\`` : `only by ${r.noticedBy}`} (${name(r)})`);
+    if (r.kernelAbortS !== null && r.noticedS === null) out.push(`the kernel aborted at ${r.kernelAbortS.toFixed(2)} s and the library showed nothing within the watch (${name(r)})`);
+    if (r.next?.startsWith('failed') && r.middlebox) out.push(`the request after the loss failed too: ${r.next} (${name(r)})`);
+  }
+  return [...new Set(out.map((f) => f.replace(/ \(([^)]*)\)$/, ' ($1)')))];
+}
 
 /** "go1.19.8", "v20.20.2", "psql 15.18, …" → [1, 19, 8]: the first dotted number in it. */
 export function versionNumbers(v: string): number[] {
