@@ -10,6 +10,7 @@ import { ROOT } from '../harness/core/paths.js';
 import { withTimingMachine } from './machine.js';
 import { parseMiddlebox } from '../harness/model/middlebox.js';
 import { pool } from './pool.js';
+import { REDIS_SERVER, redisMissing, redisVersion } from './redis.js';
 import { pgMissing, pgServerCommand, pgTemplate, pgVersion, PG_BIN } from './postgres.js';
 import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
 
@@ -75,9 +76,6 @@ function npmVersion(pkg: string): () => { version: string } | { missing: string 
     }
   };
 }
-/** redis-server (Debian's redis-server) on DEADPEER_LISTEN, nothing saved; protected mode off: it binds the namespace's address only. */
-export const REDIS_SERVER = "exec redis-server --port \"$DEADPEER_PORT\" --bind \"$DEADPEER_LISTEN_HOST\" --protected-mode no --save '' --appendonly no --dir /tmp";
-const redisVersion = () => (has('redis-server') ? / v=(\S+)/.exec(firstLine(sh('redis-server', ['--version'])))?.[1] ?? '?' : undefined);
 /** A library client of examples/libs/ against its real server: idle, busy, and quiet behind the middleboxes. */
 function libClient(id: string, name: string, pkg: string, file: string, config: string, server: 'postgres' | 'redis'): Client {
   const lib = npmVersion(pkg);
@@ -93,7 +91,7 @@ function libClient(id: string, name: string, pkg: string, file: string, config: 
         return missing ? { missing } : { version: `${v.version}, PostgreSQL ${pgVersion(`${PG_BIN}/postgres`)}` };
       }
       const rv = redisVersion();
-      return rv ? { version: `${v.version}, redis-server ${rv}` } : { missing: 'redis-server (apt-get install redis-server)' };
+      return rv ? { version: `${v.version}, redis-server ${rv}` } : { missing: redisMissing()! };
     },
     ...(server === 'postgres' ? { prepare: (tmp: string) => void pgTemplate(tmp) } : {}),
     command: (p) => cmd(p),
