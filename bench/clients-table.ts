@@ -50,7 +50,7 @@ export const LIBRARIES: readonly LibrarySection[] = [
     title: 'node-postgres (`pg`)',
     notes: [
       'Defaults: `keepAlive: false` — a plain socket: an idle pooled connection to a vanished server is never noticed; the pool hands it out and the first query waits for tcp_retries2.',
-      '**idle**: `keepAlive: true, keepAliveInitialDelayMillis: N` → `setKeepAlive(true, N)` on connect: TCP_KEEPIDLE = N/1000, libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10; the idle client\'s error reaches `pool.on(\'error\')` and the pool drops it. `keepAlive: true` alone asks for delay 0 (refused, see the rows): the socket keeps libuv\'s 60 s.',
+      '**idle**: `keepAlive: true, keepAliveInitialDelayMillis: N` → `setKeepAlive(true, N)` on connect: TCP_KEEPIDLE = N/1000, libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10; the idle client\'s error reaches `pool.on(\'error\')` and the pool drops it. `keepAlive: true` alone asks for TCP_KEEPIDLE 0 after connect, which the kernel refuses (EINVAL, see the rows): the socket keeps the kernel\'s 7200/75/9 — keepalive on, but nothing noticed for over two hours.',
       '**busy**: pg sets no TCP_USER_TIMEOUT and has no option for it; `query_timeout` (client side) or `statement_timeout` bound a query at the application level; TCP_USER_TIMEOUT needs the `stream` option (`deadpeer recommend --client pg`).',
       "Runs use `idleTimeoutMillis: 0`: pg-pool's default closes an idle client after 10 s, before any of this.",
     ],
@@ -59,7 +59,7 @@ export const LIBRARIES: readonly LibrarySection[] = [
     ids: 'ioredis',
     title: '`ioredis`',
     notes: [
-      "Defaults: `keepAlive: 0` — ioredis calls `setKeepAlive(true, 0)` on 'connect' (the delay 0 is refused: libuv's 60 s stays); it reconnects by itself (retryStrategy) and emits 'error', 'close', 'reconnecting'.",
+      "Defaults (6.x): `keepAlive: 30000` — ioredis calls `setKeepAlive(true, 30000)` on 'connect': keepalive 30/1/10; it reconnects by itself (retryStrategy) and emits 'error', 'close', 'reconnecting'.",
       "**idle**: `keepAlive: N` (ms, the initial delay) → TCP_KEEPIDLE = N/1000, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10.",
       '**busy**: no TCP_USER_TIMEOUT option; `commandTimeout` ends a command at the application level; the socket is `redis.stream` once connected, for setsockopt through FFI (`deadpeer recommend --client ioredis`).',
     ],

@@ -14,7 +14,7 @@ import { REDIS_SERVER, redisMissing } from '../bench/redis.js';
  * connection, quiet, when the server vanishes. Where the library's options turn keepalive on with
  * a short delay (pg keepAliveInitialDelayMillis, ioredis keepAlive: 2000 → 2/1/10), the kernel
  * aborts at ≈ 12 s and the library surfaces it within 1 s, with the errno; where they do not (pg's
- * defaults: no keepalive; ioredis's: libuv's 60 s), nothing happens within the watch. The library
+ * defaults: no keepalive; ioredis's: a 30 s delay), nothing happens within the watch. The library
  * clients are examples/libs/*.mjs; pg, ioredis are dev dependencies (npm ci).
  * Root and rootless (PostgreSQL runs as a mapped user there, bench/postgres.ts).
  */
@@ -89,9 +89,9 @@ kernelCases('libraries against their real servers: the idle rows of docs/CLIENTS
     expectNoticedWithinASecond(await execLib(REDIS_SERVER, 'ioredis.mjs', 'keepalive-2s', 18), 'ioredis', /'error' event/);
   });
 
-  it.skipIf(redisSkip)('ioredis, defaults: keepalive with libuv\'s 60 s delay, no abort and no error within 15 s', { timeout: timeoutFor(20) }, async () => {
+  it.skipIf(redisSkip)('ioredis, defaults: keepalive 30/1/10 (keepAlive 30000), no abort and no error within 15 s', { timeout: timeoutFor(20) }, async () => {
     const r = await execLib(REDIS_SERVER, 'ioredis.mjs', 'defaults', 15);
-    expect(r.options).toMatchObject({ TCP_USER_TIMEOUT: 0 });
+    expect(r.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 30, TCP_USER_TIMEOUT: 0 });
     expectNothingWithin(r);
   });
 });

@@ -1,6 +1,6 @@
 // ioredis against a real redis-server at $DEADPEER_HOST:$DEADPEER_PORT (deadpeer exec --server).
 // Usage: node ioredis.mjs idle|busy|quiet [defaults|keepalive-2s]
-//   defaults      new Redis({...})         (ioredis: keepAlive 0, reconnects by itself)
+//   defaults      new Redis({...})         (ioredis 6: keepAlive 30000, reconnects by itself)
 //   keepalive-2s  keepAlive: 2000          (ioredis: setKeepAlive(true, 2000) on 'connect')
 import { Redis } from 'ioredis';
 import { lost, run, say } from './report.mjs';

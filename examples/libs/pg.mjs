@@ -1,7 +1,7 @@
 // node-postgres (pg) Pool against a real PostgreSQL at $DEADPEER_HOST:$DEADPEER_PORT (deadpeer exec
 // --server, bench/postgres.ts). Usage: node pg.mjs idle|busy|quiet [defaults|keepalive|keepalive-2s]
 //   defaults      new Pool({...})                      (pg: keepAlive false)
-//   keepalive     keepAlive: true                      (pg: setKeepAlive(true, 0) on 'connect')
+//   keepalive     keepAlive: true                      (pg: setKeepAlive(true, 0) on 'connect': TCP_KEEPIDLE 0 refused)
 //   keepalive-2s  keepAlive: true, keepAliveInitialDelayMillis: 2000
 // idleTimeoutMillis: 0 in all: the pool keeps its idle connection (pg-pool's default 10 s would
 // close it first), as a pool for long-idle traffic is configured.

@@ -157,7 +157,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   pg: {
     label: 'node-postgres (pg)',
-    keepIdle: "keepAlive: true with keepAliveInitialDelayMillis (TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); keepAlive: true alone leaves libuv's 60 s, and pg's default is no keepalive (docs/CLIENTS.md)",
+    keepIdle: "keepAlive: true with keepAliveInitialDelayMillis (TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); keepAlive: true alone asks for TCP_KEEPIDLE 0, which the kernel refuses, and leaves the kernel's 7200 s; pg's default is no keepalive (docs/CLIENTS.md)",
     // pg's own options reach TCP_KEEPIDLE only; its `stream` option (a function returning the socket pg connects) reaches the rest through FFI
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
@@ -190,7 +190,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
   },
   ioredis: {
     label: 'ioredis',
-    keepIdle: "keepAlive: ms (the initial delay: TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); the default keepAlive 0 asks for delay 0, refused: libuv's 60 s (docs/CLIENTS.md)",
+    keepIdle: "keepAlive: ms (the initial delay: TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); the default (6.x) is 30000: keepalive 30/1/10 (docs/CLIENTS.md)",
     // ioredis's keepAlive reaches TCP_KEEPIDLE only; redis.stream (the net.Socket, after 'connect') reaches the rest through FFI
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
