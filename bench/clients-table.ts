@@ -68,7 +68,7 @@ export const LIBRARIES: readonly LibrarySection[] = [
     ids: 'node-redis',
     title: 'node-redis (`redis`)',
     notes: [
-      'Defaults (v5/v6): `socket.keepAlive: true`, `socket.keepAliveInitialDelay: 30000`, passed to `net.createConnection`: TCP_KEEPIDLE 30, libuv\'s TCP_KEEPINTVL 1, TCP_KEEPCNT 10; it reconnects by itself; commands time out after 5 s by default (`commandOptions.timeout`).',
+      'Defaults (read in 6.4.0): `socket.keepAlive: true`, `socket.keepAliveInitialDelay: 30000`, passed to `net.createConnection`: TCP_KEEPIDLE 30, libuv\'s TCP_KEEPINTVL 1, TCP_KEEPCNT 10; it reconnects by itself; commands time out after 5 s by default (`commandOptions.timeout`).',
       '**idle**: `socket.keepAliveInitialDelay: N` (ms) → TCP_KEEPIDLE = N/1000.',
       '**busy**: no TCP_USER_TIMEOUT option.',
     ],

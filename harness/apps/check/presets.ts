@@ -133,19 +133,19 @@ export const PRESETS: readonly Preset[] = [
     // ioredis Redis.js: stream.setKeepAlive(true, options.keepAlive) once connected; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10
     source:
       "ioredis built/Redis.js: setKeepAlive(true, keepAlive) on 'connect' → TCP_KEEPIDLE = ms/1000, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10; " +
-      'EXAMPLE keepAlive 2000 ms, not the default (0); no TCP_USER_TIMEOUT option (docs/CLIENTS.md)',
+      'EXAMPLE keepAlive 2000 ms, not the default (30000 in 6.x: keepalive 30/1/10); no TCP_USER_TIMEOUT option (docs/CLIENTS.md)',
     config: { keepalive: { idle: 2, intvl: 1, cnt: 10 } },
     backedBy: [{ client: 'ioredis-keepalive-2s' }],
   },
   {
     name: 'node-redis',
     title: 'node-redis (redis) createClient defaults',
-    // @redis/client lib/client/socket.js: net.createConnection({ keepAlive: true, keepAliveInitialDelay: 30000 }) (5.x/6.x)
+    // @redis/client lib/client/socket.js: net.createConnection({ keepAlive: true, keepAliveInitialDelay: 30000 }) (read in 6.4.0)
     source:
-      '@redis/client socket.js: net.createConnection with keepAlive true, keepAliveInitialDelay DEFAULT_KEEPALIVE_INITIAL_DELAY (30000 ms in 5.x/6.x) → ' +
+      '@redis/client socket.js: net.createConnection with keepAlive true, keepAliveInitialDelay DEFAULT_KEEPALIVE_INITIAL_DELAY (30000 ms, read in 6.4.0) → ' +
       "TCP_KEEPIDLE 30, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10; no TCP_USER_TIMEOUT option (docs/CLIENTS.md)",
     config: { keepalive: { idle: 30, intvl: 1, cnt: 10 } },
-    backedBy: [{ client: 'node-redis', minVersion: '5.0' }],
+    backedBy: [{ client: 'node-redis', minVersion: '6.0' }],
   },
 ];
 
