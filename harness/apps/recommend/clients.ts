@@ -29,6 +29,11 @@ export interface ClientSpec {
 /** A recommendation states all three keepalive values. */
 const ka = (c: SocketConfig) => (c.keepalive ? (c.keepalive as Required<KeepaliveConfig>) : undefined);
 const ms = (c: SocketConfig) => c.userTimeoutMs ?? 0;
+/** net-keepalive's calls (setsockopt through FFI) for what node:net cannot set, on `socket`, indented. */
+const ffi = (c: SocketConfig, socket: string, indent: string) => [
+  ...(ka(c) ? [`NetKeepAlive.setKeepAliveInterval(${socket}, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `NetKeepAlive.setKeepAliveProbes(${socket}, ${ka(c)!.cnt}); // TCP_KEEPCNT`] : []),
+  ...(ms(c) ? [`NetKeepAlive.setUserTimeout(${socket}, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+].map((l) => indent + l);
 
 export const CLIENTS: Record<ClientName, ClientSpec> = {
   raw: {
@@ -84,10 +89,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
       'const socket = net.connect({ host, port });',
       ...(ka(c) ? [`socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s (libuv also sets TCP_KEEPINTVL 1, TCP_KEEPCNT 10)`] : []),
       "socket.once('connect', () => {",
-      ...(ka(c)
-        ? [`  NetKeepAlive.setKeepAliveInterval(socket, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `  NetKeepAlive.setKeepAliveProbes(socket, ${ka(c)!.cnt}); // TCP_KEEPCNT`]
-        : []),
-      ...(ms(c) ? [`  NetKeepAlive.setUserTimeout(socket, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+      ...ffi(c, 'socket', '  '),
       '});',
     ],
   },
@@ -173,14 +175,8 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
       '  stream: () => {',
       '    const socket = new net.Socket();',
       "    socket.once('connect', () => {",
-      ...(ka(c)
-        ? [
-            `      socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s`,
-            `      NetKeepAlive.setKeepAliveInterval(socket, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`,
-            `      NetKeepAlive.setKeepAliveProbes(socket, ${ka(c)!.cnt}); // TCP_KEEPCNT`,
-          ]
-        : []),
-      ...(ms(c) ? [`      NetKeepAlive.setUserTimeout(socket, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+      ...(ka(c) ? [`      socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s`] : []),
+      ...ffi(c, 'socket', '      '),
       '    });',
       '    return socket;',
       '  },',
@@ -198,13 +194,10 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
     code: (c) => [
       "import { Redis } from 'ioredis';",
       "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what neither ioredis nor node:net can set",
-      `const redis = new Redis({ host, port${ka(c) ? `, keepAlive: ${ka(c)!.idle * 1000} /* TCP_KEEPIDLE ${ka(c)!.idle} s */` : ''} });`,
+      `const redis = new Redis({ host, port, ${ka(c) ? `keepAlive: ${ka(c)!.idle * 1000} /* TCP_KEEPIDLE ${ka(c)!.idle} s */` : "keepAlive: false /* no keepalive: ioredis's default is 30000 */"} });`,
       "// 'connect' comes after ioredis's own setKeepAlive, on every (re)connection",
       "redis.on('connect', () => {",
-      ...(ka(c)
-        ? [`  NetKeepAlive.setKeepAliveInterval(redis.stream, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `  NetKeepAlive.setKeepAliveProbes(redis.stream, ${ka(c)!.cnt}); // TCP_KEEPCNT`]
-        : []),
-      ...(ms(c) ? [`  NetKeepAlive.setUserTimeout(redis.stream, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+      ...ffi(c, 'redis.stream', '  '),
       '});',
       "redis.on('error', (err) => { /* err.code, e.g. ETIMEDOUT: ioredis reconnects by itself */ });",
     ],
