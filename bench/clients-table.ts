@@ -143,7 +143,7 @@ export function libraryFindings(rows: ClientRun[]): string[] {
     if (r.kernelAbortS !== null && r.noticedS === null) out.push(`the kernel aborted at ${r.kernelAbortS.toFixed(2)} s and the library showed nothing within the watch (${name(r)})`);
     if (r.next?.startsWith('failed') && r.middlebox) out.push(`the request after the loss failed too: ${r.next} (${name(r)})`);
   }
-  return [...new Set(out.map((f) => f.replace(/ \(([^)]*)\)$/, ' ($1)')))];
+  return [...new Set(out)];
 }
 
 /** "go1.19.8", "v20.20.2", "psql 15.18, …" → [1, 19, 8]: the first dotted number in it. */
