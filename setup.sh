@@ -25,6 +25,9 @@ done
 # a real PostgreSQL server for the server's half (exec --role server): the tests start their own in
 # the server's namespace, never the host's service
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+# redis-server for test/libs.test.ts (ioredis against a real server, started in the server's namespace;
+# RUNLEVEL=1 below keeps the package's own service from starting)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { say "missing ${need[*]}: run this once as root (it installs packages): sudo bash setup.sh"; exit 1; }
   say "installing ${need[*]}"

@@ -22,6 +22,7 @@ const TOOLS = [
   'test/model-close-windows.test.ts',
   'test/signals.test.ts',
   'test/rootless.test.ts',
+  'test/libs.test.ts',
 ];
 
 export default defineConfig({

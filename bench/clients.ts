@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, release } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +8,9 @@ import type { ExecArgs } from '../harness/apps/exec/args.js';
 import type { AppReport } from '../harness/apps/exec/run.js';
 import { ROOT } from '../harness/core/paths.js';
 import { withTimingMachine } from './machine.js';
+import { parseMiddlebox } from '../harness/model/middlebox.js';
 import { pool } from './pool.js';
+import { REDIS_SERVER, redisMissing, redisVersion } from './redis.js';
 import { pgMissing, pgServerCommand, pgTemplate, pgVersion, PG_BIN } from './postgres.js';
 import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
 
@@ -33,6 +35,8 @@ interface Client {
   command: (phase: 'idle' | 'busy', tmp: string) => string[];
   /** a shell command for the server's namespace (a real server), given `tmp` and the run's own folder */
   server?: (tmp: string, run: string) => string;
+  /** also run behind `--middlebox` (MIDDLEBOXES), with this command: it goes quiet, then asks again */
+  quiet?: (tmp: string) => string[];
 }
 
 const sh = (cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) => spawnSync(cmd, args, { encoding: 'utf8', ...opts });
@@ -61,6 +65,47 @@ function psqlClient(id: string, name: string, params: string): Client {
   };
   return client;
 }
+
+/** A Node library from the gallery's dev dependencies (package.json), its version from its package.json. */
+function npmVersion(pkg: string): () => { version: string } | { missing: string } {
+  return () => {
+    try {
+      return { version: `${pkg} ${JSON.parse(readFileSync(join(ROOT, 'node_modules', pkg, 'package.json'), 'utf8')).version}` };
+    } catch {
+      return { missing: `${pkg} (npm ci: it is a dev dependency)` };
+    }
+  };
+}
+/** A library client of examples/libs/ against its real server: idle, busy, and quiet behind the middleboxes. */
+function libClient(id: string, name: string, pkg: string, file: string, config: string, server: 'postgres' | 'redis'): Client {
+  const lib = npmVersion(pkg);
+  const cmd = (mode: string) => ['node', join(EX, 'libs', file), mode, config];
+  return {
+    id,
+    name,
+    probe: () => {
+      const v = lib();
+      if ('missing' in v) return v;
+      if (server === 'postgres') {
+        const missing = pgMissing();
+        return missing ? { missing } : { version: `${v.version}, PostgreSQL ${pgVersion(`${PG_BIN}/postgres`)}` };
+      }
+      const rv = redisVersion();
+      return rv ? { version: `${v.version}, redis-server ${rv}` } : { missing: redisMissing()! };
+    },
+    ...(server === 'postgres' ? { prepare: (tmp: string) => void pgTemplate(tmp) } : {}),
+    command: (p) => cmd(p),
+    quiet: () => cmd('quiet'),
+    server: (tmp, run) => (server === 'postgres' ? pgServerCommand(pgTemplate(tmp), run) : REDIS_SERVER),
+  };
+}
+/** The idle-expiry middleboxes every library client also runs behind (issue 19): the entry goes after 6 s of quiet. */
+const MIDDLEBOXES = ['idle-expiry:6s:reset', 'idle-expiry:6s:drop'];
+const middleboxOf = (text: string) => {
+  const m = parseMiddlebox(text);
+  if ('error' in m) throw new Error(m.error);
+  return m;
+};
 
 const CLIENTS: Client[] = [
   { id: 'node-net-5s', name: 'Node.js net + setKeepAlive(true, 5000)', probe: versionOf('node', ['--version'], 'node'), command: (p) => ['node', join(EX, 'node-client.mjs'), p] },
@@ -106,6 +151,13 @@ const CLIENTS: Client[] = [
     },
     command: (p, tmp) => ['java', '-cp', join(tmp, 'java'), 'JavaClient', p],
   },
+  libClient('pg', 'node-postgres (pg) Pool, defaults', 'pg', 'pg.mjs', 'defaults', 'postgres'),
+  libClient('pg-keepalive', 'node-postgres (pg) Pool, keepAlive: true', 'pg', 'pg.mjs', 'keepalive', 'postgres'),
+  libClient('pg-keepalive-2s', 'node-postgres (pg) Pool, keepAlive: true, keepAliveInitialDelayMillis: 2000', 'pg', 'pg.mjs', 'keepalive-2s', 'postgres'),
+  libClient('ioredis', 'ioredis, defaults', 'ioredis', 'ioredis.mjs', 'defaults', 'redis'),
+  libClient('ioredis-keepalive-2s', 'ioredis, keepAlive: 2000', 'ioredis', 'ioredis.mjs', 'keepalive-2s', 'redis'),
+  libClient('node-redis', 'node-redis (redis) createClient, defaults', 'redis', 'node-redis.mjs', 'defaults', 'redis'),
+  libClient('node-redis-keepalive-2s', 'node-redis (redis), socket.keepAliveInitialDelay: 2000', 'redis', 'node-redis.mjs', 'keepalive-2s', 'redis'),
 ];
 
 /** The options its socket held that a plain socket would not, for the table. */
@@ -122,12 +174,18 @@ function setsLine(r: AppReport): string {
 
 const rel = (r: AppReport, t: number | undefined) => (t === undefined || r.t.origin === undefined ? null : Math.round((t - r.t.origin) * 100) / 100);
 
-function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport): ClientRun {
+/** What the program printed about its request after the loss (examples/libs: "next request: …"). */
+const nextLine = (r: AppReport) => r.app.output.find((l) => /^next request: /.test(l.text))?.text.replace(/^next request: /, '').replace(/ \[mono [\d.]+\]$/, '');
+
+function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport, middlebox?: string): ClientRun {
+  const next = nextLine(r);
   return {
     id: c.id,
     client: c.name,
     version,
     phase,
+    ...(middlebox ? { middlebox } : {}),
+    ...(next ? { next } : {}),
     sets: setsLine(r),
     refused: (r.asked ?? []).filter((a) => a.result !== '0').map((a) => `${a.opt}=${a.value} → ${a.result}`),
     kernelAbortS: rel(r, r.t.kernelAbort),
@@ -174,8 +232,10 @@ async function regenerate(): Promise<number> {
       found.push({ c, version: p.version });
     }
     let n = 0;
+    const shapes = (c: Client): Array<{ phase: 'idle' | 'busy'; middlebox?: string }> => [...(['idle', 'busy'] as const).map((phase) => ({ phase })), ...(c.quiet ? MIDDLEBOXES.map((middlebox) => ({ phase: 'idle' as const, middlebox })) : [])];
+    const total = found.reduce((n, { c }) => n + shapes(c).length, 0);
     const jobs = found.flatMap(({ c, version }) =>
-      (['idle', 'busy'] as const).map((phase) => async () => {
+      shapes(c).map(({ phase, middlebox }) => async () => {
         const args: ExecArgs = {
           phase,
           fault: 'blackhole',
@@ -185,12 +245,13 @@ async function regenerate(): Promise<number> {
           graceS: 5,
           json: true,
           strace: true,
-          command: c.command(phase, tmp),
-          ...(c.server ? { server: c.server(tmp, join(tmp, `pg-${c.id}-${phase}`)) } : {}),
+          command: middlebox && c.quiet ? c.quiet(tmp) : c.command(phase, tmp),
+          ...(middlebox ? { middlebox: middleboxOf(middlebox) } : {}),
+          ...(c.server ? { server: c.server(tmp, join(tmp, `pg-${c.id}-${phase}${middlebox ? `-${middlebox.replace(/\W/g, '-')}` : ''}`)) } : {}),
         };
         const r = await runExecArgs(args);
-        process.stderr.write(`deadpeer clients: [${++n}/${found.length * 2}] ${c.name}, ${phase}: ${r.problems[0] ?? (r.t.appNoticed !== undefined && !r.unnoticed ? `noticed ${rel(r, r.t.appNoticed)} s after t = 0` : 'did not notice')}\n`);
-        return toRun(c, version, phase, r);
+        process.stderr.write(`deadpeer clients: [${++n}/${total}] ${c.name}, ${middlebox ?? phase}: ${r.problems[0] ?? (r.t.appNoticed !== undefined && !r.unnoticed ? `noticed ${rel(r, r.t.appNoticed)} s after t = 0` : 'did not notice')}\n`);
+        return toRun(c, version, phase, r, middlebox);
       }),
     );
     const runs = await pool(jobs, CONCURRENCY);

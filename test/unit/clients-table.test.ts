@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedPresets, verifiedPresets } from '../../bench/clients-table.js';
+import { type ClientRun, libraryFindings, renderClientsTable, renderVerifiedModule, unbackedPresets, verifiedPresets } from '../../bench/clients-table.js';
 
 /** docs/CLIENTS.md and the presets' evidence, from runs made up here. */
 const run = (o: Partial<ClientRun>): ClientRun => ({
@@ -40,5 +40,17 @@ describe('npm run clients: the table', () => {
     expect(unbackedPresets([go])).toContain('`go-1.23`: needs go ≥ 1.23, this machine has go version go1.19.8 linux/amd64');
     expect(verifiedPresets([{ ...go, version: 'go1.23.1' }], 'd')['go-1.23']).toHaveLength(1);
     expect(renderVerifiedModule(v)).toMatch(/export const VERIFIED: Record<string, Verification\[\]> = \{\n {2}"node-keepalive-5s"/);
+  });
+
+  it('a library gets a section of its own: its rows (the middlebox ones too, with the next request), and what they show', () => {
+    const pg = run({ id: 'pg-keepalive', client: 'pg, keepAlive: true', version: 'pg 8.23.1, PostgreSQL 15.18', sets: 'SO_KEEPALIVE=1 KEEPIDLE=7200 KEEPINTVL=75 KEEPCNT=9', refused: ['TCP_KEEPIDLE=0 → EINVAL'], kernelAbortS: null, noticedS: null, printed: undefined, errno: undefined, presets: [] });
+    const mb = run({ id: 'pg', client: 'pg, defaults', version: 'pg 8.23.1, PostgreSQL 15.18', sets: '', middlebox: 'idle-expiry:6s:reset', kernelAbortS: 9.01, noticedS: 9.02, printed: 'error: ECONNRESET: read ECONNRESET (rejected request) [mono 12.5]', errno: 'ECONNRESET', next: 'ok (the library recovered)', presets: [] });
+    const md = renderClientsTable([run({}), pg, mb], { date: 'd', kernel: '6.18', profile: 'fast', wallS: 1 });
+    expect(md).toContain('## node-postgres (`pg`)');
+    expect(md).toContain('| pg, defaults | idle behind idle-expiry:6s:reset | (nothing: a plain socket) | 9.01 s | 9.02 s (output) | `error: ECONNRESET: read ECONNRESET (rejected request)` → ECONNRESET | ok (the library recovered) | 15.00 s |');
+    // the library's rows are in its section, not the main table
+    expect(md.split('## node-postgres')[0]).not.toContain('pg, defaults');
+    expect(libraryFindings([pg])).toEqual(['the option does not reach the socket as asked: `TCP_KEEPIDLE=0 → EINVAL` (pg, keepAlive: true, idle; it holds SO_KEEPALIVE=1 KEEPIDLE=7200 KEEPINTVL=75 KEEPCNT=9)']);
+    expect(libraryFindings([{ ...mb, errno: undefined, printed: 'Connection terminated unexpectedly' }])).toEqual(['the library hides the errno: the kernel aborted at 9.01 s, it surfaced `Connection terminated unexpectedly` (pg, defaults, idle behind idle-expiry:6s:reset)']);
   });
 });

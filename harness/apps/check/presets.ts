@@ -116,6 +116,37 @@ export const PRESETS: readonly Preset[] = [
     config: { keepalive: { idle: 5, intvl: 3, cnt: 3 }, userTimeoutMs: 14_000 },
     backedBy: [{ client: 'python-reference' }],
   },
+  {
+    name: 'pg',
+    title: 'node-postgres (pg) with keepAlive: true, keepAliveInitialDelayMillis: 2000 (example value)',
+    // pg Connection.connect: stream.setKeepAlive(true, keepAliveInitialDelayMillis) on 'connect'; libuv fixes
+    // TCP_KEEPINTVL 1, TCP_KEEPCNT 10. pg's default is keepAlive false (kernel-defaults: a plain socket).
+    source:
+      "pg lib/connection.js: setKeepAlive(true, keepAliveInitialDelayMillis) on 'connect' → TCP_KEEPIDLE = ms/1000, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10; " +
+      'EXAMPLE delay 2000 ms, not a default (pg defaults to no keepalive); no TCP_USER_TIMEOUT option (docs/CLIENTS.md)',
+    config: { keepalive: { idle: 2, intvl: 1, cnt: 10 } },
+    backedBy: [{ client: 'pg-keepalive-2s' }],
+  },
+  {
+    name: 'ioredis',
+    title: 'ioredis with keepAlive: 2000 (example value)',
+    // ioredis Redis.js: stream.setKeepAlive(true, options.keepAlive) once connected; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10
+    source:
+      "ioredis built/Redis.js: setKeepAlive(true, keepAlive) on 'connect' → TCP_KEEPIDLE = ms/1000, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10; " +
+      'EXAMPLE keepAlive 2000 ms, not the default (30000 in 6.x: keepalive 30/1/10); no TCP_USER_TIMEOUT option (docs/CLIENTS.md)',
+    config: { keepalive: { idle: 2, intvl: 1, cnt: 10 } },
+    backedBy: [{ client: 'ioredis-keepalive-2s' }],
+  },
+  {
+    name: 'node-redis',
+    title: 'node-redis (redis) createClient defaults',
+    // @redis/client lib/client/socket.js: net.createConnection({ keepAlive: true, keepAliveInitialDelay: 30000 }) (read in 6.4.0)
+    source:
+      '@redis/client socket.js: net.createConnection with keepAlive true, keepAliveInitialDelay DEFAULT_KEEPALIVE_INITIAL_DELAY (30000 ms, read in 6.4.0) → ' +
+      "TCP_KEEPIDLE 30, libuv's TCP_KEEPINTVL 1, TCP_KEEPCNT 10; no TCP_USER_TIMEOUT option (docs/CLIENTS.md)",
+    config: { keepalive: { idle: 30, intvl: 1, cnt: 10 } },
+    backedBy: [{ client: 'node-redis', minVersion: '6.0' }],
+  },
 ];
 
 export function findPreset(name: string): Preset | undefined {

@@ -5,8 +5,8 @@ import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
  * client can reach, and printed as the code that reaches it. Where a client cannot set something
  * the search needs, the reasons say so and name the way around it.
  */
-export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl';
-export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl'];
+export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl' | 'pg' | 'ioredis';
+export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl', 'pg', 'ioredis'];
 
 export interface ClientSpec {
   /** "Node.js", for sentences: "no setting Node.js can make …" */
@@ -29,6 +29,11 @@ export interface ClientSpec {
 /** A recommendation states all three keepalive values. */
 const ka = (c: SocketConfig) => (c.keepalive ? (c.keepalive as Required<KeepaliveConfig>) : undefined);
 const ms = (c: SocketConfig) => c.userTimeoutMs ?? 0;
+/** net-keepalive's calls (setsockopt through FFI) for what node:net cannot set, on `socket`, indented. */
+const ffi = (c: SocketConfig, socket: string, indent: string) => [
+  ...(ka(c) ? [`NetKeepAlive.setKeepAliveInterval(${socket}, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `NetKeepAlive.setKeepAliveProbes(${socket}, ${ka(c)!.cnt}); // TCP_KEEPCNT`] : []),
+  ...(ms(c) ? [`NetKeepAlive.setUserTimeout(${socket}, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+].map((l) => indent + l);
 
 export const CLIENTS: Record<ClientName, ClientSpec> = {
   raw: {
@@ -84,10 +89,7 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
       'const socket = net.connect({ host, port });',
       ...(ka(c) ? [`socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s (libuv also sets TCP_KEEPINTVL 1, TCP_KEEPCNT 10)`] : []),
       "socket.once('connect', () => {",
-      ...(ka(c)
-        ? [`  NetKeepAlive.setKeepAliveInterval(socket, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `  NetKeepAlive.setKeepAliveProbes(socket, ${ka(c)!.cnt}); // TCP_KEEPCNT`]
-        : []),
-      ...(ms(c) ? [`  NetKeepAlive.setUserTimeout(socket, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
+      ...ffi(c, 'socket', '  '),
       '});',
     ],
   },
@@ -153,6 +155,51 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
     cannot: 'curl sets no TCP_USER_TIMEOUT: a transfer whose data is unacknowledged waits for tcp_retries2 unless --speed-limit/--speed-time or --max-time end it at the application level',
     code: (c) => [
       `curl${ka(c) ? ` --keepalive-time ${ka(c)!.idle}${ka(c)!.cnt !== 9 ? ` --keepalive-cnt ${ka(c)!.cnt}  # --keepalive-cnt: curl 8.9+` : ''}` : ' --no-keepalive'} URL`,
+    ],
+  },
+  pg: {
+    label: 'node-postgres (pg)',
+    keepIdle: "keepAlive: true with keepAliveInitialDelayMillis (TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); keepAlive: true alone asks for TCP_KEEPIDLE 0, which the kernel refuses, and leaves the kernel's 7200 s; pg's default is no keepalive (docs/CLIENTS.md)",
+    // pg's own options reach TCP_KEEPIDLE only; its `stream` option (a function returning the socket pg connects) reaches the rest through FFI
+    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    cannot:
+      "pg's own options set only TCP_KEEPIDLE (keepAliveInitialDelayMillis); TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT have no pg option: the code makes the socket itself through pg's `stream` option and sets them with setsockopt through FFI (the net-keepalive package) once connected; TCP_SYNCNT (before connect()) cannot be reached — connectionTimeoutMillis bounds the connect at the application level",
+    code: (c) => [
+      "import net from 'node:net';",
+      "import pg from 'pg';",
+      "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what neither pg nor node:net can set",
+      'const pool = new pg.Pool({',
+      '  host, port, user, database,',
+      "  keepAlive: false, // set on the socket below: pg's own setKeepAlive would reset TCP_KEEPINTVL/TCP_KEEPCNT to libuv's 1/10",
+      '  // pg connects the socket this returns (pg 8: `stream` may be a function of the config)',
+      '  stream: () => {',
+      '    const socket = new net.Socket();',
+      "    socket.once('connect', () => {",
+      ...(ka(c) ? [`      socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s`] : []),
+      ...ffi(c, 'socket', '      '),
+      '    });',
+      '    return socket;',
+      '  },',
+      '});',
+      "pool.on('error', (err) => { /* an idle client's socket died (err.code, e.g. ETIMEDOUT): the pool drops it */ });",
+    ],
+  },
+  ioredis: {
+    label: 'ioredis',
+    keepIdle: "keepAlive: ms (the initial delay: TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); the default (6.x) is 30000: keepalive 30/1/10 (docs/CLIENTS.md)",
+    // ioredis's keepAlive reaches TCP_KEEPIDLE only; redis.stream (the net.Socket, after 'connect') reaches the rest through FFI
+    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    cannot:
+      "ioredis's own options set only TCP_KEEPIDLE (keepAlive: ms); TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT have no ioredis option: the code sets them on redis.stream (its net.Socket) on every 'connect' (it reconnects on a new socket), with setsockopt through FFI (the net-keepalive package); TCP_SYNCNT cannot be reached — connectTimeout bounds the connect at the application level",
+    code: (c) => [
+      "import { Redis } from 'ioredis';",
+      "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what neither ioredis nor node:net can set",
+      `const redis = new Redis({ host, port, ${ka(c) ? `keepAlive: ${ka(c)!.idle * 1000} /* TCP_KEEPIDLE ${ka(c)!.idle} s */` : "keepAlive: false /* no keepalive: ioredis's default is 30000 */"} });`,
+      "// 'connect' comes after ioredis's own setKeepAlive, on every (re)connection",
+      "redis.on('connect', () => {",
+      ...ffi(c, 'redis.stream', '  '),
+      '});',
+      "redis.on('error', (err) => { /* err.code, e.g. ETIMEDOUT: ioredis reconnects by itself */ });",
     ],
   },
 };
