@@ -1,6 +1,7 @@
 // A plain Node `http` server for `deadpeer exec --role server` (npm run servers): listens on
 // DEADPEER_LISTEN (host:port). GET /hold is a long poll that is never answered (the socket stays
-// quiet), GET /stream writes a chunk every 50 ms for ever. KEEPALIVE_MS=2000 adds
+// quiet), GET /stream writes a chunk every 50 ms for ever, GET /ok answers "ok" at once (the library gallery's
+// pooled requests, examples/libs/undici.mjs). KEEPALIVE_MS=2000 adds
 // server.on('connection', s => s.setKeepAlive(true, 2000)); otherwise Node's defaults.
 import http from 'node:http';
 
@@ -18,6 +19,7 @@ const server = http.createServer((req, res) => {
     res.on('close', () => clearInterval(t));
     return;
   }
+  if (req.url === '/ok') return void res.end('ok\n');
   // /hold: never answered
   req.on('close', () => console.log(`request ${req.url} closed`));
 });
