@@ -1,12 +1,13 @@
 import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
+import { LIBS_B_CLIENT_NAMES, LIBS_B_CLIENTS, type LibsBClientName } from './clients-libs-b.js';
 
 /**
  * What each client can set on its socket, and how — the recommendation is searched among what the
  * client can reach, and printed as the code that reaches it. Where a client cannot set something
  * the search needs, the reasons say so and name the way around it.
  */
-export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl';
-export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl'];
+export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl' | LibsBClientName;
+export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl', ...LIBS_B_CLIENT_NAMES];
 
 export interface ClientSpec {
   /** "Node.js", for sentences: "no setting Node.js can make …" */
@@ -155,4 +156,5 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
       `curl${ka(c) ? ` --keepalive-time ${ka(c)!.idle}${ka(c)!.cnt !== 9 ? ` --keepalive-cnt ${ka(c)!.cnt}  # --keepalive-cnt: curl 8.9+` : ''}` : ' --no-keepalive'} URL`,
     ],
   },
+  ...LIBS_B_CLIENTS,
 };
