@@ -1,5 +1,6 @@
 import type { SocketSettings } from '../../model/types.js';
 import type { SockOpt } from '../../core/protocol.js';
+import { LIBS_B_PRESETS } from './presets-libs-b.js';
 
 /**
  * What popular clients set on their TCP sockets, as data: `deadpeer check --preset NAME` runs the
@@ -116,6 +117,7 @@ export const PRESETS: readonly Preset[] = [
     config: { keepalive: { idle: 5, intvl: 3, cnt: 3 }, userTimeoutMs: 14_000 },
     backedBy: [{ client: 'python-reference' }],
   },
+  ...LIBS_B_PRESETS,
 ];
 
 export function findPreset(name: string): Preset | undefined {
