@@ -1,11 +1,11 @@
 import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
-import type { ClientSpec } from './clients.js';
 
 /**
  * `recommend --client mysql2|grpc-js|undici` (issue 21): each library's own options first, and for
  * what it cannot set, the socket-level code that reaches its socket — or, for grpc-js, which gives
  * no access to its socket, its own HTTP/2 PING detector in their place. What each really sets is
- * measured by `npm run clients` (docs/CLIENTS.md).
+ * measured by `npm run clients` (docs/CLIENTS.md). Typed as ClientSpec where clients.ts spreads them into
+ * CLIENTS (importing the type here would be an import circle).
  */
 export type LibsBClientName = 'mysql2' | 'grpc-js' | 'undici';
 export const LIBS_B_CLIENT_NAMES: readonly LibsBClientName[] = ['mysql2', 'grpc-js', 'undici'];
@@ -20,16 +20,16 @@ const beyondNode = (c: SocketConfig, sock: string, indent: string) => [
 ];
 const needsMore = (c: SocketConfig) => Boolean((ka(c) && (ka(c)!.intvl !== 1 || ka(c)!.cnt !== 10)) || ms(c));
 
-export const LIBS_B_CLIENTS: Record<LibsBClientName, ClientSpec> = {
+export const LIBS_B_CLIENTS = {
   mysql2: {
     label: 'mysql2',
     // connection.js: on 'connect', stream.setKeepAlive(true, keepAliveInitialDelay) — libuv then fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10
     keepIdle: "through keepAliveInitialDelay (ms; enableKeepAlive is on by default, and with no delay Node's setKeepAlive(true, 0) leaves what docs/CLIENTS.md measured)",
-    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    can: { keepalive: 'full' as const, userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
       "mysql2's own options reach only SO_KEEPALIVE and TCP_KEEPIDLE (enableKeepAlive, keepAliveInitialDelay; libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10); " +
       'the rest needs its `stream` option (a socket you connect yourself) and setsockopt on it, e.g. the net-keepalive package; TCP_SYNCNT cannot be reached (connectTimeout bounds the connect)',
-    code: (c) =>
+    code: (c: SocketConfig) =>
       needsMore(c)
         ? [
             "import net from 'node:net';",
@@ -58,11 +58,11 @@ export const LIBS_B_CLIENTS: Record<LibsBClientName, ClientSpec> = {
     label: 'undici',
     // lib/core/connect.js: socket.setKeepAlive(true, keepAliveInitialDelay ?? 60e3) unless keepAlive: false
     keepIdle: 'through connect: { keepAliveInitialDelay } (ms; 60 s when unset: undici turns SO_KEEPALIVE on for every socket, libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10)',
-    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    can: { keepalive: 'full' as const, userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
       "undici's connect options reach only SO_KEEPALIVE and TCP_KEEPIDLE (keepAlive, keepAliveInitialDelay); the rest needs a connect function that wraps buildConnector " +
       "and calls setsockopt on the socket (net-keepalive); global fetch uses Node's bundled undici: pass `dispatcher: new Agent({ connect })` (undici's own fetch or setGlobalDispatcher) to reach it; TCP_SYNCNT cannot be reached (connect.timeout bounds the connect)",
-    code: (c) => {
+    code: (c: SocketConfig) => {
       const opts = ka(c) ? `{ keepAlive: true, keepAliveInitialDelay: ${ka(c)!.idle * 1000} }` : '{ keepAlive: false }';
       return needsMore(c)
         ? [
@@ -86,13 +86,13 @@ export const LIBS_B_CLIENTS: Record<LibsBClientName, ClientSpec> = {
     label: '@grpc/grpc-js',
     keepIdle: 'never: grpc-js sets no socket option (no SO_KEEPALIVE); its keepalive is an HTTP/2 PING every grpc.keepalive_time_ms, which also keeps a middlebox mapping',
     // its PING plays both parts: sent every keepalive_time_ms, a missing ack within keepalive_timeout_ms ends the connection (idle or busy alike)
-    can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
+    can: { keepalive: 'full' as const, userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
       'grpc-js gives no access to its socket and sets no TCP option: the socket-level values cannot reach it. Its own detector is the HTTP/2 PING ' +
       '(grpc.keepalive_time_ms, then grpc.keepalive_timeout_ms for the ack: noticed at their sum, idle or busy); the settings above are translated to it — ' +
       'TCP_KEEPIDLE → keepalive_time_ms, the rest of the budget → keepalive_timeout_ms. The server must allow the rate: a C-core or Go server answers pings ' +
       'more often than its min ping interval (5 min by default) with GOAWAY too_many_pings; a grpc-js server enforces none',
-    code: (c) => {
+    code: (c: SocketConfig) => {
       const time = ka(c) ? ka(c)!.idle * 1000 : undefined;
       const rest = ms(c) ? ms(c) - (time ?? 0) : ka(c) ? ka(c)!.intvl * ka(c)!.cnt * 1000 : undefined;
       return time === undefined
@@ -107,4 +107,4 @@ export const LIBS_B_CLIENTS: Record<LibsBClientName, ClientSpec> = {
           ];
     },
   },
-};
+} satisfies Record<LibsBClientName, unknown>;
