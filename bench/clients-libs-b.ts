@@ -17,19 +17,18 @@ import { pool } from './pool.js';
  * The library gallery's second half (issue 21): mysql2 against a real MariaDB, @grpc/grpc-js against
  * the gallery's grpc-js server, undici (Pool, and Node's global fetch) against a node http server —
  * each started in the server's namespace by `--server`. bench/clients.ts appends LIBS_B_CLIENTS to
- * its list; the shape is its Client's (structural: this module does not import bench/clients.ts,
- * which runs on import).
+ * its list, which checks them against its Client (this module cannot import bench/clients.ts: it runs on import).
  */
-export interface LibClient {
+/** What the middlebox runs need of a client (bench/clients.ts's Client has the rest; the factories below are checked against it there). */
+interface MiddleboxClient {
   id: string;
   name: string;
-  probe: () => { version: string } | { missing: string };
-  prepare?: (tmp: string) => void;
-  command: (phase: 'idle' | 'busy', tmp: string) => string[];
   server?: (tmp: string, run: string) => string;
   /** behind --middlebox: one call, quiet QUIET_S (9) s, the next call, one more if it failed (examples/libs/report.mjs) */
   middleboxCommand?: (tmp: string) => string[];
 }
+type Phase = 'idle' | 'busy';
+type LibClient = MiddleboxClient & { probe: () => { version: string } | { missing: string }; prepare?: (tmp: string) => void; command: (phase: Phase) => string[] };
 
 const LIBS = join(ROOT, 'examples', 'libs');
 const SERVERS = join(ROOT, 'examples', 'servers');
@@ -111,7 +110,7 @@ function undiciClient(id: string, name: string, kind: 'pool' | 'fetch'): LibClie
 }
 
 const KA = { 'grpc.keepalive_time_ms': 2000, 'grpc.keepalive_timeout_ms': 1000 };
-export const LIBS_B_CLIENTS: LibClient[] = [
+export const LIBS_B_CLIENTS = [
   mysql2Client('mysql2', 'mysql2 pool (defaults) against MariaDB', {}),
   mysql2Client('mysql2-keepalive', 'mysql2 pool enableKeepAlive: true against MariaDB', { enableKeepAlive: true }),
   mysql2Client('mysql2-keepalive-2s', 'mysql2 pool enableKeepAlive + keepAliveInitialDelay: 2000 against MariaDB', { enableKeepAlive: true, keepAliveInitialDelay: 2000 }),
@@ -156,7 +155,7 @@ const rel = (r: AppReport, t: number | undefined) => (t === undefined || r.t.ori
 const stripT = (l: string) => l.replace(/^\[[\d.]+\] /, '').trim();
 
 /** Every library with a middlebox command, behind each of LIBS_B_MIDDLEBOXES (the caller holds the timing lock). */
-export async function runLibsBMiddlebox(found: Array<{ c: LibClient; version: string }>, tmp: string, say: (line: string) => void = () => {}): Promise<MiddleboxRun[]> {
+export async function runLibsBMiddlebox(found: Array<{ c: MiddleboxClient; version: string }>, tmp: string, say: (line: string) => void = () => {}): Promise<MiddleboxRun[]> {
   const todo = found.filter((f) => f.c.middleboxCommand);
   let n = 0;
   const jobs = todo.flatMap(({ c, version }) =>
