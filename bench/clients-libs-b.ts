@@ -98,14 +98,15 @@ function grpcClient(id: string, name: string, opts: Record<string, unknown>): Li
   };
 }
 
-function undiciClient(id: string, name: string, kind: 'pool' | 'fetch'): LibClient {
+/** undici against node-http.mjs: serverKeepAliveS is the server's keepAliveTimeout (Node's own is 5 s: undici then drops its pooled socket after 3 s) */
+function undiciClient(id: string, name: string, kind: 'pool' | 'fetch', serverKeepAliveS = 65): LibClient {
   return {
     id,
     name,
     probe: kind === 'pool' ? npmLib('undici') : () => ({ version: `Node ${process.version}, bundled undici ${process.versions.undici}` }),
     command: (p) => ['env', `UNDICI=${kind}`, 'node', join(LIBS, 'undici.mjs'), p],
     middleboxCommand: () => ['env', `UNDICI=${kind}`, 'node', join(LIBS, 'undici.mjs'), 'quiet'],
-    server: () => `exec node ${join(SERVERS, 'node-http.mjs')}`,
+    server: () => `HTTP_KEEPALIVE_TIMEOUT_MS=${serverKeepAliveS * 1000} exec node ${join(SERVERS, 'node-http.mjs')}`,
   };
 }
 
@@ -116,8 +117,9 @@ export const LIBS_B_CLIENTS = [
   mysql2Client('mysql2-keepalive-2s', 'mysql2 pool enableKeepAlive + keepAliveInitialDelay: 2000 against MariaDB', { enableKeepAlive: true, keepAliveInitialDelay: 2000 }),
   grpcClient('grpc-js', '@grpc/grpc-js (defaults): idle = an open server stream, busy = a unary call', {}),
   grpcClient('grpc-js-keepalive', '@grpc/grpc-js keepalive_time_ms 2000, keepalive_timeout_ms 1000', KA),
-  undiciClient('undici', 'undici Pool (defaults)', 'pool'),
-  undiciClient('undici-fetch', 'Node global fetch (its bundled undici): pooled request', 'fetch'),
+  undiciClient('undici', 'undici Pool (defaults), server keep-alive 65 s', 'pool'),
+  undiciClient('undici-fetch', 'Node global fetch (its bundled undici), server keep-alive 65 s', 'fetch'),
+  undiciClient('undici-server-5s', "undici Pool (defaults), server keep-alive 5 s (Node's default)", 'pool', 5),
 ];
 
 /** The middleboxes every library runs behind: a 6 s idle expiry that answers with a RST, and one that drops. */
@@ -225,10 +227,11 @@ const LIBRARIES: Array<{ title: string; ids: string[]; about: string[] }> = [
   },
   {
     title: 'undici (Pool) and Node\'s global fetch (against a node http server)',
-    ids: ['undici', 'undici-fetch'],
+    ids: ['undici', 'undici-fetch', 'undici-server-5s'],
     about: [
       '- **Defaults:** undici turns keepalive on for every socket with a 60 s delay (libuv: 60/1/10; preset `undici`, the same values Node\'s bundled undici gives global fetch): an idle dead server is noticed after ≈70 s, no TCP_USER_TIMEOUT.',
       '- **Idle:** `connect: { keepAliveInitialDelay }` sets TCP_KEEPIDLE; **busy:** nothing in undici reaches TCP_USER_TIMEOUT — a connect function wrapping `buildConnector` does (`deadpeer recommend --client undici`).',
+      '- **Its own idle timeout:** undici keeps a pooled socket for the server\'s `Keep-Alive: timeout` less `keepAliveTimeoutThreshold` (2 s; 4 s when the server says nothing): against Node\'s default 5 s server it drops the socket after 3 s, so a later request opens a new connection and never meets a dead pooled one (the `server keep-alive 5 s` rows). The other rows use a 65 s server, as behind a load balancer.',
       '- **Behind a middlebox:** a pooled socket reused after the path forgot it fails its request with UND_ERR_SOCKET (\"other side closed\") or ECONNRESET; the next request takes a new socket: the recovery column.',
     ],
   },
