@@ -263,7 +263,7 @@ export function renderLibsBSections(runs: ClientRun[], mb: MiddleboxRun[]): stri
     }
     for (const r of mbs)
       lines.push(
-        `| ${cell(r.client)} | ${r.middlebox}: mapping ${cell(r.mapping)} | ${cell(r.sets)} | ${r.problems.length ? `(not run: ${cell(r.problems[0]!)})` : s(r.kernelAbortS)} | ${s(r.noticedS)} | ${r.printed ? `\`${cell(r.printed.slice(0, 110))}\`` : '— (the call got through)'} | ${r.recovery ? cell(r.recovery) : '—'} |`,
+        `| ${cell(r.client)} | ${r.middlebox}: mapping ${cell(r.mapping)} | ${cell(r.sets)} | ${r.problems.length ? `(not run: ${cell(r.problems[0]!)})` : s(r.kernelAbortS)} | ${s(r.noticedS)} | ${r.printed ? `\`${cell(r.printed.slice(0, 110))}\`` : '— (the call got through)'} | ${r.recovery ? cell(r.recovery) : r.printed ? '— (not seen: exec ends the program 0.5 s after it noticed)' : '—'} |`,
       );
   }
   return lines.join('\n') + '\n';
