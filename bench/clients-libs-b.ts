@@ -119,8 +119,14 @@ export const LIBS_B_CLIENTS = [
   grpcClient('grpc-js-keepalive', '@grpc/grpc-js keepalive_time_ms 2000, keepalive_timeout_ms 1000', KA),
   undiciClient('undici', 'undici Pool (defaults), server keep-alive 65 s', 'pool'),
   undiciClient('undici-fetch', 'Node global fetch (its bundled undici), server keep-alive 65 s', 'fetch'),
-  undiciClient('undici-server-5s', "undici Pool (defaults), server keep-alive 5 s (Node's default)", 'pool', 5),
 ];
+
+/**
+ * Behind the middlebox only: against Node's default 5 s keep-alive server undici drops its pooled
+ * socket after 3 s, so its busy run's request goes out on a new connection and exec's busy phase has
+ * nothing to watch — what it shows is the middlebox row: the next call takes a fresh connection.
+ */
+export const LIBS_B_MIDDLEBOX_ONLY = [undiciClient('undici-server-5s', "undici Pool (defaults), server keep-alive 5 s (Node's default)", 'pool', 5)];
 
 /** The middleboxes every library runs behind: a 6 s idle expiry that answers with a RST, and one that drops. */
 export const LIBS_B_MIDDLEBOXES = ['idle-expiry:6s:reset', 'idle-expiry:6s:drop'] as const;
@@ -158,7 +164,11 @@ const stripT = (l: string) => l.replace(/^\[[\d.]+\] /, '').trim();
 
 /** Every library with a middlebox command, behind each of LIBS_B_MIDDLEBOXES (the caller holds the timing lock). */
 export async function runLibsBMiddlebox(found: Array<{ c: MiddleboxClient; version: string }>, tmp: string, say: (line: string) => void = () => {}): Promise<MiddleboxRun[]> {
-  const todo = found.filter((f) => f.c.middleboxCommand);
+  const extra = LIBS_B_MIDDLEBOX_ONLY.flatMap((c) => {
+    const p = c.probe();
+    return 'version' in p ? [{ c, version: p.version }] : [];
+  });
+  const todo = [...found.filter((f) => f.c.middleboxCommand), ...extra];
   let n = 0;
   const jobs = todo.flatMap(({ c, version }) =>
     LIBS_B_MIDDLEBOXES.map((mb) => async (): Promise<MiddleboxRun> => {
@@ -221,7 +231,7 @@ const LIBRARIES: Array<{ title: string; ids: string[]; about: string[] }> = [
     ids: ['grpc-js', 'grpc-js-keepalive'],
     about: [
       '- **Defaults:** grpc-js sets no TCP option at all (no SO_KEEPALIVE, no TCP_USER_TIMEOUT; preset `grpc-js`) and sends no PING: an idle server stream on a dead connection is never noticed.',
-      '- **The fix is application-level:** `grpc.keepalive_time_ms: 2000, grpc.keepalive_timeout_ms: 1000` — an HTTP/2 PING every 2 s, the connection dropped when one is not answered within 1 s; the socket shows nothing of it (the kernel never aborts it: the library closes it first). It covers idle and busy alike, and the PINGs keep a middlebox\'s mapping. The library surfaces it as status UNAVAILABLE on the open call, not the errno.',
+      '- **The fix is application-level:** `grpc.keepalive_time_ms: 2000, grpc.keepalive_timeout_ms: 1000` — an HTTP/2 PING every 2 s, the connection dropped when one is not answered within 1 s; the socket shows nothing of it, and the library drops the connection long before the kernel gives up on it (idle: 2.95 s against the kernel\'s 15.7 s). It covers idle and busy alike, but only while a call is open: between calls grpc-js sends no PING unless `grpc.keepalive_permit_without_calls: 1`, so behind the middlebox the keepalive rows lose their mapping like the defaults (with drop, the PING still ends the next call after 1 s instead of the kernel\'s 13 s). The library surfaces every loss as status 14 UNAVAILABLE on the open call; the errno is only in its message (`read ECONNRESET`, `read ETIMEDOUT`), and a PING timeout says `Connection dropped`.',
       '- **The server\'s side:** a grpc-js server enforces no ping policy (1.14: no min ping interval, no `too_many_pings`); a C-core or Go server answers pings more often than its minimum (5 min by default, `grpc.http2.min_ping_interval_without_data_ms`; idle channels need `grpc.keepalive_permit_without_calls`) with GOAWAY `too_many_pings`, and the client then backs its keepalive off — a fix that must be agreed with the server.',
     ],
   },
@@ -232,7 +242,7 @@ const LIBRARIES: Array<{ title: string; ids: string[]; about: string[] }> = [
       '- **Defaults:** undici turns keepalive on for every socket with a 60 s delay (libuv: 60/1/10; preset `undici`, the same values Node\'s bundled undici gives global fetch): an idle dead server is noticed after ≈70 s, no TCP_USER_TIMEOUT.',
       '- **Idle:** `connect: { keepAliveInitialDelay }` sets TCP_KEEPIDLE; **busy:** nothing in undici reaches TCP_USER_TIMEOUT — a connect function wrapping `buildConnector` does (`deadpeer recommend --client undici`).',
       '- **Its own idle timeout:** undici keeps a pooled socket for the server\'s `Keep-Alive: timeout` less `keepAliveTimeoutThreshold` (2 s; 4 s when the server says nothing): against Node\'s default 5 s server it drops the socket after 3 s, so a later request opens a new connection and never meets a dead pooled one (the `server keep-alive 5 s` rows). The other rows use a 65 s server, as behind a load balancer.',
-      '- **Behind a middlebox:** a pooled socket reused after the path forgot it fails its request with UND_ERR_SOCKET (\"other side closed\") or ECONNRESET; the next request takes a new socket: the recovery column.',
+      '- **Behind a middlebox:** a pooled socket reused after the path forgot it fails its request with the errno — ECONNRESET at once (reset), ETIMEDOUT after the retransmissions (drop) — undici does not retry it on a new socket itself; the next request does take a new socket (the recovery column). UND_ERR_SOCKET (\"other side closed\") is what a FIN from the server gives, not what a forgetting path gives. Global fetch wraps it as `TypeError: fetch failed` with the errno in `cause`.',
     ],
   },
 ];
@@ -263,7 +273,7 @@ export function renderLibsBSections(runs: ClientRun[], mb: MiddleboxRun[]): stri
     }
     for (const r of mbs)
       lines.push(
-        `| ${cell(r.client)} | ${r.middlebox}: mapping ${cell(r.mapping)} | ${cell(r.sets)} | ${r.problems.length ? `(not run: ${cell(r.problems[0]!)})` : s(r.kernelAbortS)} | ${s(r.noticedS)} | ${r.printed ? `\`${cell(r.printed.slice(0, 110))}\`` : '— (the call got through)'} | ${r.recovery ? cell(r.recovery) : r.printed ? '— (not seen: exec ends the program 0.5 s after it noticed)' : '—'} |`,
+        `| ${cell(r.client)} | ${r.middlebox}: mapping ${cell(r.mapping)} | ${cell(r.sets)} | ${r.problems.length ? `(not run: ${cell(r.problems[0]!)})` : r.printed ? s(r.kernelAbortS) : '—'} | ${r.printed ? s(r.noticedS) : '—'} | ${r.printed ? `\`${cell(r.printed.slice(0, 110))}\`` : '— (the call got through)'} | ${r.recovery ? cell(r.recovery) : r.printed ? '— (not seen: exec ends the program 0.5 s after it noticed)' : '—'} |`,
       );
   }
   return lines.join('\n') + '\n';
