@@ -79,7 +79,8 @@ const libraryOf = (id: string) => LIBRARIES.find((l) => id === l.ids || id.start
 const s = (t: number | null, watched?: number) => (t === null ? (watched === undefined ? 'never' : `not within ${watched.toFixed(0)} s`) : `${t.toFixed(2)} s`);
 const cell = (t: string) => t.replace(/\|/g, '\\|');
 
-export function renderClientsTable(runs: ClientRun[], meta: { date: string; kernel: string; profile: string; wallS: number }): string {
+/** `sectioned`: runs another renderer gives a section of their own (mysql2, grpc-js, undici), kept out of the main table */
+export function renderClientsTable(runs: ClientRun[], meta: { date: string; kernel: string; profile: string; wallS: number }, sectioned: (id: string) => boolean = () => false): string {
   const lines = [
     '# What real clients do when the peer vanishes',
     '',
@@ -92,7 +93,7 @@ export function renderClientsTable(runs: ClientRun[], meta: { date: string; kern
     '"What it really sets" is read from the program\'s own socket (pidfd_getfd + getsockopt), not from its',
     'documentation; a refused setsockopt is shown as such (strace).',
     '',
-    'The libraries (pg, ioredis, node-redis: examples/libs/) have a section each below the table, with two more',
+    'The libraries (pg, ioredis, node-redis, mysql2, @grpc/grpc-js, undici: examples/libs/) have a section each below the table, with',
     'runs behind an `idle-expiry:6s` middlebox (reset, drop: the program asks again after 9 s of quiet) and what',
     'the request after the loss met ("next request": does the library recover?). In a blackhole run the peer',
     'never returns, so the next request there fails or is not reached before the run ends.',
@@ -100,7 +101,7 @@ export function renderClientsTable(runs: ClientRun[], meta: { date: string; kern
     '| client | version | phase | what it really sets | kernel aborted | program noticed | what it printed | model |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
-  for (const r of runs.filter((x) => !libraryOf(x.id))) {
+  for (const r of runs.filter((x) => !libraryOf(x.id) && !sectioned(x.id))) {
     const sets = [r.sets || '(nothing: a plain socket)', ...r.refused.map((x) => `refused: ${x}`)].join('; ');
     const noticed = r.problems.length ? `(not run: ${r.problems[0]})` : r.noticedS === null ? `not within ${r.watchedS.toFixed(0)} s` : `${r.noticedS.toFixed(2)} s (${r.noticedBy})`;
     const printed = r.printed ? `\`${r.printed.slice(0, 90)}\`${r.errno ? ` → ${r.errno}` : ''}` : '—';

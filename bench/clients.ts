@@ -12,6 +12,7 @@ import { parseMiddlebox } from '../harness/model/middlebox.js';
 import { pool } from './pool.js';
 import { REDIS_SERVER, redisMissing, redisVersion } from './redis.js';
 import { pgMissing, pgServerCommand, pgTemplate, pgVersion, PG_BIN } from './postgres.js';
+import { LIBS_B_CLIENTS, inLibsBSections, renderLibsBSections, runLibsBMiddlebox, writeOnly } from './clients-libs-b.js';
 import { type ClientRun, renderClientsTable, renderVerifiedModule, unbackedReasons, verifiedPresets } from './clients-table.js';
 
 /**
@@ -158,6 +159,8 @@ const CLIENTS: Client[] = [
   libClient('ioredis-keepalive-2s', 'ioredis, keepAlive: 2000', 'ioredis', 'ioredis.mjs', 'keepalive-2s', 'redis'),
   libClient('node-redis', 'node-redis (redis) createClient, defaults', 'redis', 'node-redis.mjs', 'defaults', 'redis'),
   libClient('node-redis-keepalive-2s', 'node-redis (redis), socket.keepAliveInitialDelay: 2000', 'redis', 'node-redis.mjs', 'keepalive-2s', 'redis'),
+  // the library gallery's mysql2, @grpc/grpc-js and undici (issue 21)
+  ...LIBS_B_CLIENTS,
 ];
 
 /** The options its socket held that a plain socket would not, for the table. */
@@ -202,22 +205,24 @@ function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport,
 
 
 async function main(argv: string[]): Promise<number> {
-  if (argv.length) {
-    process.stderr.write(`deadpeer clients: unexpected argument "${argv[0]}" (it takes none)\n`);
+  // --only ID,…: just these clients; their rows update docs/CLIENTS.md's library section and the verified presets (bench/clients-libs-b.ts)
+  const only = argv[0] === '--only' && argv.length === 2 ? argv[1]!.split(',') : undefined;
+  if (argv.length && !only) {
+    process.stderr.write(`deadpeer clients: unexpected argument "${argv[0]}" (it takes none, or --only ID,ID…)\n`);
     return 2;
   }
-  return withTimingMachine('deadpeer clients', 'npm run clients', regenerate);
+  return withTimingMachine('deadpeer clients', 'npm run clients', () => regenerate(only));
 }
 
 /** Every installed client through exec, idle and busy → docs/CLIENTS.md and the verified presets. */
-async function regenerate(): Promise<number> {
+async function regenerate(only?: string[]): Promise<number> {
   const t0 = performance.now();
   const tmp = mkdtempSync(join(tmpdir(), 'deadpeer-clients-'));
   // programs run as other users (PostgreSQL as postgres) must reach their part of it
   spawnSync('chmod', ['755', tmp]);
   try {
     const found: Array<{ c: Client; version: string }> = [];
-    for (const c of CLIENTS) {
+    for (const c of CLIENTS.filter((x) => !only || only.includes(x.id))) {
       const p = c.probe();
       if ('missing' in p) {
         process.stderr.write(`deadpeer clients: ${c.name}: skipped, not installed (${p.missing})\n`);
@@ -255,12 +260,15 @@ async function regenerate(): Promise<number> {
       }),
     );
     const runs = await pool(jobs, CONCURRENCY);
+    // the libraries behind a middlebox that forgets idle connections (bench/clients-libs-b.ts)
+    const mb = await runLibsBMiddlebox(found, tmp, (l) => process.stderr.write(`deadpeer clients: middlebox ${l}\n`));
     const date = new Date().toISOString().slice(0, 10);
     const wallS = (performance.now() - t0) / 1000;
-    writeFileSync(join(ROOT, 'docs', 'CLIENTS.md'), renderClientsTable(runs, { date, kernel: release(), profile: 'fast', wallS }));
-    writeFileSync(join(ROOT, 'harness', 'apps', 'check', 'verified.ts'), renderVerifiedModule(verifiedPresets(runs, date), unbackedReasons(runs)));
+    if (only) writeOnly(runs, mb, date);
+    else writeFileSync(join(ROOT, 'docs', 'CLIENTS.md'), renderClientsTable(runs, { date, kernel: release(), profile: 'fast', wallS }, inLibsBSections) + renderLibsBSections(runs, mb));
+    if (!only) writeFileSync(join(ROOT, 'harness', 'apps', 'check', 'verified.ts'), renderVerifiedModule(verifiedPresets(runs, date), unbackedReasons(runs)));
     process.stdout.write(`docs/CLIENTS.md: ${runs.length} runs of ${found.length} clients in ${wallS.toFixed(0)} s; harness/apps/check/verified.ts regenerated (npm run build to ship it)\n`);
-    return runs.some((r) => r.problems.length) ? 1 : 0;
+    return runs.some((r) => r.problems.length) || mb.some((r) => r.problems.length) ? 1 : 0;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

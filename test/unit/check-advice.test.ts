@@ -66,14 +66,14 @@ describe('presets a socket matches', () => {
   });
   it('keepalive with the kernel values matches every preset that means that', () => {
     const s = socketSettingsFor({ keepalive: {} }, sysctls);
-    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['libpq-defaults']);
+    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['libpq-defaults', 'mysql2']); // mysql2's enableKeepAlive asks TCP_KEEPIDLE 0: refused, the kernel's values stay
   });
   it("Node's setKeepAlive(true), as libuv really leaves it (60/1/10), is node-keepalive", () => {
     const s = socketSettingsFor({ keepalive: { idle: 60, intvl: 1, cnt: 10 } }, sysctls);
-    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['node-keepalive']);
+    expect(matchingPresets(s, kernel).map((p) => p.name)).toEqual(['node-keepalive', 'undici']); // undici keeps Node's setKeepAlive(true, 60000)
   });
   it('a plain socket is kernel-defaults; an unusual one matches nothing', () => {
-    expect(matchingPresets(socketSettingsFor({}, sysctls), kernel).map((p) => p.name)).toEqual(['kernel-defaults']);
+    expect(matchingPresets(socketSettingsFor({}, sysctls), kernel).map((p) => p.name)).toEqual(['kernel-defaults', 'grpc-js']); // grpc-js detects with HTTP/2 PINGs, its socket is plain
     expect(matchingPresets(socketSettingsFor({ keepalive: { idle: 7 } }, sysctls), kernel)).toEqual([]);
   });
 });

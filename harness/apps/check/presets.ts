@@ -1,5 +1,6 @@
 import type { SocketSettings } from '../../model/types.js';
 import type { SockOpt } from '../../core/protocol.js';
+import { LIBS_B_PRESETS } from './presets-libs-b.js';
 
 /**
  * What popular clients set on their TCP sockets, as data: `deadpeer check --preset NAME` runs the
@@ -147,6 +148,7 @@ export const PRESETS: readonly Preset[] = [
     config: { keepalive: { idle: 30, intvl: 1, cnt: 10 } },
     backedBy: [{ client: 'node-redis', minVersion: '6.0' }],
   },
+  ...LIBS_B_PRESETS,
 ];
 
 export function findPreset(name: string): Preset | undefined {

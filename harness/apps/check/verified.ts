@@ -56,6 +56,49 @@ export const VERIFIED: Record<string, Verification[]> = {
       "version": "Python 3.11.7",
       "date": "2026-12-03"
     }
+  ],
+  "mysql2": [
+    {
+      "client": "mysql2 pool (defaults) against MariaDB",
+      "version": "mysql2 3.26.1, server MariaDB 10.11.19",
+      "date": "2026-12-06"
+    },
+    {
+      "client": "mysql2 pool enableKeepAlive: true against MariaDB",
+      "version": "mysql2 3.26.1, server MariaDB 10.11.19",
+      "date": "2026-12-06"
+    }
+  ],
+  "mysql2-2s": [
+    {
+      "client": "mysql2 pool enableKeepAlive + keepAliveInitialDelay: 2000 against MariaDB",
+      "version": "mysql2 3.26.1, server MariaDB 10.11.19",
+      "date": "2026-12-06"
+    }
+  ],
+  "undici": [
+    {
+      "client": "undici Pool (defaults), server keep-alive 65 s",
+      "version": "undici 7.30.3",
+      "date": "2026-12-06"
+    },
+    {
+      "client": "Node global fetch (its bundled undici), server keep-alive 65 s",
+      "version": "Node v20.20.2, bundled undici 6.24.1",
+      "date": "2026-12-06"
+    }
+  ],
+  "grpc-js": [
+    {
+      "client": "@grpc/grpc-js (defaults): idle = an open server stream, busy = a unary call",
+      "version": "@grpc/grpc-js 1.14.7",
+      "date": "2026-12-06"
+    },
+    {
+      "client": "@grpc/grpc-js keepalive_time_ms 2000, keepalive_timeout_ms 1000",
+      "version": "@grpc/grpc-js 1.14.7",
+      "date": "2026-12-06"
+    }
   ]
 };
 

@@ -1,12 +1,13 @@
 import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
+import { LIBS_B_CLIENT_NAMES, LIBS_B_CLIENTS, type LibsBClientName } from './clients-libs-b.js';
 
 /**
  * What each client can set on its socket, and how — the recommendation is searched among what the
  * client can reach, and printed as the code that reaches it. Where a client cannot set something
  * the search needs, the reasons say so and name the way around it.
  */
-export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl' | 'pg' | 'ioredis';
-export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl', 'pg', 'ioredis'];
+export type ClientName = 'raw' | 'node' | 'go' | 'python' | 'libpq' | 'java' | 'curl' | 'pg' | 'ioredis' | LibsBClientName;
+export const CLIENT_NAMES: readonly ClientName[] = ['raw', 'node', 'go', 'python', 'libpq', 'java', 'curl', 'pg', 'ioredis', ...LIBS_B_CLIENT_NAMES];
 
 export interface ClientSpec {
   /** "Node.js", for sentences: "no setting Node.js can make …" */
@@ -202,4 +203,5 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
       "redis.on('error', (err) => { /* err.code, e.g. ETIMEDOUT: ioredis reconnects by itself */ });",
     ],
   },
+  ...LIBS_B_CLIENTS,
 };
