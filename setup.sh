@@ -7,6 +7,16 @@ cd "$(dirname "$0")"
 
 say() { printf 'deadpeer setup: %s\n' "$*" >&2; }
 
+# --gallery: also what `npm run clients` / `npm run servers` run against (docs/CLIENTS.md, SERVERS.md):
+# MariaDB, a JDK, Go and curl, from Debian — the gallery needs nothing from the internet
+gallery=0
+for arg in "$@"; do
+  case "$arg" in
+    --gallery) [ "$gallery" = 0 ] || { say "--gallery given twice: give it once"; exit 2; }; gallery=1 ;;
+    *) say "unknown argument \"$arg\": setup.sh takes none, or --gallery (the clients' and servers' gallery too)"; exit 2 ;;
+  esac
+done
+
 # what deadpeer needs to run (harness/helper/requirements.txt, which `deadpeer setup` reads too),
 # then what this checkout's tests need besides: node and npm; tcpdump and chromium, because the
 # report's tests read the pcaps back and render the HTML report in a real headless browser;
@@ -28,6 +38,12 @@ compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 # redis-server for test/libs.test.ts (ioredis against a real server, started in the server's namespace;
 # RUNLEVEL=1 below keeps the package's own service from starting)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [ "$gallery" = 1 ]; then
+  for pair in mariadbd:mariadb-server javac:default-jdk-headless go:golang-go curl:curl; do
+    cmd=${pair%%:*} pkg=${pair#*:}
+    command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
+  done
+fi
 if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { say "missing ${need[*]}: run this once as root (it installs packages): sudo bash setup.sh"; exit 1; }
   say "installing ${need[*]}"

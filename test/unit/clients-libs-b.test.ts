@@ -50,10 +50,22 @@ describe('npm run clients: the libraries section', () => {
   it('recommend --client mysql2|undici|grpc-js: the library\'s own option first, setsockopt for the rest; grpc-js translated to its PINGs', () => {
     const c = { keepalive: { idle: 16, intvl: 1, cnt: 10 }, userTimeoutMs: 25_000 };
     expect(CLIENTS.mysql2.code(c).join('\n')).toMatch(/keepAliveInitialDelay: 16000[\s\S]*stream: \(\) =>[\s\S]*setUserTimeout\(socket, 25000\)/);
-    expect(CLIENTS.undici.code(c).join('\n')).toMatch(/buildConnector\(\{ keepAlive: true, keepAliveInitialDelay: 16000 \}\)[\s\S]*setUserTimeout\(socket, 25000\)/);
+    expect(CLIENTS.undici.code(c).join('\n')).toMatch(/buildConnector\(\{ keepAlive: true, keepAliveInitialDelay: 16000, timeout: 25000 \}\)[\s\S]*setUserTimeout\(socket, 25000\)/);
     expect(CLIENTS.undici.code({ keepalive: { idle: 5, intvl: 1, cnt: 10 } })).toEqual([expect.stringContaining('undici'), expect.stringContaining('keepAliveInitialDelay: 5000')]);
     expect(CLIENTS['grpc-js'].code(c).join('\n')).toMatch(/'grpc.keepalive_time_ms': 16000[\s\S]*'grpc.keepalive_timeout_ms': 9000/);
     expect(CLIENTS['grpc-js'].cannot).toMatch(/no access to its socket/);
+  });
+
+  it("a node:net socket gets TCP_USER_TIMEOUT only once connected: each Node library's connect timeout carries U through connect()", () => {
+    const c = { keepalive: { idle: 16, intvl: 1, cnt: 10 }, userTimeoutMs: 25_000 };
+    const code = (n: keyof typeof CLIENTS) => CLIENTS[n].code(c).join('\n');
+    expect(code('node')).toMatch(/setTimeout\(\(\) => socket\.destroy[^\n]*, 25000\)[\s\S]*once\('connect'[\s\S]*clearTimeout\(connectTimer\)/);
+    expect(code('pg')).toContain('connectionTimeoutMillis: 25000');
+    expect(code('ioredis')).toContain('connectTimeout: 25000');
+    expect(code('mysql2')).toContain('connectTimeout: 25000');
+    for (const n of ['node', 'pg', 'ioredis', 'mysql2', 'undici'] as const) expect(CLIENTS[n].cannot).toMatch(/only once connected/);
+    // no U asked: no bound printed
+    expect(CLIENTS.pg.code({ keepalive: { idle: 16, intvl: 1, cnt: 10 } }).join('\n')).not.toContain('connectionTimeoutMillis');
   });
 
   it('the presets say what the libraries leave on the socket', () => {

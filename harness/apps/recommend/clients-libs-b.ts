@@ -1,4 +1,5 @@
-import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
+import type { SocketConfig } from '../check/presets.js';
+import { CONNECT_BOUND_NOTE, connectBoundMs, ffi, ka, ms } from './code-parts.js';
 
 /**
  * `recommend --client mysql2|grpc-js|undici` (issue 21): each library's own options first, and for
@@ -10,14 +11,6 @@ import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
 export type LibsBClientName = 'mysql2' | 'grpc-js' | 'undici';
 export const LIBS_B_CLIENT_NAMES: readonly LibsBClientName[] = ['mysql2', 'grpc-js', 'undici'];
 
-const ka = (c: SocketConfig) => (c.keepalive ? (c.keepalive as Required<KeepaliveConfig>) : undefined);
-const ms = (c: SocketConfig) => c.userTimeoutMs ?? 0;
-
-/** net-keepalive on a connected socket: what node:net cannot set (TCP_KEEPINTVL, TCP_KEEPCNT, TCP_USER_TIMEOUT). */
-const beyondNode = (c: SocketConfig, sock: string, indent: string) => [
-  ...(ka(c) ? [`${indent}NetKeepAlive.setKeepAliveInterval(${sock}, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `${indent}NetKeepAlive.setKeepAliveProbes(${sock}, ${ka(c)!.cnt}); // TCP_KEEPCNT`] : []),
-  ...(ms(c) ? [`${indent}NetKeepAlive.setUserTimeout(${sock}, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
-];
 const needsMore = (c: SocketConfig) => Boolean((ka(c) && (ka(c)!.intvl !== 1 || ka(c)!.cnt !== 10)) || ms(c));
 
 export const LIBS_B_CLIENTS = {
@@ -28,20 +21,20 @@ export const LIBS_B_CLIENTS = {
     can: { keepalive: 'full' as const, userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
       "mysql2's own options reach only SO_KEEPALIVE and TCP_KEEPIDLE (enableKeepAlive, keepAliveInitialDelay; libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10); " +
-      'the rest needs its `stream` option (a socket you connect yourself) and setsockopt on it, e.g. the net-keepalive package; TCP_SYNCNT cannot be reached (connectTimeout bounds the connect)',
+      "the rest needs its `stream` option (a socket you connect yourself) and setsockopt on it, e.g. the net-keepalive package; TCP_SYNCNT cannot be reached (connectTimeout bounds the connect)" + '; ' + CONNECT_BOUND_NOTE,
     code: (c: SocketConfig) =>
       needsMore(c)
         ? [
             "import net from 'node:net';",
             "import mysql from 'mysql2/promise';",
             "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what node:net cannot set",
-            'const pool = mysql.createPool({ host, port, user, password, database,',
+            `const pool = mysql.createPool({ host, port, user, password, database,${connectBoundMs(c) ? ` connectTimeout: ${connectBoundMs(c)}, // the connect's bound: TCP_USER_TIMEOUT is set only once connected` : ''}`,
             ...(ka(c) ? [`  enableKeepAlive: true, keepAliveInitialDelay: ${ka(c)!.idle * 1000}, // SO_KEEPALIVE, TCP_KEEPIDLE ${ka(c)!.idle} s`] : ['  enableKeepAlive: false,']),
             '  // mysql2 calls stream() for each connection: connect it yourself to reach the options it cannot set',
             '  stream: () => {',
             '    const socket = net.connect({ host, port });',
             "    socket.once('connect', () => {",
-            ...beyondNode(c, 'socket', '      '),
+            ...ffi(c, 'socket', '      '),
             '    });',
             '    return socket;',
             '  },',
@@ -61,9 +54,11 @@ export const LIBS_B_CLIENTS = {
     can: { keepalive: 'full' as const, userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
       "undici's connect options reach only SO_KEEPALIVE and TCP_KEEPIDLE (keepAlive, keepAliveInitialDelay); the rest needs a connect function that wraps buildConnector " +
-      "and calls setsockopt on the socket (net-keepalive); global fetch uses Node's bundled undici: pass `dispatcher: new Agent({ connect })` (undici's own fetch or setGlobalDispatcher) to reach it; TCP_SYNCNT cannot be reached (connect.timeout bounds the connect)",
+      "and calls setsockopt on the socket (net-keepalive); global fetch uses Node's bundled undici: pass `dispatcher: new Agent({ connect })` (undici's own fetch or setGlobalDispatcher) to reach it; TCP_SYNCNT cannot be reached (connect.timeout bounds the connect)" + '; ' + CONNECT_BOUND_NOTE,
     code: (c: SocketConfig) => {
-      const opts = ka(c) ? `{ keepAlive: true, keepAliveInitialDelay: ${ka(c)!.idle * 1000} }` : '{ keepAlive: false }';
+      // the connect's bound (timeout): TCP_USER_TIMEOUT is set only once connected
+      const bound = connectBoundMs(c) ? `, timeout: ${connectBoundMs(c)}` : '';
+      const opts = ka(c) ? `{ keepAlive: true, keepAliveInitialDelay: ${ka(c)!.idle * 1000}${bound} }` : `{ keepAlive: false${bound} }`;
       return needsMore(c)
         ? [
             "import { Agent, buildConnector, setGlobalDispatcher } from 'undici';",
@@ -72,7 +67,7 @@ export const LIBS_B_CLIENTS = {
             'const agent = new Agent({',
             '  connect: (opts, cb) => connector(opts, (err, socket) => {',
             '    if (socket) {',
-            ...beyondNode(c, 'socket', '      '),
+            ...ffi(c, 'socket', '      '),
             '    }',
             '    cb(err, socket);',
             '  }),',

@@ -1,5 +1,6 @@
-import type { KeepaliveConfig, SocketConfig } from '../check/presets.js';
+import type { SocketConfig } from '../check/presets.js';
 import { LIBS_B_CLIENT_NAMES, LIBS_B_CLIENTS, type LibsBClientName } from './clients-libs-b.js';
+import { CONNECT_BOUND_NOTE, connectBoundMs, ffi, ka, ms } from './code-parts.js';
 
 /**
  * What each client can set on its socket, and how — the recommendation is searched among what the
@@ -26,15 +27,6 @@ export interface ClientSpec {
   /** the code that gets these settings */
   code: (c: SocketConfig) => string[];
 }
-
-/** A recommendation states all three keepalive values. */
-const ka = (c: SocketConfig) => (c.keepalive ? (c.keepalive as Required<KeepaliveConfig>) : undefined);
-const ms = (c: SocketConfig) => c.userTimeoutMs ?? 0;
-/** net-keepalive's calls (setsockopt through FFI) for what node:net cannot set, on `socket`, indented. */
-const ffi = (c: SocketConfig, socket: string, indent: string) => [
-  ...(ka(c) ? [`NetKeepAlive.setKeepAliveInterval(${socket}, ${ka(c)!.intvl * 1000}); // TCP_KEEPINTVL ${ka(c)!.intvl} s`, `NetKeepAlive.setKeepAliveProbes(${socket}, ${ka(c)!.cnt}); // TCP_KEEPCNT`] : []),
-  ...(ms(c) ? [`NetKeepAlive.setUserTimeout(${socket}, ${ms(c)}); // TCP_USER_TIMEOUT`] : []),
-].map((l) => indent + l);
 
 export const CLIENTS: Record<ClientName, ClientSpec> = {
   raw: {
@@ -83,13 +75,17 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
     keepIdle: "only through socket.setKeepAlive(true, ms) (TCP_KEEPIDLE = ms/1000; libuv fixes TCP_KEEPINTVL 1, TCP_KEEPCNT 10); setKeepAlive(true) with no delay leaves libuv's 60 s (docs/CLIENTS.md)",
     // libuv: setKeepAlive(true, ms) sets TCP_KEEPIDLE = ms/1000, TCP_KEEPINTVL 1, TCP_KEEPCNT 10 (docs/CLIENTS.md)
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
-    cannot: "Node's net sets only TCP_KEEPIDLE (libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10) and nothing else; the rest needs setsockopt on the socket's fd, e.g. the net-keepalive package; TCP_SYNCNT (before connect()) cannot be reached",
+    cannot: "Node's net sets only TCP_KEEPIDLE (libuv fixes TCP_KEEPINTVL 1 and TCP_KEEPCNT 10) and nothing else; the rest needs setsockopt on the socket's fd, e.g. the net-keepalive package; TCP_SYNCNT (before connect()) cannot be reached" + '; ' + CONNECT_BOUND_NOTE,
     code: (c) => [
       "import net from 'node:net';",
       "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what node:net cannot set",
       'const socket = net.connect({ host, port });',
       ...(ka(c) ? [`socket.setKeepAlive(true, ${ka(c)!.idle * 1000}); // TCP_KEEPIDLE ${ka(c)!.idle} s (libuv also sets TCP_KEEPINTVL 1, TCP_KEEPCNT 10)`] : []),
+      ...(connectBoundMs(c)
+        ? [`const connectTimer = setTimeout(() => socket.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), ${connectBoundMs(c)}); // the connect's bound: TCP_USER_TIMEOUT is set only once connected`]
+        : []),
       "socket.once('connect', () => {",
+      ...(connectBoundMs(c) ? ['  clearTimeout(connectTimer);'] : []),
       ...ffi(c, 'socket', '  '),
       '});',
     ],
@@ -164,13 +160,14 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
     // pg's own options reach TCP_KEEPIDLE only; its `stream` option (a function returning the socket pg connects) reaches the rest through FFI
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
-      "pg's own options set only TCP_KEEPIDLE (keepAliveInitialDelayMillis); TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT have no pg option: the code makes the socket itself through pg's `stream` option and sets them with setsockopt through FFI (the net-keepalive package) once connected; TCP_SYNCNT (before connect()) cannot be reached — connectionTimeoutMillis bounds the connect at the application level",
+      "pg's own options set only TCP_KEEPIDLE (keepAliveInitialDelayMillis); TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT have no pg option: the code makes the socket itself through pg's `stream` option and sets them with setsockopt through FFI (the net-keepalive package) once connected; TCP_SYNCNT (before connect()) cannot be reached — connectionTimeoutMillis bounds the connect at the application level" + '; ' + CONNECT_BOUND_NOTE,
     code: (c) => [
       "import net from 'node:net';",
       "import pg from 'pg';",
       "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what neither pg nor node:net can set",
       'const pool = new pg.Pool({',
       '  host, port, user, database,',
+      ...(connectBoundMs(c) ? [`  connectionTimeoutMillis: ${connectBoundMs(c)}, // the connect's bound: TCP_USER_TIMEOUT is set only once connected`] : []),
       "  keepAlive: false, // set on the socket below: pg's own setKeepAlive would reset TCP_KEEPINTVL/TCP_KEEPCNT to libuv's 1/10",
       '  // pg connects the socket this returns (pg 8: `stream` may be a function of the config)',
       '  stream: () => {',
@@ -191,11 +188,11 @@ export const CLIENTS: Record<ClientName, ClientSpec> = {
     // ioredis's keepAlive reaches TCP_KEEPIDLE only; redis.stream (the net.Socket, after 'connect') reaches the rest through FFI
     can: { keepalive: 'full', userTimeout: true, synCnt: false, rtoMax: false },
     cannot:
-      "ioredis's own options set only TCP_KEEPIDLE (keepAlive: ms); TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT have no ioredis option: the code sets them on redis.stream (its net.Socket) on every 'connect' (it reconnects on a new socket), with setsockopt through FFI (the net-keepalive package); TCP_SYNCNT cannot be reached — connectTimeout bounds the connect at the application level",
+      "ioredis's own options set only TCP_KEEPIDLE (keepAlive: ms); TCP_KEEPINTVL, TCP_KEEPCNT and TCP_USER_TIMEOUT have no ioredis option: the code sets them on redis.stream (its net.Socket) on every 'connect' (it reconnects on a new socket), with setsockopt through FFI (the net-keepalive package); TCP_SYNCNT cannot be reached — connectTimeout bounds the connect at the application level" + '; ' + CONNECT_BOUND_NOTE,
     code: (c) => [
       "import { Redis } from 'ioredis';",
       "import NetKeepAlive from 'net-keepalive'; // setsockopt through FFI: what neither ioredis nor node:net can set",
-      `const redis = new Redis({ host, port, ${ka(c) ? `keepAlive: ${ka(c)!.idle * 1000} /* TCP_KEEPIDLE ${ka(c)!.idle} s */` : "keepAlive: false /* no keepalive: ioredis's default is 30000 */"} });`,
+      `const redis = new Redis({ host, port, ${ka(c) ? `keepAlive: ${ka(c)!.idle * 1000} /* TCP_KEEPIDLE ${ka(c)!.idle} s */` : "keepAlive: false /* no keepalive: ioredis's default is 30000 */"}${connectBoundMs(c) ? `, connectTimeout: ${connectBoundMs(c)} /* the connect's bound: TCP_USER_TIMEOUT is set only once connected */` : ''} });`,
       "// 'connect' comes after ioredis's own setKeepAlive, on every (re)connection",
       "redis.on('connect', () => {",
       ...ffi(c, 'redis.stream', '  '),
