@@ -14,47 +14,68 @@ export const VERIFIED: Record<string, Verification[]> = {
     {
       "client": "Python socket.create_connection",
       "version": "Python 3.11.7",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
     },
     {
       "client": "Java java.net.Socket",
       "version": "OpenJDK 17.0.15",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
     }
   ],
   "node-keepalive": [
     {
       "client": "Node.js net + setKeepAlive(true)",
       "version": "v20.20.2",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
     }
   ],
   "node-keepalive-5s": [
     {
       "client": "Node.js net + setKeepAlive(true, 5000)",
       "version": "v20.20.2",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
     }
   ],
   "libpq": [
     {
       "client": "psql (libpq) with keepalives_idle=10 keepalives_interval=5 keepalives_count=3 tcp_user_timeout=25000",
       "version": "psql 15.18, server 15.18",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
     }
   ],
   "libpq-defaults": [
     {
       "client": "psql (libpq) against PostgreSQL",
       "version": "psql 15.18, server 15.18",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
     }
   ],
   "reference": [
     {
       "client": "Python with the reference's advice (examples/python-client.py)",
       "version": "Python 3.11.7",
-      "date": "2026-12-03"
+      "date": "2026-12-06"
+    }
+  ],
+  "pg": [
+    {
+      "client": "node-postgres (pg) Pool, keepAlive: true, keepAliveInitialDelayMillis: 2000",
+      "version": "pg 8.23.1, PostgreSQL 15.18",
+      "date": "2026-12-06"
+    }
+  ],
+  "ioredis": [
+    {
+      "client": "ioredis, keepAlive: 2000",
+      "version": "ioredis 6.1.0, redis-server 7.0.15",
+      "date": "2026-12-06"
+    }
+  ],
+  "node-redis": [
+    {
+      "client": "node-redis (redis) createClient, defaults",
+      "version": "redis 6.4.0, redis-server 7.0.15",
+      "date": "2026-12-06"
     }
   ],
   "mysql2": [
