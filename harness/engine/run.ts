@@ -45,6 +45,13 @@ export interface ScenarioSpec {
   pathModel?: (input: RunSettings) => PathPrediction;
   /** t = 0 of the prediction on the run's clock (default: per phase, see ORIGINS) */
   origin?: (obs: Omit<Observation, 'origin'>) => number;
+  /**
+   * The experiment's set-up as the run really went, checked before any verdict: why it did not
+   * hold (the receiver went silent a probe late on a loaded machine), or undefined. A run whose
+   * set-up did not hold cannot be judged (Observation.cannotJudge): the kernel answered a different
+   * question than the case asks.
+   */
+  premise?: (obs: Observation) => string | undefined;
   steps: Step[];
 }
 

@@ -153,14 +153,9 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
     ...(rt.off ? { realtimeOff: rt.off } : {}),
     ...(clock ? {} : { unplaced: kernelClockProblem() }),
   };
-  return {
-    ...partial,
-    prediction,
-    origin,
-    conditions,
-    ...(timed.length ? { timed } : {}),
-    ...(tooLate ? { cannotJudge: lateLine(tooLate) } : {}),
-  };
+  const obs: Observation = { ...partial, prediction, origin, conditions, ...(timed.length ? { timed } : {}) };
+  const unmet = tooLate ? undefined : spec.premise?.(obs);
+  return { ...obs, ...(tooLate ? { cannotJudge: lateLine(tooLate) } : unmet ? { cannotJudge: `the experiment's set-up did not hold: ${unmet}` } : {}) };
 }
 
 /** The router's side of a run: its memory of the connection, its rules' counts, the far leg. */

@@ -8,7 +8,7 @@ import type { ScenarioSpec } from './run.js';
 import { MAX_IDLE_TIMEOUT_S, type Middlebox, middleboxFamilyProblem } from '../model/middlebox.js';
 
 /** Every field a spec may hold: anything else is a typo (`sysctl:`) that would be silently ignored. */
-const SPEC_FIELDS = ['name', 'phase', 'family', 'client', 'server', 'subject', 'model', 'origin', 'steps', 'path', 'pathModel'];
+const SPEC_FIELDS = ['name', 'phase', 'family', 'client', 'server', 'subject', 'model', 'origin', 'steps', 'path', 'pathModel', 'premise'];
 const ENDPOINT_FIELDS = ['sysctls', 'options'];
 
 const PHASES = ['syn-sent', 'syn-recv', 'defer-accept', 'idle', 'busy', 'zero-window'];
@@ -37,6 +37,7 @@ export function specProblems(spec: ScenarioSpec): string[] {
   if (spec.origin !== undefined && typeof spec.origin !== 'function') out.push('origin: must be a function (the observation → t = 0 on the run\'s clock)');
   if (spec.path !== undefined) out.push(...pathProblems(spec.path, spec.family));
   if (spec.pathModel !== undefined && typeof spec.pathModel !== 'function') out.push('pathModel: must be a function (settings read back → PathPrediction)');
+  if (spec.premise !== undefined && typeof spec.premise !== 'function') out.push('premise: must be a function (the observation → why its set-up did not hold, or undefined)');
   if (!Array.isArray(spec.steps) || !spec.steps.length) out.push('steps: must be a non-empty list of steps');
   else
     spec.steps.forEach((s, i) => {

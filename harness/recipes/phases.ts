@@ -6,7 +6,7 @@ import { predictSynSent } from '../model/syn-sent.js';
 import type { BusyInput, Prediction } from '../model/types.js';
 import { predictZeroWindow } from '../model/zero-window.js';
 import { arm, awaitClose, handshake, healAfter, hold, listen, connect, measureRto, pump, send, untilPacket } from '../engine/steps.js';
-import { readPeerRateLimit, vanishAfterAnsweredProbe } from './window-probes.js';
+import { readPeerRateLimit, receiverSilencedAfterFirstAnswer, vanishAfterAnsweredProbe } from './window-probes.js';
 import { type RunSettings, sideInput } from '../core/observation.js';
 import { now } from '../core/clock.js';
 import type { EndpointSpec, ScenarioSpec, Step } from '../engine/run.js';
@@ -245,6 +245,7 @@ export function zeroWindowPhase(s: PhaseSetup, opts: ZeroWindowOptions = {}): Sc
     // on the listener before listen(): the accepted socket inherits it (and the window scale that fits it)
     server: { options: { SO_RCVBUF: ZERO_WINDOW_RCVBUF } },
     model: (r) => withBlip(zeroWindowModel(peer, opts)(r), r),
+    ...(opts.localDrop || opts.alive ? {} : { premise: receiverSilencedAfterFirstAnswer }),
     steps: [
       ...handshake(),
       readPeerRateLimit(peer),

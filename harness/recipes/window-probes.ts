@@ -3,6 +3,8 @@ import { arm } from '../engine/steps.js';
 import type { HelperEvent } from '../core/protocol.js';
 import { now } from '../core/clock.js';
 import type { Run, Step } from '../engine/run.js';
+import type { Observation } from '../core/observation.js';
+import { silencing } from '../judge/premises.js';
 
 /**
  * Making a zero-window receiver vanish at a moment known to a few milliseconds.
@@ -103,3 +105,21 @@ export function vanishAfterAnsweredProbe(from: string, peer: { goneAtS?: number;
   ];
 }
 
+
+/**
+ * The vanishing receiver's set-up: it fell silent after answering the first window probe and before
+ * the second, with no probe crossing while its sysctl was written. On a loaded machine the answer
+ * can reach the run after the next probe has gone, and the receiver then vanishes a probe late:
+ * the kernel answers another experiment than the case's, so the run is not judged (it runs again).
+ */
+export function receiverSilencedAfterFirstAnswer(obs: Observation): string | undefined {
+  const answered = obs.marks['probe answered'];
+  const second = obs.prediction.events[1]?.t;
+  if (answered === undefined || obs.marks.silencing === undefined) return 'the receiver was never silenced';
+  const s = silencing(obs);
+  if (!s.afterAnswer) return 'the receiver was silenced before the probe it answered';
+  if (s.probesDuring) return `${s.probesDuring} window probe(s) crossed while the receiver was being silenced`;
+  if (second !== undefined && answered - obs.origin >= second)
+    return `the answered probe came at ${(answered - obs.origin).toFixed(3)} s, after the second probe was due (${second.toFixed(3)} s): the receiver went silent a probe late`;
+  return undefined;
+}

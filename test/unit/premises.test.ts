@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Observation } from '../../harness/core/observation.js';
+import { receiverSilencedAfterFirstAnswer } from '../../harness/recipes/window-probes.js';
 import { requestStates, sent, timerSamples } from '../../harness/judge/premises.js';
 import { realObservation } from './observation-builder.js';
 
@@ -21,5 +23,22 @@ describe('premises', () => {
   it('requestStates: no server-side request in a client experiment', () => {
     const r = requestStates({ ...obs, timers: obs.timers.filter((t) => t.side === 'client') });
     expect(r).toEqual({ during: [], after: undefined });
+  });
+});
+
+describe('the vanishing zero-window receiver set-up', () => {
+  const base = realObservation();
+  const at = (answeredS: number, silencingS = answeredS + 0.001, silentS = silencingS + 0.002) => ({
+    ...base,
+    packets: [],
+    marks: { ...base.marks, 'probe answered': base.origin + answeredS, silencing: base.origin + silencingS, 'receiver silent': base.origin + silentS },
+    prediction: { ...base.prediction, events: [{ t: 0.2, packet: 'WINDOW-PROBE' }, { t: 0.6, packet: 'WINDOW-PROBE' }] },
+  }) as unknown as Observation;
+  it('holds when the first probe was answered and the receiver went silent before the second', () => {
+    expect(receiverSilencedAfterFirstAnswer(at(0.21))).toBeUndefined();
+  });
+  it('does not hold when the answer came after the second probe was due (a loaded machine), or silencing began first', () => {
+    expect(receiverSilencedAfterFirstAnswer(at(0.648))).toMatch(/after the second probe was due \(0\.600 s\)/);
+    expect(receiverSilencedAfterFirstAnswer(at(0.21, 0.2))).toMatch(/silenced before the probe it answered/);
   });
 });

@@ -53,7 +53,7 @@ describe('a spec, and a peer, are refused before any namespace exists', () => {
   const noNamespaces = () => vi.spyOn(Topology, 'create').mockRejectedValue(new Error('a namespace was about to be created'));
 
   it('an unknown field (a typo) is refused, not ignored', () => {
-    expect(bad({ sysctl: { tcp_retries2: 3 } })).toEqual(['sysctl: unknown field: allowed fields are name, phase, family, client, server, subject, model, origin, steps, path, pathModel']);
+    expect(bad({ sysctl: { tcp_retries2: 3 } })).toEqual(['sysctl: unknown field: allowed fields are name, phase, family, client, server, subject, model, origin, steps, path, pathModel, premise']);
     expect(bad({ client: { sysctl: { tcp_retries2: 3 } } })).toEqual(['client.sysctl: unknown field: allowed fields are sysctls, options']);
     expect(bad({ client: { options: 5 } })).toEqual(['client.options: 5 is not allowed: a mapping of names to numbers']);
     expect(bad({ origin: 3 })[0]).toMatch(/^origin: must be a function/);
@@ -68,6 +68,7 @@ describe('a spec, and a peer, are refused before any namespace exists', () => {
     // masquerade is IPv4 only: refused before any namespace exists
     expect(bad({ family: 6, path: { middlebox: { ...m, kind: 'nat' } } })[0]).toMatch(/^path\.middlebox: .*IPv4 only/);
     expect(bad({ pathModel: 1 })[0]).toMatch(/^pathModel: must be a function/);
+    expect(bad({ premise: 'yes' })[0]).toMatch(/^premise: must be a function/);
   });
 
   it.each(['.', '..', '/', '__', '../..', ' / '])('a name that makes no folder (%j) is refused', (name) => {
