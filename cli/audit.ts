@@ -29,7 +29,7 @@ and which phase each connection is in now. The summary groups connections by pro
 endpoint (or, for connections a program accepted, its port), with the settings to change.
 
   PID…             the processes to audit (each once)
-  --all            every process (a normal user: its own)
+  --all            every process (a normal user: its own; the others are counted, not read)
   --netns PATH     only sockets living in this network namespace (/run/netns/NAME, /proc/PID/ns/net);
                    alone: every process's sockets in it
   --max-detect D   CI gate: exit 1 when a connection would notice a vanished peer later than D (the
@@ -37,9 +37,9 @@ endpoint (or, for connections a program accepted, its port), with the settings t
   --json           one JSON object on stdout (docs/API.md, "audit")
   --openmetrics    metrics for node_exporter's textfile collector or a scrape (docs/AUDIT.md)
 
-Privileges: root, or CAP_SYS_PTRACE (+ CAP_SYS_ADMIN for sockets in other network namespaces). A
-normal user audits its own processes where kernel.yama.ptrace_scope allows (0, or no Yama); a
-socket whose options cannot be read is reported with what sock_diag shows, never guessed.
+Privileges: root, or CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (+ CAP_SYS_ADMIN for sockets in other
+network namespaces). A normal user audits its own processes where kernel.yama.ptrace_scope allows (0,
+or no Yama); a socket whose options cannot be read is reported with what sock_diag shows, never guessed.
 Each option at most once (a second one is refused, not a correction of the first).
 Exit: 0 audited (within --max-detect), 1 --max-detect failed, 2 bad input or not allowed to read.
 `;
@@ -93,7 +93,7 @@ export function renderAudit(r: AuditReport): string {
   lines.push(...renderGroups(r.groups));
   for (const ns of r.namespaces) {
     if (ns.unread) lines.push(`! network namespace ${ns.netns}: not read (${ns.unread.what}: ${ns.unread.errno})`);
-    else if (ns.unreadSysctls) lines.push(`! network namespace ${ns.netns}: ${ns.unreadSysctls.join(', ')} could not be read; what depends on them has no verdict`);
+    else if (ns.unreadSysctls) lines.push(`! network namespace ${ns.netns}: ${ns.unreadSysctls.join(', ')} could not be read: the answers that rest on them span every value they can take, or say unknown`);
   }
   if (r.denied.length) {
     const setns = r.denied.filter((d) => d.what === 'setns').length;

@@ -5,7 +5,7 @@ import { predictSynSent } from '../../model/syn-sent.js';
 import type { KernelFeatures, ModelInput, Prediction, SocketSettings, TcpSysctls } from '../../model/types.js';
 import { predictionWindows } from '../../model/windows.js';
 import { predictZeroWindow } from '../../model/zero-window.js';
-import type { UserPhase } from '../../recipes/phases.js';
+import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
 import { advise } from '../check/advice.js';
 import { settingsFrom, type TcpInfoRead } from '../socket-read.js';
 import type { NetnsLine, NetnsSysctl } from './reader-events.js';
@@ -155,7 +155,9 @@ export class AuditModel {
 
   /** check's advice at this connection's settings and namespace, with the phases at its RTO (memoised). */
   private advice(c: ConnectionInput, s: SocketSettings): string[] {
-    if (c.ns.unread.length) return [];
+    // advise() speaks of every phase: none of them may rest on a sysctl that was not read (the tail
+    // loss probe's inputs aside: check's advice, like this, counts busy from the RTO without one)
+    if (USER_PHASES.some((p) => required(p, c, s, this.features).length)) return [];
     // a SYN-SENT socket's RTO is the SYN's: its configuration is judged at the RTO a tiny RTT settles on, as check does
     const rtoMs = (c.phases.includes('connect') ? undefined : modelRtoMs(c)) ?? tinyRttRtoMs(c.ns.sysctls, this.features.hz);
     const key = `${c.ns.key}|${settingsKey(s)}|${rtoMs}`;

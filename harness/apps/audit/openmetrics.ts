@@ -21,12 +21,12 @@ export function escapeLabel(value: string): string {
 /** A HELP text: backslash and line feed. */
 const escapeHelp = (text: string) => text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
-/** A sample's value: +Inf for never, the number otherwise (no exponent surprises for small counts). */
+/** A sample's value: +Inf for never; a number to 12 significant digits (948.268, not 948.2679999999999). */
 export function sampleValue(v: number): string {
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   if (Number.isNaN(v)) return 'NaN';
-  return String(v);
+  return String(Number(v.toPrecision(12)));
 }
 
 type Labels = Array<[string, string]>;

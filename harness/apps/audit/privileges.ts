@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Who may audit what, said plainly before anything is read. Reading a socket's options is
- * pidfd_getfd, a ptrace attach (PTRACE_MODE_ATTACH_REALCREDS); listing a process's descriptors
- * (/proc/PID/fd) and opening its namespace are ptrace reads; entering another network namespace
- * (its sysctls, its sockets' sock_diag) is setns, which wants CAP_SYS_ADMIN. So: root, or
- * CAP_SYS_PTRACE (+ CAP_SYS_ADMIN for other namespaces); a normal user reads its own processes
- * where Yama (kernel.yama.ptrace_scope) lets a process attach to a non-descendant — deadpeer's
- * reader is a child of deadpeer, never an ancestor of the programs it audits.
+ * Who may audit what, said plainly before anything is read. Listing a process's descriptors is
+ * reading /proc/PID/fd, a directory only its owner may read (mode 0500: CAP_DAC_READ_SEARCH for
+ * anyone else); resolving each one and opening its namespace are ptrace reads, and reading a
+ * socket's options is pidfd_getfd, a ptrace attach (CAP_SYS_PTRACE for another user's process);
+ * entering another network namespace (its sysctls, its sockets' sock_diag) is setns, CAP_SYS_ADMIN's.
+ * sock_diag's dump itself is open to everyone: CAP_NET_ADMIN plays no part (measured by
+ * test/audit-rootless.test.ts). A normal user reads its own processes where Yama
+ * (kernel.yama.ptrace_scope) lets a process attach to a non-descendant — deadpeer's reader is a
+ * child of deadpeer, never an ancestor of the programs it audits.
  */
 
-export const CAP_NET_ADMIN = 12;
+export const CAP_DAC_READ_SEARCH = 2;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
 
@@ -38,7 +40,8 @@ export function auditorFacts(): AuditorFacts {
   return { uid, caps, ...(yama !== undefined ? { yama } : {}) };
 }
 
-const AS_ROOT = 'run it as root, or with CAP_SYS_PTRACE (+ CAP_SYS_ADMIN for sockets in other network namespaces)';
+/** What reads everyone's sockets, in the words every refusal ends with. */
+export const AS_ROOT = 'run it as root, or with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (+ CAP_SYS_ADMIN for sockets in other network namespaces)';
 
 /** Why this auditor can read no socket at all, in one line naming the setting; undefined when it can read some. */
 export function privilegeProblem(f: AuditorFacts): string | undefined {
@@ -54,12 +57,17 @@ export function privilegeProblem(f: AuditorFacts): string | undefined {
 export function deniedLine(d: { pid: number; what: string; errno: string }, f: AuditorFacts, owner: number | undefined): string {
   const whose = owner === undefined ? '' : ` (uid ${owner})`;
   if (d.what === 'setns') return `pid ${d.pid}${whose} lives in another network namespace, which it takes CAP_SYS_ADMIN to enter (setns: ${d.errno}) — ${AS_ROOT}`;
-  const own = owner === f.uid && !hasCap(f, CAP_SYS_PTRACE);
+  const [ptrace, dac] = [hasCap(f, CAP_SYS_PTRACE), hasCap(f, CAP_DAC_READ_SEARCH)];
   const yama = f.yama === undefined ? 'no Yama' : `kernel.yama.ptrace_scope = ${f.yama}`;
-  const reason = own
-    ? `it is yours, but not readable to you (${yama}; a process that made itself non-dumpable, or changed its credentials, takes CAP_SYS_PTRACE)`
-    : hasCap(f, CAP_SYS_PTRACE)
-      ? `CAP_SYS_PTRACE here does not reach it (${yama}; a process of a parent user namespace)`
-      : `without CAP_SYS_PTRACE only your own processes' sockets can be read (${yama})`;
+  const reason =
+    owner === f.uid && !ptrace
+      ? `it is yours, but not readable to you (${yama}; a process that made itself non-dumpable, or changed its credentials, takes CAP_SYS_PTRACE)`
+      : !ptrace && !dac
+        ? `without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH only your own processes' sockets can be read (${yama})`
+        : !dac
+          ? "listing another user's descriptors (/proc/PID/fd, mode 0500) takes CAP_DAC_READ_SEARCH besides CAP_SYS_PTRACE"
+          : !ptrace
+            ? `resolving another user's descriptors and reading its sockets take CAP_SYS_PTRACE besides CAP_DAC_READ_SEARCH (${yama})`
+            : `the capabilities here do not reach it (${yama}; a process of a parent user namespace)`;
   return `pid ${d.pid}${whose}: its sockets cannot be read (${d.what === 'fd-dir' ? `/proc/${d.pid}/fd` : d.what}: ${d.errno}): ${reason} — ${AS_ROOT}`;
 }

@@ -1,5 +1,6 @@
 import type { SocketSettings } from '../../model/types.js';
 import { USER_PHASES, type UserPhase } from '../../recipes/phases.js';
+import { shownRaw } from '../../core/one-line.js';
 import { humanDuration } from '../check/advice.js';
 import { type Judged, serviceOf } from './connection.js';
 import { isAnswer, type PhaseVerdict } from './model.js';
@@ -66,7 +67,8 @@ const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** "3 connections of node (pid 913) to 198.18.0.2:5432", "12 connections accepted by postgres (pid 77) on port 5432". */
 export function groupTitle(g: Pick<AuditGroup, 'program' | 'pid' | 'direction' | 'remoteAddress' | 'remotePort' | 'localPort'>, n: number): string {
-  const who = `${g.program} (pid ${g.pid})`;
+  // a comm is whatever the program set: shown with its control characters escaped, one line whatever it holds
+  const who = `${shownRaw(g.program)} (pid ${g.pid})`;
   if (g.direction === 'inbound') return `${plural(n, 'connection')} accepted by ${who} on port ${g.localPort}`;
   const remote = g.remoteAddress!.includes(':') ? `[${g.remoteAddress}]:${g.remotePort}` : `${g.remoteAddress}:${g.remotePort}`;
   return `${plural(n, 'connection')} of ${who} to ${remote}`;
