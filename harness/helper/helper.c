@@ -55,10 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "audit.h"
 #include "helper.h"
-#include "peek.h"
-#include "tcpdiag.h"
 
 #ifndef TCP_RTO_MAX_MS
 #define TCP_RTO_MAX_MS 44 /* 6.15+ */
@@ -82,9 +79,6 @@ static char out[16384];
 static size_t outlen;
 static int out_truncated; /* the event did not fit: o_end() replaces it by an error naming the request */
 static long long out_re = -1;
-static int flush_each = 1; /* the protocol's events are read as they happen; audit's are one batch */
-
-void o_flush_each_line(int on) { flush_each = on; }
 
 static void o_raw(const char *fmt, ...) {
     if (out_truncated) return;
@@ -135,7 +129,7 @@ void o_end(void) {
     memcpy(out + outlen, "}\n", 2);
     outlen += 2;
     fwrite(out, 1, outlen, stdout);
-    if (flush_each) fflush(stdout);
+    fflush(stdout);
 }
 
 const char *errname(int e) {
@@ -363,6 +357,13 @@ static void unknown_opt(const char *name) {
         strcat(known, opts[i].name);
     }
     fail("unknown socket option \"%s\" (known: %s)", name, known);
+}
+
+static const char *tcp_state_name(int s) {
+    static const char *n[] = {"?", "ESTABLISHED", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
+                              "TIME-WAIT", "CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING",
+                              "NEW-SYN-RECV", "BOUND-INACTIVE"};
+    return s >= 0 && s < (int)(sizeof n / sizeof n[0]) ? n[s] : "?";
 }
 
 /* TCP_INFO and the queue ioctls, appended to the current event. */
@@ -1267,7 +1268,6 @@ static void on_term(int sig) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "audit")) return audit_main(argc - 2, argv + 2);
     const char *netns = NULL;
     int create = 0;
     for (int i = 1; i < argc; i++) {

@@ -28,8 +28,6 @@ void reply_begin(const char *ev);
 void o_str(const char *k, const char *v);
 void o_num(const char *k, long long v);
 void o_end(void);
-/* 1 (the protocol): every line leaves at once; 0 (audit): lines are buffered */
-void o_flush_each_line(int on);
 /* an error reply naming the command; fail_errno adds the errno name */
 void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void fail_errno(const char *what, int e);
