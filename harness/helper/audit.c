@@ -32,8 +32,9 @@
 #include <unistd.h>
 
 #include "audit.h"
-#include "helper.h"
 #include "peek.h"
+#include "protocol.h"
+#include "sysctl.h"
 #include "tcpdiag.h"
 
 #define USAGE "usage: deadpeer-helper audit [--pid N]... [--all] [--netns PATH]"
@@ -236,17 +237,13 @@ static void o_sysctls(void) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[96], buf[64];
         snprintf(path, sizeof path, "/proc/sys/net/ipv4/%s", names[i]);
-        int f = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
-        int e = errno;
-        if (f >= 0) close(f);
+        ssize_t n = sysctl_read(path, buf, sizeof buf);
         if (n > 0) {
-            buf[n] = 0;
             o_num(names[i], strtoll(buf, NULL, 10));
-        } else if (e != ENOENT) { /* absent = the kernel has no such sysctl; anything else is said */
+        } else if (n != -ENOENT) { /* absent = the kernel has no such sysctl; anything else is said */
             char key[96];
             snprintf(key, sizeof key, "%s_error", names[i]);
-            o_str(key, errname(n == 0 ? EIO : e));
+            o_str(key, errname(n == 0 ? EIO : (int)-n));
         }
     }
 }

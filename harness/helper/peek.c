@@ -11,7 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "protocol.h"
 #include "peek.h"
 
 #ifndef SYS_pidfd_open
