@@ -28,12 +28,15 @@ const built = !ensureHelper();
 // an auditor without CAP_SYS_PTRACE whose real uid is not the targets': it may list the
 // descriptors of a process whose capabilities are a subset of its own (the fs uid, 0, matches), but
 // pidfd_getfd checks the real uid and then needs CAP_SYS_PTRACE (kernel/ptrace.c, __ptrace_may_access)
-const NO_PTRACE = ['setpriv', '--bounding-set=-sys_ptrace'];
 const WEAK_AUDITOR = ['setpriv', '--ruid=65534', '--bounding-set=-sys_ptrace'];
+// root without CAP_SYS_ADMIN: it may read a process with no more capabilities than itself, but not enter its namespace (setns)
+const NO_SETNS_AUDITOR = ['setpriv', '--bounding-set=-sys_ptrace,-sys_admin'];
+const TARGET = ['setpriv', '--bounding-set=-sys_ptrace,-sys_admin'];
 
 kernelCases('helper audit mode', () => {
   let topo: Topology;
   let client: TestSocket;
+  let client6: TestSocket;
   const options = { SO_KEEPALIVE: 1, TCP_KEEPIDLE: 7, TCP_KEEPINTVL: 2, TCP_KEEPCNT: 4, TCP_USER_TIMEOUT: 9000 } as const;
 
   beforeAll(async () => {
@@ -50,6 +53,14 @@ kernelCases('helper audit mode', () => {
     await client.connect(topo.server.addr[4], PORT);
     await client.whenConnected(10_000);
     await accepted;
+    // and one over IPv6, to the same port, never accepted: established all the same (the backlog holds it)
+    const listener6 = await topo.server.helper.socket(6);
+    await listener6.bind(topo.server.addr[6], PORT);
+    await listener6.listen();
+    client6 = await topo.client.helper.socket(6);
+    await client6.set('TCP_KEEPCNT', 3);
+    await client6.connect(topo.server.addr[6], PORT);
+    await client6.whenConnected(10_000);
   }, 60_000);
   afterAll(() => topo?.dispose());
 
@@ -67,11 +78,12 @@ kernelCases('helper audit mode', () => {
     expect(lastNetns).toBeLessThan(lines.findIndex((l) => l.ev === 'sock'));
 
     const socks = lines.filter((l) => l.ev === 'sock');
-    const mine = socks.find((l) => l.pid === topo.client.helper.pid);
+    const mine = socks.find((l) => l.pid === topo.client.helper.pid && l.family === 4);
     expect(mine).toMatchObject({ netns: cns, family: 4, src: topo.client.addr[4], dst: topo.server.addr[4], dport: PORT, state: 'ESTABLISHED', timer: 'keepalive', ...options });
     expect(mine?.rto_us).toBeGreaterThan(0);
     expect(mine).not.toHaveProperty('read_error');
-    // the server holds its listener and the accepted socket: only the latter is reported, with the server's namespace
+    expect(socks.find((l) => l.pid === topo.client.helper.pid && l.family === 6)).toMatchObject({ src: topo.client.addr[6], dst: topo.server.addr[6], dport: PORT, state: 'ESTABLISHED', SO_KEEPALIVE: 0, TCP_KEEPCNT: 3 });
+    // the server holds its listeners and the accepted socket: only the latter is reported, with the server's namespace
     const theirs = socks.filter((l) => l.pid === topo.server.helper.pid);
     expect(theirs).toHaveLength(1);
     expect(theirs[0]).toMatchObject({ netns: sns, sport: PORT, dst: topo.client.addr[4], dport: mine?.sport, state: 'ESTABLISHED', SO_KEEPALIVE: 0, TCP_KEEPIDLE: 5678 });
@@ -81,7 +93,7 @@ kernelCases('helper audit mode', () => {
         [topo.server.helper.pid, sns],
       ]),
     );
-    expect(lines.at(-1)).toMatchObject({ ev: 'done', procs: 2, sockets: 2, listeners: 1, unreadable: 0 });
+    expect(lines.at(-1)).toMatchObject({ ev: 'done', procs: 2, sockets: 3, listeners: 2, unreadable: 0 });
   });
 
   it.runIf(built)('--netns keeps the sockets living in that namespace only', async () => {
@@ -90,14 +102,14 @@ kernelCases('helper audit mode', () => {
     expect(lines.filter((l) => l.ev === 'netns').map((l) => l.netns)).toEqual([nsInode(topo.server.netns)]);
     const socks = lines.filter((l) => l.ev === 'sock');
     expect(socks.map((l) => l.pid)).toEqual([topo.server.helper.pid]);
-    expect(lines.at(-1)).toMatchObject({ ev: 'done', sockets: 1, listeners: 1 });
+    expect(lines.at(-1)).toMatchObject({ ev: 'done', sockets: 1, listeners: 2 });
   });
 
   // setpriv to another real uid needs the host's user namespace (rootless mode maps one uid only)
-  it.runIf(built && !inUserNamespace())('what it may not read is said, never guessed: a process it may not list, a socket it may not duplicate', async () => {
-    // a target without CAP_SYS_PTRACE either, in the client's namespace, connected to the server's listener
+  it.runIf(built && !inUserNamespace())('what it may not read is said, never guessed: a process it may not list, a socket it may not duplicate, a namespace it may not enter', async () => {
+    // a target without CAP_SYS_PTRACE and CAP_SYS_ADMIN either, in the client's namespace, connected to the server's listener
     const script = `import socket,os,signal\nc=socket.create_connection(('${topo.server.addr[4]}',${PORT}))\nc.setsockopt(socket.SOL_SOCKET,socket.SO_KEEPALIVE,1)\nprint(os.getpid(),flush=True)\nsignal.pause()`;
-    const target = spawn('nsenter', [`--net=/run/netns/${topo.client.netns}`, ...NO_PTRACE, 'python3', '-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const target = spawn('nsenter', [`--net=/run/netns/${topo.client.netns}`, ...TARGET, 'python3', '-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const pid = Number(await new Promise<string>((resolve, reject) => {
         createInterface({ input: target.stdout }).once('line', resolve);
@@ -113,6 +125,16 @@ kernelCases('helper audit mode', () => {
       expect(sock).toMatchObject({ state: 'ESTABLISHED', timer: 'keepalive', dport: PORT, read_error: 'EPERM', read_what: 'pidfd_getfd' });
       expect(sock).not.toHaveProperty('SO_KEEPALIVE');
       expect(lines.at(-1)).toMatchObject({ ev: 'done', sockets: 1, unreadable: 1 });
+
+      // it may read the target, but not enter the namespace its sockets live in: said, sysctls and all
+      const outside = await audit(['--pid', String(pid)], NO_SETNS_AUDITOR);
+      expect(outside.exitCode).toBe(0);
+      expect(outside.lines.slice(0, 2)).toEqual([
+        expect.objectContaining({ ev: 'netns', netns: nsInode(topo.client.netns), error: 'EPERM', what: 'setns' }),
+        expect.objectContaining({ ev: 'denied', pid, what: 'setns', error: 'EPERM' }),
+      ]);
+      expect(outside.lines[0]).not.toHaveProperty('tcp_keepalive_time');
+      expect(outside.lines.at(-1)).toMatchObject({ ev: 'done', procs: 0, sockets: 0 });
     } finally {
       // by its pid (nsenter exec'd setpriv, which exec'd python), and waited for
       const gone = new Promise((resolve) => (target.exitCode !== null || target.signalCode !== null ? resolve(undefined) : target.once('exit', resolve)));

@@ -53,11 +53,9 @@ struct afd {
 /* a socket as sock_diag showed it; one per inode, however many descriptors refer to it */
 struct asock {
     unsigned inode;
-    int found, family, state, timer, retrans;
-    unsigned expires;
+    int found;
     unsigned long long netns;
-    uint16_t sport, dport;
-    uint8_t src[16], dst[16];
+    struct tcpdiag_sock d;
 };
 struct ans {
     unsigned long long ino;
@@ -253,15 +251,7 @@ static void on_dumped(const struct inet_diag_msg *m, void *arg) {
     if (!s || s->found) return; /* not held by an audited process (or a TIME-WAIT/request socket: no inode) */
     s->found = 1;
     s->netns = ((struct ans *)arg)->ino;
-    s->family = m->idiag_family == AF_INET ? 4 : 6;
-    s->state = m->idiag_state;
-    s->timer = m->idiag_timer;
-    s->retrans = m->idiag_retrans;
-    s->expires = m->idiag_expires;
-    s->sport = ntohs(m->id.idiag_sport);
-    s->dport = ntohs(m->id.idiag_dport);
-    memcpy(s->src, m->id.idiag_src, sizeof s->src);
-    memcpy(s->dst, m->id.idiag_dst, sizeof s->dst);
+    tcpdiag_decode(m, &s->d);
 }
 
 /* Enter the namespace (unless it is ours), say its sysctls, dump its TCP sockets, come back. */
@@ -318,7 +308,7 @@ static void report_proc(struct aproc *p, unsigned long long only_ns) {
         struct asock *s = sock_lookup(fds[k].inode);
         if (!s || !s->found) continue; /* not TCP, or in a namespace not audited */
         if (only_ns && s->netns != only_ns) continue;
-        if (s->state == TCP_STATE_LISTEN) {
+        if (s->d.state == TCP_STATE_LISTEN) {
             n_listeners++;
             continue;
         }
@@ -333,23 +323,23 @@ static void report_proc(struct aproc *p, unsigned long long only_ns) {
         if (e == ESRCH) break;    /* the process exited */
         if (!shown++) o_proc(p);
         char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-        int af = s->family == 4 ? AF_INET : AF_INET6;
-        inet_ntop(af, s->src, src, sizeof src);
-        inet_ntop(af, s->dst, dst, sizeof dst);
+        int af = s->d.family == 4 ? AF_INET : AF_INET6;
+        inet_ntop(af, s->d.src, src, sizeof src);
+        inet_ntop(af, s->d.dst, dst, sizeof dst);
         o_begin("sock", mono_now());
         o_num("pid", p->pid);
         o_num("fd", fds[k].fd);
         o_num("netns", (long long)s->netns);
         o_num("inode", s->inode);
-        o_num("family", s->family);
+        o_num("family", s->d.family);
         o_str("src", src);
-        o_num("sport", s->sport);
+        o_num("sport", s->d.sport);
         o_str("dst", dst);
-        o_num("dport", s->dport);
-        o_str("state", tcp_state_name(s->state));
-        o_str("timer", timer_name(s->timer));
-        o_num("expires_ms", s->expires);
-        o_num("retrans", s->retrans);
+        o_num("dport", s->d.dport);
+        o_str("state", tcp_state_name(s->d.state));
+        o_str("timer", timer_name(s->d.timer));
+        o_num("expires_ms", s->d.expires);
+        o_num("retrans", s->d.retrans);
         if (e) {
             o_str("read_error", errname(e));
             o_str("read_what", pidfd >= 0 ? "pidfd_getfd" : "pidfd_open");

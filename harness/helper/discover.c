@@ -23,57 +23,48 @@
 #include "tcpdiag.h"
 
 struct found {
-    int port, count, any, family, state, timer, retrans;
-    unsigned expires, inode, uid;
-    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-    int sport, dport;
+    int port, count, any;
+    struct tcpdiag_sock best; /* the newest match */
 };
 
-/* keeps the newest match */
 static void on_sock(const struct inet_diag_msg *m, void *arg) {
-    struct found *best = arg;
-    if (ntohs(m->id.idiag_dport) != best->port) return;
-    best->count++;
-    if (best->any && m->idiag_inode <= best->inode) return;
-    best->any = 1;
-    best->family = m->idiag_family == AF_INET ? 4 : 6;
-    best->state = m->idiag_state;
-    best->timer = m->idiag_timer;
-    best->retrans = m->idiag_retrans;
-    best->expires = m->idiag_expires;
-    best->inode = m->idiag_inode;
-    best->uid = m->idiag_uid;
-    best->sport = ntohs(m->id.idiag_sport);
-    best->dport = ntohs(m->id.idiag_dport);
-    inet_ntop(m->idiag_family, m->id.idiag_src, best->src, sizeof best->src);
-    inet_ntop(m->idiag_family, m->id.idiag_dst, best->dst, sizeof best->dst);
+    struct found *f = arg;
+    if (ntohs(m->id.idiag_dport) != f->port) return;
+    f->count++;
+    if (f->any && m->idiag_inode <= f->best.inode) return;
+    f->any = 1;
+    tcpdiag_decode(m, &f->best);
 }
 
 void cmd_discover(struct cmd *c) {
     double port;
     if (!need_num(c, "port", &port)) return;
     if (port < 1 || port > 65535) { fail("port must be 1..65535, not %g", port); return; }
-    struct found best = {.port = (int)port};
+    struct found f = {.port = (int)port};
     const uint32_t not_listen = ~(1u << TCP_STATE_LISTEN);
-    int e4 = tcpdiag_dump(AF_INET, not_listen, on_sock, &best);
+    int e4 = tcpdiag_dump(AF_INET, not_listen, on_sock, &f);
     if (e4 < 0) { fail_errno("sock_diag dump (IPv4)", -e4); return; }
-    int e6 = tcpdiag_dump(AF_INET6, not_listen, on_sock, &best);
+    int e6 = tcpdiag_dump(AF_INET6, not_listen, on_sock, &f);
     if (e6 < 0) { fail_errno("sock_diag dump (IPv6)", -e6); return; }
     reply_begin("ok");
-    o_num("count", best.count);
-    if (best.any) {
+    o_num("count", f.count);
+    if (f.any) {
         static const char *timers[] = {"off", "on", "keepalive", "timewait", "persist"};
-        o_num("family", best.family);
-        o_str("src", best.src);
-        o_num("sport", best.sport);
-        o_str("dst", best.dst);
-        o_num("dport", best.dport);
-        o_str("state", tcp_state_name(best.state));
-        o_str("timer", best.timer >= 0 && best.timer < 5 ? timers[best.timer] : "unknown");
-        o_num("expires_ms", best.expires);
-        o_num("retrans", best.retrans);
-        o_num("inode", best.inode);
-        o_num("uid", best.uid);
+        const struct tcpdiag_sock *b = &f.best;
+        char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+        inet_ntop(b->family == 4 ? AF_INET : AF_INET6, b->src, src, sizeof src);
+        inet_ntop(b->family == 4 ? AF_INET : AF_INET6, b->dst, dst, sizeof dst);
+        o_num("family", b->family);
+        o_str("src", src);
+        o_num("sport", b->sport);
+        o_str("dst", dst);
+        o_num("dport", b->dport);
+        o_str("state", tcp_state_name(b->state));
+        o_str("timer", b->timer >= 0 && b->timer < 5 ? timers[b->timer] : "unknown");
+        o_num("expires_ms", b->expires);
+        o_num("retrans", b->retrans);
+        o_num("inode", b->inode);
+        o_num("uid", b->uid);
     }
     o_end();
 }

@@ -197,6 +197,19 @@ static void o_sockname(int fd, int peer) {
     o_num(peer ? "peer_port" : "local_port", port);
 }
 
+/* The command's "addr" and "port" as a sockaddr of the socket's family; 0 = refused (replied). */
+static int need_sockaddr(struct cmd *c, int family, struct sockaddr_storage *ss, socklen_t *len) {
+    const char *addr;
+    double port;
+    if (!need_str(c, "addr", &addr) || !need_num(c, "port", &port)) return 0;
+    if (port < 0 || port > 65535 || port != (double)(int)port) { fail("port must be a whole number 0..65535, not %g", port); return 0; }
+    if (!parse_addr(family, addr, (int)port, ss, len)) {
+        fail("\"%s\" is not an IPv%d address", addr, family);
+        return 0;
+    }
+    return 1;
+}
+
 /* ---------- commands ---------- */
 
 void cmd_socket(struct cmd *c) {
@@ -254,16 +267,9 @@ void cmd_setopt(struct cmd *c, int set) {
 
 void cmd_bind(struct cmd *c) {
     struct tsock *s = need_sock(c, NULL);
-    const char *addr;
-    double port;
     struct sockaddr_storage ss;
     socklen_t len;
-    if (!s || !need_str(c, "addr", &addr) || !need_num(c, "port", &port)) return;
-    if (port < 0 || port > 65535 || port != (double)(int)port) { fail("port must be a whole number 0..65535, not %g", port); return; }
-    if (!parse_addr(s->family, addr, (int)port, &ss, &len)) {
-        fail("\"%s\" is not an IPv%d address", addr, s->family);
-        return;
-    }
+    if (!s || !need_sockaddr(c, s->family, &ss, &len)) return;
     int one = 1;
     setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(s->fd, (struct sockaddr *)&ss, len) < 0) { fail_errno("bind", errno); return; }
@@ -295,16 +301,9 @@ void cmd_accept(struct cmd *c) {
 void cmd_connect(struct cmd *c) {
     int i;
     struct tsock *s = need_sock(c, &i);
-    const char *addr;
-    double port;
     struct sockaddr_storage ss;
     socklen_t len;
-    if (!s || !need_str(c, "addr", &addr) || !need_num(c, "port", &port)) return;
-    if (port < 0 || port > 65535 || port != (double)(int)port) { fail("port must be a whole number 0..65535, not %g", port); return; }
-    if (!parse_addr(s->family, addr, (int)port, &ss, &len)) {
-        fail("\"%s\" is not an IPv%d address", addr, s->family);
-        return;
-    }
+    if (!s || !need_sockaddr(c, s->family, &ss, &len)) return;
     double t = mono_now();
     if (connect(s->fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
         fail_errno("connect", errno);

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +20,20 @@ const char *tcp_state_name(int s) {
                               "TIME-WAIT", "CLOSE", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING",
                               "NEW-SYN-RECV", "BOUND-INACTIVE"};
     return s >= 0 && s < (int)(sizeof n / sizeof n[0]) ? n[s] : "?";
+}
+
+void tcpdiag_decode(const struct inet_diag_msg *m, struct tcpdiag_sock *s) {
+    s->family = m->idiag_family == AF_INET ? 4 : 6;
+    s->state = m->idiag_state;
+    s->timer = m->idiag_timer;
+    s->retrans = m->idiag_retrans;
+    s->expires = m->idiag_expires;
+    s->inode = m->idiag_inode;
+    s->uid = m->idiag_uid;
+    s->sport = ntohs(m->id.idiag_sport);
+    s->dport = ntohs(m->id.idiag_dport);
+    memcpy(s->src, m->id.idiag_src, sizeof s->src);
+    memcpy(s->dst, m->id.idiag_dst, sizeof s->dst);
 }
 
 int tcpdiag_dump(int family, uint32_t states, void (*fn)(const struct inet_diag_msg *m, void *arg), void *arg) {
