@@ -3,7 +3,7 @@
  *
  * Every TCP socket the named processes hold, with what the kernel's tables show (sock_diag), what
  * the socket really holds (peek.c) and the sysctls of the namespace the socket lives in, as lines
- * of the protocol's writer; the contract with the TypeScript side is docs/DESIGN.md's "audit".
+ * of the protocol's writer; the contract with the TypeScript side is docs/DESIGN.md, "The audit mode".
  *
  * Built to be cheap at 100 k sockets: the descriptors are found by readlink of /proc/PID/fd/N
  * ("socket:[INODE]"), the sockets' 4-tuples and timers come from ONE sock_diag dump per

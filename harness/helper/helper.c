@@ -21,7 +21,14 @@
  * by this process, under SCHED_FIFO where it has it, never by the controller's event loop.
  * {"cmd":"unschedule"} cancels every command still waiting (each gets an error reply).
  * It exits when stdin closes. Its first line is {"ev":"hello","pid":N,"netns":NAME,"rt":BOOL}: rt
- * says whether it runs SCHED_FIFO (when not, "rt_off" says why: an errno name, or the variable).
+ * says whether it runs SCHED_FIFO (when not, "rt_off" says why: an errno name, or the variable). *
+ * `deadpeer-helper audit …` is the other mode: one pass over running processes' TCP sockets, then
+ * exit (audit.c).
+ *
+ * This file is main, the command table, the "at" schedule and the poll loop, and nothing else:
+ * the commands live in units with one job each (sockets, capture, diag, sysctl, discover,
+ * plumbing, conntrack), all standing on protocol.c, none on this file or on each other in a
+ * circle (docs/DESIGN.md, "The native helper"; test/unit/helper-layers.test.ts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
