@@ -21,7 +21,8 @@
  * by this process, under SCHED_FIFO where it has it, never by the controller's event loop.
  * {"cmd":"unschedule"} cancels every command still waiting (each gets an error reply).
  * It exits when stdin closes. Its first line is {"ev":"hello","pid":N,"netns":NAME,"rt":BOOL}: rt
- * says whether it runs SCHED_FIFO (when not, "rt_off" says why: an errno name, or the variable). *
+ * says whether it runs SCHED_FIFO (when not, "rt_off" says why: an errno name, or the variable).
+ *
  * `deadpeer-helper audit …` is the other mode: one pass over running processes' TCP sockets, then
  * exit (audit.c).
  *
