@@ -87,12 +87,14 @@ describe('the phase a connection is in now', () => {
     expect(phaseNow('ESTABLISHED', 'keepalive', undefined)).toBe('idle');
   });
 
-  it('direction: the reader’s word first; else a shared local port or an ephemeral client port makes it a service’s', () => {
+  it('direction: the reader’s word first; else a non-ephemeral local port shared, or facing an ephemeral client port, is a service’s', () => {
     expect(directionOf({ sport: 40000, dport: 5432, listening: true }, false)).toBe('inbound');
     expect(directionOf({ sport: 5432, dport: 40000, listening: false }, true)).toBe('outbound');
     expect(directionOf({ sport: 5432, dport: 40000 }, false)).toBe('inbound');
     expect(directionOf({ sport: 6000, dport: 10000 }, true)).toBe('inbound');
     expect(directionOf({ sport: 40000, dport: 5432 }, false)).toBe('outbound');
+    // Linux gives one ephemeral port to connections to different destinations: a client's, shared
+    expect(directionOf({ sport: 40000, dport: 5001 }, true)).toBe('outbound');
   });
 });
 

@@ -51,13 +51,14 @@ const EPHEMERAL_FROM = 32768;
 
 /**
  * Whether the program accepted the connection. The reader says so when a LISTEN socket of its
- * namespace has the local port. Without that word: a local port several of the namespace's
- * connections share is a service's (a client's port is its connection's own), and so is a
- * non-ephemeral local port facing an ephemeral remote one.
+ * namespace has the local port. Without that word, a service's port is one below the ephemeral
+ * range that several connections of the namespace share, or that faces an ephemeral remote port —
+ * a client's own port is ephemeral, and Linux hands the same one to connections to different
+ * destinations, so sharing alone proves nothing there.
  */
 export function directionOf(s: Pick<SockLine, 'sport' | 'dport' | 'listening'>, sharedLocalPort: boolean): Direction {
   if (s.listening !== undefined) return s.listening ? 'inbound' : 'outbound';
-  return sharedLocalPort || (s.dport >= EPHEMERAL_FROM && s.sport < EPHEMERAL_FROM) ? 'inbound' : 'outbound';
+  return s.sport < EPHEMERAL_FROM && (sharedLocalPort || s.dport >= EPHEMERAL_FROM) ? 'inbound' : 'outbound';
 }
 
 /**
@@ -100,7 +101,8 @@ export function settleDirections(all: readonly Judged[]): void {
 }
 
 function judged(s: SockLine, program: string, ns: NamespaceInput | undefined, model: AuditModel, maxDetectS: number | undefined): Judged {
-  const base = {
+  // one object per connection, filled in place: at 100 k sockets the copies of spreads were most of the time (the GC's)
+  const c: AuditConnection = {
     pid: s.pid,
     fd: s.fd,
     program,
@@ -112,18 +114,36 @@ function judged(s: SockLine, program: string, ns: NamespaceInput | undefined, mo
     state: s.state,
     direction: directionOf(s, false),
     timer: { kind: s.timer, expiresMs: s.expiresMs, retrans: s.retrans },
+    phaseNow: null,
+    phases: {},
+    verdict: 'unknown',
   };
-  const applies = phasesFor(s.state);
   if (s.unreadable) {
-    const why = `its options could not be read (${s.unreadable.what}: ${s.unreadable.errno})`;
-    return { c: { ...base, unreadable: s.unreadable, phaseNow: phaseNow(s.state, s.timer, undefined), phases: {}, verdict: 'unreadable', why }, advice: [] };
+    c.unreadable = s.unreadable;
+    c.phaseNow = phaseNow(s.state, s.timer, undefined);
+    c.verdict = 'unreadable';
+    c.why = `its options could not be read (${s.unreadable.what}: ${s.unreadable.errno})`;
+    return { c, advice: [] };
   }
   const options = optionsOf(s.read);
   const tcpInfo = tcpInfoOf(s.read);
-  const now = phaseNow(s.state, s.timer, tcpInfo);
-  const read = { ...base, options, ...(tcpInfo ? { tcpInfo } : {}), phaseNow: now };
-  if (!applies.length) return { c: { ...read, phases: {}, verdict: 'closing', why: `${s.state}: the connection is closing; no phase of a vanished peer applies` }, advice: [] };
-  if (!ns) return { c: { ...read, phases: {}, verdict: 'unknown', why: "its namespace's sysctls were not read" }, advice: [] };
-  const m = model.connection({ ns, options, ...(tcpInfo ? { tcpInfo } : {}), timer: s.timer, phases: applies });
-  return { c: { ...read, phases: m.phases, ...verdictOf(m.phases, maxDetectS) }, settings: m.settings, ns, advice: m.advice };
+  c.options = options;
+  if (tcpInfo) c.tcpInfo = tcpInfo;
+  c.phaseNow = phaseNow(s.state, s.timer, tcpInfo);
+  const applies = phasesFor(s.state);
+  if (!applies.length) {
+    c.verdict = 'closing';
+    c.why = `${s.state}: the connection is closing; no phase of a vanished peer applies`;
+    return { c, advice: [] };
+  }
+  if (!ns) {
+    c.why = "its namespace's sysctls were not read";
+    return { c, advice: [] };
+  }
+  const m = model.connection({ ns, options, tcpInfo, timer: s.timer, phases: applies });
+  c.phases = m.phases;
+  const v = verdictOf(m.phases, maxDetectS);
+  c.verdict = v.verdict;
+  if (v.why) c.why = v.why;
+  return { c, settings: m.settings, ns, advice: m.advice };
 }

@@ -75,7 +75,7 @@ export function namespaceInput(line: NetnsLine, features: KernelFeatures): Names
 export interface ConnectionInput {
   ns: NamespaceInput;
   options: Record<string, number>;
-  tcpInfo?: TcpInfoRead;
+  tcpInfo: TcpInfoRead | undefined;
   /** sock_diag's timer: a retransmit timer's RTO is backed off */
   timer: string;
   /** the phases that apply to its state */
@@ -91,27 +91,39 @@ export interface ConnectionModel {
 
 export class AuditModel {
   private readonly memo = new Map<string, PhaseVerdict>();
+  private readonly connectionMemo = new Map<string, { phases: Partial<Record<UserPhase, PhaseVerdict>>; advice: string[] }>();
   private readonly adviceMemo = new Map<string, string[]>();
   /** how many times a phase was really computed (the rest were answered from the memo) */
   computed = 0;
 
   constructor(private readonly features: KernelFeatures) {}
 
-  /** Every phase of this connection, and check's advice for its configuration. */
+  /**
+   * Every phase of this connection, and check's advice for its configuration: looked up once per
+   * tuple of what they read (namespace sysctls, settings, the RTO, a busy write's tail loss probe),
+   * so a pool of identical connections costs one lookup each and the model runs once.
+   */
   connection(c: ConnectionInput): ConnectionModel {
     const settings = settingsOf(c);
-    const phases: Partial<Record<UserPhase, PhaseVerdict>> = {};
-    for (const p of c.phases) phases[p] = this.phase(p, c, settings);
-    return { phases, advice: this.advice(c, settings), settings };
+    const sk = settingsKey(settings);
+    const rtoMs = modelRtoMs(c);
+    const tlp = c.phases.includes('busy') && rtoMs !== undefined ? this.tlp(c, rtoMs) : undefined;
+    const key = `${c.ns.key}|${sk}|${c.phases.join()}|${rtoMs ?? ''}|${tlp === undefined ? '' : tlp.known ? tlp.ms : 'span'}`;
+    let hit = this.connectionMemo.get(key);
+    if (!hit) {
+      const phases: Partial<Record<UserPhase, PhaseVerdict>> = {};
+      for (const p of c.phases) phases[p] = this.phase(p, c, settings, sk, rtoMs, tlp);
+      this.connectionMemo.set(key, (hit = { phases, advice: this.advice(c, settings, sk, rtoMs) }));
+    }
+    return { phases: hit.phases, advice: hit.advice, settings };
   }
 
-  private phase(phase: UserPhase, c: ConnectionInput, s: SocketSettings): PhaseVerdict {
+  private phase(phase: UserPhase, c: ConnectionInput, s: SocketSettings, sk: string, rto: number | undefined, tlp: Tlp | undefined): PhaseVerdict {
     const missing = required(phase, c, s, this.features);
     if (missing.length) return { unknown: `${missing.join(', ')} not read` };
-    const rtoMs = phase === 'busy' || phase === 'zero-window' ? modelRtoMs(c) : undefined;
+    const rtoMs = phase === 'busy' || phase === 'zero-window' ? rto : undefined;
     if ((phase === 'busy' || phase === 'zero-window') && rtoMs === undefined) return { unknown: "its RTO (TCP_INFO) not read" };
-    const tlp = phase === 'busy' ? this.tlp(c, rtoMs!) : undefined;
-    const key = `${phase}|${c.ns.key}|${settingsKey(s)}|${rtoMs ?? ''}|${tlp === undefined ? '' : tlp.known ? tlp.ms : 'span'}`;
+    const key = `${phase}|${c.ns.key}|${sk}|${rtoMs ?? ''}|${phase !== 'busy' ? '' : tlp!.known ? tlp!.ms : 'span'}`;
     const hit = this.memo.get(key);
     if (hit) return hit;
     this.computed++;
@@ -137,7 +149,7 @@ export class AuditModel {
   }
 
   /** The tail loss probe of a one-segment write (the next write's size is the program's): known, or why not. */
-  private tlp(c: ConnectionInput, rtoMs: number): { known: true; ms: number | undefined } | { known: false; why: string } {
+  private tlp(c: ConnectionInput, rtoMs: number): Tlp {
     const info = c.tcpInfo!;
     const why = [c.ns.earlyRetrans === undefined ? 'tcp_early_retrans' : '', info.sack === undefined ? 'SACK' : '', c.ns.unread.includes('tcp_rto_min_us') ? 'tcp_rto_min_us' : ''].filter(Boolean);
     if (why.length) return { known: false, why: why.join(', ') };
@@ -154,13 +166,13 @@ export class AuditModel {
   }
 
   /** check's advice at this connection's settings and namespace, with the phases at its RTO (memoised). */
-  private advice(c: ConnectionInput, s: SocketSettings): string[] {
+  private advice(c: ConnectionInput, s: SocketSettings, sk: string, connectionRtoMs: number | undefined): string[] {
     // advise() speaks of every phase: none of them may rest on a sysctl that was not read (the tail
     // loss probe's inputs aside: check's advice, like this, counts busy from the RTO without one)
     if (USER_PHASES.some((p) => required(p, c, s, this.features).length)) return [];
     // a SYN-SENT socket's RTO is the SYN's: its configuration is judged at the RTO a tiny RTT settles on, as check does
-    const rtoMs = (c.phases.includes('connect') ? undefined : modelRtoMs(c)) ?? tinyRttRtoMs(c.ns.sysctls, this.features.hz);
-    const key = `${c.ns.key}|${settingsKey(s)}|${rtoMs}`;
+    const rtoMs = (c.phases.includes('connect') ? undefined : connectionRtoMs) ?? tinyRttRtoMs(c.ns.sysctls, this.features.hz);
+    const key = `${c.ns.key}|${sk}|${rtoMs}`;
     const hit = this.adviceMemo.get(key);
     if (hit) return hit;
     const input: ModelInput = { sysctls: c.ns.sysctls, socket: s, features: this.features };
@@ -171,6 +183,9 @@ export class AuditModel {
     return out;
   }
 }
+
+/** A busy write's tail loss probe: when it fires (ms after the write; undefined = none), or which of its inputs were not read. */
+type Tlp = { known: true; ms: number | undefined } | { known: false; why: string };
 
 /** One phase's prediction with the peer gone for good; busy and zero-window start from `rtoMs`. */
 function predictPhase(phase: UserPhase, input: ModelInput, rtoMs = 0, tlpMs?: number): Prediction {

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { EnvironmentError, InputError } from '../../core/errors.js';
 import { ensureHelper, helperPath } from '../../helper/build.js';
 import { type DoneLine, parseReaderLine, ReaderProtocolError, type ReaderLine } from './reader-events.js';
@@ -32,19 +31,32 @@ export async function runReader(a: Pick<AuditArgs, 'pids' | 'all' | 'netns'>, on
   });
   let done: DoneLine | undefined;
   let failure: Error | undefined;
-  for await (const text of createInterface({ input: proc.stdout, crlfDelay: Infinity })) {
-    if (failure || !text) continue;
+  const take = (text: string) => {
+    if (failure || !text) return;
     try {
       const line = parseReaderLine(text);
-      if (!line) continue;
+      if (!line) return;
       if (line.ev === 'done') done = line;
       else onLine(line);
     } catch (e) {
-      // keep reading to the end, so the reader is never left blocked on a full pipe
+      // read on to the end, so the reader is never left blocked on a full pipe
       failure = e as Error;
       proc.kill('SIGTERM');
     }
-  }
+  };
+  // lines split as the chunks come, synchronously: an async line iterator costs a promise per socket
+  let rest = '';
+  proc.stdout.setEncoding('utf8');
+  proc.stdout.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) take(l);
+  });
+  await new Promise<void>((resolve) => {
+    proc.stdout.on('end', resolve);
+    proc.on('error', () => resolve()); // it never started: `exited` says why
+  });
+  take(rest);
   const { code, signal } = await exited;
   if (failure) throw failure instanceof ReaderProtocolError ? new Error(`the helper's audit output: ${failure.message}`) : failure;
   const said = stderr.trim().split('\n')[0]?.replace(/^deadpeer-helper audit: /, '') ?? '';

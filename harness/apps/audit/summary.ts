@@ -77,6 +77,14 @@ export function groupTitle(g: Pick<AuditGroup, 'program' | 'pid' | 'direction' |
 /** The groups, worst first, each with its findings worst first. */
 export function groupConnections(judged: readonly Judged[], maxDetectS: number | undefined): AuditGroup[] {
   const groups = new Map<string, AuditGroup & { byLine: Map<string, AuditFinding> }>();
+  // connections of one configuration share their phases object (the model's memo): one sentence for all of them
+  const said = new Map<object, string>();
+  const lineOf = (j: Judged) => {
+    if (!j.settings) return findingLine(j, maxDetectS);
+    let line = said.get(j.c.phases);
+    if (line === undefined) said.set(j.c.phases, (line = findingLine(j, maxDetectS)));
+    return line;
+  };
   for (const j of judged) {
     const k = { program: j.c.program, pid: j.c.pid, ...serviceOf(j.c) };
     const id = `${k.program}\0${k.pid}\0${k.direction}\0${k.remoteAddress ?? ''}\0${k.remotePort ?? k.localPort}`;
@@ -84,7 +92,7 @@ export function groupConnections(judged: readonly Judged[], maxDetectS: number |
     if (!g) groups.set(id, (g = { ...k, connections: 0, verdicts: {}, findings: [], byLine: new Map() }));
     g.connections++;
     g.verdicts[j.c.verdict] = (g.verdicts[j.c.verdict] ?? 0) + 1;
-    const line = findingLine(j, maxDetectS);
+    const line = lineOf(j);
     let f = g.byLine.get(line);
     if (!f) g.byLine.set(line, (f = { connections: 0, verdict: j.c.verdict, line, phases: j.c.phases, advice: j.advice, phaseNow: {} }));
     f.connections++;
