@@ -103,11 +103,9 @@ export function renderAudit(r: AuditReport): string {
   }
   lines.push('', `verdicts: ${verdictCounts(r.verdicts) || 'none'} (read in ${(r.reader.elapsedMs / 1000).toFixed(3)} s, judged in ${(r.elapsedMs / 1000).toFixed(3)} s; the model computed ${r.modelComputations} phase${r.modelComputations === 1 ? '' : 's'})`);
   if (r.gate) {
-    lines.push(
-      r.gate.failed.length
-        ? `gate --max-detect ${humanDuration(r.gate.maxDetectS)}: FAILED — ${r.gate.failed.join(' | ')}`
-        : `gate --max-detect ${humanDuration(r.gate.maxDetectS)}: passed — every connection notices a vanished peer within it, in every phase`,
-    );
+    const gate = `gate --max-detect ${humanDuration(r.gate.maxDetectS)}`;
+    if (r.gate.failed.length) lines.push(`${gate}: FAILED —`, ...r.gate.failed.map((f) => `  - ${f}`));
+    else lines.push(`${gate}: passed — every connection notices a vanished peer within it, in every phase`);
   }
   return lines.join('\n') + '\n';
 }

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { parseAuditArgs, renderAudit } from '../../cli/audit.js';
 import { Audit } from '../../harness/apps/audit/audit.js';
 import type { AuditArgs } from '../../harness/apps/audit/args.js';
 import { directionOf, phaseNow, verdictOf } from '../../harness/apps/audit/connection.js';
 import { isAnswer, type PhaseAnswer } from '../../harness/apps/audit/model.js';
-import { CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, CAP_SYS_PTRACE, deniedLine, privilegeProblem } from '../../harness/apps/audit/privileges.js';
+import { CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, CAP_SYS_PTRACE, deniedLine, privilegeProblem, READER_CAPABILITIES } from '../../harness/apps/audit/privileges.js';
 import { type DoneLine, parseReaderLine, ReaderProtocolError, type ReaderLine } from '../../harness/apps/audit/reader-events.js';
 import { readerArgs } from '../../harness/apps/audit/reader.js';
 import type { AuditReport } from '../../harness/apps/audit/report.js';
@@ -152,6 +153,17 @@ describe('the model for each connection', () => {
     expect(isAnswer(c!.phases['zero-window'])).toBe(true);
   });
 
+  it('a sysctl its kernel has but the reader did not give: the phases that rest on it say unknown, the rest is answered (advice too)', () => {
+    const lines = FIXTURE.map((l) => (l.includes('"ev":"netns"') ? l.replace(/,"tcp_syn_linear_timeouts":4/, '') : l));
+    const r = audited({}, lines);
+    expect(byPid(r, 916)[0]).toMatchObject({ phases: { connect: { unknown: 'tcp_syn_linear_timeouts not read' } }, verdict: 'unknown', why: 'connect: tcp_syn_linear_timeouts not read' });
+    const node = r.groups.find((g) => g.pid === 913)!.findings[0]!;
+    expect(node.verdict).toBe('never');
+    // check's advice, but for the connect line it would have needed the unread sysctl for
+    expect(node.advice.map((a) => a.split(':')[0])).toEqual(['keepalive is off', 'no TCP_USER_TIMEOUT']);
+    expect(audited().groups.find((g) => g.pid === 913)!.findings[0]!.advice.map((a) => a.split(' ')[0])).toEqual(['keepalive', 'no', 'connect()']);
+  });
+
   it('unreadable: what sock_diag shows, no options, no phases, no verdict guessed', () => {
     const [c] = byPid(r, 919);
     expect(c).toMatchObject({ verdict: 'unreadable', unreadable: { what: 'pidfd_getfd', errno: 'EPERM' }, phases: {}, state: 'ESTABLISHED', timer: { kind: 'keepalive', expiresMs: 7100000 }, phaseNow: 'idle', direction: 'inbound' });
@@ -271,6 +283,25 @@ describe('privileges', () => {
     expect(deniedLine({ pid: 7, what: 'fd-dir', errno: 'EACCES' }, { ...user, yama: 0 }, 1000)).toMatch(/it is yours, but not readable to you \(kernel\.yama\.ptrace_scope = 0;/);
     expect(deniedLine({ pid: 7, what: 'fd-dir', errno: 'EACCES' }, ptrace, 0)).toMatch(/: listing another user's descriptors \(\/proc\/PID\/fd, mode 0500\) takes CAP_DAC_READ_SEARCH besides CAP_SYS_PTRACE — /);
     expect(deniedLine({ pid: 7, what: 'fd-dir', errno: 'EACCES' }, { uid: 0, caps: cap(CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN) }, 0)).toMatch(/the capabilities here do not reach it \(no Yama; a process of a parent user namespace\)/);
+  });
+});
+
+describe('the deployments of docs/audit', () => {
+  const file = (name: string) => readFileSync(join(ROOT, 'docs', 'audit', name), 'utf8');
+  it('the DaemonSet: hostPID, exactly the capabilities the reader needs, the metrics written then renamed into place', () => {
+    const ds = parse(file('daemonset.yaml'));
+    const pod = ds.spec.template.spec;
+    expect(pod.hostPID).toBe(true);
+    const c = pod.containers[0];
+    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'], add: READER_CAPABILITIES.map((x) => x.replace(/^CAP_/, '')) });
+    expect(c.args[0]).toMatch(/deadpeer audit --all --openmetrics > \/textfile\/deadpeer\.prom\.tmp &&\s+mv \/textfile\/deadpeer\.prom\.tmp \/textfile\/deadpeer\.prom/);
+  });
+
+  it('the systemd service: the same write-then-rename; a service user’s capabilities are the same three', () => {
+    const unit = file('deadpeer-audit.service');
+    expect(unit).toMatch(/^ExecStart=\/bin\/sh -c 'deadpeer audit --all --openmetrics > "\$TEXTFILE_DIR\/deadpeer\.prom\.tmp" && mv "\$TEXTFILE_DIR\/deadpeer\.prom\.tmp" "\$TEXTFILE_DIR\/deadpeer\.prom"'$/m);
+    expect(unit).toContain(`#AmbientCapabilities=${READER_CAPABILITIES.join(' ')}`);
+    expect(file('deadpeer-audit.timer')).toMatch(/^OnUnitActiveSec=5min$/m);
   });
 });
 

@@ -168,17 +168,20 @@ export class AuditModel {
   /** check's advice at this connection's settings and namespace, with the phases at its RTO (memoised). */
   private advice(c: ConnectionInput, s: SocketSettings, sk: string, connectionRtoMs: number | undefined): string[] {
     // advise() speaks of every phase: none of them may rest on a sysctl that was not read (the tail
-    // loss probe's inputs aside: check's advice, like this, counts busy from the RTO without one)
-    if (USER_PHASES.some((p) => required(p, c, s, this.features).length)) return [];
+    // loss probe's inputs aside: check's advice, like this, counts busy from the RTO without one) —
+    // but connect, of which it speaks only when it is slow: unknown, it is left unsaid
+    const unknown = USER_PHASES.filter((p) => required(p, c, s, this.features).length);
+    if (unknown.some((p) => p !== 'connect')) return [];
     // a SYN-SENT socket's RTO is the SYN's: its configuration is judged at the RTO a tiny RTT settles on, as check does
     const rtoMs = (c.phases.includes('connect') ? undefined : connectionRtoMs) ?? tinyRttRtoMs(c.ns.sysctls, this.features.hz);
-    const key = `${c.ns.key}|${sk}|${rtoMs}`;
+    const key = `${c.ns.key}|${sk}|${rtoMs}|${unknown.length}`;
     const hit = this.adviceMemo.get(key);
     if (hit) return hit;
     const input: ModelInput = { sysctls: c.ns.sysctls, socket: s, features: this.features };
     // the advice speaks of every phase, whatever state this connection is in now
     const p = (phase: UserPhase) => predictPhase(phase, input, rtoMs);
-    const out = advise(input, { connect: p('connect'), idle: p('idle'), busy: p('busy'), zeroWindow: p('zero-window') });
+    const connect = unknown.length ? { ...p('connect'), closeAt: null } : p('connect');
+    const out = advise(input, { connect, idle: p('idle'), busy: p('busy'), zeroWindow: p('zero-window') });
     this.adviceMemo.set(key, out);
     return out;
   }

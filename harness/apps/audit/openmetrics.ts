@@ -76,7 +76,7 @@ export function metricFamilies(r: AuditReport, info: { version: string; nowS: nu
     },
     { name: 'deadpeer_audit_connections', help: 'Connections of the group, by verdict (never, slow, notices, unreadable, unknown, closing).', samples: [...counts.values()] },
     { name: 'deadpeer_audit_verdict_connections', help: 'Connections audited on this node, by verdict.', samples: verdictTotals },
-    { name: 'deadpeer_audit_denied_processes', help: 'Processes whose sockets could not be listed (not yours, or no CAP_SYS_PTRACE).', samples: [{ labels: [], value: r.denied.length }] },
+    { name: 'deadpeer_audit_denied_processes', help: 'Processes whose sockets could not be listed (another user\'s, without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH; another namespace\'s, without CAP_SYS_ADMIN).', samples: [{ labels: [], value: r.denied.length }] },
     { name: 'deadpeer_audit_build_info', help: 'The deadpeer that audited and the kernel it ran on; always 1.', samples: [{ labels: [['version', info.version], ['kernel', r.kernel.release]], value: 1 }] },
     { name: 'deadpeer_audit_last_run_timestamp_seconds', help: 'When this audit ran (Unix time).', unit: 'seconds', samples: [{ labels: [], value: info.nowS }] },
     { name: 'deadpeer_audit_duration_seconds', help: 'How long this audit took, reading and judging every socket.', unit: 'seconds', samples: [{ labels: [], value: info.durationS }] },

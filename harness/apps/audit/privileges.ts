@@ -16,6 +16,9 @@ export const CAP_DAC_READ_SEARCH = 2;
 export const CAP_SYS_PTRACE = 19;
 export const CAP_SYS_ADMIN = 21;
 
+/** What reads every socket of every namespace without root: the deployments of docs/audit grant exactly these. */
+export const READER_CAPABILITIES = ['CAP_SYS_PTRACE', 'CAP_DAC_READ_SEARCH', 'CAP_SYS_ADMIN'] as const;
+
 export interface AuditorFacts {
   uid: number;
   /** the effective capability set (/proc/self/status CapEff) */
@@ -69,5 +72,6 @@ export function deniedLine(d: { pid: number; what: string; errno: string }, f: A
           : !ptrace
             ? `resolving another user's descriptors and reading its sockets take CAP_SYS_PTRACE besides CAP_DAC_READ_SEARCH (${yama})`
             : `the capabilities here do not reach it (${yama}; a process of a parent user namespace)`;
-  return `pid ${d.pid}${whose}: its sockets cannot be read (${d.what === 'fd-dir' ? `/proc/${d.pid}/fd` : d.what}: ${d.errno}): ${reason} — ${AS_ROOT}`;
+  const where = d.what === 'fd-dir' ? `/proc/${d.pid}/fd` : d.what === 'ns' ? `/proc/${d.pid}/ns/net` : d.what;
+  return `pid ${d.pid}${whose}: its sockets cannot be read (${where}: ${d.errno}): ${reason} — ${AS_ROOT}`;
 }
