@@ -1,13 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Audit } from '../../harness/apps/audit/audit.js';
+import { audited, FIXTURE } from './audit-fixture.js';
 import { escapeLabel, renderOpenMetrics, sampleValue } from '../../harness/apps/audit/openmetrics.js';
-import { type DoneLine, parseReaderLine, type ReaderLine } from '../../harness/apps/audit/reader-events.js';
-import type { AuditReport } from '../../harness/apps/audit/report.js';
 import { ROOT } from '../../harness/core/paths.js';
-import { featuresForRelease } from '../../harness/model/features.js';
 
 /**
  * `deadpeer audit --openmetrics` from the recorded reader output: names, units, escaping, +Inf,
@@ -15,19 +12,8 @@ import { featuresForRelease } from '../../harness/model/features.js';
  * the example alert rules of docs/audit checked (`check rules`) and exercised (`test rules`).
  * promtool is Debian's `prometheus` package (setup.sh installs it): missing in CI is a failure.
  */
-const FIXTURE = readFileSync(join(ROOT, 'test', 'fixtures', 'audit', 'reader.jsonl'), 'utf8').trim().split('\n');
 const INFO = { version: '0.1.0', nowS: 1_765_000_000.25, durationS: 0.042 };
-
-function report(lines = FIXTURE): AuditReport {
-  const audit = new Audit({ pids: [], all: true, output: 'openmetrics' }, featuresForRelease('6.18.44', 250));
-  let done: DoneLine | undefined;
-  for (const text of lines) {
-    const l = parseReaderLine(text) as ReaderLine;
-    if (l.ev === 'done') done = l;
-    else audit.take(l);
-  }
-  return audit.report(done!, { uid: 0, caps: (1n << 41n) - 1n }, 3, () => 0);
-}
+const report = (lines: readonly string[] = FIXTURE) => audited({ output: 'openmetrics' }, lines);
 
 const samples = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#'));
 

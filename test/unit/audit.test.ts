@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseAuditArgs, renderAudit } from '../../cli/audit.js';
 import { Audit } from '../../harness/apps/audit/audit.js';
-import type { AuditArgs } from '../../harness/apps/audit/args.js';
+import { audited, FEATURES, FIXTURE, ROOTISH } from './audit-fixture.js';
 import { directionOf, phaseNow, verdictOf } from '../../harness/apps/audit/connection.js';
 import { isAnswer, type PhaseAnswer } from '../../harness/apps/audit/model.js';
 import { CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, CAP_SYS_PTRACE, deniedLine, privilegeProblem, READER_CAPABILITIES } from '../../harness/apps/audit/privileges.js';
@@ -13,7 +13,6 @@ import { readerArgs } from '../../harness/apps/audit/reader.js';
 import type { AuditReport } from '../../harness/apps/audit/report.js';
 import { ROOT } from '../../harness/core/paths.js';
 import { predictBusy } from '../../harness/model/busy.js';
-import { featuresForRelease } from '../../harness/model/features.js';
 import { predictIdle } from '../../harness/model/idle.js';
 import { predictSynSent } from '../../harness/model/syn-sent.js';
 import { predictionWindows } from '../../harness/model/windows.js';
@@ -24,21 +23,7 @@ import { defaultSysctls } from '../../harness/model/features.js';
  * helper's audit mode, one per socket): parsing, the phase each connection is in now, the model's
  * answers against the model asked directly, grouping and its words, the JSON shape, the gate.
  */
-const FIXTURE = readFileSync(join(ROOT, 'test', 'fixtures', 'audit', 'reader.jsonl'), 'utf8').trim().split('\n');
-const features = featuresForRelease('6.18.44', 250);
-const ROOTISH = { uid: 0, caps: (1n << 41n) - 1n };
-
-function audited(extra: Partial<AuditArgs> = {}, lines = FIXTURE): AuditReport {
-  const args: AuditArgs = { pids: [], all: true, output: 'json', ...extra };
-  const audit = new Audit(args, features);
-  let done: DoneLine | undefined;
-  for (const text of lines) {
-    const l = parseReaderLine(text) as ReaderLine;
-    if (l.ev === 'done') done = l;
-    else audit.take(l);
-  }
-  return audit.report(done!, ROOTISH, 12, () => 0);
-}
+const features = FEATURES;
 
 const byPid = (r: AuditReport, pid: number) => r.connections.filter((c) => c.pid === pid);
 const answer = (v: unknown) => v as PhaseAnswer;
@@ -60,6 +45,19 @@ describe('the reader’s lines', () => {
     // a sysctl the reader could not read comes as NAME_error; a namespace it could not enter as error + what
     expect(parseReaderLine('{"ev":"netns","netns":5,"tcp_retries2_error":"EACCES","tcp_keepalive_time":7200}')).toMatchObject({ sysctlErrors: { tcp_retries2: 'EACCES' }, sysctls: { tcp_keepalive_time: 7200 } });
     expect(parseReaderLine('{"ev":"netns","netns":5,"error":"EPERM","what":"setns"}')).toEqual({ ev: 'netns', netns: 5, unread: { what: 'setns', errno: 'EPERM' } });
+  });
+
+  it('the real reader’s output (recorded from the helper’s audit mode on four clients of the acceptance test) is taken whole', () => {
+    const recorded = readFileSync(join(ROOT, 'test', 'fixtures', 'audit', 'recorded.jsonl'), 'utf8').trim().split('\n');
+    const r = audited({}, recorded);
+    expect(r.connections.map((c) => [c.options!.SO_KEEPALIVE, c.options!.TCP_USER_TIMEOUT, c.verdict, (c.phases.idle as PhaseAnswer).closeAt])).toEqual([
+      [1, 0, 'notices', 15],
+      [1, 0, 'notices', 14],
+      [0, 0, 'never', null],
+      [0, 4000, 'never', null],
+    ]);
+    expect(r.namespaces).toMatchObject([{ sysctls: { tcp_retries2: 5, tcp_syn_retries: 3 } }]);
+    expect(r.reader).toMatchObject({ procs: 4, sockets: 4, listeners: 0, unreadable: 0 });
   });
 
   it('the reader is asked once for all targets: every pid, --all, --netns as arguments, never through a shell', () => {
