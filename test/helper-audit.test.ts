@@ -152,6 +152,8 @@ kernelCases('helper audit mode', () => {
       [['--pid', 'x1'], /--pid takes a process id/],
       [['--all', '--pid', pid], /give --all or the --pid list, not both/],
       [['--netns', '/proc/self/ns/uts'], /is not a network namespace/],
+      [['--netns', '/dev/null'], /is not a network namespace/],
+      [['--pid', '4194304'], /no process 4194304/],
     ] as const) {
       const r = await audit([...args]);
       expect(r.exitCode).toBe(2);

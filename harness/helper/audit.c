@@ -415,7 +415,7 @@ int audit_main(int argc, char **argv) {
     unsigned long long only_ns = 0;
     int only_fd = -1;
     if (netns_path) {
-        only_fd = open(netns_path, O_RDONLY | O_CLOEXEC);
+        only_fd = open(netns_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO named here must not block */
         struct stat st;
         if (only_fd < 0 || fstat(only_fd, &st) < 0) {
             fprintf(stderr, "deadpeer-helper audit: cannot open --netns %.200s: %s (a namespace file: /run/netns/NAME or /proc/PID/ns/net)\n", netns_path, strerror(errno));
