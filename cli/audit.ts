@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { humanDuration } from '../harness/apps/check/advice.js';
 import { type AuditArgs, auditArgsFrom } from '../harness/apps/audit/args.js';
 import { runAudit } from '../harness/apps/audit/audit.js';
+import { AS_ROOT } from '../harness/apps/audit/privileges.js';
 import { renderOpenMetrics } from '../harness/apps/audit/openmetrics.js';
 import type { AuditReport } from '../harness/apps/audit/report.js';
 import { renderGroups, verdictCounts } from '../harness/apps/audit/summary.js';
@@ -91,14 +92,16 @@ export function renderAudit(r: AuditReport): string {
   ];
   if (!n) lines.push('no TCP connection to judge');
   lines.push(...renderGroups(r.groups));
-  for (const ns of r.namespaces) {
+  // a namespace's unread sysctls matter where a connection lives in it
+  const lived = new Set(r.connections.map((c) => c.netns));
+  for (const ns of r.namespaces.filter((n) => lived.has(n.netns) || n.unread)) {
     if (ns.unread) lines.push(`! network namespace ${ns.netns}: not read (${ns.unread.what}: ${ns.unread.errno})`);
     else if (ns.unreadSysctls) lines.push(`! network namespace ${ns.netns}: ${ns.unreadSysctls.join(', ')} could not be read: the answers that rest on them span every value they can take, or say unknown`);
   }
   if (r.denied.length) {
     const setns = r.denied.filter((d) => d.what === 'setns').length;
     const other = r.denied.length - setns;
-    if (other) lines.push(`${other} process${other === 1 ? '' : 'es'} not read: their descriptors cannot be listed by this user (run as root, or with CAP_SYS_PTRACE, to audit them)`);
+    if (other) lines.push(`${other} process${other === 1 ? '' : 'es'} not read: their descriptors cannot be listed by this user (to audit them too: ${AS_ROOT})`);
     if (setns) lines.push(`${setns} process${setns === 1 ? '' : 'es'} not read: in a network namespace this user cannot enter (CAP_SYS_ADMIN)`);
   }
   lines.push('', `verdicts: ${verdictCounts(r.verdicts) || 'none'} (read in ${(r.reader.elapsedMs / 1000).toFixed(3)} s, judged in ${(r.elapsedMs / 1000).toFixed(3)} s; the model computed ${r.modelComputations} phase${r.modelComputations === 1 ? '' : 's'})`);

@@ -1,4 +1,5 @@
-import { EnvironmentError } from '../../core/errors.js';
+import { existsSync } from 'node:fs';
+import { EnvironmentError, InputError } from '../../core/errors.js';
 import { runningKernel } from '../../engine/kernel.js';
 import { realUid } from '../exec/run.js';
 import { type AuditArgs, type AuditOptions, auditArgsFromOptions } from './args.js';
@@ -29,6 +30,8 @@ export async function audit(options: AuditOptions): Promise<AuditReport> {
 export async function runAudit(a: AuditArgs, facts: AuditorFacts = auditorFacts()): Promise<AuditReport> {
   const problem = privilegeProblem(facts);
   if (problem) throw new EnvironmentError(problem);
+  const gone = a.pids.find((pid) => !existsSync(`/proc/${pid}`));
+  if (gone !== undefined) throw new InputError(`no process ${gone}: name running processes (or --all)`);
   const started = process.hrtime.bigint();
   const audit = new Audit(a, runningKernel());
   const done = await runReader(a, (l) => audit.take(l));
