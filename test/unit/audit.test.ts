@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseAuditArgs, renderAudit } from '../../cli/audit.js';
+import { auditArgsFromOptions } from '../../harness/apps/audit/args.js';
 import { Audit } from '../../harness/apps/audit/audit.js';
 import { audited, FEATURES, FIXTURE, ROOTISH } from './audit-fixture.js';
 import { directionOf, phaseNow, verdictOf } from '../../harness/apps/audit/connection.js';
@@ -309,6 +310,15 @@ describe('deadpeer audit arguments', () => {
     expect(parseAuditArgs(['--all', '--max-detect', '30s', '--json'])).toEqual({ kind: 'args', args: { pids: [], all: true, maxDetectS: 30, output: 'json' } });
     expect(parseAuditArgs(['--netns', '/proc/self/ns/net', '--openmetrics'])).toEqual({ kind: 'args', args: { pids: [], all: false, netns: '/proc/self/ns/net', output: 'openmetrics' } });
     expect(parseAuditArgs(['--help'])).toEqual({ kind: 'help' });
+  });
+
+  it('audit() options: the same rules in the API’s words', () => {
+    expect(auditArgsFromOptions({ pids: [913], maxDetect: '30s' })).toEqual({ pids: [913], all: false, maxDetectS: 30, output: 'json' });
+    expect(() => auditArgsFromOptions({ pid: 913 } as never)).toThrow(/^audit\(\): unknown option "pid": allowed options are pids, all, netns, maxDetect$/);
+    expect(() => auditArgsFromOptions({ pids: 913 } as never)).toThrow(/^audit\(\): pids: 913 is not allowed: expected an array of process ids$/);
+    expect(() => auditArgsFromOptions({ pids: [913, 913] })).toThrow(/^audit\(\): pids: pid 913 is given twice: keep one$/);
+    expect(() => auditArgsFromOptions({ all: true, pids: [1] })).toThrow(/^audit\(\): all audits every process/);
+    expect(() => auditArgsFromOptions({})).toThrow(/^name what to audit: process ids, audit\(\): all/);
   });
 
   it.each([
