@@ -21,14 +21,15 @@ done
 # then what this checkout's tests need besides: node and npm; tcpdump and chromium, because the
 # report's tests read the pcaps back and render the HTML report in a real headless browser;
 # python3, an example client under `deadpeer exec`; psql and a PostgreSQL server, the server's half's
-# real server
+# real server; promtool (Debian's prometheus package), which checks `deadpeer audit --openmetrics`
+# and the example alert rules as Prometheus reads them
 need=()
 while read -r what pkg; do
   case "$what" in ''|'#'*) continue ;; esac
   if [ "${what#/}" != "$what" ]; then [ -e "$what" ] || need+=("$pkg")
   else command -v "$what" >/dev/null 2>&1 || need+=("$pkg"); fi
 done < harness/helper/requirements.txt
-for pair in node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3 psql:postgresql-client; do
+for pair in node:nodejs npm:npm tcpdump:tcpdump chromium:chromium python3:python3 psql:postgresql-client promtool:prometheus; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -50,7 +51,7 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   # RUNLEVEL=1: invoke-rc.d starts no service a package brings (PostgreSQL's would listen on the
-  # host); deadpeer runs its servers itself, in its own namespaces
+  # host, Prometheus' would scrape it); deadpeer runs its servers itself, in its own namespaces
   RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 

@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
  *             timers, not computing, so many run at once even on 2 cores (each has its namespaces);
  *             nothing CPU-heavy shares the machine with them: a case's timestamps are the kernel's,
  *             but its wake-ups, guards and the moment it arms a fault are not all the helper's;
- * 3. tools  — `deadpeer check` / `exec` / the run report / the package installed in a fresh project
+ * 3. tools  — `deadpeer check` / `exec` / `audit` / the run report / the package installed in a fresh project
  *             (tsc, npm), the signal and rootless tests: whole CLI processes, many node starts each;
  *             and the check of `deadpeer model`'s windows against the cases' observations (it must run
  *             after them).
@@ -17,6 +17,8 @@ import { defineConfig } from 'vitest/config';
 const TOOLS = [
   'test/check.test.ts',
   'test/exec.test.ts',
+  'test/audit.test.ts',
+  'test/audit-rootless.test.ts',
   'test/report-artifacts.test.ts',
   'test/package.test.ts',
   'test/model-close-windows.test.ts',

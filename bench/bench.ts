@@ -12,6 +12,7 @@ import { sampleTimedLateness } from './timed-lateness.js';
 import { recommendSearchTimes } from './recommend-speed.js';
 import { pct } from './stats.js';
 import { timeTopologies, topologyCost, topologyCostRows } from './topology-cost.js';
+import { AUDIT_SIZES, type AuditCost, auditCost, auditCostRows } from './audit.js';
 
 /**
  * `npm run bench`: the figures behind deadpeer's speed and accuracy claims, printed as a table.
@@ -70,12 +71,16 @@ async function main(): Promise<number> {
 }
 
 async function measure(): Promise<number> {
-  process.stderr.write('deadpeer bench: measuring (about 7 minutes: the suite twice, once beside two CPU hogs, and the main job)…\n');
+  process.stderr.write('deadpeer bench: measuring (about 8 minutes: the suite twice, once beside two CPU hogs, deadpeer audit up to 100,000 connections, and the main job)…\n');
   const topo = await timeTopologies(20);
   const plain = await timePlainIp(20);
   row('topology up+down per pair (2 namespaces, veth, 2 helpers), p50 / p95', `${ms(pct(topo, 50))} / ${ms(pct(topo, 95))}`, '≤ 10 ms p50');
   row('same wiring with plain `ip` commands (one spawn each, no helpers), p50 / p95', `${ms(pct(plain, 50))} / ${ms(pct(plain, 95))}`, 'baseline');
   for (const r of topologyCostRows(await topologyCost(20))) row(...r);
+  // deadpeer audit's curve at 1 k / 10 k / 100 k connections, ss -tinp on the same sockets beside it
+  const audits: AuditCost[] = [];
+  for (const n of AUDIT_SIZES) audits.push(await auditCost(n));
+  for (const r of auditCostRows(audits)) row(...r);
 
   const c = await concurrent(100);
   row('100 topologies at once: setup wall time', ms(c.setupMs), '');

@@ -8,6 +8,7 @@ import { runningKernel } from '../harness/engine/kernel.js';
 import { needsUserNamespace, runWhereExperimentsRun, withSystemDirs } from '../harness/suite/rootless.js';
 import { TimingLockError } from '../harness/suite/timing-lock.js';
 import { reapStale } from '../netns/reaper.js';
+import { runAuditCommand } from './audit.js';
 import { parseExecArgs } from './exec.js';
 import { runCheck } from './check.js';
 import { runExec } from './exec.js';
@@ -25,6 +26,7 @@ commands:
   report            run every case on this kernel and print the summary table (the main job)
   check …           run a client socket configuration through every phase on this kernel (deadpeer check --help)
   exec … -- CMD     run a real client program against a peer that vanishes (deadpeer exec --help)
+  audit PID…|--all  the connections of running programs, judged: when each would notice a dead peer (deadpeer audit --help)
   model <phase> …   what the kernel model predicts, without running anything (deadpeer model --help)
   recommend …       the settings that notice a dead peer within a budget and survive a blip (deadpeer recommend --help)
   show <dir|json>   the side-by-side model/kernel timeline of a saved run
@@ -37,7 +39,8 @@ commands:
   help              this text
 
 As a normal user, report, check, exec and run go on rootless, inside a user namespace of their own:
-no SCHED_FIFO for the helpers, and the model's times are the ideal ones (docs/DESIGN.md).`;
+no SCHED_FIFO for the helpers, and the model's times are the ideal ones (docs/DESIGN.md).
+audit runs as you, without a namespace: your own processes, or anyone's as root (or CAP_SYS_PTRACE).`;
 
 /** The commands that run experiments: a normal user's go on inside a user namespace of their own. */
 const EXPERIMENTS: Record<string, string> = { report: 'deadpeer report', check: 'deadpeer check', exec: 'deadpeer exec' };
@@ -74,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCheck(rest);
       case 'exec':
         return await runExec(rest);
+      case 'audit':
+        return await runAuditCommand(rest);
       case 'show':
         return runShow(rest);
       case 'kernels':
@@ -108,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, model, recommend, show, kernels, html, reap, run, setup, help)`, 2);
+        return fail(`deadpeer: unknown command "${cmd}" (commands: report, check, exec, audit, model, recommend, show, kernels, html, reap, run, setup, help)`, 2);
     }
   } catch (e) {
     // bad input (DEADPEER_LOCK_WAIT_S among it) and a timing lock we will not wait for are refusals: 2

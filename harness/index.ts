@@ -1,12 +1,12 @@
 /**
  * deadpeer — the public API (`import … from 'deadpeer'`). Everything a project needs to ask the
- * real kernel how long its socket takes to notice a vanished peer: the two tools (check, exec),
+ * real kernel how long its socket takes to notice a vanished peer: the tools (check, exec, audit),
  * the vanishing peer for tests of its own, the experiment engine and the kernel model for people
  * who write their own experiments. docs/API.md documents every export; anything not exported here
  * (or from 'deadpeer/vitest') is internal and cannot be imported from outside.
  */
 
-// the tools: the same reports `deadpeer check --json` and `deadpeer exec --json` print
+// the tools: the same reports `deadpeer check --json`, `deadpeer exec --json` and `deadpeer audit --json` print
 export { check } from './apps/check/check.js';
 export type { CheckOptions, CheckSide, Duration } from './apps/check/args.js';
 export { type CheckReport, type PhaseResult, type DrainResult, SERVER_DRAIN_WINDOW_S } from './apps/check/run.js';
@@ -16,6 +16,11 @@ export type { AppPath, PathVerdict } from './apps/exec/path.js';
 export type { ExecOptions } from './apps/exec/args.js';
 export type { AppFault, AppLine, AskedOption, ServerSide } from './apps/exec/run.js';
 export { recommend, type RecommendOptions, type RecommendReport } from './apps/recommend/recommend.js';
+export { audit } from './apps/audit/audit.js';
+export type { AuditOptions } from './apps/audit/args.js';
+export type { AuditReport, AuditConnection, AuditGroup, AuditFinding, AuditNamespace, AuditVerdict, Direction } from './apps/audit/report.js';
+export type { PhaseVerdict, PhaseAnswer, PhaseUnknown } from './apps/audit/model.js';
+export type { TcpInfoRead } from './apps/socket-read.js';
 export type { PhaseOutcome } from './apps/recommend/search.js';
 export { CLIENT_NAMES, type ClientName } from './apps/recommend/clients.js';
 

@@ -22,7 +22,7 @@ type Listener = (e: HelperEvent) => void;
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** What the helper's reader takes (helper.c: struct field, LINE_MAX_LEN); checked before sending, so a request it would refuse never leaves. */
+/** What the helper's reader takes (protocol.h: struct field; helper.c: LINE_MAX_LEN); checked before sending, so a request it would refuse never leaves. */
 export const PROTOCOL_LIMITS = { line: 4095, fields: 16, key: 31, value: 255 } as const;
 
 /** Why the helper could not read this command, if it could not: said here in one line, naming the field. */

@@ -28,7 +28,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "helper.h"
+#include "conntrack.h"
+#include "protocol.h"
 
 #define MAX_CT 8
 

@@ -34,7 +34,8 @@
 
 extern char **environ;
 
-#include "helper.h"
+#include "plumbing.h"
+#include "protocol.h"
 
 #define NETNS_RUN_DIR "/run/netns"
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHECK_FLAGS, parseCheckArgs } from '../../harness/apps/check/args.js';
+import { AUDIT_FLAGS, parseAuditArgs } from '../../cli/audit.js';
 import { EXEC_FLAGS, parseExecArgs } from '../../cli/exec.js';
 import { RECOMMEND_FLAGS, parseRecommendArgs } from '../../cli/recommend.js';
 import { runHtml } from '../../cli/html.js';
@@ -431,6 +432,19 @@ describe('every command: an option given twice is refused in one line, exit 2', 
         '--help': [[], []],
       },
     },
+    audit: {
+      flags: AUDIT_FLAGS,
+      base: ['913'],
+      parse: parseAuditArgs,
+      values: {
+        '--all': [[], []],
+        '--netns': [['/proc/self/ns/net'], ['/proc/1/ns/net']],
+        '--max-detect': [['30s'], ['10s']],
+        '--json': [[], []],
+        '--openmetrics': [[], []],
+        '--help': [[], []],
+      },
+    },
     model: {
       flags: MODEL_OPTIONS,
       base: ['idle'],
@@ -523,10 +537,12 @@ describe('every command: an option given twice is refused in one line, exit 2', 
       await refused(main(['reap', '--json', '--json']), /^deadpeer reap: unexpected argument "--json"/);
     });
 
-    it('check, exec, recommend and model through main: one line, exit 2', async () => {
+    it('check, exec, recommend, audit and model through main: one line, exit 2', async () => {
       await refused(main(['check', '--max-detect', '30s', '--max-detect', '10s']), /^deadpeer check: --max-detect is given twice: keep one$/m);
       await refused(main(['exec', '--phase', 'idle', '--phase', 'busy', '--', 'true']), /^deadpeer exec: --phase is given twice: keep one$/m);
       await refused(main(['recommend', '--detect', '30s', '--detect', '10s']), /^deadpeer recommend: --detect is given twice: keep one$/m);
+      await refused(main(['audit', '913', '--max-detect', '30s', '--max-detect', '10s']), /^deadpeer audit: --max-detect is given twice: keep one$/m);
+      await refused(main(['audit', '913', '913']), /^deadpeer audit: PID: pid 913 is given twice: keep one$/m);
       await refused(main(['model', 'busy', '--sysctl', 'tcp_retries2=1', '--sysctl', 'tcp_retries2=2']), /^deadpeer model: --sysctl tcp_retries2 is given twice: keep one$/m);
     });
   });

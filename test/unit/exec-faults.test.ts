@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { errnoIn, parseStrace, settingsFrom } from '../../harness/apps/exec/run.js';
+import { errnoIn, parseStrace } from '../../harness/apps/exec/run.js';
+import { settingsFrom } from '../../harness/apps/socket-read.js';
 import { parseExecArgs, execSysctls } from '../../cli/exec.js';
 import { drops, faults, nftRulesFor } from '../../harness/engine/faults.js';
 import { defaultSysctls, featuresForRelease } from '../../harness/model/features.js';

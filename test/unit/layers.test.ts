@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../harness/core/paths.js';
+import { circles } from './graph.js';
 
 /**
  * The layout is the architecture (docs/DESIGN.md, "Layout"): harness/ is a stack of rooms, and a
@@ -54,41 +55,6 @@ export function upwardImports(graph: Map<string, string[]>): Array<[string, stri
     }
   }
   return bad;
-}
-
-/** The import circles of a graph (Tarjan's strongly connected components of more than one file, or a self-import). */
-export function circles(graph: Map<string, string[]>): string[][] {
-  let index = 0;
-  const idx = new Map<string, number>();
-  const low = new Map<string, number>();
-  const stack: string[] = [];
-  const on = new Set<string>();
-  const out: string[][] = [];
-  const visit = (v: string) => {
-    idx.set(v, index);
-    low.set(v, index++);
-    stack.push(v);
-    on.add(v);
-    for (const w of graph.get(v) ?? []) {
-      if (!graph.has(w)) continue;
-      if (!idx.has(w)) {
-        visit(w);
-        low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, idx.get(w)!));
-    }
-    if (low.get(v) === idx.get(v)) {
-      const scc: string[] = [];
-      let w: string;
-      do {
-        w = stack.pop()!;
-        on.delete(w);
-        scc.push(w);
-      } while (w !== v);
-      if (scc.length > 1 || (graph.get(v) ?? []).includes(v)) out.push(scc.sort());
-    }
-  };
-  for (const v of graph.keys()) if (!idx.has(v)) visit(v);
-  return out;
 }
 
 const graph = new Map(CODE_DIRS.flatMap(tsFiles).map((f) => [f, importsOf(f, readFileSync(join(ROOT, f), 'utf8'))]));

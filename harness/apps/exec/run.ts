@@ -19,6 +19,7 @@ import type { Middlebox } from '../../model/middlebox.js';
 import { predictPath } from '../../model/path.js';
 import { middleboxResult } from '../check/middlebox.js';
 import { type AppPath, judgePath } from './path.js';
+import { optionsOf, sameOptions, settingsFrom } from '../socket-read.js';
 
 /**
  * A real program under test (`deadpeer exec`): it runs in the client's namespace and connects to
@@ -260,20 +261,6 @@ export function parseStrace(text: string, fd?: number): AskedOption[] {
     out.push({ opt: m[3]!, value: m[4]!, result: m[5] === '0' ? '0' : (m[6] ?? m[5]!) });
   }
   return out;
-}
-
-/** The socket settings the model reads, from getsockopt values (absent = the sysctl). */
-export function settingsFrom(o: Record<string, number>, s: TcpSysctls): SocketSettings {
-  return {
-    keepalive: o.SO_KEEPALIVE === 1,
-    keepIdle: o.TCP_KEEPIDLE ?? s.tcp_keepalive_time,
-    keepIntvl: o.TCP_KEEPINTVL ?? s.tcp_keepalive_intvl,
-    keepCnt: o.TCP_KEEPCNT ?? s.tcp_keepalive_probes,
-    userTimeoutMs: o.TCP_USER_TIMEOUT ?? 0,
-    // getsockopt(TCP_SYNCNT) reads back the sysctl when unset: equal to it means "not set" here
-    synCnt: o.TCP_SYNCNT !== undefined && o.TCP_SYNCNT !== s.tcp_syn_retries ? o.TCP_SYNCNT : 0,
-    ...(o.TCP_RTO_MAX_MS !== undefined ? { rtoMaxMs: o.TCP_RTO_MAX_MS } : {}),
-  };
 }
 
 export async function runApp(spec: AppSpec): Promise<AppReport> {
@@ -662,14 +649,6 @@ function kernelHow(r: AppReport): string | undefined {
   return 'timed out silently (retransmission / probe budget or user timeout)';
 }
 
-export const OPTION_NAMES = ['SO_KEEPALIVE', 'TCP_KEEPIDLE', 'TCP_KEEPINTVL', 'TCP_KEEPCNT', 'TCP_USER_TIMEOUT', 'TCP_SYNCNT', 'TCP_RTO_MAX_MS', 'TCP_NODELAY', 'TCP_NOTSENT_LOWAT', 'SO_RCVBUF', 'SO_SNDBUF'];
-
-export function optionsOf(info: HelperEvent | undefined): Record<string, number> {
-  const o: Record<string, number> = {};
-  for (const n of OPTION_NAMES) if (info && typeof info[n] === 'number') o[n] = info[n] as number;
-  return o;
-}
-
 /** Wait until nothing is in flight or waiting on the program's socket and the wire has been silent 300 ms. */
 export async function quiet(
   h: Helper,
@@ -687,7 +666,7 @@ export async function quiet(
       // 'connect'): the options must also hold still for a moment
       await sleep(300);
       const again = await peek();
-      const same = again && OPTION_NAMES.every((n) => again[n] === info[n]);
+      const same = again && sameOptions(again, info);
       if (same && again.unacked === 0 && again.notsent_bytes === 0 && now() - (h.events.filter(isOurs).at(-1)?.t ?? 0) >= 0.3) return again;
     }
     await sleep(50);

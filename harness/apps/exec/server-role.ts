@@ -15,7 +15,8 @@ import { ZERO_WINDOW_RCVBUF } from '../../recipes/phases.js';
 import { humanDuration } from '../check/advice.js';
 import { matchingPresets } from '../check/presets.js';
 import { evidenceLevel } from '../../core/evidence.js';
-import { type AppLine, type AppReport, forTheSummary, holds, optionsOf, quiet, realUid, settingsFrom, socketHolders } from './run.js';
+import { type AppLine, type AppReport, forTheSummary, holds, quiet, realUid, socketHolders } from './run.js';
+import { optionsOf, settingsFrom } from '../socket-read.js';
 
 /**
  * `exec --role server`: the program under test is the SERVER. It runs in the server's namespace
