@@ -72,21 +72,23 @@ kernelCases('helper audit mode', () => {
     expect(netns.map((l) => l.netns).sort()).toEqual([cns, sns].sort());
     expect(netns.find((l) => l.netns === cns)?.tcp_keepalive_time).toBe(4321);
     expect(netns.find((l) => l.netns === sns)?.tcp_keepalive_time).toBe(5678);
-    for (const k of ['tcp_keepalive_intvl', 'tcp_keepalive_probes', 'tcp_retries2', 'tcp_syn_retries', 'tcp_fin_timeout']) expect(netns[0]).toHaveProperty(k);
+    for (const k of ['tcp_keepalive_intvl', 'tcp_keepalive_probes', 'tcp_retries2', 'tcp_syn_retries', 'tcp_fin_timeout', 'tcp_syn_linear_timeouts', 'tcp_early_retrans']) expect(netns[0]).toHaveProperty(k);
     // every netns line comes before any socket
     const lastNetns = lines.map((l) => l.ev).lastIndexOf('netns');
     expect(lastNetns).toBeLessThan(lines.findIndex((l) => l.ev === 'sock'));
 
     const socks = lines.filter((l) => l.ev === 'sock');
     const mine = socks.find((l) => l.pid === topo.client.helper.pid && l.family === 4);
-    expect(mine).toMatchObject({ netns: cns, family: 4, src: topo.client.addr[4], dst: topo.server.addr[4], dport: PORT, state: 'ESTABLISHED', timer: 'keepalive', ...options });
+    // listening 0: no listener holds its local port, it was connect()ed; sack 1: negotiated in the handshake
+    expect(mine).toMatchObject({ netns: cns, family: 4, src: topo.client.addr[4], dst: topo.server.addr[4], dport: PORT, state: 'ESTABLISHED', timer: 'keepalive', listening: 0, sack: 1, ...options });
     expect(mine?.rto_us).toBeGreaterThan(0);
     expect(mine).not.toHaveProperty('read_error');
     expect(socks.find((l) => l.pid === topo.client.helper.pid && l.family === 6)).toMatchObject({ src: topo.client.addr[6], dst: topo.server.addr[6], dport: PORT, state: 'ESTABLISHED', SO_KEEPALIVE: 0, TCP_KEEPCNT: 3 });
     // the server holds its listeners and the accepted socket: only the latter is reported, with the server's namespace
     const theirs = socks.filter((l) => l.pid === topo.server.helper.pid);
     expect(theirs).toHaveLength(1);
-    expect(theirs[0]).toMatchObject({ netns: sns, sport: PORT, dst: topo.client.addr[4], dport: mine?.sport, state: 'ESTABLISHED', SO_KEEPALIVE: 0, TCP_KEEPIDLE: 5678 });
+    // listening 1: the server's listener holds its local port — an accepted connection
+    expect(theirs[0]).toMatchObject({ netns: sns, sport: PORT, dst: topo.client.addr[4], dport: mine?.sport, state: 'ESTABLISHED', listening: 1, SO_KEEPALIVE: 0, TCP_KEEPIDLE: 5678 });
     expect(lines.filter((l) => l.ev === 'proc').map((l) => [l.pid, l.netns])).toEqual(
       expect.arrayContaining([
         [topo.client.helper.pid, cns],

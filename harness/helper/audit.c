@@ -231,7 +231,8 @@ static struct ans *ns_add(unsigned long long ino, int fd) {
 static void o_sysctls(void) {
     static const char *names[] = {"tcp_keepalive_time", "tcp_keepalive_intvl", "tcp_keepalive_probes", "tcp_retries1",
                                   "tcp_retries2",       "tcp_syn_retries",     "tcp_synack_retries",   "tcp_orphan_retries",
-                                  "tcp_fin_timeout",    "tcp_rto_min_us",      "tcp_rto_max_ms"};
+                                  "tcp_fin_timeout",    "tcp_rto_min_us",      "tcp_rto_max_ms",       "tcp_syn_linear_timeouts",
+                                  "tcp_early_retrans"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char path[96], buf[64];
         snprintf(path, sizeof path, "/proc/sys/net/ipv4/%s", names[i]);
@@ -246,7 +247,66 @@ static void o_sysctls(void) {
     }
 }
 
+/*
+ * Every listener of every audited namespace, whoever holds it: a connection whose local port one of
+ * them holds was accepted (the server's half), one whose port none holds was connect()ed. Sorted by
+ * (namespace, port) once the dumps are done, then looked up by bisection.
+ */
+struct alisten {
+    unsigned long long ns;
+    int family;
+    uint16_t port;
+    uint8_t addr[16];
+};
+static struct alisten *listens;
+static size_t nlistens, cap_listens;
+static int listens_sorted;
+
+static int cmp_listen(const void *a, const void *b) {
+    const struct alisten *x = a, *y = b;
+    if (x->ns != y->ns) return x->ns < y->ns ? -1 : 1;
+    return (int)x->port - (int)y->port;
+}
+
+static int is_any(const uint8_t *a) {
+    static const uint8_t zero[16];
+    return !memcmp(a, zero, 16);
+}
+
+/* A listener in the socket's namespace on its local port, on its address or a wildcard (an IPv6
+ * wildcard listener takes IPv4 connections too, unless IPV6_V6ONLY, which a dump does not show). */
+static int listened(const struct asock *s) {
+    if (!listens_sorted) {
+        if (nlistens) qsort(listens, nlistens, sizeof *listens, cmp_listen);
+        listens_sorted = 1;
+    }
+    size_t lo = 0, hi = nlistens;
+    while (lo < hi) { /* the first listener not before (ns, port) */
+        size_t mid = (lo + hi) / 2;
+        if (listens[mid].ns < s->netns || (listens[mid].ns == s->netns && listens[mid].port < s->d.sport)) lo = mid + 1;
+        else hi = mid;
+    }
+    for (size_t i = lo; i < nlistens && listens[i].ns == s->netns && listens[i].port == s->d.sport; i++) {
+        const struct alisten *l = &listens[i];
+        if (is_any(l->addr) && (l->family == s->d.family || l->family == 6)) return 1;
+        if (l->family == s->d.family && !memcmp(l->addr, s->d.src, s->d.family == 4 ? 4 : 16)) return 1;
+    }
+    return 0;
+}
+
 static void on_dumped(const struct inet_diag_msg *m, void *arg) {
+    if (m->idiag_state == TCP_STATE_LISTEN) {
+        listens = grow(listens, &cap_listens, nlistens + 1, sizeof *listens);
+        struct tcpdiag_sock d;
+        tcpdiag_decode(m, &d);
+        struct alisten *l = &listens[nlistens++];
+        memset(l, 0, sizeof *l);
+        l->ns = ((struct ans *)arg)->ino;
+        l->family = d.family;
+        l->port = d.sport;
+        memcpy(l->addr, d.src, 16);
+        listens_sorted = 0;
+    }
     struct asock *s = m->idiag_inode ? sock_lookup(m->idiag_inode) : NULL;
     if (!s || s->found) return; /* not held by an audited process (or a TIME-WAIT/request socket: no inode) */
     s->found = 1;
@@ -340,6 +400,7 @@ static void report_proc(struct aproc *p, unsigned long long only_ns) {
         o_str("timer", timer_name(s->d.timer));
         o_num("expires_ms", s->d.expires);
         o_num("retrans", s->d.retrans);
+        o_num("listening", listened(s));
         if (e) {
             o_str("read_error", errname(e));
             o_str("read_what", pidfd >= 0 ? "pidfd_getfd" : "pidfd_open");

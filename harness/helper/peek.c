@@ -65,4 +65,5 @@ void peek_emit(const struct peek *p) {
     o_num("notsent_bytes", p->ti.tcpi_notsent_bytes);
     o_num("backoff", p->ti.tcpi_backoff);
     o_num("probes", p->ti.tcpi_probes);
+    o_num("sack", (p->ti.tcpi_options & TCPI_OPT_SACK) != 0); /* the tail loss probe needs SACK */
 }
