@@ -202,6 +202,9 @@ describe('the summary', () => {
     const pg = r.groups.find((g) => g.program === 'postgres')!;
     expect(pg).toMatchObject({ direction: 'inbound', localPort: 5432, connections: 2 });
     expect(pg.remoteAddress).toBeUndefined();
+    // an accepted connection never connect()s: no advice speaks of connect (the node pool's does)
+    expect(pg.findings.flatMap((f) => f.advice).some((a) => a.startsWith('connect()'))).toBe(false);
+    expect(first.findings[0]!.advice.some((a) => a.startsWith('connect()'))).toBe(true);
     const text = renderAudit(r);
     expect(text).toContain('3 connections of node (pid 913) to 198.18.0.2:5432: an idle dead peer is never noticed — SO_KEEPALIVE off');
     expect(text).toContain('2 connections accepted by postgres (pid 921) on port 5432:');

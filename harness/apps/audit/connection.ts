@@ -140,7 +140,7 @@ function judged(s: SockLine, program: string, ns: NamespaceInput | undefined, mo
     c.why = "its namespace's sysctls were not read";
     return { c, advice: [] };
   }
-  const m = model.connection({ ns, options, tcpInfo, timer: s.timer, phases: applies });
+  const m = model.connection({ ns, options, tcpInfo, timer: s.timer, phases: applies, accepted: c.direction === 'inbound' });
   c.phases = m.phases;
   const v = verdictOf(m.phases, maxDetectS);
   c.verdict = v.verdict;

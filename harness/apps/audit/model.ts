@@ -80,6 +80,8 @@ export interface ConnectionInput {
   timer: string;
   /** the phases that apply to its state */
   phases: readonly UserPhase[];
+  /** the program accepted it: it never connect()s, so no advice speaks of connect */
+  accepted?: boolean;
 }
 
 export interface ConnectionModel {
@@ -108,7 +110,7 @@ export class AuditModel {
     const sk = settingsKey(settings);
     const rtoMs = modelRtoMs(c);
     const tlp = c.phases.includes('busy') && rtoMs !== undefined ? this.tlp(c, rtoMs) : undefined;
-    const key = `${c.ns.key}|${sk}|${c.phases.join()}|${rtoMs ?? ''}|${tlp === undefined ? '' : tlp.known ? tlp.ms : 'span'}`;
+    const key = `${c.ns.key}|${sk}|${c.phases.join()}|${rtoMs ?? ''}|${tlp === undefined ? '' : tlp.known ? tlp.ms : 'span'}|${c.accepted ? 'in' : 'out'}`;
     let hit = this.connectionMemo.get(key);
     if (!hit) {
       const phases: Partial<Record<UserPhase, PhaseVerdict>> = {};
@@ -174,13 +176,14 @@ export class AuditModel {
     if (unknown.some((p) => p !== 'connect')) return [];
     // a SYN-SENT socket's RTO is the SYN's: its configuration is judged at the RTO a tiny RTT settles on, as check does
     const rtoMs = (c.phases.includes('connect') ? undefined : connectionRtoMs) ?? tinyRttRtoMs(c.ns.sysctls, this.features.hz);
-    const key = `${c.ns.key}|${sk}|${rtoMs}|${unknown.length}`;
+    const key = `${c.ns.key}|${sk}|${rtoMs}|${unknown.length}|${c.accepted ? 'in' : 'out'}`;
     const hit = this.adviceMemo.get(key);
     if (hit) return hit;
     const input: ModelInput = { sysctls: c.ns.sysctls, socket: s, features: this.features };
     // the advice speaks of every phase, whatever state this connection is in now
     const p = (phase: UserPhase) => predictPhase(phase, input, rtoMs);
-    const connect = unknown.length ? { ...p('connect'), closeAt: null } : p('connect');
+    // an accepted connection never connect()s: its connect is left unsaid, as an unknown one is
+    const connect = unknown.length || c.accepted ? { ...p('connect'), closeAt: null } : p('connect');
     const out = advise(input, { connect, idle: p('idle'), busy: p('busy'), zeroWindow: p('zero-window') });
     this.adviceMemo.set(key, out);
     return out;
