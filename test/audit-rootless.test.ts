@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -21,16 +21,33 @@ import { inUserNamespace } from '../netns/userns.js';
  * of deadpeer's user namespace: its own children are read as root's are, and a process outside
  * (the host's pid 1) is refused.
  */
-const BIN = join(ROOT, 'bin', 'deadpeer.js');
 const built = existsSync(join(ROOT, 'dist', 'cli', 'audit.js'));
 const CLIENT = join(ROOT, 'test', 'fixtures', 'audit', 'client.py');
 const rootless = inUserNamespace();
 const folders: string[] = [];
-afterAll(() => folders.forEach((d) => rmSync(d, { recursive: true, force: true })));
+// rmdir, not rm -r, for the view: an empty mount point outside its own mount namespace
+afterAll(() => folders.forEach((d) => (d === VIEW ? rmdirSync(d) : rmSync(d, { recursive: true, force: true }))));
+
+/**
+ * Where uid 65534 finds the checkout: a fresh clone often lies under a directory only root may enter
+ * (a mkdtemp, /root), so as root the command runs in a mount namespace of its own (private: the
+ * host's mounts are untouched) where the checkout is bind-mounted on a directory anyone may enter.
+ */
+const VIEW = rootless ? ROOT : mkdtempSync(join(tmpdir(), 'dp-audit-view-'));
+if (!rootless) {
+  chmodSync(VIEW, 0o755);
+  folders.push(VIEW);
+}
+const BIN = join(VIEW, 'bin', 'deadpeer.js');
 
 /** uid 65534 with only these capabilities (none: a normal user), or as it is when rootless (only uid 0 exists there). */
 const as = (caps: string[] = []) =>
-  rootless ? [] : ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...(caps.length ? [`--inh-caps=${caps.map((c) => `+${c}`).join(',')}`, `--ambient-caps=${caps.map((c) => `+${c}`).join(',')}`] : []), '--'];
+  rootless
+    ? []
+    : [
+        ...['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && shift 2 && exec "$@"', 'sh', ROOT, VIEW],
+        ...['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...(caps.length ? [`--inh-caps=${caps.map((c) => `+${c}`).join(',')}`, `--ambient-caps=${caps.map((c) => `+${c}`).join(',')}`] : []), '--'],
+      ];
 
 /** A program's whole output once it exited (peer.spawn collects it). */
 async function finished(p: PeerProgram): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -49,8 +66,8 @@ describe.runIf(built)('deadpeer audit: privileges', () => {
       try {
         // the shell and everything it starts run as the same normal user, in the clients' namespace
         const script = [
-          `python3 ${CLIENT} keepalive > ${dir}/a 2>&1 & a=$!`,
-          `python3 ${CLIENT} plain > ${dir}/b 2>&1 & b=$!`,
+          `python3 ${join(VIEW, CLIENT.slice(ROOT.length))} keepalive > ${dir}/a 2>&1 & a=$!`,
+          `python3 ${join(VIEW, CLIENT.slice(ROOT.length))} plain > ${dir}/b 2>&1 & b=$!`,
           `for i in $(seq 100); do grep -q connected ${dir}/a && grep -q connected ${dir}/b && break; sleep 0.1; done`,
           `"$0" ${BIN} audit "$a" "$b" --json; st=$?`,
           'kill "$a" "$b"; wait; exit $st',
@@ -124,7 +141,10 @@ const argv = (a: string[]): [string, string[]] => [a[0]!, a.slice(1)];
  * The helper this run uses: a normal user cannot write beside a root-owned checkout's sources, and
  * would otherwise compile its own copy into its cache (helper/build.ts).
  */
-const helperEnv = () => ({ DEADPEER_HELPER: process.env.DEADPEER_HELPER ?? helperPath() });
+const helperEnv = () => {
+  const p = process.env.DEADPEER_HELPER ?? helperPath();
+  return { DEADPEER_HELPER: p.startsWith(`${ROOT}/`) ? join(VIEW, p.slice(ROOT.length)) : p };
+};
 
 async function waitFor(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 50));
