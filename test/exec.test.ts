@@ -244,8 +244,8 @@ describe.runIf(built)('deadpeer exec', () => {
 
     it.skipIf(!!missing)('the defaults: keepalive from the namespace’s sysctls (7200/75/9): the lock would be held ≈ 2 h 11 min, predicted, not run', { timeout: timeoutFor(20) }, async () => {
       const a = pg({});
-      const { report: r, exitCode, stdout } = await exec(['--role', 'server', '--phase', 'idle', '--client', CLIENT, '--released', RELEASED], ['sh', '-c', a.server]);
-      expect(exitCode).toBe(0);
+      const { report: r, exitCode, stdout, stderr } = await exec(['--role', 'server', '--phase', 'idle', '--client', CLIENT, '--released', RELEASED], ['sh', '-c', a.server]);
+      expect(exitCode, `${stdout}\n${stderr}`).toBe(0);
       expect(stdout).toMatch(/would hold the dead client — and what it holds — ≈ 2 h 11 min \(predicted, not run\)/);
       expect(r).toBeUndefined();
       const b = pg({});
