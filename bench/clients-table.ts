@@ -34,6 +34,8 @@ export interface ClientRun {
   middlebox?: string;
   /** what the program's request after the loss met (examples/libs: "ok (the library recovered)", "failed: …") */
   next?: string;
+  /** behind a middlebox: the request after the quiet was answered (examples/libs: "second request: ok"): the mapping held */
+  gotThrough?: boolean;
 }
 
 /** The libraries of issue 21, each a section of docs/CLIENTS.md: the runs whose id starts with `ids`. */
@@ -132,7 +134,10 @@ function librarySection(lib: LibrarySection, rows: ClientRun[]): string[] {
     const noticed = r.problems.length ? `(not run: ${r.problems[0]})` : r.noticedS === null ? `not within ${r.watchedS.toFixed(0)} s` : `${r.noticedS.toFixed(2)} s (${r.noticedBy})`;
     const printed = r.printed ? `\`${r.printed.replace(/ \[mono [\d.]+\]$/, '').slice(0, 90)}\`${r.errno ? ` → ${r.errno}` : ''}` : '—';
     const phase = r.middlebox ? `idle behind ${r.middlebox}` : r.phase;
-    lines.push(`| ${cell(r.client)} | ${phase} | ${cell(sets)} | ${r.problems.length ? '—' : s(r.kernelAbortS, r.watchedS)} | ${cell(noticed)} | ${cell(printed)} | ${cell(r.next ?? '—')} | ${s(r.modelS)} |`);
+    // a request that got through behind the middlebox: nothing to notice, and the row says why
+    if (r.gotThrough && r.kernelAbortS === null && r.noticedS === null && !r.problems.length)
+      lines.push(`| ${cell(r.client)} | ${phase} | ${cell(sets)} | — (none) | — | — (the request after the quiet was answered: the mapping was kept) | — | ${s(r.modelS)} |`);
+    else lines.push(`| ${cell(r.client)} | ${phase} | ${cell(sets)} | ${r.problems.length ? '—' : s(r.kernelAbortS, r.watchedS)} | ${cell(noticed)} | ${cell(printed)} | ${cell(r.next ?? '—')} | ${s(r.modelS)} |`);
   }
   const findings = libraryFindings(rows);
   if (findings.length) lines.push('', 'Findings (each from the row named):', '', ...findings.map((f) => `- ${f}`));

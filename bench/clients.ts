@@ -189,6 +189,7 @@ function toRun(c: Client, version: string, phase: 'idle' | 'busy', r: AppReport,
     phase,
     ...(middlebox ? { middlebox } : {}),
     ...(next ? { next } : {}),
+    ...(middlebox && r.app.output.some((l) => /^second request: ok/.test(l.text)) ? { gotThrough: true } : {}),
     sets: setsLine(r),
     // once per kind: a library that reconnects asks again on its new socket
     refused: [...new Set((r.asked ?? []).filter((a) => a.result !== '0').map((a) => `${a.opt}=${a.value} → ${a.result}`))],

@@ -50,6 +50,9 @@ describe('npm run clients: the table', () => {
     expect(md).toContain('| pg, defaults | idle behind idle-expiry:6s:reset | (nothing: a plain socket) | 9.01 s | 9.02 s (output) | `error: ECONNRESET: read ECONNRESET (rejected request)` → ECONNRESET | ok (the library recovered) | 15.00 s |');
     // the library's rows are in its section, not the main table
     expect(md.split('## node-postgres')[0]).not.toContain('pg, defaults');
+    // keepalive held the mapping: the request after the quiet was answered, and the row says so
+    const kept = run({ id: 'pg-keepalive-2s', client: 'pg, keepAlive 2 s', version: 'pg 8.23.1', sets: 'SO_KEEPALIVE=1 KEEPIDLE=2', middlebox: 'idle-expiry:6s:drop', kernelAbortS: null, noticedS: null, printed: undefined, errno: undefined, modelS: null, gotThrough: true, presets: [] });
+    expect(renderClientsTable([kept], { date: 'd', kernel: '6.18', profile: 'fast', wallS: 1 })).toContain('| pg, keepAlive 2 s | idle behind idle-expiry:6s:drop | SO_KEEPALIVE=1 KEEPIDLE=2 | — (none) | — | — (the request after the quiet was answered: the mapping was kept) | — | never |');
     expect(libraryFindings([pg])).toEqual(['the option does not reach the socket as asked: `TCP_KEEPIDLE=0 → EINVAL` (pg, keepAlive: true, idle; it holds SO_KEEPALIVE=1 KEEPIDLE=7200 KEEPINTVL=75 KEEPCNT=9)']);
     expect(libraryFindings([{ ...mb, errno: undefined, printed: 'Connection terminated unexpectedly' }])).toEqual(['the library hides the errno: the kernel aborted at 9.01 s, it surfaced `Connection terminated unexpectedly` (pg, defaults, idle behind idle-expiry:6s:reset)']);
   });
