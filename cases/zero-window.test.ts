@@ -70,9 +70,13 @@ function expectVanishedAfterFirstAnswer(obs: Observation): void {
   expect(receiverSilencedAfterFirstAnswer(obs)).toBeUndefined();
 }
 
-/** `ss -tno` showed timer:(persist,…) on the client: the persist timer, not the retransmit timer, ran. */
+/**
+ * `ss -tno` showed timer:(persist,…) on the client: the persist timer, not the retransmit timer, ran
+ * — once the client had taken in t = 0's ACK (a lookup between its arrival and then still shows the
+ * retransmit timer of the data it acknowledged).
+ */
 function expectPersistTimer(obs: Observation): void {
-  const after = timerSamples(obs, 'client', { since: 'origin' });
+  const after = timerSamples(obs, 'client', { since: 'origin taken in' });
   expect(after.map((s) => s.timer)).toContain('persist');
   expect(after.map((s) => s.timer)).not.toContain('on');
 }

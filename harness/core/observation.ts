@@ -83,6 +83,12 @@ export interface TimerState {
   aliveT?: number;
   /** icsk_rto (tcp_info) at that lookup, µs */
   rtoUs?: number;
+  /**
+   * tcpi_bytes_acked at that lookup (the SYN counts as one): whether this side had taken in a given
+   * ACK yet. The tap times a packet on arrival; the socket takes it in later, and a lookup between
+   * the two still shows the state before it.
+   */
+  bytesAcked?: number;
   /** 'timer' only: the lookup before this one, which did not show the change: it happened in (prevT, t] */
   prevT?: number;
 }

@@ -106,6 +106,7 @@ async function observe(run: Run, artifacts: Observation['artifacts']): Promise<O
       ...(typeof e.alive_t === 'number' ? { aliveT: e.alive_t } : {}),
       ...(typeof e.prev_t === 'number' ? { prevT: e.prev_t } : {}),
       ...(typeof e.rto_us === 'number' ? { rtoUs: e.rto_us } : {}),
+      ...(typeof e.bytes_acked === 'number' ? { bytesAcked: e.bytes_acked } : {}),
     }));
   const packets = [...captured, ...localDrops(timers, run.faults)].sort((a, b) => a.t - b.t);
   const sock = run.subjectSocket();

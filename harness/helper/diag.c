@@ -30,6 +30,11 @@ static double diag_interval = 0.005, diag_next;
 struct watch {
     int used, seen, family, state, timer, retrans;
     long rto_us;    /* icsk_rto (tcp_info) at the last lookup, -1 unknown: a model input as of that moment */
+    /* tcpi_bytes_acked at the last lookup, -1 unknown. Not a reason to emit (every ACK changes it);
+     * carried by each sample so a reader can tell whether this side had taken in a given ACK yet:
+     * the tap times a packet on arrival, the socket takes it in later (its backlog, while a writer
+     * holds the lock), and a lookup in between shows the state before it. */
+    long long bytes_acked;
     double alive_t; /* when a lookup last found it in the kernel's tables */
     uint8_t src[16], dst[16];
     uint16_t sport, dport;
@@ -54,6 +59,7 @@ static void diag_emit(struct watch *w, double t, int expires, const char *ev, do
     o_num("expires_ms", expires);
     o_num("retrans", w->retrans);
     if (w->rto_us >= 0 && ev[0] != 'g') o_num("rto_us", w->rto_us);
+    if (w->bytes_acked >= 0 && ev[0] != 'g') o_num("bytes_acked", w->bytes_acked);
     /* a 'gone' happened after the last lookup that still found it: (alive_t, t] */
     if (ev[0] == 'g') o_dbl("alive_t", w->alive_t);
     /* a change happened after the previous lookup, which did not show it: (prev_t, t]. What a
@@ -99,10 +105,14 @@ static void diag_lookup(struct watch *w) {
     double prev_t = w->seen ? w->alive_t : 0;
     w->alive_t = t;
     long rto_us = -1;
+    long long bytes_acked = -1;
     int alen = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof *m));
     for (struct rtattr *a = (struct rtattr *)(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen))
-        if (a->rta_type == INET_DIAG_INFO && RTA_PAYLOAD(a) >= offsetof(struct tcp_info, tcpi_ato))
-            rto_us = (long)((struct tcp_info *)RTA_DATA(a))->tcpi_rto;
+        if (a->rta_type == INET_DIAG_INFO) {
+            const struct tcp_info *ti = RTA_DATA(a);
+            if (RTA_PAYLOAD(a) >= offsetof(struct tcp_info, tcpi_ato)) rto_us = (long)ti->tcpi_rto;
+            if (RTA_PAYLOAD(a) >= offsetof(struct tcp_info, tcpi_bytes_received)) bytes_acked = (long long)ti->tcpi_bytes_acked;
+        }
     if (!w->seen || w->state != m->idiag_state || w->timer != m->idiag_timer || w->retrans != m->idiag_retrans ||
         w->rto_us != rto_us) {
         w->seen = 1;
@@ -110,6 +120,7 @@ static void diag_lookup(struct watch *w) {
         w->timer = m->idiag_timer;
         w->retrans = m->idiag_retrans;
         w->rto_us = rto_us;
+        w->bytes_acked = bytes_acked;
         diag_emit(w, t, (int)m->idiag_expires, "timer", prev_t);
     }
 }
@@ -152,6 +163,7 @@ void cmd_watch(struct cmd *c) {
     w->dport = (uint16_t)t.dport;
     w->state = -1;
     w->rto_us = -1;
+    w->bytes_acked = -1;
     diag_lookup(w);
     reply_begin("ok");
     o_end();

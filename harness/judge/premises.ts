@@ -15,9 +15,28 @@ export function sent(obs: Observation, side: Side, opts: { kind?: PacketKind; si
 }
 
 /** What `ss -tno` showed of a side's connection (changes, not departures), optionally in one state, from a moment on. */
-export function timerSamples(obs: Observation, side: Side, opts: { state?: string; since?: number | 'origin' } = {}): TimerState[] {
-  const since = opts.since === 'origin' ? obs.origin : (opts.since ?? -Infinity);
-  return obs.timers.filter((s) => s.side === side && s.ev === 'timer' && (opts.state === undefined || s.state === opts.state) && s.t >= since);
+export function timerSamples(obs: Observation, side: Side, opts: { state?: string; since?: number | 'origin' | 'origin taken in' } = {}): TimerState[] {
+  const since = opts.since === 'origin' || opts.since === 'origin taken in' ? obs.origin : (opts.since ?? -Infinity);
+  const samples = obs.timers.filter((s) => s.side === side && s.ev === 'timer' && (opts.state === undefined || s.state === opts.state) && s.t >= since);
+  if (opts.since !== 'origin taken in') return samples;
+  const from = samples.findIndex(takenIn(obs, side));
+  return from < 0 ? [] : samples.slice(from);
+}
+
+/**
+ * Whether a lookup shows `side` had taken in t = 0's packet (one it received, carrying an ACK).
+ * The tap times the packet on arrival; the socket takes it in later — at once, or when a writer
+ * holding the socket's lock lets go, milliseconds on a loaded machine — and a lookup in between
+ * still shows the state before it (the retransmit timer of the data t = 0 acknowledged). Its
+ * tcpi_bytes_acked tells the two apart: it reaches the packet's ACK (relative to this side's ISN;
+ * the SYN counts as one) only once the packet is in. A sample without the count is judged by time.
+ */
+function takenIn(obs: Observation, side: Side): (s: TimerState) => boolean {
+  const packet = obs.packets.find((p) => p.t === obs.origin && p.from !== side);
+  const syn = obs.packets.find((p) => p.from === side && p.flags.includes('S'));
+  if (!packet || !syn) throw new Error(`t = 0 is not a packet ${side} received after its SYN: 'origin taken in' does not apply`);
+  const acked = (packet.ack - syn.seq) >>> 0;
+  return (s) => s.bytesAcked === undefined || s.bytesAcked >= acked;
 }
 
 /**

@@ -42,3 +42,28 @@ describe('the vanishing zero-window receiver set-up', () => {
     expect(receiverSilencedAfterFirstAnswer(at(0.21, 0.2))).toMatch(/silenced before the probe it answered/);
   });
 });
+
+describe("timerSamples since 'origin taken in'", () => {
+  const base = realObservation();
+  const isn = 4_294_967_000; // wraps: the ACK is relative to the side's own ISN, mod 2^32
+  const t0 = base.origin;
+  const tcp = (t: number, from: 'client' | 'server', flags: string, seq: number, ack: number) =>
+    ({ t, from, flags, seq, ack, len: 0, win: 0, kind: 'OTHER', dropped: false }) as never;
+  const sample = (dt: number, timer: string, bytesAcked?: number) =>
+    ({ t: t0 + dt, side: 'client', ev: 'timer', sport: 1, dport: 2, state: 'ESTABLISHED', timer, expiresMs: 200, retrans: 0, ...(bytesAcked === undefined ? {} : { bytesAcked }) }) as never;
+  const obs = (timers: never[]) =>
+    ({ ...base, packets: [tcp(t0 - 1, 'client', 'S', isn, 0), tcp(t0, 'server', '.', 1, (isn + 5001) >>> 0)], timers }) as unknown as Observation;
+  it('leaves out a lookup that still shows the retransmit timer of the data t = 0 acknowledged', () => {
+    const o = obs([sample(0.0004, 'on', 3000), sample(0.003, 'persist', 5001)]);
+    expect(timerSamples(o, 'client', { since: 'origin' }).map((s) => s.timer)).toEqual(['on', 'persist']);
+    expect(timerSamples(o, 'client', { since: 'origin taken in' }).map((s) => s.timer)).toEqual(['persist']);
+  });
+  it('keeps a retransmit timer seen once the ACK was in, and judges a sample without the count by its time', () => {
+    expect(timerSamples(obs([sample(0.003, 'persist', 5001), sample(0.5, 'on', 5001)]), 'client', { since: 'origin taken in' }).map((s) => s.timer)).toEqual(['persist', 'on']);
+    expect(timerSamples(obs([sample(0.0004, 'on')]), 'client', { since: 'origin taken in' }).map((s) => s.timer)).toEqual(['on']);
+  });
+  it('refuses a t = 0 that is not a packet the side received', () => {
+    expect(() => timerSamples({ ...obs([]), packets: [] }, 'client', { since: 'origin taken in' })).toThrow(/does not apply/);
+  });
+});
+
