@@ -78,8 +78,9 @@ resource was released (--released).
                    that asks for a stream, or a server that sends on its own); zero-window: the client
                    stops reading (a --client is SIGSTOPped, the builtin never reads), the window
                    closes, then it vanishes
-  --released CMD   a shell command run in the server's namespace every 100 ms once the client
-                   vanished: exit 0 = the resource the client held is free (it must fail before)
+  --released CMD   a shell command run in the server's namespace every 100 ms: exit 0 = the
+                   resource the client held is free. It must fail once the client is connected
+                   (15 s to take the resource), and is run again once the client vanished
   --timeout D      the run's budget: a model's abort beyond it (default 300s fast, 1200s faithful)
                    is predicted, not run; given, the run also watches a server the kernel would never
                    free (its own timeouts) for D

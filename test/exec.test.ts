@@ -226,18 +226,22 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(r!.prediction!.closeAt).toBe(2 + 2 * 1);
       expectKernelAbortPerModel(r!);
       expect(r!.serverSide!.verdict).toBe('agree');
-      const { origin, kernelAbort, serverReleased, released, releasedAfter } = r!.t;
-      for (const t of [origin, kernelAbort, serverReleased, released, releasedAfter]) expect(typeof t).toBe('number');
+      const { origin, kernelAbort, serverReleased, serverReleasedAfter, released, releasedAfter } = r!.t;
+      for (const t of [origin, kernelAbort, serverReleased, serverReleasedAfter, released, releasedAfter]) expect(typeof t).toBe('number');
       expect(stdout).toMatch(/"kernelAbort":[\d.]+/);
+      // the backend let go in (serverReleasedAfter, serverReleased] (deadpeer's 20 ms polls: a late
+      // one widens the interval); that interval lies after the abort and reaches within 1 s of it
       expect(serverReleased!).toBeGreaterThanOrEqual(kernelAbort!);
-      expect(serverReleased! - kernelAbort!).toBeLessThan(1);
+      expect(serverReleasedAfter!).toBeLessThan(kernelAbort! + 1);
       expect(r!.serverSide!.releasedBy).toBe('exit');
-      // the lock goes when the backend aborts the transaction, just before it exits: released is the
-      // end of the first probe that got it (polled every 100 ms), so it comes after the exit but for
-      // a probe's resolution
+      // the lock goes when the backend aborts the transaction, just before it exits: it went in
+      // (releasedAfter, released] — the start of the last probe that found it held, the end of the
+      // first that got it — and that interval holds the backend's exit. How narrow it is depends on
+      // how fast psql runs on the machine (seconds under load), which is not the kernel's answer.
       expect(released!).toBeGreaterThan(kernelAbort!);
-      expect(released!).toBeGreaterThanOrEqual(serverReleased! - 0.15);
-      expect(released! - kernelAbort!).toBeLessThan(3);
+      expect(releasedAfter!).toBeLessThan(serverReleased!);
+      // the lock goes a moment before the exit, so not before the last poll that saw the backend hold its socket (but for that moment)
+      expect(released!).toBeGreaterThanOrEqual(serverReleasedAfter! - 0.15);
       // nothing it started outlives it
       expect(await postgresLeft(dir)).toEqual([]);
     });
@@ -249,7 +253,8 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(stdout).toMatch(/would hold the dead client — and what it holds — ≈ 2 h 11 min \(predicted, not run\)/);
       expect(r).toBeUndefined();
       const b = pg({});
-      const { report: j } = await exec(['--role', 'server', '--phase', 'idle', '--client', CLIENT, '--json'], ['sh', '-c', b.server]);
+      const { report: j, stderr: jErr } = await exec(['--role', 'server', '--phase', 'idle', '--client', CLIENT, '--json'], ['sh', '-c', b.server]);
+      expect(j?.problems, jErr).toEqual([]);
       expect(j!.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 7200, TCP_KEEPINTVL: 75, TCP_KEEPCNT: 9 });
       expect(j!.prediction!.closeAt).toBe(7200 + 9 * 75);
       expect(j!.serverSide).toMatchObject({ verdict: 'not run' });

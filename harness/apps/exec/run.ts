@@ -108,8 +108,10 @@ export interface AppReport {
     /** t = 0 of the phase (the model's origin): the first SYN, the last packet received, the first unacked data, the zero window */
     origin?: number;
     kernelAbort?: number;
-    /** --role server: the server process let go of its accepted socket (no process holds its fd any more) */
+    /** --role server: the server process let go of its accepted socket (no process holds its fd any more): the first poll that saw it */
     serverReleased?: number;
+    /** … and the poll before it, which still saw it held: the server let go in (serverReleasedAfter, serverReleased] */
+    serverReleasedAfter?: number;
     /** --role server with --released: the first release probe that exited 0 ended here */
     released?: number;
     /** … and the last probe that still failed had started here: the resource went in (releasedAfter, released] */
@@ -369,11 +371,12 @@ export async function runApp(spec: AppSpec): Promise<AppReport> {
     }
     let info: HelperEvent | undefined;
     if (spec.phase === 'idle' || spec.phase === 'busy') {
-      info = await quiet(c, peek, isOurs, isDone);
-      if (!info) {
-        report.problems.push('the connection never went quiet (nothing in flight for 300 ms) within 10 s');
+      const q = await quiet(c, peek, isOurs, isDone);
+      if ('why' in q) {
+        report.problems.push(q.why);
         return report;
       }
+      info = q.info;
       if (!spec.middlebox) await vanish(spec.fault);
     } else if (spec.phase === 'zero-window') {
       const zw = await c.waitFor((e) => isOurs(e) && !fromClient(e) && e.win === 0, 15_000, 'a zero window from the server').catch(() => undefined);
@@ -649,28 +652,37 @@ function kernelHow(r: AppReport): string | undefined {
   return 'timed out silently (retransmission / probe budget or user timeout)';
 }
 
-/** Wait until nothing is in flight or waiting on the program's socket and the wire has been silent 300 ms. */
+/**
+ * Wait until nothing is in flight or waiting on the program's socket and the wire has been silent
+ * 300 ms: the socket as read then, or why it never was (said in the run's problems).
+ */
 export async function quiet(
   h: Helper,
   peek: () => Promise<HelperEvent | undefined>,
   isOurs: (e: HelperEvent) => boolean,
   done: () => boolean,
-): Promise<HelperEvent | undefined> {
-  const deadline = now() + 10;
+): Promise<{ info: HelperEvent } | { why: string }> {
+  const deadline = now() + QUIET_WAIT_S;
+  let last: string | undefined;
   while (now() < deadline && !done()) {
-    const last = h.events.filter(isOurs).at(-1)?.t ?? 0;
-    if (now() - last >= 0.3) {
+    const wire = h.events.filter(isOurs).at(-1)?.t ?? 0;
+    if (now() - wire >= 0.3) {
       const info = await peek();
-      if (!info) return undefined;
+      if (!info) return { why: 'its socket could not be read (no process holds it any more, or pidfd_getfd failed)' };
       // a program may still be setting options right after connecting (Node applies setKeepAlive on
       // 'connect'): the options must also hold still for a moment
       await sleep(300);
       const again = await peek();
-      const same = again && sameOptions(again, info);
-      if (same && again.unacked === 0 && again.notsent_bytes === 0 && now() - (h.events.filter(isOurs).at(-1)?.t ?? 0) >= 0.3) return again;
+      if (!again) return { why: 'its socket could not be read (no process holds it any more, or pidfd_getfd failed)' };
+      const silent = now() - (h.events.filter(isOurs).at(-1)?.t ?? 0) >= 0.3;
+      if (sameOptions(again, info) && again.unacked === 0 && again.notsent_bytes === 0 && silent) return { info: again };
+      last = !sameOptions(again, info) ? 'its options were still changing' : !silent ? 'packets still crossed' : `${again.unacked} segment(s) in flight, ${again.notsent_bytes} byte(s) not yet sent`;
     }
     await sleep(50);
   }
-  return undefined;
+  if (done()) return { why: 'the program exited before the connection went quiet' };
+  return { why: `the connection never went quiet (nothing in flight, the wire silent 300 ms) within ${QUIET_WAIT_S} s${last ? `: at the last look ${last}` : ''}` };
 }
+/** How long a connection gets to go quiet (idle, busy): a program that has just connected may still be talking. */
+const QUIET_WAIT_S = 10;
 

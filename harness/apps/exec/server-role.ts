@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { now } from '../../core/clock.js';
@@ -138,9 +138,9 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
       return report;
     }
     // the accepted socket: in the server's namespace, the connection whose remote port is the client's
-    const d = await s.request({ cmd: 'discover', port: found.sport });
-    if (!((d.count as number) > 0)) {
-      report.problems.push(`the server's namespace shows no connection from the client's port ${found.sport}`);
+    const d = await acceptedSocket(s, found.sport, isDone);
+    if (typeof d === 'string') {
+      report.problems.push(d);
       return report;
     }
     const inode = d.inode as number;
@@ -151,13 +151,43 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
     }
     report.t.connected = est.t;
     peer.noteProcesses();
+    // the resource must be held before the client goes, or its release means nothing; the client
+    // takes it at its own pace once connected (psql connects, then sends its LOCK)
+    if (spec.released !== undefined) {
+      const held = await untilHeld(peer, spec.released, side, isDone);
+      if (held === undefined) {
+        report.problems.push(
+          isDone()
+            ? 'the client exited while --released still succeeded: the resource was never held, so its release cannot be measured'
+            : `--released still succeeds ${HOLD_WAIT_S} s after the client connected: the resource is not held, so its release cannot be measured`,
+        );
+        return report;
+      }
+      report.t.releasedAfter = held;
+    }
     // a forking server: the parent accepts, the child inherits, the parent closes its copy — the
     // holder is the process still holding it a moment later, the newest one when several do
     const holderNow = () => socketHolders(inode).sort((a, b) => b.pid - a.pid)[0];
     let holder = holderNow();
+    // a holder can let go between the scan and the read (the parent's close after its fork, when
+    // the scan ran before the child was in /proc): a failed read is a reason to look again
+    let peekError: string | undefined;
     const peek = async () => {
-      holder = holderNow() ?? holder;
-      return holder ? s.request({ cmd: 'peeksock', pid: holder.pid, fd: holder.fd }).catch(() => undefined) : undefined;
+      for (let attempt = 0; attempt < PEEK_ATTEMPTS; attempt++) {
+        if (attempt) await sleep(20);
+        holder = holderNow() ?? holder;
+        if (!holder) {
+          peekError = 'no process holds it';
+          continue;
+        }
+        const { pid, fd } = holder;
+        const info = await s.request({ cmd: 'peeksock', pid, fd }).catch((e: Error) => {
+          peekError = `pid ${pid} fd ${fd}: ${e.message}`;
+          return undefined;
+        });
+        if (info) return info;
+      }
+      return undefined;
     };
     const clientAddrs = [peer.topo.client.addr[4], peer.topo.client.addr[6]];
     const fromClient = (e: HelperEvent) => clientAddrs.includes(String(e.src));
@@ -167,11 +197,12 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
     // bring the connection to its phase (the fault is armed below, once the model has answered)
     let info: HelperEvent | undefined;
     if (spec.phase === 'idle') {
-      info = await quiet(c, peek, isOurs, isDone);
-      if (!info) {
-        report.problems.push('the connection never went quiet (nothing in flight for 300 ms) within 10 s');
+      const q = await quiet(c, peek, isOurs, isDone);
+      if ('why' in q) {
+        report.problems.push(peekError ? `${q.why} — ${peekError}` : q.why);
         return report;
       }
+      info = q.info;
     } else {
       const first = await c.waitFor(serverData, 15_000, 'the server to send', report.t.connected).catch(() => undefined);
       if (!first) {
@@ -208,16 +239,6 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
     report.options = optionsOf(info);
     report.settings = settingsFrom(report.options, sysctls);
     report.presets = matchingPresets(report.settings, { keepIdle: sysctls.tcp_keepalive_time, keepIntvl: sysctls.tcp_keepalive_intvl, keepCnt: sysctls.tcp_keepalive_probes }).map((p) => p.name);
-
-    // the resource must be held before the client goes, or its release means nothing
-    if (spec.released !== undefined) {
-      const before = await probe(peer, spec.released);
-      side.releaseProbes++;
-      if (before.ok) {
-        report.problems.push('--released already succeeds before the client vanished: the resource is not held, so its release cannot be measured');
-        return report;
-      }
-    }
 
     const rtoMs = ((info?.rto_us as number) ?? 204_000) / 1000;
     const input = { sysctls, socket: report.settings, features: kernel, rtoMs };
@@ -295,12 +316,16 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
     const gone = () => s.events.find((e) => e.ev === 'gone' && e.dport === found.sport && e.t >= report.t.fault! - 1)?.t;
     for (;;) {
       report.t.kernelAbort ??= gone();
-      if (report.t.serverReleased === undefined && !holds(holder.pid, holder.fd, inode)) {
+      // a poll is stamped before it looks: "still held" as of then, "let go" by the time it is stamped
+      const polled = now();
+      if (report.t.serverReleased === undefined && holds(holder.pid, holder.fd, inode)) report.t.serverReleasedAfter = polled;
+      else if (report.t.serverReleased === undefined) {
         const other = holderNow();
         if (other) holder = other;
         else {
+          // a poll that comes late (this process preempted) widens the interval, it does not move it
           report.t.serverReleased = now();
-          side.releasedBy = existsSync(`/proc/${holder.pid}`) && !/^State:\s+Z/m.test(safeRead(`/proc/${holder.pid}/status`)) ? 'fd closed' : 'exit';
+          side.releasedBy = exiting(holder.pid) ? 'exit' : 'fd closed';
           say(`the server let go of the socket (${side.releasedBy})`);
         }
       }
@@ -339,13 +364,67 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
   }
 }
 
-const safeRead = (f: string) => {
+/**
+ * Whether a process is gone or on its way out. A process that exits closes its files (exit_files)
+ * before it becomes a zombie, and a poll in between — milliseconds on a loaded machine — finds it
+ * alive without the fd: PF_EXITING (set by exit_signals at the top of do_exit, /proc/PID/stat's
+ * flags) tells that apart from a process that closed the fd and lives on.
+ */
+export function exiting(pid: number): boolean {
+  let stat: string;
   try {
-    return readFileSync(f, 'utf8');
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
-    return '';
+    return true;
   }
-};
+  // pid (comm) state ppid pgrp session tty_nr tpgid flags …: comm may hold spaces and parentheses
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return f[0] === 'Z' || f[0] === 'X' || (Number(f[6]) & PF_EXITING) !== 0;
+}
+const PF_EXITING = 0x4;
+
+/** How long the server gets to accept() the client's connection (it waits in the listen queue until then). */
+export const ACCEPT_WAIT_S = 10;
+
+/**
+ * The server's end of the client's connection, once the server has accepted it. In the listen
+ * queue it is already ESTABLISHED but belongs to no file — sock_diag gives inode 0 — and no process
+ * can be found holding it; a loaded server takes its time to accept().
+ */
+async function acceptedSocket(s: VanishingPeer['serverHelper'], port: number, isDone: () => boolean): Promise<HelperEvent | string> {
+  const deadline = now() + ACCEPT_WAIT_S;
+  for (;;) {
+    const d = await s.request({ cmd: 'discover', port });
+    if ((d.count as number) > 0 && (d.inode as number) > 0) return d;
+    if (isDone() || now() > deadline) {
+      return (d.count as number) > 0
+        ? `the server did not accept() the client's connection within ${ACCEPT_WAIT_S} s (it waits in the listen queue)`
+        : `the server's namespace shows no connection from the client's port ${port}`;
+    }
+    await sleep(50);
+  }
+}
+
+/** Reads of the accepted socket tried, 20 ms apart, each after a fresh scan for its holder. */
+const PEEK_ATTEMPTS = 5;
+
+/** How long the client gets, once connected, to take the resource --released tests (a probe every RELEASE_PROBE_MS). */
+export const HOLD_WAIT_S = 15;
+
+/**
+ * --released run until it fails (the resource is held), for up to HOLD_WAIT_S: the start of the
+ * probe that found it held, or undefined if it never was (or the client exited first).
+ */
+async function untilHeld(peer: VanishingPeer, cmd: string, side: { releaseProbes: number }, isDone: () => boolean): Promise<number | undefined> {
+  const deadline = now() + HOLD_WAIT_S;
+  for (;;) {
+    const r = await probe(peer, cmd);
+    side.releaseProbes++;
+    if (!r.ok) return r.start;
+    if (isDone() || now() > deadline) return undefined;
+    await sleep(Math.max(0, RELEASE_PROBE_MS - (r.end - r.start) * 1000));
+  }
+}
 
 /** One run of --released in the server's namespace: bounded (5 s), its output discarded. */
 async function probe(peer: VanishingPeer, cmd: string): Promise<{ ok: boolean; start: number; end: number }> {
