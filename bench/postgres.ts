@@ -66,6 +66,16 @@ export function pgServerCommand(template: string, run: string, settings: Record<
   return `cp -a ${template} ${run} && exec ${asPgUser().join(' ')} ${PG_BIN}/postgres -D ${run} -k ${run} -p "$DEADPEER_PORT" -c listen_addresses="$DEADPEER_LISTEN_HOST" -c fsync=off${c}`;
 }
 
+/**
+ * A client's wait, as a shell snippet, for the server to accept logins. PostgreSQL listens before
+ * it has finished starting and refuses logins until then ("the database system is starting up"),
+ * longer on a loaded machine. pg_isready asks over the Unix socket in `run` (the -k directory of
+ * pgServerCommand), so deadpeer's discovery of the client's TCP connection never sees it. Gives up
+ * (exit 1) after 30 s.
+ */
+export const pgReadyWait = (run: string): string =>
+  `n=0; until ${PG_BIN}/pg_isready -q -h ${run} -p "$DEADPEER_PORT"; do n=$((n+1)); [ $n -lt 300 ] || exit 1; sleep 0.1; done`;
+
 /** libpq connection parameters for a client in the client's namespace (DEADPEER_HOST/PORT). */
 export const PG_CLIENT_CONN = 'host=$DEADPEER_HOST port=$DEADPEER_PORT user=postgres dbname=postgres';
 /** … and for a probe in the server's namespace, over the server's own address (DEADPEER_LISTEN_HOST). */

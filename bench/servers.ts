@@ -9,7 +9,7 @@ import type { AppReport } from '../harness/apps/exec/run.js';
 import { ROOT } from '../harness/core/paths.js';
 import { withTimingMachine } from './machine.js';
 import { pool } from './pool.js';
-import { PG_BIN, PG_CLIENT_CONN, PG_LOCAL_CONN, pgMissing, pgServerCommand, pgTemplate, pgVersion } from './postgres.js';
+import { PG_BIN, PG_CLIENT_CONN, PG_LOCAL_CONN, pgMissing, pgReadyWait, pgServerCommand, pgTemplate, pgVersion } from './postgres.js';
 import { type ServerRun, renderServersTable } from './servers-table.js';
 
 /**
@@ -25,8 +25,8 @@ interface Row {
   server: string;
   phase: 'idle' | 'busy';
   client: string;
-  /** the shell command for --client; absent = the builtin client */
-  clientCmd?: string;
+  /** the shell command for --client, given the server's own dir (a client may wait for the server there); absent = the builtin client */
+  clientCmd?: string | ((dir: string) => string);
   released?: string;
   /** the server command, given the run's scratch dir (shared: PostgreSQL's template) and a dir of its own */
   command: (tmp: string, dir: string) => string;
@@ -39,7 +39,8 @@ const sh = (cmd: string, args: string[]) => spawnSync(cmd, args, { encoding: 'ut
 const has = (cmd: string) => sh('sh', ['-c', `command -v ${cmd}`]).status === 0;
 
 // a psql session that takes a lock in a transaction and then: stays idle in it, runs a long query, or reads a stream
-const psql = (then: string) => `conn="${PG_CLIENT_CONN}"; (echo "CREATE TABLE IF NOT EXISTS t (x int); BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; ${then}"; sleep 3600) | psql -X -q -At "$conn" >/dev/null`;
+// (once the server accepts logins, asked over its Unix socket in the run's own dir: see pgReadyWait)
+const psql = (then: string) => (dir: string) => `${pgReadyWait(join(dir, 'pg'))}; conn="${PG_CLIENT_CONN}"; (echo "CREATE TABLE IF NOT EXISTS t (x int); BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE; ${then}"; sleep 3600) | psql -X -q -At "$conn" >/dev/null`;
 const PG_LOCK_FREE = `psql -X -q "${PG_LOCAL_CONN}" -c "BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT; COMMIT" >/dev/null 2>&1`;
 const pg = (settings: Record<string, number>) => (tmp: string, dir: string) => pgServerCommand(pgTemplate(tmp), join(dir, 'pg'), settings);
 const KA = { tcp_keepalives_idle: 2, tcp_keepalives_interval: 1, tcp_keepalives_count: 2 };
@@ -182,7 +183,7 @@ async function regenerate(): Promise<number> {
         graceS: row.graceS ?? 5,
         json: true,
         strace: false,
-        ...(row.clientCmd ? { client: row.clientCmd } : {}),
+        ...(row.clientCmd ? { client: typeof row.clientCmd === 'string' ? row.clientCmd : row.clientCmd(dir) } : {}),
         ...(row.released ? { released: row.released } : {}),
         command: [row.command(tmp, dir)],
       };

@@ -51,11 +51,11 @@ const pgServer = (name: string) => {
 
 /** keepalive 2/1/10 from the library's own option: the kernel aborts per keepalive, the library errors within 1 s of it. */
 function expectNoticedWithinASecond(r: AppReport, preset: string, how: RegExp): void {
-  expect(r.problems).toEqual([]);
+  expect(r.problems, story(r)).toEqual([]);
   expect(r.options).toMatchObject({ SO_KEEPALIVE: 1, TCP_KEEPIDLE: 2, TCP_KEEPINTVL: 1, TCP_KEEPCNT: 10, TCP_USER_TIMEOUT: 0 });
   expect(r.presets).toContain(preset);
   expect(r.prediction!.closeAt).toBe(2 + 10 * 1);
-  expect(r.t.kernelAbort).toBeDefined();
+  expect(r.t.kernelAbort, story(r)).toBeDefined();
   expect(r.unnoticed).toBe(false);
   // the library's own report is what the row asks for; ioredis closes its socket just before it
   // emits 'error', so exec's 20 ms poll may see the descriptor go first: either sign may lead, the
@@ -67,6 +67,12 @@ function expectNoticedWithinASecond(r: AppReport, preset: string, how: RegExp): 
   expect(Math.abs(said!.t - r.t.kernelAbort!)).toBeLessThanOrEqual(1);
   expect(Math.abs(r.t.appNoticed! - r.t.kernelAbort!)).toBeLessThanOrEqual(1);
 }
+
+/** What a failed assertion prints: the run's times (from t = 0), its verdict and the program's last lines. */
+const story = (r: AppReport) => {
+  const at = (t: number | undefined) => (t === undefined || r.t.origin === undefined ? t : +(t - r.t.origin).toFixed(3));
+  return JSON.stringify({ t: Object.fromEntries(Object.entries(r.t).map(([k, v]) => [k, at(v)])), problems: r.problems, connection: r.connection, output: r.app.output.slice(-12).map((l) => `${at(l.t)} ${l.text}`) });
+};
 
 /** options that do not ask for an early abort: no abort, nothing surfaced, within the watch. */
 function expectNothingWithin(r: AppReport): void {

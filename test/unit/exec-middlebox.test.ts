@@ -105,7 +105,7 @@ describe('exec --middlebox: judging what the router did against the model', () =
     expect(p.mapping).toMatchObject({ observed: 'forgotten', goneWithin: [5.995, 6.005], refreshes: 0, model: 'no', verdict: 'agree' });
     expect(p.trigger).toMatchObject({ kind: 'DATA', atS: 9, reachedServer: false });
     expect(p.met).toBe('the router answered with a RST (1 packet of the forgotten flow met its reject rule)');
-    expect(p.notice).toMatchObject({ afterTriggerS: 0.004, fromT0S: 9.004, modelErrno: 'ECONNRESET', modelAtS: 9, verdict: 'agree' });
+    expect(p.notice).toMatchObject({ afterTriggerS: 0.004, abortWithinS: [-0.001, 0.004], fromT0S: 9.004, modelErrno: 'ECONNRESET', modelAtS: 9, verdict: 'agree' });
     expect(p.server.line).toMatch(/^still ESTABLISHED at the end/);
   });
 

@@ -43,8 +43,13 @@ export interface AppPath {
   /** what the router did with the forgotten flow, in words */
   met: string;
   notice: {
-    /** the kernel aborted the program's socket: seconds after the trigger, and after t = 0 */
+    /** the kernel aborted the program's socket: seconds after the trigger (the first lookup that missed it), and after t = 0 */
     afterTriggerS?: number;
+    /**
+     * …the abort lay in (after, by] s after the trigger: the last sock_diag lookup that found the
+     * socket, the first that missed it. A lookup that comes late (the helper preempted) widens it.
+     */
+    abortWithinS?: [number, number];
     fromT0S?: number;
     /** the model's: when (s after t = 0) and with which errno; null = never */
     modelAtS: number | null;
@@ -149,7 +154,7 @@ function judgeNotice(e: PathEvidence, p: PathPrediction, trigger: Packet | undef
   const modelAtS = p.outcome.noticeAtS;
   const modelErrno = p.outcome.errno;
   const base = {
-    ...(e.abort && trigger ? { afterTriggerS: r3(e.abort.t - trigger.t) } : {}),
+    ...(e.abort && trigger ? { afterTriggerS: r3(e.abort.t - trigger.t), abortWithinS: [r3((e.abort.aliveT ?? e.abort.t) - trigger.t), r3(e.abort.t - trigger.t)] as [number, number] } : {}),
     ...(e.abort ? { fromT0S: r3(e.abort.t - e.origin) } : {}),
     modelAtS,
     modelErrno,

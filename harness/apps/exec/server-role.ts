@@ -395,9 +395,12 @@ async function acceptedSocket(s: VanishingPeer['serverHelper'], port: number, is
   const deadline = now() + ACCEPT_WAIT_S;
   for (;;) {
     const d = await s.request({ cmd: 'discover', port });
-    if ((d.count as number) > 0 && (d.inode as number) > 0) return d;
+    const seen = (d.count as number) > 0;
+    if (seen && (d.inode as number) > 0) return d;
+    // no inode and no longer ESTABLISHED: accepted, then closed by the server (a refusal: its output says why)
+    if (seen && d.state !== 'ESTABLISHED') return `the server closed the client's connection at once (its end is ${String(d.state)}): see the client's and the server's output`;
     if (isDone() || now() > deadline) {
-      return (d.count as number) > 0
+      return seen
         ? `the server did not accept() the client's connection within ${ACCEPT_WAIT_S} s (it waits in the listen queue)`
         : `the server's namespace shows no connection from the client's port ${port}`;
     }
