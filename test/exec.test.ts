@@ -241,11 +241,12 @@ describe.runIf(built)('deadpeer exec', () => {
       expect(serverReleasedAfter!).toBeLessThan(kernelAbort! + 1);
       expect(r!.serverSide!.releasedBy).toBe('exit');
       // the lock goes when the backend aborts the transaction, just before it exits: it went in
-      // (releasedAfter, released] — the start of the last probe that found it held, the end of the
-      // first that got it — and that interval holds the backend's exit. How narrow it is depends on
-      // how fast psql runs on the machine (seconds under load), which is not the kernel's answer.
+      // (releasedAfter, released] — the start of the last probe that failed, the end of the first
+      // that got it. How narrow that is depends on how fast psql runs on the machine (seconds under
+      // load), which is not the kernel's answer.
+      // (a probe that fails says "held" for any failure — a psql slow to connect under load too — so
+      // releasedAfter bounds the release only from below, never past the backend's exit)
       expect(released!).toBeGreaterThan(kernelAbort!);
-      expect(releasedAfter!).toBeLessThan(serverReleased!);
       // the lock goes a moment before the exit, so not before the last poll that saw the backend hold its socket (but for that moment)
       expect(released!).toBeGreaterThanOrEqual(serverReleasedAfter! - 0.15);
       // nothing it started outlives it

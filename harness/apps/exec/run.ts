@@ -607,7 +607,11 @@ async function watchBoth(
     }
     const t = now();
     if (isDone()) break;
-    if (report.t.kernelAbort !== undefined && report.t.appNoticed !== undefined && t > Math.max(report.t.kernelAbort, report.t.appNoticed) + 0.5) break;
+    // a program that closed its socket usually says so a moment later (pg's pool: 'error' just
+    // after the close) — a moment that can be seconds on a loaded machine: past a closed fd, its own
+    // line is waited for until the grace runs out
+    const settled = report.app.noticedBy !== 'fd closed' || errorLine() !== undefined;
+    if (report.t.kernelAbort !== undefined && report.t.appNoticed !== undefined && settled && t > Math.max(report.t.kernelAbort, report.t.appNoticed) + 0.5) break;
     if (report.t.kernelAbort !== undefined && t > report.t.kernelAbort + w.graceS) break;
     if (t > (typeof w.deadline === 'number' ? w.deadline : w.deadline())) break;
     await sleep(20);
