@@ -15,6 +15,8 @@ interface Stat {
   ppid: number;
   state: string;
   start: string;
+  /** task flags (field 9): PF_EXITING among them */
+  flags: number;
 }
 
 function stat(pid: number): Stat | undefined {
@@ -22,7 +24,7 @@ function stat(pid: number): Stat | undefined {
     const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm may hold spaces and parentheses: the fields start after the last ')'
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { state: f[0]!, ppid: Number(f[1]), start: f[19]! };
+    return { state: f[0]!, ppid: Number(f[1]), start: f[19]!, flags: Number(f[6]) };
   } catch {
     return undefined;
   }
@@ -55,6 +57,18 @@ export function alive(p: TreeProcess): boolean {
   const s = stat(p.pid);
   return !!s && s.state !== 'Z' && s.start === p.start;
 }
+
+/**
+ * Whether a process is gone or on its way out. A process that exits closes its files (exit_files)
+ * before it becomes a zombie, and a poll in between — milliseconds on a loaded machine — finds it
+ * alive without its fds: PF_EXITING (set by exit_signals at the top of do_exit) tells that apart
+ * from a process that closed an fd and lives on.
+ */
+export function exiting(pid: number): boolean {
+  const s = stat(pid);
+  return !s || s.state === 'Z' || s.state === 'X' || (s.flags & PF_EXITING) !== 0;
+}
+const PF_EXITING = 0x4;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { exiting } from '../../harness/apps/exec/server-role.js';
+import { exiting } from '../../harness/engine/process-tree.js';
 
 /** `exec --role server` tells a server that exited from one that closed the fd and lives on. */
 describe('exiting(pid): /proc/PID/stat, read as the kernel writes it', () => {

@@ -672,12 +672,12 @@ export async function quiet(
     const wire = h.events.filter(isOurs).at(-1)?.t ?? 0;
     if (now() - wire >= 0.3) {
       const info = await peek();
-      if (!info) return { why: 'its socket could not be read (no process holds it any more, or pidfd_getfd failed)' };
+      if (!info) return UNREADABLE;
       // a program may still be setting options right after connecting (Node applies setKeepAlive on
       // 'connect'): the options must also hold still for a moment
       await sleep(300);
       const again = await peek();
-      if (!again) return { why: 'its socket could not be read (no process holds it any more, or pidfd_getfd failed)' };
+      if (!again) return UNREADABLE;
       const silent = now() - (h.events.filter(isOurs).at(-1)?.t ?? 0) >= 0.3;
       if (sameOptions(again, info) && again.unacked === 0 && again.notsent_bytes === 0 && silent) return { info: again };
       last = !sameOptions(again, info) ? 'its options were still changing' : !silent ? 'packets still crossed' : `${again.unacked} segment(s) in flight, ${again.notsent_bytes} byte(s) not yet sent`;
@@ -687,6 +687,7 @@ export async function quiet(
   if (done()) return { why: 'the program exited before the connection went quiet' };
   return { why: `the connection never went quiet (nothing in flight, the wire silent 300 ms) within ${QUIET_WAIT_S} s${last ? `: at the last look ${last}` : ''}` };
 }
+const UNREADABLE = { why: 'its socket could not be read (no process holds it any more, or pidfd_getfd failed)' };
 /** How long a connection gets to go quiet (idle, busy): a program that has just connected may still be talking. */
 const QUIET_WAIT_S = 10;
 

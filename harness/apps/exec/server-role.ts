@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { exiting } from '../../engine/process-tree.js';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { now } from '../../core/clock.js';
@@ -303,13 +304,12 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
     if (spec.released !== undefined) {
       const cmd = spec.released;
       probing = (async () => {
-        while (!stopProbing && report.t.released === undefined) {
-          const r = await probe(peer, cmd);
-          side.releaseProbes++;
-          if (r.ok) report.t.released = r.end;
-          else report.t.releasedAfter = r.start;
-          await sleep(Math.max(0, RELEASE_PROBE_MS - (r.end - r.start) * 1000));
-        }
+        const free = (r: Probe) => {
+          if (!r.ok) report.t.releasedAfter = r.start;
+          return r.ok;
+        };
+        const got = await probeEvery(peer, cmd, side, free, () => stopProbing);
+        if (got) report.t.released = got.end;
       })();
     }
     const graceS = spec.graceS ?? 5;
@@ -364,25 +364,6 @@ export async function runServerApp(spec: ServerAppSpec): Promise<AppReport> {
   }
 }
 
-/**
- * Whether a process is gone or on its way out. A process that exits closes its files (exit_files)
- * before it becomes a zombie, and a poll in between — milliseconds on a loaded machine — finds it
- * alive without the fd: PF_EXITING (set by exit_signals at the top of do_exit, /proc/PID/stat's
- * flags) tells that apart from a process that closed the fd and lives on.
- */
-export function exiting(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return true;
-  }
-  // pid (comm) state ppid pgrp session tty_nr tpgid flags …: comm may hold spaces and parentheses
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return f[0] === 'Z' || f[0] === 'X' || (Number(f[6]) & PF_EXITING) !== 0;
-}
-const PF_EXITING = 0x4;
-
 /** How long the server gets to accept() the client's connection (it waits in the listen queue until then). */
 export const ACCEPT_WAIT_S = 10;
 
@@ -415,22 +396,32 @@ const PEEK_ATTEMPTS = 5;
 export const HOLD_WAIT_S = 15;
 
 /**
- * --released run until it fails (the resource is held), for up to HOLD_WAIT_S: the start of the
- * probe that found it held, or undefined if it never was (or the client exited first).
+ * --released, one run at a time, a new one every RELEASE_PROBE_MS, each counted, until `done(probe)`
+ * or `stop()`: the probe that ended it, or undefined.
  */
-async function untilHeld(peer: VanishingPeer, cmd: string, side: { releaseProbes: number }, isDone: () => boolean): Promise<number | undefined> {
-  const deadline = now() + HOLD_WAIT_S;
+async function probeEvery(peer: VanishingPeer, cmd: string, side: { releaseProbes: number }, done: (r: Probe) => boolean, stop: () => boolean): Promise<Probe | undefined> {
   for (;;) {
     const r = await probe(peer, cmd);
     side.releaseProbes++;
-    if (!r.ok) return r.start;
-    if (isDone() || now() > deadline) return undefined;
+    if (done(r)) return r;
+    if (stop()) return undefined;
     await sleep(Math.max(0, RELEASE_PROBE_MS - (r.end - r.start) * 1000));
   }
 }
 
+/** --released run until it fails (the resource is held), for up to HOLD_WAIT_S: the start of that probe, or undefined if it never was (or the client exited first). */
+async function untilHeld(peer: VanishingPeer, cmd: string, side: { releaseProbes: number }, isDone: () => boolean): Promise<number | undefined> {
+  const deadline = now() + HOLD_WAIT_S;
+  return (await probeEvery(peer, cmd, side, (r) => !r.ok, () => isDone() || now() > deadline))?.start;
+}
+
 /** One run of --released in the server's namespace: bounded (5 s), its output discarded. */
-async function probe(peer: VanishingPeer, cmd: string): Promise<{ ok: boolean; start: number; end: number }> {
+interface Probe {
+  ok: boolean;
+  start: number;
+  end: number;
+}
+async function probe(peer: VanishingPeer, cmd: string): Promise<Probe> {
   const start = now();
   const r = await execa('ip', ['netns', 'exec', peer.topo.server.netns, 'sh', '-c', cmd], { reject: false, stdin: 'ignore', timeout: 5000, env: { DEADPEER_LISTEN: peer.address, DEADPEER_LISTEN_HOST: peer.host, DEADPEER_PORT: String(PORT) } });
   return { ok: r.exitCode === 0, start, end: now() };
